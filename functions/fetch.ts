@@ -1,0 +1,56 @@
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { loadConfig } from '../lib/config.js';
+import { CredentialsStore } from '../lib/credentials/store.js';
+import { runFetch, type FetchOutcome } from '../lib/fetch/run-fetch.js';
+import { QueueSender } from '../lib/queue/sender.js';
+import { RunStore } from '../lib/runs/store.js';
+import { tenantIdSchema } from '../lib/tenants/tenant-id.js';
+import { ConnectionStore } from '../lib/tenants/connections.js';
+import { UserStore } from '../lib/users/store.js';
+import { createDocumentClient, createSecretsClient, createSqsClient } from './shared/clients.js';
+import { createLogger, describeError } from './shared/logger.js';
+
+const config = loadConfig(['usersTable', 'connectionsTable', 'runsTable', 'importQueueUrl', 'secretPrefix', 'personioBaseUrl', 'personioAppId', 'deactivationThreshold']);
+const db = createDocumentClient();
+const sqs = createSqsClient();
+const logger = createLogger('personio-fetch');
+const deps = {
+  connections: new ConnectionStore(db, config.connectionsTable),
+  runs: new RunStore(db, config.runsTable),
+  users: new UserStore(db, config.usersTable),
+  credentials: new CredentialsStore(createSecretsClient(), config.secretPrefix),
+  createSender: () => new QueueSender({ sqs, queueUrl: config.importQueueUrl }),
+  personio: { baseUrl: config.personioBaseUrl, appId: config.personioAppId },
+  now: () => new Date(),
+  deactivationThreshold: config.deactivationThreshold,
+};
+
+const input = z.object({ tenantId: tenantIdSchema, mode: z.literal('full').default('full') }).strict();
+// The tenant's EventBridge Scheduler schedule sends its input as the event; a console invoke sends
+// the same shape by hand; a scheduled rule would wrap it in `detail`.
+const eventSchema = z.union([input, z.object({ 'detail-type': z.string(), detail: input }).transform((e) => e.detail)]);
+
+export class FetchEventError extends Error {
+  override readonly name = 'FetchEventError';
+  readonly code = 'invalid_event';
+}
+
+export const handler = async (event: unknown, context: Context): Promise<FetchOutcome> => {
+  logger.addContext(context);
+  const parsed = eventSchema.safeParse(event);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new FetchEventError(`Expected {"tenantId": "<tenant>", "mode"?: "full"}; ${issue?.path.join('.') || 'event'}: ${issue?.message}`);
+  }
+  const { tenantId, mode } = parsed.data;
+  const trigger = typeof event === 'object' && event !== null && 'detail-type' in event ? 'schedule-rule' : 'invoke';
+  try {
+    const outcome = await runFetch(deps, { tenantId, mode, trigger }, Date.now() + context.getRemainingTimeInMillis());
+    logger.info('fetch finished', { tenantId, ...outcome });
+    return outcome;
+  } catch (error) {
+    logger.error('fetch crashed', { tenantId, error: describeError(error) });
+    throw error;
+  }
+};

@@ -1,0 +1,43 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { loadConfig } from '../lib/config.js';
+import { RunStore } from '../lib/runs/store.js';
+import { UserStore } from '../lib/users/store.js';
+import { PermanentMessageError } from '../lib/worker/errors.js';
+import { parseImportMessage, processImportMessage } from '../lib/worker/process-message.js';
+import { createDocumentClient } from './shared/clients.js';
+import { createLogger, describeError } from './shared/logger.js';
+
+const config = loadConfig(['usersTable', 'runsTable', 'deactivationThreshold']);
+const db = createDocumentClient();
+const logger = createLogger('personio-worker');
+const deps = {
+  runs: new RunStore(db, config.runsTable),
+  users: new UserStore(db, config.usersTable),
+  now: () => new Date(),
+  deactivationThreshold: config.deactivationThreshold,
+};
+
+/**
+ * Processes each record on its own and reports failures per record (ReportBatchItemFailures): a
+ * failing message is retried by SQS and, after the redrive limit, set aside in the DLQ; the others
+ * in the batch are not held back by it.
+ */
+export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  for (const record of event.Records) {
+    try {
+      const message = parseImportMessage(record.body);
+      const result = await processImportMessage(deps, message);
+      logger.info('message processed', { messageId: record.messageId, tenantId: message.tenantId, seq: message.seq, ...result });
+    } catch (error) {
+      const permanent = error instanceof PermanentMessageError;
+      logger[permanent ? 'error' : 'warn'](permanent ? 'message can never succeed; leaving it to the DLQ redrive' : 'message failed; SQS will retry it', {
+        messageId: record.messageId,
+        receiveCount: record.attributes?.ApproximateReceiveCount,
+        error: describeError(error),
+      });
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures };
+};

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/** Names of the environment variables the functions read; the CDK grant helpers set the same names. */
+export const envNames = {
+  usersTable: 'USERS_TABLE',
+  connectionsTable: 'CONNECTIONS_TABLE',
+  runsTable: 'RUNS_TABLE',
+  importQueueUrl: 'IMPORT_QUEUE_URL',
+  secretPrefix: 'SECRET_PREFIX',
+  personioBaseUrl: 'PERSONIO_BASE_URL',
+  personioAppId: 'PERSONIO_APP_ID',
+  deactivationThreshold: 'DEACTIVATION_THRESHOLD',
+} as const;
+
+export type EnvName = (typeof envNames)[keyof typeof envNames];
+
+const nonEmpty = z.string().trim().min(1);
+
+const fields = {
+  usersTable: nonEmpty,
+  connectionsTable: nonEmpty,
+  runsTable: nonEmpty,
+  importQueueUrl: z.url(),
+  secretPrefix: nonEmpty.regex(/^[A-Za-z0-9/_+=.@-]+$/, 'only characters Secrets Manager allows in a name'),
+  personioBaseUrl: z.url().default('https://api.personio.de'),
+  // Personio asks for UPPER_SNAKE_CASE, constant per integration.
+  personioAppId: z.string().regex(/^[A-Z0-9_]{1,64}$/).default('DADO'),
+  // Share of active users one run may deactivate before it is held for approval.
+  deactivationThreshold: z.coerce.number().min(0).max(1).default(0.2),
+};
+
+type Fields = typeof fields;
+export type Config<K extends keyof Fields> = { [P in K]: z.output<Fields[P]> };
+
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the variables a function needs, once, at module load: a missing or malformed one fails the
+ * cold start with the variable's name instead of a confusing error on the first event.
+ */
+export function loadConfig<K extends keyof Fields>(keys: readonly K[], env: NodeJS.ProcessEnv = process.env): Config<K> {
+  const shape = Object.fromEntries(keys.map((k) => [k, fields[k]])) as { [P in K]: Fields[P] };
+  const input = Object.fromEntries(keys.map((k) => [k, env[envNames[k]] === '' ? undefined : env[envNames[k]]]));
+  const parsed = z.object(shape).safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${envNames[i.path[0] as K]}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return parsed.data as Config<K>;
+}

@@ -1,0 +1,46 @@
+export type ConnectErrorCode =
+  | 'invalid_request'
+  | 'invalid_json'
+  | 'body_too_large'
+  | 'invalid_tenant_id'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'invalid_credentials'
+  | 'email_not_readable'
+  | 'personio_unavailable'
+  | 'personio_rate_limited'
+  | 'not_connected'
+  | 'secrets_unavailable'
+  | 'internal_error';
+
+const statusByCode: Record<ConnectErrorCode, number> = {
+  invalid_request: 400,
+  invalid_json: 400,
+  body_too_large: 413,
+  invalid_tenant_id: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  invalid_credentials: 422,
+  email_not_readable: 422,
+  personio_unavailable: 502,
+  personio_rate_limited: 503,
+  not_connected: 404,
+  secrets_unavailable: 503,
+  internal_error: 500,
+};
+
+/** An answer the admin sees: a stable code, a message to act on, optional details (never a secret). */
+export class ConnectError extends Error {
+  override readonly name = 'ConnectError';
+  constructor(
+    readonly code: ConnectErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+
+  get status(): number {
+    return statusByCode[this.code];
+  }
+}

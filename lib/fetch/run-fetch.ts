@@ -1,0 +1,98 @@
+import type { CredentialsStore } from '../credentials/store.js';
+import { CredentialsError } from '../credentials/store.js';
+import { projection } from '../mapping/mapping.js';
+import { PersonioClient, type PersonioClientOptions } from '../personio/client.js';
+import { PersonioError } from '../personio/errors.js';
+import { pageEmployees } from '../personio/pager.js';
+import { MessagePacker } from '../queue/packer.js';
+import type { QueueSender } from '../queue/sender.js';
+import { finalizeRunIfDone, type FinalizeDeps } from '../runs/finalize.js';
+import { newRunId, type Finding, type RunMode } from '../runs/run.js';
+import type { ConnectionStore } from '../tenants/connections.js';
+
+export interface FetchDeps extends FinalizeDeps {
+  connections: ConnectionStore;
+  credentials: CredentialsStore;
+  createSender: () => QueueSender;
+  personio: Pick<PersonioClientOptions, 'baseUrl' | 'appId'> & Partial<Pick<PersonioClientOptions, 'fetch' | 'timeoutMs'>>;
+}
+
+export interface FetchInput {
+  tenantId: string;
+  mode: RunMode;
+  trigger: string;
+}
+
+export type FetchOutcome =
+  | { status: 'fetched'; runId: string; messagesSent: number; employeesFetched: number; personioRequests: number; personio429: number; finalized: boolean }
+  | { status: 'failed'; runId: string; failure: Finding }
+  | { status: 'already_running'; runId: string | undefined }
+  | { status: 'not_connected' };
+
+/** Time kept back from the deadline to close the run record after Personio paging stops. */
+const CLOSE_MARGIN_MS = 15_000;
+
+/**
+ * One import's fetch: takes the tenant's lock, opens a run, pages every employee from Personio into
+ * SQS messages, and closes the fetch part of the run. A fetch that fails or runs out of time marks
+ * the run failed with the reason; a failed run never deactivates anyone.
+ */
+export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: number): Promise<FetchOutcome> {
+  const connection = await deps.connections.get(input.tenantId);
+  if (!connection || connection.status === 'disconnected') return { status: 'not_connected' };
+
+  const startedAt = deps.now();
+  const runId = newRunId(startedAt);
+  const lock = await deps.connections.acquireFetchLock(input.tenantId, runId, startedAt.getTime(), Math.max(60_000, deadline - startedAt.getTime() + 60_000));
+  if (!lock.acquired) return { status: 'already_running', runId: lock.heldBy };
+
+  const stats = { personioRequests: 0, personio429: 0, employeesFetched: 0 };
+  try {
+    await deps.runs.create({ tenantId: input.tenantId, runId, mode: input.mode, trigger: input.trigger, mapping: connection.mapping, startedAt });
+    let client: PersonioClient | undefined;
+    try {
+      const credentials = await deps.credentials.get(input.tenantId);
+      client = new PersonioClient({ ...deps.personio, credentials, deadline: deadline - CLOSE_MARGIN_MS });
+      const packer = new MessagePacker({ tenantId: input.tenantId, runId, fetchedAt: startedAt.toISOString() });
+      const sender = deps.createSender();
+      const paging = await pageEmployees(client, { attributes: projection(connection.mapping) }, async (employees) => {
+        for (const employee of employees) await sender.add(packer.add(employee));
+      });
+      await sender.add(packer.flush());
+      await sender.flush();
+      Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited, employeesFetched: paging.employees });
+
+      const run = await deps.runs.closeFetch(input.tenantId, runId, { messagesSent: sender.sent, ...stats, at: deps.now() });
+      // The workers may have processed every message before the fetch closed: then finishing is ours.
+      const finalized = await finalizeRunIfDone(deps, run);
+      return { status: 'fetched', runId, messagesSent: sender.sent, ...stats, finalized };
+    } catch (error) {
+      if (client) Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited });
+      const failure = describeFailure(error);
+      if (error instanceof PersonioError && error.code === 'invalid_credentials') {
+        await deps.connections.setStatus(input.tenantId, 'invalid_credentials', deps.now());
+      }
+      await deps.runs.fail(input.tenantId, runId, failure, stats, deps.now());
+      return { status: 'failed', runId, failure };
+    }
+  } finally {
+    await deps.connections.releaseFetchLock(input.tenantId, runId);
+  }
+}
+
+function describeFailure(error: unknown): Finding {
+  if (error instanceof PersonioError) {
+    const advice: Partial<Record<PersonioError['code'], string>> = {
+      invalid_credentials: ' Reconnect Personio with a valid Client ID and Secret.',
+      forbidden: ' Check the API credential’s access in Personio.',
+      rate_limited: ' Personio kept rate-limiting; the next scheduled import will try again.',
+      unavailable: ' Personio was unavailable; the next scheduled import will try again.',
+      timeout: ' The import ran out of time; the next scheduled import will try again.',
+    };
+    return { code: `personio_${error.code}`, message: `${error.message}${advice[error.code] ?? ''}` };
+  }
+  if (error instanceof CredentialsError) return { code: error.code, message: error.message };
+  const name = error instanceof Error ? error.name : 'Error';
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: 'fetch_failed', message: `The fetch failed (${name}: ${message}).` };
+}

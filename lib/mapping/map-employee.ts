@@ -1,0 +1,108 @@
+import { employeeId, type EmployeeAttribute, type PersonioEmployee } from '../personio/employee.js';
+import {
+  toCalendarDate,
+  toEmail,
+  toEmploymentType,
+  toNumber,
+  toOrgName,
+  toStatus,
+  toSupervisorId,
+  toTags,
+  toText,
+  type Status,
+} from './convert.js';
+import type { Mapping, UserFieldName } from './mapping.js';
+
+export interface MappedFields {
+  email: string | null;
+  firstName: string | null;
+  preferredName: string | null;
+  lastName: string | null;
+  position: string | null;
+  team: string | null;
+  department: string | null;
+  office: string | null;
+  employmentType: 'internal' | 'external' | null;
+  hireDate: string | null;
+  terminationDate: string | null;
+  birthday: string | null;
+  status: Status | null;
+  managerPersonioId: number | null;
+}
+
+export interface MappedEmployee {
+  personioId: number;
+  /** Only fields whose attribute was present: an absent attribute leaves the user's field alone. */
+  fields: Partial<MappedFields>;
+  customFields: Record<string, unknown>;
+  /** Fields present in Personio's payload but unreadable (left alone, reported). */
+  problems: string[];
+}
+
+export type MapResult =
+  | { ok: true; employee: MappedEmployee }
+  | { ok: false; personioId: number | undefined; reason: string };
+
+type Converter = (value: unknown) => unknown;
+
+const converters: Record<UserFieldName, Converter> = {
+  email: toEmail,
+  firstName: toText,
+  preferredName: toText,
+  lastName: toText,
+  position: toText,
+  team: toOrgName,
+  department: toOrgName,
+  office: toOrgName,
+  employmentType: toEmploymentType,
+  hireDate: toCalendarDate,
+  terminationDate: toCalendarDate,
+  birthday: toCalendarDate,
+  status: toStatus,
+  managerPersonioId: toSupervisorId,
+};
+
+function convertCustom(attribute: EmployeeAttribute): unknown {
+  switch (attribute.type) {
+    case 'date':
+      return toCalendarDate(attribute.value);
+    case 'tags':
+      return toTags(attribute.value);
+    case 'integer':
+    case 'decimal':
+      return toNumber(attribute.value);
+    default: {
+      const value = attribute.value;
+      if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
+      return toText(value);
+    }
+  }
+}
+
+/** Maps one Personio employee to the user fields the tenant imports. Pure; never throws on data. */
+export function mapEmployee(employee: PersonioEmployee, mapping: Mapping): MapResult {
+  const personioId = employeeId(employee);
+  if (personioId === undefined) return { ok: false, personioId: undefined, reason: 'missing_id' };
+
+  const fields: Partial<Record<UserFieldName, unknown>> = {};
+  const problems: string[] = [];
+  for (const [field, source] of Object.entries(mapping.fields) as [UserFieldName, string | null][]) {
+    if (!source) continue;
+    const attribute = employee[source];
+    if (!attribute) continue;
+    const converted = converters[field](attribute.value);
+    if (converted === undefined) problems.push(field);
+    else fields[field] = converted;
+  }
+
+  const customFields: Record<string, unknown> = {};
+  for (const [name, source] of Object.entries(mapping.customFields)) {
+    const attribute = employee[source];
+    if (!attribute) continue;
+    const converted = convertCustom(attribute);
+    if (converted === undefined) problems.push(`customFields.${name}`);
+    else customFields[name] = converted;
+  }
+
+  return { ok: true, employee: { personioId, fields: fields as Partial<MappedFields>, customFields, problems } };
+}

@@ -1,0 +1,315 @@
+import { createHash } from 'node:crypto';
+import ky, { HTTPError, TimeoutError, type KyInstance, type Options as KyOptions } from 'ky';
+import type { z } from 'zod';
+import { PersonioError, type PersonioErrorCode } from './errors.js';
+import { RateLimiter, personioEmployeeWindows } from './rate-limiter.js';
+import {
+  attributesResponseSchema,
+  authResponseSchema,
+  employeeByIdSchema,
+  employeesPageSchema,
+  errorEnvelopeSchema,
+  type AttributeInfo,
+  type EmployeesPage,
+  type RawEmployee,
+} from './schemas.js';
+
+export interface PersonioCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface PersonioClientOptions {
+  /** API root, e.g. https://api.personio.de (a trailing /v1 is tolerated). */
+  baseUrl: string;
+  /** Sent as X-Personio-App-ID on every call, as Personio asks integrations to. */
+  appId: string;
+  credentials: PersonioCredentials;
+  /** Epoch ms after which no request or retry starts (the Lambda's remaining time). */
+  deadline?: number;
+  /** Per attempt. */
+  timeoutMs?: number;
+  retryLimit?: number;
+  /** Shared per credential by default, so concurrent pagers of one tenant stay under Personio's limits. */
+  limiter?: RateLimiter;
+  fetch?: typeof globalThis.fetch;
+}
+
+export interface ListEmployeesQuery {
+  limit: number;
+  offset: number;
+  attributes?: readonly string[];
+  updatedSince?: string;
+}
+
+export interface PersonioClientStats {
+  requests: number;
+  rateLimited: number;
+  authCalls: number;
+}
+
+interface CachedToken {
+  token: string;
+  expiresAt: number;
+}
+
+// Personio hands out the same token for 24 h and allows parallel use, while /v1/auth is limited to
+// 60/min with a 60 s cool-down: one token per credential per warm Lambda, refreshed early.
+const tokenCache = new Map<string, CachedToken>();
+const tokenInFlight = new Map<string, Promise<CachedToken>>();
+const limiters = new Map<string, RateLimiter>();
+const TOKEN_REFRESH_MARGIN_MS = 10 * 60_000;
+const DEFAULT_TOKEN_TTL_S = 24 * 60 * 60;
+const AUTH_COOLDOWN_MS = 60_000;
+const MAX_PAGE_SIZE = 100;
+
+/** Joins the configured root and a `/v1/...` path without dropping or doubling `/v1`. */
+export function personioUrl(baseUrl: string, path: string): string {
+  const root = baseUrl.replace(/\/+$/, '');
+  const rel = root.endsWith('/v1') && path.startsWith('/v1/') ? path.slice(3) : path;
+  return root + rel;
+}
+
+export function credentialKey(baseUrl: string, credentials: PersonioCredentials): string {
+  return createHash('sha256')
+    .update(`${baseUrl}\0${credentials.clientId}\0${credentials.clientSecret}`)
+    .digest('hex');
+}
+
+/** Forgets every cached token (tests, and a disconnect that must not leave a usable token behind). */
+export function clearTokenCache(): void {
+  tokenCache.clear();
+  tokenInFlight.clear();
+}
+
+function retryDelayMs(attempt: number): number {
+  // Personio asks for at least 1 s between retries; grow from there.
+  return 1_000 * 2 ** (attempt - 1);
+}
+
+export class PersonioClient {
+  readonly stats: PersonioClientStats = { requests: 0, rateLimited: 0, authCalls: 0 };
+  private readonly key: string;
+  private readonly http: KyInstance;
+  private readonly limiter: RateLimiter;
+
+  constructor(private readonly options: PersonioClientOptions) {
+    this.key = credentialKey(options.baseUrl, options.credentials);
+    this.limiter = options.limiter ?? limiterFor(this.key);
+    const retryLimit = options.retryLimit ?? 5;
+    this.http = ky.create({
+      timeout: options.timeoutMs ?? 10_000,
+      throwHttpErrors: true,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      headers: { 'X-Personio-App-ID': options.appId, Accept: 'application/json' },
+      retry: {
+        limit: retryLimit,
+        // POST is only ever /v1/auth here, which is safe to repeat.
+        methods: ['get', 'post'],
+        statusCodes: [408, 429, 500, 502, 503, 504],
+        afterStatusCodes: [429, 503],
+        maxRetryAfter: 5 * 60_000,
+        delay: retryDelayMs,
+        jitter: (delay) => delay * (1 + Math.random() * 0.5),
+        backoffLimit: 30_000,
+        retryOnTimeout: true,
+        shouldRetry: ({ retryCount }) => (this.timeLeft() > retryDelayMs(retryCount) * 1.5 + 500 ? undefined : false),
+      },
+      hooks: {
+        beforeRequest: [
+          async (request) => {
+            // Every attempt, retries included, passes the limiter: a retry must not break the pacing.
+            if (request.method === 'GET') await this.limiter.acquire();
+            this.stats.requests++;
+          },
+        ],
+        afterResponse: [
+          (request, _options, response, state) => {
+            if (response.status !== 429) return;
+            this.stats.rateLimited++;
+            // The auth endpoint cools down for 60 s after a breach; waiting less only extends it.
+            if (new URL(request.url).pathname.endsWith('/auth') && !response.headers.has('retry-after')) {
+              if (state.retryCount < retryLimit && this.timeLeft() > AUTH_COOLDOWN_MS + 1_000) {
+                return ky.retry({ delay: AUTH_COOLDOWN_MS, code: 'AUTH_COOLDOWN' });
+              }
+            }
+            return;
+          },
+        ],
+      },
+    });
+  }
+
+  /** Obtains (or reuses) a token: connect calls it to check credentials. */
+  async authenticate(): Promise<void> {
+    await this.token();
+  }
+
+  async listEmployees(query: ListEmployeesQuery): Promise<EmployeesPage> {
+    const limit = Math.min(Math.max(1, Math.trunc(query.limit)), MAX_PAGE_SIZE);
+    const params = new URLSearchParams({ limit: String(limit), offset: String(Math.max(0, Math.trunc(query.offset))) });
+    for (const attribute of query.attributes ?? []) params.append('attributes[]', attribute);
+    if (query.updatedSince) params.set('updated_since', query.updatedSince);
+    return this.get(`/v1/company/employees?${params}`, employeesPageSchema);
+  }
+
+  async getEmployee(id: number): Promise<RawEmployee> {
+    const body = await this.get(`/v1/company/employees/${encodeURIComponent(String(id))}`, employeeByIdSchema);
+    return body.data;
+  }
+
+  async listAttributes(): Promise<AttributeInfo[]> {
+    const body = await this.get('/v1/company/employees/attributes', attributesResponseSchema);
+    return body.data;
+  }
+
+  private timeLeft(): number {
+    return this.options.deadline === undefined ? Number.POSITIVE_INFINITY : this.options.deadline - Date.now();
+  }
+
+  private signal(): AbortSignal | undefined {
+    const left = this.timeLeft();
+    if (left === Number.POSITIVE_INFINITY) return undefined;
+    if (left <= 0) throw new PersonioError('timeout', 'The time budget for Personio requests is used up.');
+    return AbortSignal.timeout(left);
+  }
+
+  private async get<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
+    let token = await this.token();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const text = await this.send(path, { method: 'get', headers: { Authorization: `Bearer ${token}` } });
+        return parseBody(text, schema, path);
+      } catch (error) {
+        // 401 = no/bad header, 403 = token invalid or expired (Personio uses both): re-authenticate once.
+        if (attempt === 1 && error instanceof PersonioError && (error.status === 401 || error.status === 403)) {
+          this.dropToken(token);
+          token = await this.token();
+          continue;
+        }
+        // A truncated or malformed page is usually a transient proxy fault: one more try.
+        if (attempt <= 2 && error instanceof PersonioError && error.code === 'bad_response' && this.timeLeft() > 2_000) {
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  private async send(path: string, options: KyOptions): Promise<string> {
+    const url = personioUrl(this.options.baseUrl, path);
+    try {
+      const signal = this.signal();
+      const response = await this.http(url, signal ? { ...options, signal } : options);
+      return await response.text();
+    } catch (error) {
+      throw await toPersonioError(error, path);
+    }
+  }
+
+  private async token(): Promise<string> {
+    const cached = tokenCache.get(this.key);
+    if (cached && cached.expiresAt - TOKEN_REFRESH_MARGIN_MS > Date.now()) return cached.token;
+    let pending = tokenInFlight.get(this.key);
+    if (!pending) {
+      pending = this.requestToken().finally(() => tokenInFlight.delete(this.key));
+      tokenInFlight.set(this.key, pending);
+    }
+    return (await pending).token;
+  }
+
+  private async requestToken(): Promise<CachedToken> {
+    this.stats.authCalls++;
+    const { clientId, clientSecret } = this.options.credentials;
+    let text: string;
+    try {
+      text = await this.send('/v1/auth', { method: 'post', json: { client_id: clientId, client_secret: clientSecret } });
+    } catch (error) {
+      // Personio answers wrong credentials on /v1/auth with 400, 401 or 403 depending on the era.
+      if (error instanceof PersonioError && error.status !== undefined && [400, 401, 403, 422].includes(error.status)) {
+        throw new PersonioError('invalid_credentials', 'Personio rejected the Client ID or Client Secret.', {
+          status: error.status,
+          ...(error.personioMessage ? { personioMessage: error.personioMessage } : {}),
+        });
+      }
+      throw error;
+    }
+    const body = parseBody(text, authResponseSchema, '/v1/auth');
+    const ttlS = body.data.expires_in && body.data.expires_in > 0 ? body.data.expires_in : DEFAULT_TOKEN_TTL_S;
+    const entry = { token: body.data.token, expiresAt: Date.now() + ttlS * 1_000 };
+    tokenCache.set(this.key, entry);
+    return entry;
+  }
+
+  private dropToken(token: string): void {
+    // Only drop the token that failed: a concurrent page may already have fetched a fresh one.
+    if (tokenCache.get(this.key)?.token === token) tokenCache.delete(this.key);
+  }
+}
+
+function limiterFor(key: string): RateLimiter {
+  let limiter = limiters.get(key);
+  if (!limiter) {
+    limiter = new RateLimiter({ windows: personioEmployeeWindows });
+    limiters.set(key, limiter);
+  }
+  return limiter;
+}
+
+function parseBody<S extends z.ZodType>(text: string, schema: S, path: string): z.output<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new PersonioError('bad_response', `Personio sent a response that is not JSON (${pathOnly(path)}).`, { cause: error });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape';
+    throw new PersonioError('bad_response', `Personio sent an unexpected response (${pathOnly(path)}; ${where}).`);
+  }
+  return parsed.data;
+}
+
+function pathOnly(path: string): string {
+  return path.split('?')[0] ?? path;
+}
+
+const statusCodes: Record<number, PersonioErrorCode> = {
+  401: 'invalid_credentials',
+  403: 'forbidden',
+  404: 'not_found',
+  429: 'rate_limited',
+};
+
+async function toPersonioError(error: unknown, path: string): Promise<PersonioError> {
+  if (error instanceof PersonioError) return error;
+  const where = pathOnly(path);
+  if (error instanceof HTTPError) {
+    const status = error.response.status;
+    const personioMessage = await readPersonioMessage(error.response);
+    const code: PersonioErrorCode = statusCodes[status] ?? (status >= 500 ? 'unavailable' : 'bad_response');
+    const detail = personioMessage ? `: ${personioMessage}` : '';
+    return new PersonioError(code, `Personio answered ${status} on ${where}${detail}`, {
+      status,
+      ...(personioMessage ? { personioMessage } : {}),
+    });
+  }
+  if (error instanceof TimeoutError || (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))) {
+    return new PersonioError('timeout', `Personio did not answer in time on ${where}.`);
+  }
+  // Network errors: the message of undici's TypeError names host and cause, never headers.
+  const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+  return new PersonioError('unavailable', `Personio could not be reached on ${where} (${reason}).`);
+}
+
+async function readPersonioMessage(response: Response): Promise<string | undefined> {
+  try {
+    const parsed = errorEnvelopeSchema.safeParse(JSON.parse(await response.text()));
+    const message = parsed.success ? parsed.data.error?.message?.trim() : undefined;
+    return message ? message.slice(0, 300) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,115 @@
+import type { UserStore } from '../users/store.js';
+import type { UserRecord } from '../users/user.js';
+import type { Finding, Run } from './run.js';
+import type { MessageMarker, RunStore } from './store.js';
+
+export interface FinalizeDeps {
+  runs: RunStore;
+  users: UserStore;
+  now: () => Date;
+  /** Share of active users a run may deactivate before it is held for approval. */
+  deactivationThreshold: number;
+}
+
+/**
+ * Finishes a run whose messages are all processed, if this caller wins the claim: links managers,
+ * deactivates users no longer in Personio (never deletes), and writes the findings. Safe to call
+ * from every worker and from the fetch; only one does the work.
+ */
+export async function finalizeRunIfDone(deps: FinalizeDeps, run: Pick<Run, 'tenantId' | 'runId' | 'status' | 'messagesSent' | 'messagesProcessed'>): Promise<boolean> {
+  if (run.status !== 'processing' || run.messagesSent === undefined || run.messagesProcessed < run.messagesSent) return false;
+  if (!(await deps.runs.claimFinalization(run.tenantId, run.runId))) return false;
+
+  const markers = await deps.runs.markers(run.tenantId, run.runId);
+  const users = await deps.users.list(run.tenantId);
+  const findings: Finding[] = failureFindings(markers);
+
+  await linkManagers(deps, run.tenantId, users, findings);
+  const deactivation = await deactivateMissing(deps, run.tenantId, users, markers);
+  findings.push(...deactivation.findings);
+
+  await deps.runs.finish(run.tenantId, run.runId, {
+    status: deactivation.held ? 'held' : 'completed',
+    findings,
+    deactivated: deactivation.count,
+    at: deps.now(),
+  });
+  return true;
+}
+
+function failureFindings(markers: MessageMarker[]): Finding[] {
+  const byReason = new Map<string, (number | null)[]>();
+  for (const marker of markers) {
+    for (const failure of marker.failures) {
+      const ids = byReason.get(failure.reason) ?? [];
+      ids.push(failure.personioId);
+      byReason.set(failure.reason, ids);
+    }
+  }
+  const reasons: Record<string, string> = {
+    missing_id: 'had no Personio id',
+    missing_email: 'have no usable email address in Personio',
+    email_taken: 'have an email address that another imported user already has',
+    conflict: 'changed concurrently; the next import will retry them',
+  };
+  return [...byReason].map(([reason, ids]) => {
+    const sample = ids.filter((id) => id !== null).slice(0, 10);
+    const more = ids.length > sample.length ? ', …' : '';
+    return {
+      code: `employees_${reason}`,
+      message: `${ids.length} employee(s) ${reasons[reason] ?? reason} and were not imported${sample.length ? ` (Personio ids ${sample.join(', ')}${more})` : ''}.`,
+    };
+  });
+}
+
+async function linkManagers(deps: FinalizeDeps, tenantId: string, users: UserRecord[], findings: Finding[]): Promise<void> {
+  const userIdByPersonioId = new Map(users.map((u) => [u.personioId, u.userId]));
+  const broken: number[] = [];
+  for (const user of users) {
+    const wanted = user.managerPersonioId === null ? null : (userIdByPersonioId.get(user.managerPersonioId) ?? null);
+    if (user.managerPersonioId !== null && wanted === null) broken.push(user.personioId);
+    if (wanted !== user.managerUserId) {
+      await deps.users.applyDerived(tenantId, user, { managerUserId: wanted });
+      user.managerUserId = wanted;
+    }
+  }
+  if (broken.length > 0) {
+    findings.push({
+      code: 'broken_manager_links',
+      message: `${broken.length} user(s) have a supervisor who is not among the imported users (Personio ids ${broken.slice(0, 10).join(', ')}${broken.length > 10 ? ', …' : ''}).`,
+    });
+  }
+}
+
+async function deactivateMissing(
+  deps: FinalizeDeps,
+  tenantId: string,
+  users: UserRecord[],
+  markers: MessageMarker[],
+): Promise<{ count: number; held: boolean; findings: Finding[] }> {
+  const seen = new Set<number>();
+  for (const marker of markers) for (const id of marker.personioIds) seen.add(id);
+  // Only users the import manages: a Dado user never linked to Personio is not ours to deactivate.
+  const active = users.filter((u) => u.active && typeof u.personioId === 'number');
+  const gone = active.filter((u) => !seen.has(u.personioId));
+  if (gone.length === 0) return { count: 0, held: false, findings: [] };
+
+  const share = gone.length / active.length;
+  if (share > deps.deactivationThreshold) {
+    return {
+      count: 0,
+      held: true,
+      findings: [
+        {
+          code: 'deactivation_held',
+          message: `This run would deactivate ${gone.length} of ${active.length} active users (${Math.round(share * 100)} %), more than the ${Math.round(deps.deactivationThreshold * 100)} % allowed; nothing was deactivated. Approve the run to apply it.`,
+        },
+      ],
+    };
+  }
+  const at = deps.now().toISOString();
+  for (const user of gone) {
+    await deps.users.applyDerived(tenantId, user, { active: false, deactivatedAt: at, deactivationReason: 'not_in_personio' });
+  }
+  return { count: gone.length, held: false, findings: [] };
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import type { Mapping } from '../mapping/mapping.js';
+
+/** fetching → processing → finalizing → completed | held; failed from fetching or processing. */
+export type RunStatus = 'fetching' | 'processing' | 'finalizing' | 'completed' | 'held' | 'failed';
+export type RunMode = 'full';
+
+export interface Finding {
+  code: string;
+  message: string;
+}
+
+/** Counters the worker adds per message. */
+export interface MessageCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+  dynamoWriteRequests: number;
+}
+
+export interface Run extends MessageCounts {
+  tenantId: string;
+  runId: string;
+  mode: RunMode;
+  trigger: string;
+  status: RunStatus;
+  /** The tenant's mapping when the run started: the fetch's projection and the worker's mapping agree. */
+  mapping: Mapping;
+  startedAt: string;
+  fetchFinishedAt?: string;
+  finishedAt?: string;
+  messagesSent?: number;
+  messagesProcessed: number;
+  employeesFetched: number;
+  deactivated: number;
+  personioRequests: number;
+  personio429: number;
+  findings: Finding[];
+  failure?: Finding;
+}
+
+/** The run report (DESIGN §4). */
+export interface RunReport {
+  runId: string;
+  tenantId: string;
+  status: RunStatus;
+  employeesFetched: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  deactivated: number;
+  failed: number;
+  findings: Finding[];
+  personioRequests: number;
+  personio429: number;
+  dynamoWriteRequests: number;
+  durationMs: number;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/** Sortable by start time, so the newest runs of a tenant come first in a reverse query. */
+export function newRunId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(4).toString('hex')}`;
+}
+
+export function toReport(run: Run, now: Date = new Date()): RunReport {
+  const end = run.finishedAt ? Date.parse(run.finishedAt) : now.getTime();
+  const findings = run.failure ? [run.failure, ...run.findings] : run.findings;
+  return {
+    runId: run.runId,
+    tenantId: run.tenantId,
+    status: run.status,
+    employeesFetched: run.employeesFetched,
+    created: run.created,
+    updated: run.updated,
+    unchanged: run.unchanged,
+    deactivated: run.deactivated,
+    failed: run.failed,
+    findings,
+    personioRequests: run.personioRequests,
+    personio429: run.personio429,
+    dynamoWriteRequests: run.dynamoWriteRequests,
+    durationMs: Math.max(0, end - Date.parse(run.startedAt)),
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt ?? null,
+  };
+}

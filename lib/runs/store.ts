@@ -1,0 +1,244 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { Mapping } from '../mapping/mapping.js';
+import type { Finding, MessageCounts, Run, RunMode } from './run.js';
+
+/** What a processed message leaves behind: ids it carried (for deactivation) and per-employee failures. */
+export interface MessageMarker {
+  seq: number;
+  personioIds: number[];
+  failures: { personioId: number | null; reason: string }[];
+}
+
+const runKey = (tenantId: string, runId: string) => ({ tenantId, sk: `run#${runId}` });
+const markerKey = (tenantId: string, runId: string, seq: number) => ({ tenantId, sk: `msg#${runId}#${String(seq).padStart(6, '0')}` });
+
+export class RunStore {
+  constructor(
+    private readonly db: Pick<DynamoDBDocumentClient, 'send'>,
+    private readonly tableName: string,
+  ) {}
+
+  async create(input: { tenantId: string; runId: string; mode: RunMode; trigger: string; mapping: Mapping; startedAt: Date }): Promise<Run> {
+    const run: Run = {
+      tenantId: input.tenantId,
+      runId: input.runId,
+      mode: input.mode,
+      trigger: input.trigger,
+      status: 'fetching',
+      mapping: input.mapping,
+      startedAt: input.startedAt.toISOString(),
+      messagesProcessed: 0,
+      employeesFetched: 0,
+      created: 0,
+      updated: 0,
+      unchanged: 0,
+      failed: 0,
+      deactivated: 0,
+      dynamoWriteRequests: 0,
+      personioRequests: 0,
+      personio429: 0,
+      findings: [],
+    };
+    await this.db.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...runKey(run.tenantId, run.runId), ...run }, ConditionExpression: 'attribute_not_exists(sk)' }),
+    );
+    return run;
+  }
+
+  async get(tenantId: string, runId: string): Promise<Run | undefined> {
+    const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: runKey(tenantId, runId), ConsistentRead: true }));
+    return result.Item ? stripKeys(result.Item) : undefined;
+  }
+
+  /** The newest runs first. */
+  async list(tenantId: string, limit: number): Promise<Run[]> {
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'tenantId = :t AND begins_with(sk, :p)',
+        ExpressionAttributeValues: { ':t': tenantId, ':p': 'run#' },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (result.Items ?? []).map(stripKeys);
+  }
+
+  /** Closes the fetch part: the worker may finish the run once it has processed this many messages. */
+  async closeFetch(
+    tenantId: string,
+    runId: string,
+    fetch: { messagesSent: number; employeesFetched: number; personioRequests: number; personio429: number; at: Date },
+  ): Promise<Run> {
+    const result = await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: runKey(tenantId, runId),
+        UpdateExpression:
+          'SET #status = :processing, messagesSent = :sent, employeesFetched = :employees, personioRequests = :requests, personio429 = :r429, fetchFinishedAt = :at',
+        ConditionExpression: '#status = :fetching',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':processing': 'processing',
+          ':fetching': 'fetching',
+          ':sent': fetch.messagesSent,
+          ':employees': fetch.employeesFetched,
+          ':requests': fetch.personioRequests,
+          ':r429': fetch.personio429,
+          ':at': fetch.at.toISOString(),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return stripKeys(result.Attributes ?? {});
+  }
+
+  /** Marks a run failed with its reason; a failed run never deactivates anyone. */
+  async fail(tenantId: string, runId: string, failure: Finding, stats: { personioRequests: number; personio429: number; employeesFetched: number }, at: Date): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(tenantId, runId),
+          UpdateExpression:
+            'SET #status = :failed, failure = :failure, finishedAt = :at, personioRequests = :requests, personio429 = :r429, employeesFetched = :employees',
+          ConditionExpression: '#status IN (:fetching, :processing)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':failed': 'failed',
+            ':fetching': 'fetching',
+            ':processing': 'processing',
+            ':failure': failure,
+            ':at': at.toISOString(),
+            ':requests': stats.personioRequests,
+            ':r429': stats.personio429,
+            ':employees': stats.employeesFetched,
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /**
+   * Adds a message's counters exactly once: the marker put and the counter update commit together, so
+   * a redelivered message (already marked) changes nothing. Answers false for such a duplicate.
+   */
+  async recordMessage(tenantId: string, runId: string, marker: MessageMarker, counts: MessageCounts): Promise<boolean> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...markerKey(tenantId, runId, marker.seq), runId, ...marker },
+                ConditionExpression: 'attribute_not_exists(sk)',
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: runKey(tenantId, runId),
+                UpdateExpression:
+                  'ADD messagesProcessed :one, created :created, updated :updated, unchanged :unchanged, failed :failed, dynamoWriteRequests :writes',
+                ConditionExpression: 'attribute_exists(sk)',
+                ExpressionAttributeValues: {
+                  ':one': 1,
+                  ':created': counts.created,
+                  ':updated': counts.updated,
+                  ':unchanged': counts.unchanged,
+                  ':failed': counts.failed,
+                  ':writes': counts.dynamoWriteRequests,
+                },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
+  }
+
+  async markers(tenantId: string, runId: string): Promise<MessageMarker[]> {
+    const markers: MessageMarker[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'tenantId = :t AND begins_with(sk, :p)',
+          ExpressionAttributeValues: { ':t': tenantId, ':p': `msg#${runId}#` },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) markers.push({ seq: item['seq'], personioIds: item['personioIds'] ?? [], failures: item['failures'] ?? [] });
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return markers;
+  }
+
+  /**
+   * Claims the run's completion once every message is in. The condition makes exactly one caller win
+   * when two workers (or the fetch and a worker) see the last message at the same moment.
+   */
+  async claimFinalization(tenantId: string, runId: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(tenantId, runId),
+          UpdateExpression: 'SET #status = :finalizing',
+          ConditionExpression: '#status = :processing AND messagesProcessed >= messagesSent',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':finalizing': 'finalizing', ':processing': 'processing' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async finish(
+    tenantId: string,
+    runId: string,
+    outcome: { status: 'completed' | 'held'; findings: Finding[]; deactivated: number; at: Date },
+  ): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: runKey(tenantId, runId),
+        UpdateExpression: 'SET #status = :status, findings = :findings, deactivated = :deactivated, finishedAt = :at',
+        ConditionExpression: '#status = :finalizing',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':status': outcome.status,
+          ':finalizing': 'finalizing',
+          ':findings': outcome.findings,
+          ':deactivated': outcome.deactivated,
+          ':at': outcome.at.toISOString(),
+        },
+      }),
+    );
+  }
+}
+
+function stripKeys(item: Record<string, unknown>): Run {
+  const { sk: _sk, ...run } = item;
+  return run as unknown as Run;
+}

@@ -1,0 +1,68 @@
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+/**
+ * Key layout of the three tables. The CDK stack and the local stack both build their tables from
+ * these definitions, so a key rename cannot leave one of them behind.
+ *
+ * users:       pk tenantId, sk `user#<userId>` (the user record) or `personio#<id>` (the link from a
+ *              Personio employee to its user; created conditionally, so the link is unique per tenant).
+ *              GSI byEmail (tenantId, emailKey) finds an existing user by lower-cased email.
+ * connections: pk tenantId (one item per tenant: status, mapping, lock of the running fetch).
+ * runs:        pk tenantId, sk `run#<runId>` (the run record) or `msg#<runId>#<seq>` (a processed
+ *              message marker that makes counter updates idempotent under redelivery).
+ */
+export const userKeys = { partition: 'tenantId', sort: 'sk', emailIndex: 'byEmail', emailKey: 'emailKey' } as const;
+export const connectionKeys = { partition: 'tenantId' } as const;
+export const runKeys = { partition: 'tenantId', sort: 'sk' } as const;
+
+export type TableKind = 'users' | 'connections' | 'runs';
+
+/** CreateTable inputs (on-demand billing) for a given physical table name. */
+export function tableDefinition(kind: TableKind, tableName: string): CreateTableCommandInput {
+  switch (kind) {
+    case 'users':
+      return {
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: userKeys.partition, AttributeType: 'S' },
+          { AttributeName: userKeys.sort, AttributeType: 'S' },
+          { AttributeName: userKeys.emailKey, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: userKeys.partition, KeyType: 'HASH' },
+          { AttributeName: userKeys.sort, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: userKeys.emailIndex,
+            KeySchema: [
+              { AttributeName: userKeys.partition, KeyType: 'HASH' },
+              { AttributeName: userKeys.emailKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
+      };
+    case 'connections':
+      return {
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: connectionKeys.partition, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: connectionKeys.partition, KeyType: 'HASH' }],
+      };
+    case 'runs':
+      return {
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: runKeys.partition, AttributeType: 'S' },
+          { AttributeName: runKeys.sort, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: runKeys.partition, KeyType: 'HASH' },
+          { AttributeName: runKeys.sort, KeyType: 'RANGE' },
+        ],
+      };
+  }
+}

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import type { MappedEmployee, MappedFields } from '../mapping/map-employee.js';
+
+/** The user record (DESIGN §4). */
+export interface UserRecord extends MappedFields {
+  tenantId: string;
+  userId: string;
+  personioId: number;
+  active: boolean;
+  managerUserId: string | null;
+  customFields: Record<string, unknown>;
+  deactivatedAt?: string | null;
+  deactivationReason?: string | null;
+}
+
+/** What the table holds besides the record: keys and bookkeeping. */
+export interface StoredUser extends UserRecord {
+  sk: string;
+  emailKey: string;
+  contentHash: string;
+  /** fetchedAt of the data in the item; an older message never overwrites it. */
+  syncedAt: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const emptyFields: MappedFields = {
+  email: null,
+  firstName: null,
+  preferredName: null,
+  lastName: null,
+  position: null,
+  team: null,
+  department: null,
+  office: null,
+  employmentType: null,
+  hireDate: null,
+  terminationDate: null,
+  birthday: null,
+  status: null,
+  managerPersonioId: null,
+};
+
+const recordFields = [...(Object.keys(emptyFields) as (keyof MappedFields)[]), 'active', 'managerUserId', 'customFields'] as const;
+export type ContentField = (typeof recordFields)[number];
+
+/** Applies a mapped employee onto the current content: present fields replace, absent ones stay. */
+export function mergeContent(current: Pick<UserRecord, ContentField> | undefined, mapped: MappedEmployee): Pick<UserRecord, ContentField> {
+  const base = current ?? { ...emptyFields, active: true, managerUserId: null, customFields: {} };
+  const next = { ...base, ...mapped.fields, customFields: { ...base.customFields, ...mapped.customFields } };
+  if (mapped.fields.status !== undefined) next.active = mapped.fields.status !== 'inactive';
+  if (mapped.fields.managerPersonioId === null) next.managerUserId = null;
+  return next;
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/** A hash over exactly the content the import owns: equal hash, nothing to write. */
+export function contentHash(content: Pick<UserRecord, ContentField>): string {
+  const ordered = recordFields.map((f) => canonical(content[f] ?? null));
+  return createHash('sha256').update(JSON.stringify(ordered)).digest('base64url').slice(0, 22);
+}
+
+export function toUserRecord(item: StoredUser): UserRecord {
+  const record: UserRecord = {
+    tenantId: item.tenantId,
+    userId: item.userId,
+    personioId: item.personioId,
+    ...emptyFields,
+    active: item.active,
+    managerUserId: item.managerUserId ?? null,
+    customFields: item.customFields ?? {},
+  };
+  for (const f of Object.keys(emptyFields) as (keyof MappedFields)[]) (record as unknown as Record<string, unknown>)[f] = item[f] ?? null;
+  if (item.deactivatedAt) {
+    record.deactivatedAt = item.deactivatedAt;
+    record.deactivationReason = item.deactivationReason ?? null;
+  }
+  return record;
+}

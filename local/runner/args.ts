@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util';
+import { tenantIdSchema } from '../../lib/tenants/tenant-id.js';
+
+export interface StartArgs {
+  employees: number;
+  tenant: string;
+  runs: number;
+  personio: { url: string; clientId: string; clientSecret: string } | undefined;
+  dumpUsers: string | undefined;
+  report: string | undefined;
+  verbose: boolean;
+  help: boolean;
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const usage = `Usage: npm start -- [options]
+
+Runs a full Personio import on the local stack (DynamoDB Local, SQS, a Secrets Manager stand-in and
+the Personio simulator) through the real Lambda handlers, then stops everything.
+
+  --employees N        employees in the simulator (default 1000)
+  --tenant ID          Dado tenant id (default demo)
+  --runs N             import N times into the same store (default 1)
+  --personio-url URL   use this Personio API root instead of the simulator (with --client-id, --client-secret)
+  --client-id ID       Personio Client ID (with --personio-url)
+  --client-secret S    Personio Client Secret (with --personio-url)
+  --dump-users FILE    write the tenant's users after the last run as a JSON array
+  --report FILE        write one run report per run as a JSON array
+  --verbose            show the handlers' log lines
+  --help               this text`;
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max} (got "${raw}")`);
+  return Number(raw);
+}
+
+export function parseStartArgs(argv: string[]): StartArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        employees: { type: 'string' },
+        tenant: { type: 'string' },
+        runs: { type: 'string' },
+        'personio-url': { type: 'string' },
+        'client-id': { type: 'string' },
+        'client-secret': { type: 'string' },
+        'dump-users': { type: 'string' },
+        report: { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const tenant = values.tenant ?? 'demo';
+  const tenantCheck = tenantIdSchema.safeParse(tenant);
+  if (!tenantCheck.success) throw new UsageError(`--tenant: ${tenantCheck.error.issues[0]?.message}`);
+
+  const url = values['personio-url'];
+  const clientId = values['client-id'];
+  const clientSecret = values['client-secret'];
+  let personio: StartArgs['personio'];
+  if (url !== undefined || clientId !== undefined || clientSecret !== undefined) {
+    if (!url || !clientId || !clientSecret) throw new UsageError('--personio-url, --client-id and --client-secret go together');
+    if (!/^https?:\/\/[^\s]+$/.test(url)) throw new UsageError(`--personio-url must be an http(s) URL (got "${url}")`);
+    personio = { url, clientId, clientSecret };
+  }
+  return {
+    employees: positiveInt('employees', values.employees, 1000, 200_000),
+    tenant,
+    runs: positiveInt('runs', values.runs, 1, 100),
+    personio,
+    dumpUsers: values['dump-users'],
+    report: values.report,
+    verbose: values.verbose ?? false,
+    help: values.help ?? false,
+  };
+}

@@ -1,0 +1,122 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { envNames } from '../../lib/config.js';
+import { RunStore } from '../../lib/runs/store.js';
+import { UserStore } from '../../lib/users/store.js';
+import type { FetchOutcome } from '../../lib/fetch/run-fetch.js';
+import { createDocumentClient } from '../../functions/shared/clients.js';
+import { startLocalStack, type LocalStack } from '../aws/stack.js';
+import { startPersonioSim, type PersonioSim, type SimOptions } from '../personio-sim/index.js';
+import { SqsEventSource, type SqsHandler } from './event-source.js';
+
+export interface PersonioTarget {
+  url: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface LocalEnvironmentOptions {
+  /** Use this Personio instead of starting the simulator. */
+  personio?: PersonioTarget;
+  /** Simulator options when no Personio is given. */
+  simulator?: SimOptions;
+  onStatus?: (message: string) => void;
+  workerConcurrency?: number;
+  /** POWERTOOLS_LOG_LEVEL for the handlers. */
+  logLevel?: string;
+}
+
+export interface Handlers {
+  connect: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+  fetch: (event: unknown, context: Context) => Promise<FetchOutcome>;
+  worker: SqsHandler;
+}
+
+export interface LocalEnvironment {
+  stack: LocalStack;
+  sim: PersonioSim | undefined;
+  personio: PersonioTarget;
+  handlers: Handlers;
+  eventSource: SqsEventSource;
+  runs: RunStore;
+  users: UserStore;
+  sqs: SQSClient;
+  queueUrls: { importQueueUrl: string; importDlqUrl: string };
+  stop(): Promise<void>;
+}
+
+export const localNames = {
+  usersTable: 'dado-personio-users',
+  connectionsTable: 'dado-personio-connections',
+  runsTable: 'dado-personio-runs',
+  importQueue: 'dado-personio-import',
+  importDlq: 'dado-personio-import-dlq',
+};
+
+/**
+ * Starts the local AWS stack and (unless a real Personio is given) the simulator, points the
+ * process at them through the same environment variables the deployed functions get, and loads the
+ * real handlers. Everything started is stopped by stop(), also when start-up fails half-way.
+ */
+export async function startLocalEnvironment(options: LocalEnvironmentOptions = {}): Promise<LocalEnvironment> {
+  const status = options.onStatus ?? (() => {});
+  let stack: LocalStack | undefined;
+  let sim: PersonioSim | undefined;
+  let eventSource: SqsEventSource | undefined;
+  const stop = async () => {
+    await eventSource?.stop().catch(() => undefined);
+    await sim?.close().catch(() => undefined);
+    await stack?.stop().catch(() => undefined);
+  };
+  try {
+    status('starting DynamoDB Local, SQS and Secrets Manager');
+    stack = await startLocalStack({ onStatus: status });
+    const queueUrls = await stack.provision(localNames);
+
+    let personio = options.personio;
+    if (!personio) {
+      status('starting the Personio simulator');
+      sim = await startPersonioSim(options.simulator ?? {});
+      const credential = options.simulator?.credentials?.[0] ?? { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
+      personio = { url: sim.url, ...credential };
+    }
+
+    Object.assign(process.env, stack.env, {
+      [envNames.usersTable]: localNames.usersTable,
+      [envNames.connectionsTable]: localNames.connectionsTable,
+      [envNames.runsTable]: localNames.runsTable,
+      [envNames.importQueueUrl]: queueUrls.importQueueUrl,
+      [envNames.secretPrefix]: 'dado/personio/',
+      [envNames.personioBaseUrl]: personio.url,
+      [envNames.personioAppId]: process.env[envNames.personioAppId] ?? 'DADO',
+      POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env['POWERTOOLS_LOG_LEVEL'] ?? 'WARN',
+    });
+
+    // Imported only now: the handlers read their configuration at module load, as on Lambda.
+    const [connect, fetch, worker] = await Promise.all([
+      import('../../functions/connect.js'),
+      import('../../functions/fetch.js'),
+      import('../../functions/worker.js'),
+    ]);
+    const handlers: Handlers = { connect: connect.handler, fetch: fetch.handler, worker: worker.handler };
+
+    const sqs = new SQSClient({});
+    eventSource = new SqsEventSource({ sqs, queueUrl: queueUrls.importQueueUrl, handler: handlers.worker, concurrency: options.workerConcurrency ?? 2 });
+    const db = createDocumentClient();
+    return {
+      stack,
+      sim,
+      personio,
+      handlers,
+      eventSource,
+      runs: new RunStore(db, localNames.runsTable),
+      users: new UserStore(db, localNames.usersTable),
+      sqs,
+      queueUrls,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import type { Message } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord, ScheduledEvent } from 'aws-lambda';
+
+/** Typed Lambda events, shaped as AWS delivers them, for the local runner and the tests. */
+
+export function httpEvent(method: string, path: string, body?: unknown): APIGatewayProxyEventV2 {
+  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: 'localhost',
+      domainPrefix: 'localhost',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'dado-local' },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(text === undefined ? {} : { body: text }),
+    isBase64Encoded: false,
+  };
+}
+
+export function scheduledEvent(tenantId: string): ScheduledEvent<{ tenantId: string }> {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.scheduler',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: process.env['AWS_REGION'] ?? 'eu-central-1',
+    resources: [],
+    detail: { tenantId },
+  };
+}
+
+export function sqsEvent(messages: Message[], queueArn = 'arn:aws:sqs:eu-central-1:000000000000:import'): SQSEvent {
+  const records: SQSRecord[] = messages.map((m) => ({
+    messageId: m.MessageId ?? randomUUID(),
+    receiptHandle: m.ReceiptHandle ?? '',
+    body: m.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: m.Attributes?.['ApproximateReceiveCount'] ?? '1',
+      SentTimestamp: m.Attributes?.['SentTimestamp'] ?? String(Date.now()),
+      SenderId: m.Attributes?.['SenderId'] ?? 'local',
+      ApproximateFirstReceiveTimestamp: m.Attributes?.['ApproximateFirstReceiveTimestamp'] ?? String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: m.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: process.env['AWS_REGION'] ?? 'eu-central-1',
+  }));
+  return { Records: records };
+}
+
+export function lambdaContext(functionName: string, timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:eu-central-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}

@@ -1,0 +1,82 @@
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { toReport, type Run, type RunReport } from '../../lib/runs/run.js';
+import type { FetchOutcome } from '../../lib/fetch/run-fetch.js';
+import { httpEvent, lambdaContext, scheduledEvent } from './events.js';
+import type { LocalEnvironment, PersonioTarget } from './environment.js';
+
+export class RunnerError extends Error {
+  override readonly name = 'RunnerError';
+}
+
+/** Connects the tenant through the connect handler, as Dado's settings page would. */
+export async function connectThroughApi(env: LocalEnvironment, tenantId: string, personio: PersonioTarget): Promise<{ warnings: string[] }> {
+  const response = await env.handlers.connect(
+    httpEvent('PUT', `/tenants/${encodeURIComponent(tenantId)}/personio`, { clientId: personio.clientId, clientSecret: personio.clientSecret }),
+  );
+  const body = JSON.parse(response.body ?? '{}') as { warnings?: string[]; error?: { code: string; message: string } };
+  if (response.statusCode !== 200) {
+    throw new RunnerError(`Connecting tenant "${tenantId}" failed (${response.statusCode} ${body.error?.code ?? ''}): ${body.error?.message ?? 'no details'}`);
+  }
+  return { warnings: body.warnings ?? [] };
+}
+
+export interface RunProgress {
+  phase: 'fetching' | 'processing';
+  run: Run | undefined;
+  queued: number;
+}
+
+const FINAL = new Set(['completed', 'held', 'failed']);
+const FETCH_TIMEOUT_MS = 15 * 60_000;
+
+/**
+ * One import as the schedule would start it: invokes the fetch with a scheduled event while the
+ * SQS event source feeds the worker, and waits until the run is final and the queue is drained.
+ */
+export async function runImport(
+  env: LocalEnvironment,
+  tenantId: string,
+  options: { onProgress?: (p: RunProgress) => void; timeoutMs?: number } = {},
+): Promise<RunReport> {
+  env.eventSource.start();
+  const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
+  let fetchOutcome: FetchOutcome | undefined;
+  let fetchError: unknown;
+  const fetching = env.handlers
+    .fetch(scheduledEvent(tenantId), lambdaContext('personio-fetch', FETCH_TIMEOUT_MS))
+    .then((o) => void (fetchOutcome = o))
+    .catch((e: unknown) => void (fetchError = e));
+
+  let runId: string | undefined;
+  for (;;) {
+    await Promise.race([fetching, sleep(250)]);
+    if (fetchError) throw new RunnerError(`The fetch failed: ${fetchError instanceof Error ? fetchError.message : String(fetchError)}`);
+    if (fetchOutcome && fetchOutcome.status !== 'fetched' && fetchOutcome.status !== 'failed') {
+      throw new RunnerError(
+        fetchOutcome.status === 'already_running'
+          ? `An import of tenant "${tenantId}" is already running (run ${fetchOutcome.runId ?? 'unknown'}).`
+          : `Tenant "${tenantId}" is not connected to Personio.`,
+      );
+    }
+    if (fetchOutcome) runId = fetchOutcome.runId;
+    runId ??= (await env.runs.list(tenantId, 1))[0]?.runId;
+    const run = runId ? await env.runs.get(tenantId, runId) : undefined;
+    const queued = await env.eventSource.depth();
+    options.onProgress?.({ phase: fetchOutcome ? 'processing' : 'fetching', run, queued });
+
+    if (env.eventSource.failure) throw new RunnerError(`Polling SQS failed: ${String(env.eventSource.failure)}`);
+    if (fetchOutcome && run && FINAL.has(run.status) && queued === 0) return toReport(run);
+    const dlq = await dlqDepth(env);
+    if (fetchOutcome && queued === 0 && dlq > 0) {
+      throw new RunnerError(`${dlq} message(s) of run ${runId} failed ${5} times and were set aside in the dead-letter queue; the run cannot complete.`);
+    }
+    if (Date.now() > deadline) throw new RunnerError(`Run ${runId ?? '(not started)'} did not finish in time (status ${run?.status ?? 'unknown'}, ${queued} message(s) queued).`);
+  }
+}
+
+async function dlqDepth(env: LocalEnvironment): Promise<number> {
+  const result = await env.sqs.send(new GetQueueAttributesCommand({ QueueUrl: env.queueUrls.importDlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  return Number(result.Attributes?.['ApproximateNumberOfMessages'] ?? 0);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
