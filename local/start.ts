@@ -6,6 +6,9 @@ import { startLocalEnvironment, type LocalEnvironment } from './runner/environme
 import { connectThroughApi, runImport } from './runner/import-run.js';
 import { bar, fmt, Progress } from './runner/progress.js';
 
+// Local runs use this machine's Node 20; the deployed functions run on nodejs22.x, where the SDK's notice does not apply.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 const progress = new Progress();
 
 async function main(): Promise<number> {

@@ -30,7 +30,8 @@ export class RateLimiter {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(options: RateLimiterOptions) {
-    const margin = options.marginMs ?? 60;
+    // 100 ms absorbs event-loop and connection-setup delays between our grant and Personio's count.
+    const margin = options.marginMs ?? 100;
     this.windows = options.windows.map((w) => ({ limit: w.limit, ms: w.ms + margin, starts: [] }));
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? defaultSleep;

@@ -1,0 +1,199 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { tableDefinition, type TableKind } from '../../lib/storage/tables.js';
+import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { LocalStackError } from './errors.js';
+import { isAddressInUse } from './ports.js';
+import { startSecretsManager, type SecretsManagerStandIn } from './secrets-manager.js';
+import { startSqs, type LocalSqs } from './sqs.js';
+
+export { LocalStackError, type LocalStackErrorCode } from './errors.js';
+
+/**
+ * The AWS services the product uses, offline and without Docker: DynamoDB Local (a child JVM),
+ * local-aws-sqs and the Secrets Manager stand-in (both in this process).
+ *
+ * The product reaches them only through the AWS_ENDPOINT_URL_* variables in `env`; the stack never
+ * touches process.env itself, so the caller decides where that env applies (a child process, or
+ * process.env of the local runner).
+ *
+ * Signals are the caller's: on SIGINT/SIGTERM call stop(). If the process exits without stop() (an
+ * uncaught error, process.exit), an 'exit' hook still kills the JVM. Only SIGKILL of this process
+ * can orphan the JVM.
+ */
+
+export interface LocalStackNames {
+  usersTable: string;
+  connectionsTable: string;
+  runsTable: string;
+  importQueue: string;
+  importDlq: string;
+}
+
+export interface LocalStack {
+  /** AWS_ENDPOINT_URL_{DYNAMODB,SQS,SECRETS_MANAGER}, AWS_REGION and dummy credentials. */
+  env: Record<string, string>;
+  endpoints: { dynamodb: string; sqs: string; secretsManager: string };
+  secretsManager: { calls(): Record<string, number>; setUnavailable(v: boolean): void };
+  /** Process id of the DynamoDB Local JVM (for diagnostics, and for tests that check it is gone). */
+  dynamoDbPid: number;
+  /** Creates the tables and queues; safe to call again when they exist. */
+  provision(names: LocalStackNames): Promise<{ importQueueUrl: string; importDlqUrl: string }>;
+  /** Stops everything started; idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  onStatus?: (message: string) => void;
+  dynamoDbPort?: number;
+  sqsPort?: number;
+  secretsManagerPort?: number;
+}
+
+export const LOCAL_REGION = 'eu-central-1';
+/** The same dummy account in queue ARNs and secret ARNs. */
+export const LOCAL_ACCOUNT_ID = '000000000000';
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** Matches what the deployed import queue uses: a message is retried 5 times before the DLQ. */
+export const IMPORT_QUEUE_MAX_RECEIVE_COUNT = 5;
+export const IMPORT_QUEUE_VISIBILITY_TIMEOUT_SECONDS = 60;
+const TABLE_ACTIVE_TIMEOUT_MS = 30_000;
+
+export async function startLocalStack(opts: StartOptions = {}): Promise<LocalStack> {
+  const status = opts.onStatus ?? (() => {});
+  const started = Date.now();
+
+  // The three start in parallel: the in-process servers take milliseconds, the JVM seconds. When an
+  // in-process server fails, the JVM start is aborted rather than awaited.
+  const abortDynamo = new AbortController();
+  const [dynamoResult, sqsResult, smResult] = await Promise.allSettled([
+    startDynamoDbLocal({
+      ...(opts.dynamoDbPort !== undefined && { port: opts.dynamoDbPort }),
+      onStatus: status,
+      signal: abortDynamo.signal,
+    }),
+    startSqs({ ...(opts.sqsPort !== undefined && { port: opts.sqsPort }), region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID }).catch(
+      (error: unknown) => {
+        const failure = serverError('sqs_failed', 'SQS (local-aws-sqs)', opts.sqsPort, error);
+        abortDynamo.abort(failure);
+        throw failure;
+      },
+    ),
+    startSecretsManager({
+      ...(opts.secretsManagerPort !== undefined && { port: opts.secretsManagerPort }),
+      region: LOCAL_REGION,
+    }).catch((error: unknown) => {
+      const failure = serverError('secrets_manager_failed', 'the Secrets Manager stand-in', opts.secretsManagerPort, error);
+      abortDynamo.abort(failure);
+      throw failure;
+    }),
+  ]);
+
+  if (dynamoResult.status === 'rejected' || sqsResult.status === 'rejected' || smResult.status === 'rejected') {
+    // No half-started stack: whatever did start is stopped before the error is reported.
+    await Promise.allSettled([
+      dynamoResult.status === 'fulfilled' ? dynamoResult.value.stop() : undefined,
+      sqsResult.status === 'fulfilled' ? sqsResult.value.close() : undefined,
+      smResult.status === 'fulfilled' ? smResult.value.close() : undefined,
+    ]);
+    // The first failure in start order; an aborted DynamoDB start rejects with its sibling's error anyway.
+    const failure = [dynamoResult, sqsResult, smResult].find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    throw failure.reason;
+  }
+
+  const stack = assemble(dynamoResult.value, sqsResult.value, smResult.value);
+  status(
+    `Local AWS ready in ${((Date.now() - started) / 1000).toFixed(1)} s: DynamoDB ${stack.endpoints.dynamodb}, SQS ${stack.endpoints.sqs}, Secrets Manager ${stack.endpoints.secretsManager}`,
+  );
+  return stack;
+}
+
+function serverError(code: 'sqs_failed' | 'secrets_manager_failed', what: string, port: number | undefined, error: unknown): LocalStackError {
+  if (isAddressInUse(error)) {
+    return new LocalStackError('port_in_use', `Port ${port} (${what}) is already in use: stop whatever listens there or choose another port.`, {
+      cause: error,
+    });
+  }
+  return new LocalStackError(code, `Could not start ${what}: ${(error as Error).message}`, { cause: error });
+}
+
+function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandIn): LocalStack {
+  const endpoints = { dynamodb: dynamo.endpoint, sqs: sqs.url, secretsManager: sm.url };
+  const ddbClient = new DynamoDBClient({ endpoint: endpoints.dynamodb, region: LOCAL_REGION, credentials: CREDENTIALS });
+  const sqsClient = new SQSClient({ endpoint: endpoints.sqs, region: LOCAL_REGION, credentials: CREDENTIALS });
+
+  async function ensureTable(kind: TableKind, name: string): Promise<void> {
+    try {
+      await ddbClient.send(new CreateTableCommand(tableDefinition(kind, name)));
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+    // DynamoDB Local reports ACTIVE at once; the wait keeps provision() honest if that ever changes.
+    const deadline = Date.now() + TABLE_ACTIVE_TIMEOUT_MS;
+    for (;;) {
+      const { Table } = await ddbClient.send(new DescribeTableCommand({ TableName: name }));
+      const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
+      if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
+      if (Date.now() > deadline) throw new LocalStackError('dynamodb_failed', `Table ${name} did not become ACTIVE within ${TABLE_ACTIVE_TIMEOUT_MS / 1000} s.`);
+      await sleep(100);
+    }
+  }
+
+  async function provision(names: LocalStackNames): Promise<{ importQueueUrl: string; importDlqUrl: string }> {
+    await Promise.all([
+      ensureTable('users', names.usersTable),
+      ensureTable('connections', names.connectionsTable),
+      ensureTable('runs', names.runsTable),
+    ]);
+
+    // CreateQueue is idempotent for the same name and attributes, as in AWS.
+    const dlq = await sqsClient.send(new CreateQueueCommand({ QueueName: names.importDlq }));
+    const importDlqUrl = required(dlq.QueueUrl, 'CreateQueue returned no QueueUrl for the DLQ');
+    const dlqAttributes = await sqsClient.send(new GetQueueAttributesCommand({ QueueUrl: importDlqUrl, AttributeNames: ['QueueArn'] }));
+    const dlqArn = required(dlqAttributes.Attributes?.QueueArn, 'GetQueueAttributes returned no QueueArn for the DLQ');
+    const queue = await sqsClient.send(
+      new CreateQueueCommand({
+        QueueName: names.importQueue,
+        Attributes: {
+          VisibilityTimeout: String(IMPORT_QUEUE_VISIBILITY_TIMEOUT_SECONDS),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: IMPORT_QUEUE_MAX_RECEIVE_COUNT }),
+        },
+      }),
+    );
+    const importQueueUrl = required(queue.QueueUrl, 'CreateQueue returned no QueueUrl for the import queue');
+    return { importQueueUrl, importDlqUrl };
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      ddbClient.destroy();
+      sqsClient.destroy();
+      const results = await Promise.allSettled([dynamo.stop(), sqs.close(), sm.close()]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })());
+
+  return {
+    env: {
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    },
+    endpoints,
+    secretsManager: { calls: () => sm.calls(), setUnavailable: (v) => sm.setUnavailable(v) },
+    dynamoDbPid: dynamo.pid,
+    provision,
+    stop,
+  };
+}
+
+function required<T>(value: T | undefined, message: string): T {
+  if (value === undefined) throw new LocalStackError('sqs_failed', message);
+  return value;
+}
