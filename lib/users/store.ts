@@ -46,7 +46,7 @@ export class UserStore {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async upsertMany(tenantId: string, employees: MappedEmployee[], fetchedAt: string): Promise<UpsertOutcome> {
+  async upsertMany(tenantId: string, employees: MappedEmployee[], source: ImportSource): Promise<UpsertOutcome> {
     const outcome: UpsertOutcome = { created: 0, updated: 0, unchanged: 0, failures: [], writeRequests: 0 };
     if (employees.length === 0) return outcome;
 
@@ -62,8 +62,8 @@ export class UserStore {
       const link = links.get(employee.personioId);
       const managerUserId = typeof employee.fields.managerPersonioId === 'number' ? links.get(employee.fields.managerPersonioId)?.userId : undefined;
       const result = link
-        ? await this.update(tenantId, users.get(link.userId), link.userId, employee, managerUserId, fetchedAt)
-        : await this.createOrLink(tenantId, employee, managerUserId, fetchedAt);
+        ? await this.update(tenantId, users.get(link.userId), link.userId, employee, managerUserId, source)
+        : await this.createOrLink(tenantId, employee, managerUserId, source);
       outcome.writeRequests += result.writes;
       if (result.kind === 'failed') outcome.failures.push({ personioId: employee.personioId, reason: result.reason });
       else outcome[result.kind]++;
@@ -120,14 +120,14 @@ export class UserStore {
     userId: string,
     employee: MappedEmployee,
     managerUserId: string | undefined,
-    fetchedAt: string,
+    source: ImportSource,
   ): Promise<Result> {
     if (!current) {
       // A link without its user: a half-finished write from an older version; re-create the user.
-      return this.writeUser(tenantId, userId, undefined, employee, managerUserId, fetchedAt, 'created');
+      return this.writeUser(tenantId, userId, undefined, employee, managerUserId, source, 'created');
     }
-    if (current.syncedAt && current.syncedAt > fetchedAt) return { kind: 'unchanged', writes: 0 };
-    return this.writeUser(tenantId, userId, current, employee, managerUserId, fetchedAt, 'updated');
+    if (current.syncedAt && current.syncedAt > source.fetchedAt) return { kind: 'unchanged', writes: 0 };
+    return this.writeUser(tenantId, userId, current, employee, managerUserId, source, 'updated');
   }
 
   private async writeUser(
@@ -136,7 +136,7 @@ export class UserStore {
     current: StoredUser | undefined,
     employee: MappedEmployee,
     managerUserId: string | undefined,
-    fetchedAt: string,
+    source: ImportSource,
     kind: 'created' | 'updated',
   ): Promise<Result> {
     const content = mergeContent(current, employee);
@@ -145,7 +145,7 @@ export class UserStore {
     const reactivated = !!current?.deactivatedAt;
     if (reactivated) content.active = content.status !== 'inactive';
     const hash = contentHash(content);
-    if (current && current.contentHash === hash && !reactivated) return { kind: 'unchanged', writes: 0 };
+    if (current && current.contentHash === hash && !reactivated) return { kind: classifyUnwritten(current, source), writes: 0 };
     if (!content.email) return { kind: 'failed', reason: 'missing_email', writes: 0 };
 
     const now = this.now().toISOString();
@@ -156,7 +156,8 @@ export class UserStore {
       userId,
       emailKey: content.email.toLowerCase(),
       contentHash: hash,
-      syncedAt: fetchedAt,
+      syncedAt: source.fetchedAt,
+      changedInRun: source.runId,
       updatedAt: now,
     };
     const set = setExpression(values);
@@ -169,7 +170,7 @@ export class UserStore {
           // Never let an older message's data replace data fetched later.
           ConditionExpression: 'attribute_not_exists(syncedAt) OR syncedAt <= :fetchedAt',
           ExpressionAttributeNames: set.names,
-          ExpressionAttributeValues: { ...set.values, ':fetchedAt': fetchedAt, ':now': now },
+          ExpressionAttributeValues: { ...set.values, ':fetchedAt': source.fetchedAt, ':now': now },
         }),
       );
     } catch (error) {
@@ -179,14 +180,14 @@ export class UserStore {
     return { kind, writes: 1 };
   }
 
-  private async createOrLink(tenantId: string, employee: MappedEmployee, managerUserId: string | undefined, fetchedAt: string): Promise<Result> {
+  private async createOrLink(tenantId: string, employee: MappedEmployee, managerUserId: string | undefined, source: ImportSource): Promise<Result> {
     const email = employee.fields.email;
     if (!email) return { kind: 'failed', reason: 'missing_email', writes: 0 };
 
     const existing = await this.findByEmail(tenantId, email);
     if (existing) {
       if (existing.personioId !== undefined && existing.personioId !== employee.personioId) return { kind: 'failed', reason: 'email_taken', writes: 0 };
-      return this.link(tenantId, existing.userId, employee, managerUserId, fetchedAt);
+      return this.link(tenantId, existing.userId, employee, managerUserId, source);
     }
 
     const userId = randomUUID();
@@ -202,7 +203,9 @@ export class UserStore {
       email,
       emailKey: email.toLowerCase(),
       contentHash: contentHash(content),
-      syncedAt: fetchedAt,
+      syncedAt: source.fetchedAt,
+      createdInRun: source.runId,
+      changedInRun: source.runId,
       createdAt: now,
       updatedAt: now,
     };
@@ -219,12 +222,12 @@ export class UserStore {
     } catch (error) {
       if (!isLinkTaken(error)) throw error;
       // A concurrent delivery of the same employee created it first: update that user instead.
-      return this.retryThroughLink(tenantId, employee, managerUserId, fetchedAt);
+      return this.retryThroughLink(tenantId, employee, managerUserId, source);
     }
   }
 
   /** Links an existing Dado user (same email, no Personio link yet) instead of creating a duplicate. */
-  private async link(tenantId: string, userId: string, employee: MappedEmployee, managerUserId: string | undefined, fetchedAt: string): Promise<Result> {
+  private async link(tenantId: string, userId: string, employee: MappedEmployee, managerUserId: string | undefined, source: ImportSource): Promise<Result> {
     try {
       await this.db.send(
         new TransactWriteCommand({
@@ -244,20 +247,18 @@ export class UserStore {
       );
     } catch (error) {
       if (!isLinkTaken(error)) throw error;
-      return this.retryThroughLink(tenantId, employee, managerUserId, fetchedAt);
+      return this.retryThroughLink(tenantId, employee, managerUserId, source);
     }
     const [current] = (await this.getUsers(tenantId, [userId])).values();
-    const result = await this.writeUser(tenantId, userId, current, employee, managerUserId, fetchedAt, 'updated');
+    const result = await this.writeUser(tenantId, userId, current, employee, managerUserId, source, 'updated');
     return { ...result, writes: result.writes + 2 };
   }
 
-  private async retryThroughLink(tenantId: string, employee: MappedEmployee, managerUserId: string | undefined, fetchedAt: string): Promise<Result> {
+  private async retryThroughLink(tenantId: string, employee: MappedEmployee, managerUserId: string | undefined, source: ImportSource): Promise<Result> {
     const link = (await this.getLinks(tenantId, [employee.personioId])).get(employee.personioId);
     if (!link) return { kind: 'failed', reason: 'conflict', writes: 0 };
     const current = (await this.getUsers(tenantId, [link.userId])).get(link.userId);
-    const result = await this.update(tenantId, current, link.userId, employee, managerUserId, fetchedAt);
-    // The concurrent writer already counted the creation.
-    return result.kind === 'updated' || result.kind === 'created' ? result : { kind: 'unchanged', writes: result.writes };
+    return this.update(tenantId, current, link.userId, employee, managerUserId, source);
   }
 
   private async findByEmail(tenantId: string, email: string): Promise<{ userId: string; personioId: number | undefined } | undefined> {
@@ -303,6 +304,23 @@ export class UserStore {
     }
     return found;
   }
+}
+
+/** Which run and fetch the data comes from. */
+export interface ImportSource {
+  runId: string;
+  fetchedAt: string;
+}
+
+/**
+ * What a write that did not happen means for the report: if another delivery of this run already
+ * created or changed the user, this employee counts as that, so concurrent duplicate deliveries of a
+ * message report the same numbers whichever of them is recorded.
+ */
+function classifyUnwritten(current: StoredUser, source: ImportSource): 'created' | 'updated' | 'unchanged' {
+  if (current.createdInRun === source.runId) return 'created';
+  if (current.changedInRun === source.runId) return 'updated';
+  return 'unchanged';
 }
 
 type Result =

@@ -20,6 +20,9 @@ export interface StoredUser extends UserRecord {
   contentHash: string;
   /** fetchedAt of the data in the item; an older message never overwrites it. */
   syncedAt: string;
+  /** The runs that created and last changed the user: how a redelivery of the same run reports it. */
+  createdInRun: string;
+  changedInRun: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -46,11 +49,18 @@ export type ContentField = (typeof recordFields)[number];
 
 /** Applies a mapped employee onto the current content: present fields replace, absent ones stay. */
 export function mergeContent(current: Pick<UserRecord, ContentField> | undefined, mapped: MappedEmployee): Pick<UserRecord, ContentField> {
-  const base = current ?? { ...emptyFields, active: true, managerUserId: null, customFields: {} };
+  const base = current ? pickContent(current) : { ...emptyFields, active: true, managerUserId: null, customFields: {} };
   const next = { ...base, ...mapped.fields, customFields: { ...base.customFields, ...mapped.customFields } };
   if (mapped.fields.status !== undefined) next.active = mapped.fields.status !== 'inactive';
   if (mapped.fields.managerPersonioId === null) next.managerUserId = null;
   return next;
+}
+
+/** Only the content the import owns (a stored item also carries keys and bookkeeping). */
+export function pickContent(user: Pick<UserRecord, ContentField>): Pick<UserRecord, ContentField> {
+  const content = {} as Record<ContentField, unknown>;
+  for (const field of recordFields) content[field] = user[field] ?? (field === 'customFields' ? {} : field === 'active' ? true : null);
+  return content as Pick<UserRecord, ContentField>;
 }
 
 function canonical(value: unknown): unknown {

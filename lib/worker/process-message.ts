@@ -56,7 +56,7 @@ export async function processImportMessage(deps: ProcessMessageDeps, message: Im
     }
   }
 
-  const outcome = await deps.users.upsertMany(message.tenantId, mapped, message.fetchedAt);
+  const outcome = await deps.users.upsertMany(message.tenantId, mapped, { runId: message.runId, fetchedAt: message.fetchedAt });
   for (const failure of outcome.failures) marker.failures.push(failure);
   const counts = {
     created: outcome.created,
