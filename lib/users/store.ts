@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -25,19 +26,29 @@ export interface UpsertOutcome {
   writeRequests: number;
 }
 
-interface Link {
-  userId: string;
-}
-
 const userSk = (userId: string) => `user#${userId}`;
 const linkSk = (personioId: number) => `personio#${personioId}`;
 const CONCURRENCY = 16;
 
 /**
- * Users of a tenant, keyed by a stable user id. The link `personio#<id>` → userId is created with a
- * condition in the same transaction as a new user, so duplicate or concurrent deliveries of one
- * employee can never create two users; later imports find the user through the link, whatever
- * happened to the email.
+ * The id of a user the import creates: a name-based UUID of tenant and Personio id, so every delivery
+ * of an employee derives the same one.
+ */
+export function personioUserId(tenantId: string, personioId: number): string {
+  const hash = createHash('sha1').update(`dado:${tenantId}:personio:${personioId}`).digest();
+  hash[6] = ((hash[6] as number) & 0x0f) | 0x50;
+  hash[8] = ((hash[8] as number) & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * Users of a tenant, keyed by a stable user id. A user the import creates gets an id derived from
+ * its Personio id and is created with a condition, so duplicate or concurrent deliveries can never
+ * create two users, and one write per new user is all it costs. A user that existed in Dado before
+ * (same email, no Personio link) keeps its id and gets a link item `personio#<id>` → userId, written
+ * conditionally with the link on the user. Later imports find users through either, whatever
+ * happened to the email since.
  */
 export class UserStore {
   constructor(
@@ -55,20 +66,47 @@ export class UserStore {
       wanted.add(e.personioId);
       if (typeof e.fields.managerPersonioId === 'number') wanted.add(e.fields.managerPersonioId);
     }
-    const links = await this.getLinks(tenantId, [...wanted]);
-    const users = await this.getUsers(tenantId, employees.map((e) => links.get(e.personioId)?.userId).filter((id): id is string => !!id));
+    const known = await this.resolve(tenantId, [...wanted]);
 
     await forEachLimited(employees, CONCURRENCY, async (employee) => {
-      const link = links.get(employee.personioId);
-      const managerUserId = typeof employee.fields.managerPersonioId === 'number' ? links.get(employee.fields.managerPersonioId)?.userId : undefined;
-      const result = link
-        ? await this.update(tenantId, users.get(link.userId), link.userId, employee, managerUserId, source)
+      const existing = known.get(employee.personioId);
+      const managerId = employee.fields.managerPersonioId;
+      const managerUserId = typeof managerId === 'number' ? known.get(managerId)?.userId : undefined;
+      const result = existing
+        ? await this.update(tenantId, existing.user, existing.userId, employee, managerUserId, source)
         : await this.createOrLink(tenantId, employee, managerUserId, source);
       outcome.writeRequests += result.writes;
       if (result.kind === 'failed') outcome.failures.push({ personioId: employee.personioId, reason: result.reason });
       else outcome[result.kind]++;
     });
     return outcome;
+  }
+
+  /**
+   * Finds the users of Personio employees with batched reads only: the link item (for users that
+   * existed in Dado before and were linked by email) and the user the import itself would have
+   * created under its derived id.
+   */
+  private async resolve(tenantId: string, personioIds: number[]): Promise<Map<number, { userId: string; user: StoredUser | undefined }>> {
+    const items = await this.batchGet(personioIds.flatMap((id) => [{ tenantId, sk: linkSk(id) }, { tenantId, sk: userSk(personioUserId(tenantId, id)) }]));
+    const links = new Map<number, string>();
+    const users = new Map<string, StoredUser>();
+    for (const item of items) {
+      const sk = String(item['sk']);
+      if (sk.startsWith('personio#')) links.set(Number(sk.slice('personio#'.length)), String(item['userId']));
+      else users.set(String(item['userId']), item as unknown as StoredUser);
+    }
+    const linkedUsers = [...links.values()].filter((userId) => !users.has(userId));
+    for (const [userId, user] of await this.getUsers(tenantId, linkedUsers)) users.set(userId, user);
+
+    const resolved = new Map<number, { userId: string; user: StoredUser | undefined }>();
+    for (const id of personioIds) {
+      const linked = links.get(id);
+      const userId = linked ?? personioUserId(tenantId, id);
+      const user = users.get(userId);
+      if (linked || user) resolved.set(id, { userId, user });
+    }
+    return resolved;
   }
 
   /** Every user of the tenant (the `--dump-users` view). */
@@ -184,13 +222,13 @@ export class UserStore {
     const email = employee.fields.email;
     if (!email) return { kind: 'failed', reason: 'missing_email', writes: 0 };
 
+    const userId = personioUserId(tenantId, employee.personioId);
     const existing = await this.findByEmail(tenantId, email);
-    if (existing) {
+    if (existing && existing.userId !== userId) {
       if (existing.personioId !== undefined && existing.personioId !== employee.personioId) return { kind: 'failed', reason: 'email_taken', writes: 0 };
       return this.link(tenantId, existing.userId, employee, managerUserId, source);
     }
 
-    const userId = randomUUID();
     const content = mergeContent(undefined, employee);
     if (managerUserId !== undefined) content.managerUserId = managerUserId;
     const now = this.now().toISOString();
@@ -210,19 +248,13 @@ export class UserStore {
       updatedAt: now,
     };
     try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: this.tableName, Item: { tenantId, sk: linkSk(employee.personioId), userId }, ConditionExpression: 'attribute_not_exists(sk)' } },
-            { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' } },
-          ],
-        }),
-      );
-      return { kind: 'created', writes: 2 };
+      // The derived id makes this put the uniqueness check: a concurrent delivery of the same
+      // employee targets the same item, and only one of them can create it.
+      await this.db.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' }));
+      return { kind: 'created', writes: 1 };
     } catch (error) {
-      if (!isLinkTaken(error)) throw error;
-      // A concurrent delivery of the same employee created it first: update that user instead.
-      return this.retryThroughLink(tenantId, employee, managerUserId, source);
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return this.retryThroughResolve(tenantId, employee, managerUserId, source);
     }
   }
 
@@ -247,18 +279,17 @@ export class UserStore {
       );
     } catch (error) {
       if (!isLinkTaken(error)) throw error;
-      return this.retryThroughLink(tenantId, employee, managerUserId, source);
+      return this.retryThroughResolve(tenantId, employee, managerUserId, source);
     }
     const [current] = (await this.getUsers(tenantId, [userId])).values();
     const result = await this.writeUser(tenantId, userId, current, employee, managerUserId, source, 'updated');
     return { ...result, writes: result.writes + 2 };
   }
 
-  private async retryThroughLink(tenantId: string, employee: MappedEmployee, managerUserId: string | undefined, source: ImportSource): Promise<Result> {
-    const link = (await this.getLinks(tenantId, [employee.personioId])).get(employee.personioId);
-    if (!link) return { kind: 'failed', reason: 'conflict', writes: 0 };
-    const current = (await this.getUsers(tenantId, [link.userId])).get(link.userId);
-    return this.update(tenantId, current, link.userId, employee, managerUserId, source);
+  private async retryThroughResolve(tenantId: string, employee: MappedEmployee, managerUserId: string | undefined, source: ImportSource): Promise<Result> {
+    const existing = (await this.resolve(tenantId, [employee.personioId])).get(employee.personioId);
+    if (!existing?.user) return { kind: 'failed', reason: 'conflict', writes: 0 };
+    return this.update(tenantId, existing.user, existing.userId, employee, managerUserId, source);
   }
 
   private async findByEmail(tenantId: string, email: string): Promise<{ userId: string; personioId: number | undefined } | undefined> {
@@ -276,11 +307,6 @@ export class UserStore {
     const userId = String(key['sk']).slice('user#'.length);
     const user = (await this.getUsers(tenantId, [userId])).get(userId);
     return user ? { userId, personioId: user.personioId } : undefined;
-  }
-
-  private async getLinks(tenantId: string, personioIds: number[]): Promise<Map<number, Link>> {
-    const items = await this.batchGet(personioIds.map((id) => ({ tenantId, sk: linkSk(id) })));
-    return new Map(items.map((item) => [Number(String(item['sk']).slice('personio#'.length)), { userId: String(item['userId']) }]));
   }
 
   private async getUsers(tenantId: string, userIds: string[]): Promise<Map<string, StoredUser>> {
