@@ -71,7 +71,9 @@ export class UserStore {
     await forEachLimited(employees, CONCURRENCY, async (employee) => {
       const existing = known.get(employee.personioId);
       const managerId = employee.fields.managerPersonioId;
-      const managerUserId = typeof managerId === 'number' ? known.get(managerId)?.userId : undefined;
+      // A manager not imported yet will get the derived id; the run's completion corrects the rare
+      // case where it never arrives or is linked to an existing Dado user instead.
+      const managerUserId = typeof managerId === 'number' ? (known.get(managerId)?.userId ?? personioUserId(tenantId, managerId)) : undefined;
       const result = existing
         ? await this.update(tenantId, existing.user, existing.userId, employee, managerUserId, source)
         : await this.createOrLink(tenantId, employee, managerUserId, source);

@@ -75,9 +75,15 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
-/** A hash over exactly the content the import owns: equal hash, nothing to write. */
+/**
+ * A hash over the content that comes from Personio: equal hash, nothing to write. `managerUserId` is
+ * left out: it is derived (predicted on write, corrected when the run finishes), and including it
+ * would make every import rewrite users whose manager was linked later.
+ */
+const hashedFields = recordFields.filter((f) => f !== 'managerUserId');
+
 export function contentHash(content: Pick<UserRecord, ContentField>): string {
-  const ordered = recordFields.map((f) => canonical(content[f] ?? null));
+  const ordered = hashedFields.map((f) => canonical(content[f] ?? null));
   return createHash('sha256').update(JSON.stringify(ordered)).digest('base64url').slice(0, 22);
 }
 
