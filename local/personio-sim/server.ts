@@ -1,0 +1,338 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleControl } from './control.js';
+import { EmployeeGenerator, mulberry32, parsePersonioDate, type Rng } from './data.js';
+import { defaultKnobs, mergeKnobs } from './knobs.js';
+import { CooldownLimiter, SlidingWindow } from './rate-limit.js';
+import { json, replies, type Reply } from './responses.js';
+import { EmployeeStore } from './store.js';
+import { TokenRegistry } from './tokens.js';
+import type { PersonioSim, SimCredential, SimKnobs, SimOptions, SimStats } from './types.js';
+
+const DEFAULT_CREDENTIAL: SimCredential = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
+const DEFAULT_LIMIT = 50; // what Personio serves when `limit` is omitted (pagination adoption guide)
+const MAX_LIMIT = 100;
+const MAX_BODY_BYTES = 1 << 20;
+const LIST_TAIL = Buffer.from(']}');
+const ONE_HEAD = Buffer.from('{"success":true,"data":');
+const ONE_TAIL = Buffer.from('}');
+
+/** Starts a Personio v1 simulator; see types.ts for the contract. */
+export async function startPersonioSim(options: SimOptions = {}): Promise<PersonioSim> {
+  const sim = new Simulator(options);
+  await sim.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  return sim.api();
+}
+
+interface Counters {
+  requests: number;
+  authCalls: number;
+  tokensIssued: number;
+  employeeListRequests: number;
+  rateLimited: number;
+  byStatus: Record<string, number>;
+  maxLimitRequested: number;
+  maxConcurrent: number;
+}
+
+function zeroCounters(): Counters {
+  return { requests: 0, authCalls: 0, tokensIssued: 0, employeeListRequests: 0, rateLimited: 0, byStatus: {}, maxLimitRequested: 0, maxConcurrent: 0 };
+}
+
+class Simulator {
+  private current: SimKnobs;
+  private readable: ReadonlySet<string> | null = null;
+  private readonly store: EmployeeStore;
+  private readonly credentials: Map<string, string>;
+  private readonly tokens = new TokenRegistry();
+  private readonly ipMinute = new SlidingWindow(60_000);
+  private readonly credentialMinute = new SlidingWindow(60_000);
+  private readonly credentialSecond = new SlidingWindow(1_000);
+  private readonly authLimiter = new CooldownLimiter();
+  // Separate streams so that turning one knob does not change what another knob's randomness produces.
+  private readonly faultRng: Rng;
+  private readonly malformedRng: Rng;
+  private readonly latencyRng: Rng;
+  private counters = zeroCounters();
+  private cpuBaseline = process.cpuUsage();
+  private inFlight = 0;
+  private readonly pendingTimers = new Set<NodeJS.Timeout>();
+  private readonly server: Server;
+  /** The public API, also driven by the /__sim control endpoints; set once listening. */
+  private control: PersonioSim | undefined;
+  private port = 0;
+  private host = '127.0.0.1';
+
+  constructor(options: SimOptions) {
+    const { port: _port, host: _host, employees, seed, extraAttributes, credentials, ...knobPatch } = options;
+    this.current = mergeKnobs(defaultKnobs, knobPatch);
+    this.readable = toSet(this.current.readableAttributes);
+    const baseSeed = seed ?? 1;
+    this.faultRng = mulberry32(baseSeed ^ 0x5eed_f417);
+    this.malformedRng = mulberry32(baseSeed ^ 0x0bad_7e57);
+    this.latencyRng = mulberry32(baseSeed ^ 0x1a7e_9c11);
+    this.store = new EmployeeStore(new EmployeeGenerator(baseSeed, extraAttributes ?? 0), employees ?? 1000, this.current.strictSpec);
+    this.credentials = new Map((credentials ?? [DEFAULT_CREDENTIAL]).map((c) => [c.clientId, c.clientSecret]));
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch(() => {
+        // Only an unreadable request body gets here; answer like Personio's own 500.
+        if (!res.headersSent) this.send(res, replies.serverFault(0));
+      });
+    });
+  }
+
+  async listen(port: number, host: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.host = host;
+  }
+
+  api(): PersonioSim {
+    const api: PersonioSim = {
+      url: `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`,
+      port: this.port,
+      stats: () => this.stats(),
+      resetStats: () => {
+        this.counters = zeroCounters();
+        this.cpuBaseline = process.cpuUsage();
+      },
+      resetRateLimits: () => {
+        this.ipMinute.clear();
+        this.credentialMinute.clear();
+        this.credentialSecond.clear();
+        this.authLimiter.clear();
+      },
+      setKnobs: (patch) => {
+        this.current = mergeKnobs(this.current, patch);
+        this.tokens.sweep(Date.now(), this.current.tokenTtlSeconds);
+        this.readable = toSet(this.current.readableAttributes);
+        this.store.setStrictSpec(this.current.strictSpec);
+      },
+      knobs: () => ({ ...this.current, readableAttributes: this.current.readableAttributes && [...this.current.readableAttributes] }),
+      employees: () => this.store.views(),
+      addEmployees: (n) => this.store.add(n),
+      removeEmployees: (ids) => this.store.remove(ids),
+      updateEmployee: (id, changes) => this.store.update(id, changes),
+      revokeTokens: () => this.tokens.revokeAll(),
+      close: () => this.close(),
+    };
+    this.control = api;
+    return api;
+  }
+
+  private stats(): SimStats {
+    const cpu = process.cpuUsage(this.cpuBaseline);
+    return { ...this.counters, byStatus: { ...this.counters.byStatus }, cpuMs: Math.round((cpu.user + cpu.system) / 100) / 10 };
+  }
+
+  private async close(): Promise<void> {
+    for (const timer of this.pendingTimers) clearTimeout(timer);
+    this.pendingTimers.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sim.invalid');
+    if (url.pathname.startsWith('/__sim/') && this.control) {
+      this.send(res, await handleControl(this.control, req.method ?? 'GET', url.pathname, () => readBody(req)));
+      return;
+    }
+    if (url.pathname !== '/v1' && !url.pathname.startsWith('/v1/')) {
+      this.send(res, replies.notFound());
+      return;
+    }
+
+    this.counters.requests += 1;
+    this.inFlight += 1;
+    this.counters.maxConcurrent = Math.max(this.counters.maxConcurrent, this.inFlight);
+    res.once('close', () => {
+      this.inFlight -= 1;
+    });
+    // Every decision (limits above all) is taken on arrival; latency only delays the answer.
+    const reply = await this.v1(req, url, req.socket.remoteAddress ?? 'unknown', Date.now());
+    this.counters.byStatus[reply.status] = (this.counters.byStatus[reply.status] ?? 0) + 1;
+    if (reply.status === 429) this.counters.rateLimited += 1;
+    await this.delay();
+    this.send(res, reply);
+  }
+
+  /**
+   * One /v1 request. Order: IP limit, then auth (or the token check), then the per-credential limit, then injected
+   * faults, then the endpoint. A request is recorded in a rate window only when it passes every limit that applies.
+   */
+  private async v1(req: IncomingMessage, url: URL, ip: string, now: number): Promise<Reply> {
+    const k = this.current;
+    const method = req.method ?? 'GET';
+    const path = url.pathname;
+    const endpoint = employeesEndpoint(path);
+    if (path === '/v1/auth' && method === 'POST') this.counters.authCalls += 1;
+    if (endpoint?.kind === 'list') {
+      this.counters.employeeListRequests += 1;
+      const limit = url.searchParams.get('limit');
+      if (limit !== null && /^\d+$/.test(limit)) this.counters.maxLimitRequested = Math.max(this.counters.maxLimitRequested, Number(limit));
+    }
+    if (!this.ipMinute.hasRoom(ip, k.ipPerMinute, now)) return replies.tooManyRequests(k.retryAfterSeconds);
+
+    if (path === '/v1/auth') {
+      if (method !== 'POST') return this.admitIp(ip, now, replies.methodNotAllowed());
+      const body = await readBody(req);
+      if (!this.authLimiter.admit(ip, k.authPerMinute, k.authCooldownSeconds, now)) return replies.tooManyRequests(k.retryAfterSeconds);
+      this.ipMinute.record(ip, now);
+      return this.authenticate(req, url, body, now);
+    }
+
+    if (endpoint === undefined) return this.admitIp(ip, now, replies.notFound());
+    if (method !== 'GET') return this.admitIp(ip, now, replies.methodNotAllowed());
+
+    const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer === undefined) return this.admitIp(ip, now, replies.unauthorized());
+    const clientId = this.tokens.resolve(bearer, now, k.tokenTtlSeconds);
+    if (clientId === undefined) return this.admitIp(ip, now, replies.forbidden());
+
+    // Keyed by credential, not token: otherwise fresh tokens would buy fresh budget.
+    if (!this.credentialSecond.hasRoom(clientId, k.employeesPerSecond, now) || !this.credentialMinute.hasRoom(clientId, k.employeesPerMinute, now)) {
+      return replies.tooManyRequests(k.retryAfterSeconds);
+    }
+    this.ipMinute.record(ip, now);
+    this.credentialSecond.record(clientId, now);
+    this.credentialMinute.record(clientId, now);
+
+    if (k.errorRate > 0 && this.faultRng() < k.errorRate) return replies.serverFault(Math.floor(this.faultRng() * 3));
+    const reply = endpoint.kind === 'list' ? this.list(url) : endpoint.kind === 'attributes' ? this.attributes() : this.one(endpoint.id);
+    if (reply.status !== 200) return reply;
+    // Personio still echoes the (stable) token on successful personnel-data answers (NOTES.md §1.1).
+    return { ...reply, headers: { ...reply.headers, Authorization: `Bearer ${bearer}` } };
+  }
+
+  private admitIp(ip: string, now: number, reply: Reply): Reply {
+    this.ipMinute.record(ip, now);
+    return reply;
+  }
+
+  /** Credentials from a JSON or form body, or (as older clients and Personio's Postman collection do) the query. */
+  private authenticate(req: IncomingMessage, url: URL, body: string, now: number): Reply {
+    const fields = credentialFields(req.headers['content-type'] ?? '', body);
+    const clientId = fields.client_id ?? url.searchParams.get('client_id');
+    const clientSecret = fields.client_secret ?? url.searchParams.get('client_secret');
+    if (!clientId || !clientSecret || this.credentials.get(clientId) !== clientSecret) return replies.wrongCredentials();
+    const issued = this.tokens.issue(clientId, now, this.current.tokenTtlSeconds);
+    if (issued.minted) this.counters.tokensIssued += 1;
+    return json(200, { success: true, data: { token: issued.token, expires_in: issued.expiresIn, scope: 'employees:read' } });
+  }
+
+  private list(url: URL): Reply {
+    const params = url.searchParams;
+    const limitRaw = params.get('limit');
+    const limit = limitRaw === null ? DEFAULT_LIMIT : /^\d+$/.test(limitRaw) ? Number(limitRaw) : Number.NaN;
+    if (!(limit >= 1 && limit <= MAX_LIMIT)) return replies.unprocessable(`The limit must be between 1 and ${MAX_LIMIT}.`);
+    const offsetRaw = params.get('offset');
+    const offset = offsetRaw === null ? 0 : /^\d+$/.test(offsetRaw) ? Number(offsetRaw) : Number.NaN;
+    if (!Number.isSafeInteger(offset)) return replies.unprocessable('The offset must be an integer greater than or equal to 0.');
+    const sinceRaw = params.get('updated_since');
+    const since = sinceRaw === null || sinceRaw === '' ? null : parsePersonioDate(sinceRaw);
+    // A `+` left unencoded in a time-zone offset arrives as a space and fails here, as against any strict server.
+    if (since !== null && Number.isNaN(since)) return replies.unprocessable('The updated_since must be a valid ISO 8601 date.');
+    const email = params.get('email');
+    const projected = params.getAll('attributes[]').filter((key) => key !== '');
+
+    const { total, parts } = this.store.page({
+      offset,
+      limit,
+      email: email === null || email === '' ? null : email,
+      updatedSinceMs: since,
+      projection: projected.length > 0 ? new Set(projected) : null,
+      readable: this.readable,
+    });
+    const metadata = `{"total_elements":${total},"current_page":${Math.floor(offset / limit)},"total_pages":${Math.ceil(total / limit)}}`;
+    const head = Buffer.from(`{"success":true,"metadata":${metadata},"offset":${offset},"limit":${limit},"data":[`);
+    const body = Buffer.concat([head, ...parts, LIST_TAIL]);
+    if (this.current.malformedRate > 0 && this.malformedRng() < this.current.malformedRate) {
+      // A body cut short (a proxy or a crashed worker): 200, complete HTTP message, unparsable JSON.
+      return { status: 200, body: body.subarray(0, Math.max(1, Math.floor(body.length * (0.2 + this.malformedRng() * 0.6)))), contentType: 'application/json' };
+    }
+    return { status: 200, body, contentType: 'application/json' };
+  }
+
+  private one(id: number): Reply {
+    const parts = this.store.one(id, this.readable);
+    if (parts === undefined) return replies.notFound();
+    return { status: 200, body: Buffer.concat([ONE_HEAD, ...parts, ONE_TAIL]), contentType: 'application/json' };
+  }
+
+  private attributes(): Reply {
+    return json(200, { success: true, data: this.store.definitions(this.readable) });
+  }
+
+  private async delay(): Promise<void> {
+    const { latencyMs, latencyJitter } = this.current;
+    if (latencyMs <= 0) return;
+    const ms = latencyJitter ? latencyMs * (0.5 + this.latencyRng()) : latencyMs;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingTimers.delete(timer);
+        resolve();
+      }, ms);
+      this.pendingTimers.add(timer);
+    });
+  }
+
+  private send(res: ServerResponse, reply: Reply): void {
+    if (res.destroyed) return;
+    const body = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : reply.body;
+    res.writeHead(reply.status, { 'Content-Type': reply.contentType, 'Content-Length': body.length, ...reply.headers });
+    res.end(body);
+  }
+}
+
+type EmployeesEndpoint = { kind: 'list' } | { kind: 'attributes' } | { kind: 'one'; id: number };
+
+function employeesEndpoint(path: string): EmployeesEndpoint | undefined {
+  if (path === '/v1/company/employees') return { kind: 'list' };
+  // `/custom-attributes` is the old name, still served for backward compatibility (NOTES.md §2.5).
+  if (path === '/v1/company/employees/attributes' || path === '/v1/company/employees/custom-attributes') return { kind: 'attributes' };
+  const id = /^\/v1\/company\/employees\/(\d{1,15})$/.exec(path)?.[1];
+  return id === undefined ? undefined : { kind: 'one', id: Number(id) };
+}
+
+function credentialFields(contentType: string, body: string): { client_id?: string; client_secret?: string } {
+  const text = body.trim();
+  if (text === '') return {};
+  if (contentType.includes('json') || text.startsWith('{')) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null) return {};
+      const record = parsed as Record<string, unknown>;
+      return {
+        ...(typeof record.client_id === 'string' ? { client_id: record.client_id } : {}),
+        ...(typeof record.client_secret === 'string' ? { client_secret: record.client_secret } : {}),
+      };
+    } catch {
+      return {};
+    }
+  }
+  const form = new URLSearchParams(text);
+  return { ...(form.has('client_id') ? { client_id: form.get('client_id') ?? '' } : {}), ...(form.has('client_secret') ? { client_secret: form.get('client_secret') ?? '' } : {}) };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function toSet(keys: readonly string[] | null): ReadonlySet<string> | null {
+  return keys === null ? null : new Set(keys);
+}
