@@ -61,7 +61,8 @@ const limiters = new Map<string, RateLimiter>();
 const TOKEN_REFRESH_MARGIN_MS = 10 * 60_000;
 const DEFAULT_TOKEN_TTL_S = 24 * 60 * 60;
 const AUTH_COOLDOWN_MS = 60_000;
-const MAX_PAGE_SIZE = 100;
+/** Personio's maximum `limit` on the employees list since January 2025. */
+export const MAX_PAGE_SIZE = 100;
 
 /** Joins the configured root and a `/v1/...` path without dropping or doubling `/v1`. */
 export function personioUrl(baseUrl: string, path: string): string {
@@ -71,8 +72,10 @@ export function personioUrl(baseUrl: string, path: string): string {
 }
 
 export function credentialKey(baseUrl: string, credentials: PersonioCredentials): string {
+  // One Personio, however its root is spelled: `url`, `url/` and `url/v1` share a token and a limiter.
+  const root = personioUrl(baseUrl, '/v1/').replace(/\/v1\/$/, '');
   return createHash('sha256')
-    .update(`${baseUrl}\0${credentials.clientId}\0${credentials.clientSecret}`)
+    .update(`${root}\0${credentials.clientId}\0${credentials.clientSecret}`)
     .digest('hex');
 }
 
@@ -176,19 +179,24 @@ export class PersonioClient {
 
   private async get<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
     let token = await this.token();
-    for (let attempt = 1; ; attempt++) {
+    let reauthenticated = false;
+    let malformed = 0;
+    for (;;) {
       try {
         const text = await this.send(path, { method: 'get', headers: { Authorization: `Bearer ${token}` } });
         return parseBody(text, schema, path);
       } catch (error) {
+        if (!(error instanceof PersonioError)) throw error;
         // 401 = no/bad header, 403 = token invalid or expired (Personio uses both): re-authenticate once.
-        if (attempt === 1 && error instanceof PersonioError && (error.status === 401 || error.status === 403)) {
+        if (!reauthenticated && (error.status === 401 || error.status === 403)) {
+          reauthenticated = true;
           this.dropToken(token);
           token = await this.token();
           continue;
         }
-        // A truncated or malformed page is usually a transient proxy fault: one more try.
-        if (attempt <= 2 && error instanceof PersonioError && error.code === 'bad_response' && this.timeLeft() > 2_000) {
+        // A truncated or malformed page is usually a transient proxy fault: up to two more tries.
+        if (error.code === 'bad_response' && error.status === undefined && malformed < 2 && this.timeLeft() > 2_000) {
+          malformed++;
           continue;
         }
         throw error;

@@ -1,5 +1,5 @@
 import { compactEmployee, employeeId, type PersonioEmployee } from './employee.js';
-import type { ListEmployeesQuery } from './client.js';
+import { MAX_PAGE_SIZE, type ListEmployeesQuery } from './client.js';
 import type { EmployeesPage } from './schemas.js';
 
 export interface EmployeePageSource {
@@ -37,7 +37,8 @@ export async function pageEmployees(
   options: PageEmployeesOptions,
   onPage: Deliver,
 ): Promise<PagingSummary> {
-  const pageSize = options.pageSize ?? 100;
+  // The client never asks for more than Personio serves, so the offsets must step by what a page really holds.
+  const pageSize = Math.min(Math.max(1, Math.trunc(options.pageSize ?? MAX_PAGE_SIZE)), MAX_PAGE_SIZE);
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const seen = new Set<number>();
   const summary: PagingSummary = { pages: 0, employees: 0, duplicatesDropped: 0, totalMoved: false, verificationPages: 0 };
@@ -92,15 +93,24 @@ export async function pageEmployees(
   const offsets: number[] = [];
   for (let p = 1; p < plannedPages; p++) offsets.push(p * pageSize);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (next < offsets.length) {
-      const offset = offsets[next++] as number;
-      const page = await fetchPage(offset);
-      observe(page);
-      await deliver(page);
+    try {
+      while (!failure && next < offsets.length) {
+        const offset = offsets[next++] as number;
+        const page = await fetchPage(offset);
+        // Another page failed meanwhile: the run is over, so nothing more is handed on.
+        if (failure) return;
+        observe(page);
+        await deliver(page);
+      }
+    } catch (error) {
+      failure ??= { error };
     }
   };
+  // Waits for the pages still in flight, so that nothing is fetched or handed on once this has failed.
   await Promise.all(Array.from({ length: Math.min(concurrency, offsets.length) }, worker));
+  if (failure) throw failure.error;
 
   // Employees added mid-run land beyond the planned pages.
   if (lastTotalPages !== undefined && lastTotalPages > plannedPages) {

@@ -1,0 +1,342 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PersonioClient, clearTokenCache, type ListEmployeesQuery } from '../lib/personio/client.js';
+import type { PersonioEmployee } from '../lib/personio/employee.js';
+import { PersonioError } from '../lib/personio/errors.js';
+import { pageEmployees, type EmployeePageSource } from '../lib/personio/pager.js';
+import type { EmployeesPage } from '../lib/personio/schemas.js';
+import { startPersonioSim, type PersonioSim, type SimCredential } from '../local/personio-sim/index.js';
+
+/** pageEmployees with a real PersonioClient against the simulator, plus a property over an in-memory source. */
+
+const CREDENTIALS: SimCredential = { clientId: 'papi-pager-test', clientSecret: 'papi-pager-secret' };
+const PROJECTION = ['first_name', 'last_name', 'email'] as const;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function idOf(employee: PersonioEmployee): number {
+  return Number(employee['id']?.value);
+}
+
+/** How often each id was handed to onPage. */
+function occurrences(ids: readonly number[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+  return counts;
+}
+
+function sorted(ids: Iterable<number>): number[] {
+  return [...ids].sort((a, b) => a - b);
+}
+
+function newClient(sim: PersonioSim): PersonioClient {
+  return new PersonioClient({ baseUrl: sim.url, appId: 'DADO_PAGER_TEST', credentials: CREDENTIALS });
+}
+
+beforeEach(() => {
+  clearTokenCache();
+});
+
+describe('pageEmployees over a real client and the simulator', () => {
+  let sim: PersonioSim;
+
+  beforeAll(async () => {
+    sim = await startPersonioSim({ employees: 1_000, seed: 21, credentials: [CREDENTIALS] });
+  });
+
+  afterAll(async () => {
+    await sim?.close();
+  });
+
+  beforeEach(() => {
+    sim.resetRateLimits();
+    sim.resetStats();
+  });
+
+  it('delivers 1,000 employees exactly once in 10 pages, projected to the requested attributes and id', async () => {
+    // Prepare
+    const client = newClient(sim);
+    const delivered: PersonioEmployee[] = [];
+
+    // Act
+    const summary = await pageEmployees(client, { attributes: PROJECTION }, async (employees) => {
+      delivered.push(...employees);
+    });
+
+    // Assess
+    const ids = delivered.map(idOf);
+    expect(ids).toHaveLength(1_000);
+    expect(new Set(ids).size).toBe(1_000);
+    expect(sorted(ids)).toEqual(sorted(sim.employees().map((e) => e.id)));
+    expect(summary).toMatchObject({ pages: 10, employees: 1_000, duplicatesDropped: 0, totalMoved: false, verificationPages: 0 });
+    expect(sim.stats().employeeListRequests).toBe(10);
+    const expectedKeys = ['id', ...PROJECTION].sort();
+    for (const employee of delivered) expect(Object.keys(employee).sort()).toEqual(expectedKeys);
+  });
+
+  it('still delivers every employee once when asked for pages larger than Personio allows', async () => {
+    // Prepare
+    const client = newClient(sim);
+    const ids: number[] = [];
+
+    // Act
+    const summary = await pageEmployees(client, { pageSize: 500, attributes: ['email'] }, async (employees) => {
+      ids.push(...employees.map(idOf));
+    });
+
+    // Assess
+    expect(sim.stats().maxLimitRequested).toBeLessThanOrEqual(100);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(sorted(ids)).toEqual(sorted(sim.employees().map((e) => e.id)));
+    expect(summary.employees).toBe(1_000);
+  });
+
+  it('never runs onPage concurrently, and hands each page on as it arrives', async () => {
+    // Prepare: a slow consumer, and a source that notes the order pages arrive in
+    const client = newClient(sim);
+    const arrivals: number[] = [];
+    const source: EmployeePageSource = {
+      async listEmployees(query: ListEmployeesQuery): Promise<EmployeesPage> {
+        const page = await client.listEmployees(query);
+        arrivals.push(query.offset);
+        return page;
+      },
+    };
+    const offsetOf = new Map(sim.employees().map((e, index) => [e.id, Math.floor(index / 100) * 100]));
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const deliveries: { offset: number | undefined; arrivedSoFar: number }[] = [];
+
+    // Act
+    const summary = await pageEmployees(source, { attributes: ['email'], concurrency: 4 }, async (employees) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      deliveries.push({ offset: offsetOf.get(idOf(employees[0]!)), arrivedSoFar: arrivals.length });
+      await sleep(15);
+      inFlight--;
+    });
+
+    // Assess
+    expect(summary.pages).toBe(10);
+    expect(maxInFlight).toBe(1);
+    expect(deliveries).toHaveLength(10);
+    // Page 0 is handed on before any other page has even arrived.
+    expect(deliveries[0]).toEqual({ offset: 0, arrivedSoFar: 1 });
+    // Pages are handed on in the order they arrived, each no earlier than its arrival.
+    expect(deliveries.map((d) => d.offset)).toEqual(arrivals);
+    deliveries.forEach((d, i) => expect(d.arrivedSoFar).toBeGreaterThanOrEqual(i + 1));
+  });
+
+  it('delivers an empty data set as zero employees after one page', async () => {
+    // Prepare
+    const empty = await startPersonioSim({ employees: 0, credentials: [CREDENTIALS] });
+    try {
+      const client = newClient(empty);
+      let calls = 0;
+
+      // Act
+      const summary = await pageEmployees(client, {}, async () => {
+        calls++;
+      });
+
+      // Assess
+      expect(calls).toBe(0);
+      expect(summary).toMatchObject({ pages: 1, employees: 0, totalMoved: false, verificationPages: 0 });
+      expect(empty.stats().employeeListRequests).toBe(1);
+    } finally {
+      await empty.close();
+    }
+  });
+});
+
+describe('pageEmployees while employees are added and removed between pages', () => {
+  let sim: PersonioSim;
+
+  beforeAll(async () => {
+    sim = await startPersonioSim({ employees: 1_000, seed: 22, credentials: [CREDENTIALS] });
+  });
+
+  afterAll(async () => {
+    await sim?.close();
+  });
+
+  it('delivers every employee present throughout exactly once, and re-reads the list', async () => {
+    // Prepare: after page 0, 30 employees of page 0 and 5 further on leave and 20 join, shifting later pages left
+    const client = newClient(sim);
+    const initial = sim.employees().map((e) => e.id);
+    const leaving = [...initial.slice(10, 40), ...initial.slice(500, 505)];
+    let joined: number[] = [];
+    let calls = 0;
+    const source: EmployeePageSource = {
+      async listEmployees(query: ListEmployeesQuery): Promise<EmployeesPage> {
+        const page = await client.listEmployees(query);
+        if (++calls === 1) {
+          sim.removeEmployees(leaving);
+          joined = sim.addEmployees(20);
+        }
+        return page;
+      },
+    };
+    const delivered: number[] = [];
+
+    // Act
+    const summary = await pageEmployees(source, { attributes: ['email'] }, async (employees) => {
+      delivered.push(...employees.map(idOf));
+    });
+
+    // Assess
+    const counts = occurrences(delivered);
+    const throughout = initial.filter((id) => !leaving.includes(id));
+    const missing = throughout.filter((id) => counts.get(id) !== 1);
+    expect(missing).toEqual([]);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    const known = new Set([...initial, ...joined]);
+    expect(delivered.every((id) => known.has(id))).toBe(true);
+    expect(summary.totalMoved).toBe(true);
+    expect(summary.verificationPages).toBeGreaterThan(0);
+    expect(summary.employees).toBe(delivered.length);
+  });
+});
+
+describe('pageEmployees when a page fails', () => {
+  it('rejects, and neither fetches nor hands on anything after it has rejected', async () => {
+    // Prepare: 10 pages; the page at offset 100 fails at once, the others take a moment
+    const ids = Array.from({ length: 1_000 }, (_, i) => i + 1);
+    const requested: number[] = [];
+    const source: EmployeePageSource = {
+      async listEmployees(query: ListEmployeesQuery): Promise<EmployeesPage> {
+        requested.push(query.offset);
+        if (query.offset === 100) throw new PersonioError('unavailable', 'Personio answered 503', { status: 503 });
+        await sleep(20);
+        return pageOf(ids, query);
+      },
+    };
+    let settled = false;
+    let lateDeliveries = 0;
+
+    // Act
+    const outcome = await pageEmployees(source, { concurrency: 4 }, async () => {
+      if (settled) lateDeliveries++;
+    }).then(
+      () => 'resolved',
+      (error: unknown) => (error instanceof PersonioError ? error.code : 'other error'),
+    );
+    settled = true;
+    const requestedWhenSettled = requested.length;
+    await sleep(200);
+
+    // Assess
+    expect(outcome).toBe('unavailable');
+    expect(lateDeliveries).toBe(0);
+    expect(requested).toHaveLength(requestedWhenSettled);
+  });
+});
+
+/** A Personio list page over an in-memory list of ids, as the v1 endpoint answers it. */
+function pageOf(ids: readonly number[], query: ListEmployeesQuery): EmployeesPage {
+  return {
+    success: true,
+    metadata: { total_elements: ids.length, current_page: Math.floor(query.offset / query.limit), total_pages: Math.ceil(ids.length / query.limit) },
+    offset: query.offset,
+    limit: query.limit,
+    data: ids.slice(query.offset, query.offset + query.limit).map((id) => ({ type: 'Employee', attributes: { id: { value: id, type: 'integer' } } })),
+  };
+}
+
+type Mutation = { kind: 'add'; at: number[] } | { kind: 'remove'; at: number[] };
+
+/**
+ * An employee list that changes while it is paged: item offsets like Personio, each request answered from the list
+ * as it is when the request arrives, answers released in an order fast-check picks. Mutations happen only while
+ * the planned pages are read (what the pager promises to repair with its verification pass), and each one changes the
+ * total: a change that leaves the total as it was cannot be seen from the metadata at all.
+ */
+class ShiftingList implements EmployeePageSource {
+  readonly snapshots: number[][];
+  private ids: number[];
+  private nextId: number;
+  private calls = 0;
+  private readonly mutableCalls: number;
+
+  constructor(
+    initial: number,
+    pageSize: number,
+    private readonly plan: readonly (Mutation | null)[],
+    private readonly scheduler: fc.Scheduler,
+  ) {
+    this.ids = Array.from({ length: initial }, (_, i) => i + 1);
+    this.nextId = initial + 1;
+    this.snapshots = [[...this.ids]];
+    // Calls 1 … plannedPages-1 are the concurrent first pass.
+    this.mutableCalls = Math.ceil(initial / pageSize) - 1;
+  }
+
+  listEmployees(query: ListEmployeesQuery): Promise<EmployeesPage> {
+    const call = this.calls++;
+    const mutation = call >= 1 && call <= this.mutableCalls ? this.plan[call - 1] : undefined;
+    if (mutation) {
+      this.apply(mutation);
+      this.snapshots.push([...this.ids]);
+    }
+    return this.scheduler.schedule(Promise.resolve(pageOf(this.ids, query)), `offset ${query.offset}`);
+  }
+
+  private apply(mutation: Mutation): void {
+    if (mutation.kind === 'add') {
+      for (const at of mutation.at) this.ids.splice(at % (this.ids.length + 1), 0, this.nextId++);
+    } else if (this.ids.length > 0) {
+      const doomed = new Set(mutation.at.map((at) => this.ids[at % this.ids.length]));
+      this.ids = this.ids.filter((id) => !doomed.has(id));
+    }
+  }
+}
+
+describe('pageEmployees, property: over a list that shifts between pages', () => {
+  it('never delivers an id twice, and delivers every id present in all snapshots', async () => {
+    const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const), at: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }) }),
+      fc.record({ kind: fc.constant('remove' as const), at: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }) }),
+    );
+
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.option(mutation, { nil: null }), { maxLength: 12 }),
+        fc.scheduler(),
+        async (initial, pageSize, concurrency, plan, scheduler) => {
+          // Prepare
+          const list = new ShiftingList(initial, pageSize, plan, scheduler);
+          const delivered: number[] = [];
+          let inFlight = 0;
+          let maxInFlight = 0;
+
+          // Act
+          const summary = await scheduler.waitFor(
+            pageEmployees(list, { pageSize, concurrency }, async (employees) => {
+              inFlight++;
+              maxInFlight = Math.max(maxInFlight, inFlight);
+              delivered.push(...employees.map(idOf));
+              await scheduler.schedule(Promise.resolve(), 'onPage');
+              inFlight--;
+            }),
+          );
+
+          // Assess
+          const counts = occurrences(delivered);
+          expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
+          const [first = [], ...rest] = list.snapshots;
+          const throughout = first.filter((id) => rest.every((snapshot) => snapshot.includes(id)));
+          expect(throughout.filter((id) => !counts.has(id))).toEqual([]);
+          const ever = new Set(list.snapshots.flat());
+          expect(delivered.filter((id) => !ever.has(id))).toEqual([]);
+          expect(summary.employees).toBe(delivered.length);
+          expect(maxInFlight).toBeLessThanOrEqual(1);
+          if (list.snapshots.length > 1) expect(summary.totalMoved).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
