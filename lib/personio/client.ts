@@ -116,7 +116,15 @@ export class PersonioClient {
         jitter: (delay) => delay * (1 + Math.random() * 0.5),
         backoffLimit: 30_000,
         retryOnTimeout: true,
-        shouldRetry: ({ retryCount }) => (this.timeLeft() > retryDelayMs(retryCount) * 1.5 + 500 ? undefined : false),
+        shouldRetry: ({ error, retryCount }) => {
+          if (error instanceof HTTPError && error.response.status === 429) {
+            // The auth endpoint cools down for 60 s after a breach: requestToken waits that out itself.
+            if (new URL(error.request.url).pathname.endsWith('/auth')) return false;
+            const retryAfterS = Number(error.response.headers.get('retry-after'));
+            if (Number.isFinite(retryAfterS) && retryAfterS > 0 && this.timeLeft() < retryAfterS * 1_000 + 500) return false;
+          }
+          return this.timeLeft() > retryDelayMs(retryCount) * 1.5 + 500 ? undefined : false;
+        },
       },
       hooks: {
         beforeRequest: [
@@ -126,19 +134,8 @@ export class PersonioClient {
             this.stats.requests++;
           },
         ],
-        afterResponse: [
-          (request, _options, response, state) => {
-            if (response.status !== 429) return;
-            this.stats.rateLimited++;
-            // The auth endpoint cools down for 60 s after a breach; waiting less only extends it.
-            if (new URL(request.url).pathname.endsWith('/auth') && !response.headers.has('retry-after')) {
-              if (state.retryCount < retryLimit && this.timeLeft() > AUTH_COOLDOWN_MS + 1_000) {
-                return ky.retry({ delay: AUTH_COOLDOWN_MS, code: 'AUTH_COOLDOWN' });
-              }
-            }
-            return;
-          },
-        ],
+        // Counted here rather than in an afterResponse hook, which would make ky clone (and buffer) every page.
+        beforeRetry: [({ error }) => void (error instanceof HTTPError && error.response.status === 429 && this.stats.rateLimited++)],
       },
     });
   }
@@ -170,13 +167,6 @@ export class PersonioClient {
     return this.options.deadline === undefined ? Number.POSITIVE_INFINITY : this.options.deadline - Date.now();
   }
 
-  private signal(): AbortSignal | undefined {
-    const left = this.timeLeft();
-    if (left === Number.POSITIVE_INFINITY) return undefined;
-    if (left <= 0) throw new PersonioError('timeout', 'The time budget for Personio requests is used up.');
-    return AbortSignal.timeout(left);
-  }
-
   private async get<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
     let token = await this.token();
     let reauthenticated = false;
@@ -206,11 +196,14 @@ export class PersonioClient {
 
   private async send(path: string, options: KyOptions): Promise<string> {
     const url = personioUrl(this.options.baseUrl, path);
+    const left = this.timeLeft();
+    if (left <= 0) throw new PersonioError('timeout', 'The time budget for Personio requests is used up.');
     try {
-      const signal = this.signal();
-      const response = await this.http(url, signal ? { ...options, signal } : options);
+      // The deadline bounds each attempt; shouldRetry keeps retries from starting past it.
+      const response = await this.http(url, { ...options, timeout: Math.max(1, Math.min(this.options.timeoutMs ?? 10_000, left)) });
       return await response.text();
     } catch (error) {
+      if (error instanceof HTTPError && error.response.status === 429) this.stats.rateLimited++;
       throw await toPersonioError(error, path);
     }
   }
@@ -229,18 +222,26 @@ export class PersonioClient {
   private async requestToken(): Promise<CachedToken> {
     this.stats.authCalls++;
     const { clientId, clientSecret } = this.options.credentials;
-    let text: string;
-    try {
-      text = await this.send('/v1/auth', { method: 'post', json: { client_id: clientId, client_secret: clientSecret } });
-    } catch (error) {
-      // Personio answers wrong credentials on /v1/auth with 400, 401 or 403 depending on the era.
-      if (error instanceof PersonioError && error.status !== undefined && [400, 401, 403, 422].includes(error.status)) {
-        throw new PersonioError('invalid_credentials', 'Personio rejected the Client ID or Client Secret.', {
-          status: error.status,
-          ...(error.personioMessage ? { personioMessage: error.personioMessage } : {}),
-        });
+    let text: string | undefined;
+    for (let cooldowns = 0; text === undefined; ) {
+      try {
+        text = await this.send('/v1/auth', { method: 'post', json: { client_id: clientId, client_secret: clientSecret } });
+      } catch (error) {
+        // Personio answers wrong credentials on /v1/auth with 400, 401 or 403 depending on the era.
+        if (error instanceof PersonioError && error.status !== undefined && [400, 401, 403, 422].includes(error.status)) {
+          throw new PersonioError('invalid_credentials', 'Personio rejected the Client ID or Client Secret.', {
+            status: error.status,
+            ...(error.personioMessage ? { personioMessage: error.personioMessage } : {}),
+          });
+        }
+        // After a breach the auth endpoint refuses everything for 60 s; asking sooner only extends it.
+        if (error instanceof PersonioError && error.code === 'rate_limited' && cooldowns < 2 && this.timeLeft() > AUTH_COOLDOWN_MS + 1_000) {
+          cooldowns++;
+          await new Promise((resolve) => setTimeout(resolve, AUTH_COOLDOWN_MS));
+          continue;
+        }
+        throw error;
       }
-      throw error;
     }
     const body = parseBody(text, authResponseSchema, '/v1/auth');
     const ttlS = body.data.expires_in && body.data.expires_in > 0 ? body.data.expires_in : DEFAULT_TOKEN_TTL_S;
