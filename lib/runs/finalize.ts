@@ -29,6 +29,7 @@ export async function finalizeRunIfDone(deps: FinalizeDeps, run: Pick<Run, 'tena
   findings.push(...deactivation.findings);
 
   await deps.runs.finish(run.tenantId, run.runId, {
+    from: 'finalizing',
     status: deactivation.held ? 'held' : 'completed',
     findings,
     deactivated: deactivation.count,
@@ -81,17 +82,34 @@ async function linkManagers(deps: FinalizeDeps, tenantId: string, users: UserRec
   }
 }
 
+/** The personio ids a run saw, across all its messages (employees that failed mapping included). */
+export function seenIds(markers: MessageMarker[]): Set<number> {
+  const seen = new Set<number>();
+  for (const marker of markers) for (const id of marker.personioIds) seen.add(id);
+  return seen;
+}
+
+/** Active users the import manages that the run did not see: a Dado user never linked to Personio is not ours. */
+export function missingUsers(users: UserRecord[], seen: Set<number>): { active: UserRecord[]; gone: UserRecord[] } {
+  const active = users.filter((u) => u.active && typeof u.personioId === 'number');
+  return { active, gone: active.filter((u) => !seen.has(u.personioId)) };
+}
+
+/** Deactivates (never deletes), recording when and why. */
+export async function deactivate(deps: Pick<FinalizeDeps, 'users' | 'now'>, tenantId: string, users: UserRecord[]): Promise<void> {
+  const at = deps.now().toISOString();
+  for (const user of users) {
+    await deps.users.applyDerived(tenantId, user, { active: false, deactivatedAt: at, deactivationReason: 'not_in_personio' });
+  }
+}
+
 async function deactivateMissing(
   deps: FinalizeDeps,
   tenantId: string,
   users: UserRecord[],
   markers: MessageMarker[],
 ): Promise<{ count: number; held: boolean; findings: Finding[] }> {
-  const seen = new Set<number>();
-  for (const marker of markers) for (const id of marker.personioIds) seen.add(id);
-  // Only users the import manages: a Dado user never linked to Personio is not ours to deactivate.
-  const active = users.filter((u) => u.active && typeof u.personioId === 'number');
-  const gone = active.filter((u) => !seen.has(u.personioId));
+  const { active, gone } = missingUsers(users, seenIds(markers));
   if (gone.length === 0) return { count: 0, held: false, findings: [] };
 
   const share = gone.length / active.length;
@@ -107,9 +125,6 @@ async function deactivateMissing(
       ],
     };
   }
-  const at = deps.now().toISOString();
-  for (const user of gone) {
-    await deps.users.applyDerived(tenantId, user, { active: false, deactivatedAt: at, deactivationReason: 'not_in_personio' });
-  }
+  await deactivate(deps, tenantId, gone);
   return { count: gone.length, held: false, findings: [] };
 }

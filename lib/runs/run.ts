@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Mapping } from '../mapping/mapping.js';
 
-/** fetching → processing → finalizing → completed | held; failed from fetching or processing. */
-export type RunStatus = 'fetching' | 'processing' | 'finalizing' | 'completed' | 'held' | 'failed';
+/**
+ * fetching → processing → finalizing → completed | held; held → approving → completed;
+ * failed from fetching or processing.
+ */
+export type RunStatus = 'fetching' | 'processing' | 'finalizing' | 'completed' | 'held' | 'approving' | 'failed';
 export type RunMode = 'full';
 
 export interface Finding {

@@ -8,7 +8,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { Mapping } from '../mapping/mapping.js';
-import type { Finding, MessageCounts, Run, RunMode } from './run.js';
+import type { Finding, MessageCounts, Run, RunMode, RunStatus } from './run.js';
 
 /** What a processed message leaves behind: ids it carried (for deactivation) and per-employee failures. */
 export interface MessageMarker {
@@ -196,15 +196,49 @@ export class RunStore {
    * when two workers (or the fetch and a worker) see the last message at the same moment.
    */
   async claimFinalization(tenantId: string, runId: string): Promise<boolean> {
+    return this.transition(tenantId, runId, 'processing', 'finalizing', 'messagesProcessed >= messagesSent');
+  }
+
+  /** Claims a held run for approval; false when it is not held (any more). */
+  async claimApproval(tenantId: string, runId: string): Promise<boolean> {
+    return this.transition(tenantId, runId, 'held', 'approving');
+  }
+
+  async finish(
+    tenantId: string,
+    runId: string,
+    outcome: { from: 'finalizing' | 'approving'; status: 'completed' | 'held'; findings: Finding[]; deactivated: number; at: Date },
+  ): Promise<Run> {
+    const result = await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: runKey(tenantId, runId),
+        UpdateExpression: 'SET #status = :status, findings = :findings, deactivated = :deactivated, finishedAt = :at',
+        ConditionExpression: '#status = :from',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':status': outcome.status,
+          ':from': outcome.from,
+          ':findings': outcome.findings,
+          ':deactivated': outcome.deactivated,
+          ':at': outcome.at.toISOString(),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return stripKeys(result.Attributes ?? {});
+  }
+
+  private async transition(tenantId: string, runId: string, from: RunStatus, to: RunStatus, extraCondition?: string): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: runKey(tenantId, runId),
-          UpdateExpression: 'SET #status = :finalizing',
-          ConditionExpression: '#status = :processing AND messagesProcessed >= messagesSent',
+          UpdateExpression: 'SET #status = :to',
+          ConditionExpression: `#status = :from${extraCondition ? ` AND ${extraCondition}` : ''}`,
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':finalizing': 'finalizing', ':processing': 'processing' },
+          ExpressionAttributeValues: { ':to': to, ':from': from },
         }),
       );
       return true;
@@ -212,29 +246,6 @@ export class RunStore {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
-  }
-
-  async finish(
-    tenantId: string,
-    runId: string,
-    outcome: { status: 'completed' | 'held'; findings: Finding[]; deactivated: number; at: Date },
-  ): Promise<void> {
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: runKey(tenantId, runId),
-        UpdateExpression: 'SET #status = :status, findings = :findings, deactivated = :deactivated, finishedAt = :at',
-        ConditionExpression: '#status = :finalizing',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':status': outcome.status,
-          ':finalizing': 'finalizing',
-          ':findings': outcome.findings,
-          ':deactivated': outcome.deactivated,
-          ':at': outcome.at.toISOString(),
-        },
-      }),
-    );
   }
 }
 
