@@ -1,0 +1,160 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { importMetrics } from '../metrics.js';
+import { acknowledge } from '../nag.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export type FunctionName = 'connect' | 'fetch' | 'worker';
+
+interface FunctionSettings {
+  description: string;
+  timeout: Duration;
+  memorySize: number;
+}
+
+/**
+ * Timeouts and memory, with the reasons. Memory also buys CPU (a full vCPU at 1,769 MB): it shortens the cold start
+ * of the interactive connect, and JSON and hashing work in fetch and worker.
+ */
+export const functionSettings: Record<FunctionName, FunctionSettings> = {
+  connect: {
+    description: 'Personio connect API: validates credentials against Personio, stores them, saves the connection',
+    // Under API Gateway's 30 s integration limit, so a slow Personio ends in our own JSON error, not a gateway 503
+    // while the function keeps running. It makes three Personio calls (auth, attributes, one employee).
+    timeout: Duration.seconds(25),
+    memorySize: 512,
+  },
+  fetch: {
+    description: 'Personio fetch: pages through one tenant\'s employees and queues them for the worker',
+    // 15 minutes (Lambda's maximum): a 50,000-employee tenant needs 3-4 min of paging at 15 req/s, more under 429
+    // backoff, and the fetch may also finalize the run. The code budgets itself from getRemainingTimeInMillis(), so
+    // this is a ceiling, not a cost.
+    timeout: Duration.minutes(15),
+    // It holds one page at a time, but finalizing a run lists all of the tenant's users (50,000 records ≈ 100-200 MB
+    // of objects).
+    memorySize: 1024,
+  },
+  worker: {
+    description: 'Personio import worker: maps and upserts a batch of employees, finalizes the run with the last one',
+    // A batch is ≤ 10 messages of ≤ ~100 employees: ≤ 2,000 writes on a first import, seconds of DynamoDB time.
+    // The budget is for the last message of a run, which finalizes it inline: manager links and deactivations,
+    // written one by one (~20,000 writes at ~5 ms ≈ 100 s). The queue's visibility timeout is derived from this.
+    timeout: Duration.minutes(3),
+    // Finalizing holds all of the tenant's users in memory, like the fetch.
+    memorySize: 1024,
+  },
+};
+
+interface ImportFunctionsProps {
+  logRetention: RetentionDays;
+}
+
+/**
+ * The three handlers, bundled by esbuild (no Docker), with a log group and a role each. The roles start with nothing
+ * but writing their own log group (no AWSLambdaBasicExecutionRole, which allows logs:CreateLogGroup on `*`); the stack
+ * adds each permission through `infra/grants.ts`.
+ */
+export class ImportFunctions extends Construct {
+  readonly connect: NodejsFunction;
+  readonly fetch: NodejsFunction;
+  readonly worker: NodejsFunction;
+  /** Asynchronous invocations of the fetch (schedules, connect's "import now") that failed all retries. */
+  readonly fetchDeadLetterQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: ImportFunctionsProps) {
+    super(scope, id);
+    this.fetchDeadLetterQueue = new Queue(this, 'FetchDeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      this.fetchDeadLetterQueue,
+      'Serverless-SQSRedrivePolicy',
+      'This queue is itself the dead-letter queue of the fetch function; nothing consumes it, so a redrive policy would never apply. Its depth is alarmed.',
+    );
+
+    this.connect = this.function('Connect', 'connect', props);
+    this.fetch = this.function('Fetch', 'fetch', props, this.fetchDeadLetterQueue);
+    this.worker = this.function('Worker', 'worker', props);
+
+    acknowledge(
+      this.connect,
+      'Serverless-LambdaDLQ',
+      'Only API Gateway invokes connect, synchronously: errors go back to the caller as JSON, there are no asynchronous events to keep.',
+    );
+    acknowledge(
+      this.worker,
+      'Serverless-LambdaDLQ',
+      'Only the SQS event source mapping invokes the worker, synchronously; failed messages go to the import queue\'s own dead-letter queue (redrive policy).',
+    );
+  }
+
+  get all(): Record<FunctionName, NodejsFunction> {
+    return { connect: this.connect, fetch: this.fetch, worker: this.worker };
+  }
+
+  private function(id: string, name: FunctionName, props: ImportFunctionsProps, deadLetterQueue?: Queue): NodejsFunction {
+    const settings = functionSettings[name];
+    const role = new Role(this, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of the Personio ${name} function`,
+    });
+    // Kept after a teardown like any audit trail; the retention period empties it.
+    const logGroup = new LogGroup(this, `${id}Logs`, { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    logGroup.grantWrite(role);
+
+    const fn = new NodejsFunction(this, id, {
+      entry: fileURLToPath(new URL(`../../functions/${name}.ts`, import.meta.url)),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: fileURLToPath(new URL('../../package-lock.json', import.meta.url)),
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      role,
+      logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      applicationLogLevelV2: ApplicationLogLevel.INFO,
+      systemLogLevelV2: SystemLogLevel.WARN,
+      // Active tracing gives the service map and init/invocation segments without an SDK wrapper in the code.
+      tracing: Tracing.ACTIVE,
+      ...settings,
+      ...(deadLetterQueue ? { deadLetterQueue } : {}),
+      environment: {
+        POWERTOOLS_METRICS_NAMESPACE: importMetrics.namespace,
+        POWERTOOLS_SERVICE_NAME: importMetrics.service,
+        // Stack traces in the logs point into the TypeScript sources instead of the minified bundle; measured cost
+        // ≈ 20-40 ms of init (see infra/README.md).
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // Prefer packages' ESM builds: better tree shaking of the SDK.
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies inside an ESM bundle still call require(); give them one (as Powertools does).
+        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        // Bundle the AWS SDK rather than use the runtime's copy: the code runs with exactly the versions the lockfile
+        // pins and the tests ran (the runtime's copy changes under us and may lag), and one minified, tree-shaken
+        // file loads faster than resolving the runtime's full CommonJS SDK.
+        bundleAwsSDK: true,
+      },
+    });
+    acknowledge(
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html).',
+    );
+    return fn;
+  }
+}

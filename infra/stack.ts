@@ -1,0 +1,93 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { envNames } from '../lib/config.js';
+import type { DeploymentConfig } from './config.js';
+import { ConnectApi } from './constructs/api.js';
+import { ImportFunctions } from './constructs/functions.js';
+import { ImportQueue } from './constructs/import-queue.js';
+import { Monitoring } from './constructs/monitoring.js';
+import { TenantSchedules } from './constructs/schedules.js';
+import { TenantSecrets } from './constructs/secrets.js';
+import { Tables } from './constructs/tables.js';
+import { bindInvoke, bindQueueSender, bindScheduleManagement, bindSecrets, bindTable, extraEnvNames, setting } from './grants.js';
+
+export interface PersonioImportStackProps extends StackProps {
+  readonly config: DeploymentConfig;
+}
+
+/**
+ * The whole product: connect (HTTP API) → secrets, connections, schedules; schedule → fetch → import queue → worker →
+ * users and runs. The constructs own their resources; this stack wires the permissions, each one through a binder
+ * that sets the matching environment variable (see each function's `loadConfig([...])` for the names it reads).
+ */
+export class PersonioImportStack extends Stack {
+  readonly tables: Tables;
+  readonly functions: ImportFunctions;
+  readonly importQueue: ImportQueue;
+  readonly secrets: TenantSecrets;
+  readonly schedules: TenantSchedules;
+  readonly api: ConnectApi;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: PersonioImportStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const logRetention = config.logRetentionDays;
+
+    const tables = (this.tables = new Tables(this, 'Tables'));
+    const functions = (this.functions = new ImportFunctions(this, 'Functions', { logRetention }));
+    const { connect, fetch, worker } = functions;
+    const importQueue = (this.importQueue = new ImportQueue(this, 'ImportQueue', { worker }));
+    const secrets = (this.secrets = new TenantSecrets(this, 'Secrets', { prefix: config.secretPrefix }));
+    const schedules = (this.schedules = new TenantSchedules(this, 'Schedules', {
+      groupName: this.stackName,
+      target: fetch,
+      expression: config.scheduleDefault,
+      flexibleWindowMinutes: config.scheduleFlexibleWindowMinutes,
+    }));
+    const api = (this.api = new ConnectApi(this, 'ConnectApi', { handler: connect, logRetention }));
+
+    // connect: connections (read/write), runs (read), secrets (manage), schedules, "import now".
+    bindTable(connect, tables.connections, 'readWrite', envNames.connectionsTable);
+    bindTable(connect, tables.runs, 'read', envNames.runsTable);
+    bindSecrets(connect, secrets, 'manage');
+    bindScheduleManagement(connect, schedules);
+    bindInvoke(connect, fetch, extraEnvNames.fetchFunctionName);
+    setting(connect, envNames.personioBaseUrl, config.personioBaseUrl);
+    setting(connect, envNames.personioAppId, config.personioAppId);
+
+    // fetch: the tenant lock (connections), runs, users (finalization), secrets (read), the import queue.
+    bindTable(fetch, tables.connections, 'readWrite', envNames.connectionsTable);
+    bindTable(fetch, tables.runs, 'readWrite', envNames.runsTable);
+    bindTable(fetch, tables.users, 'readWrite', envNames.usersTable);
+    bindSecrets(fetch, secrets, 'read');
+    bindQueueSender(fetch, importQueue.queue, envNames.importQueueUrl);
+    setting(fetch, envNames.personioBaseUrl, config.personioBaseUrl);
+    setting(fetch, envNames.personioAppId, config.personioAppId);
+    setting(fetch, envNames.deactivationThreshold, config.deactivationThreshold);
+
+    // worker: users and runs only; it never sees Personio, secrets or connections. (Its queue permissions come with
+    // the event source mapping.)
+    bindTable(worker, tables.users, 'readWrite', envNames.usersTable);
+    bindTable(worker, tables.runs, 'readWrite', envNames.runsTable);
+    setting(worker, envNames.deactivationThreshold, config.deactivationThreshold);
+
+    const monitoring = (this.monitoring = new Monitoring(this, 'Monitoring', {
+      functions: functions.all,
+      importQueue: importQueue.queue,
+      importDeadLetterQueue: importQueue.deadLetterQueue,
+      fetchDeadLetterQueue: functions.fetchDeadLetterQueue,
+      api,
+      schedules,
+    }));
+
+    new CfnOutput(this, 'ApiUrl', { value: api.api.apiEndpoint, description: 'Connect API base URL (IAM auth: sign requests with SigV4)' });
+    new CfnOutput(this, 'ApiInvokeArn', { value: api.routeArn, description: 'Resource for the callers\' execute-api:Invoke permission' });
+    new CfnOutput(this, 'FetchFunctionName', { value: fetch.functionName, description: 'Invoke with {"tenantId": "…"} to import a tenant now' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.alarmTopic.topicArn, description: 'Subscribe on-call tooling to this topic' });
+    new CfnOutput(this, 'ImportDeadLetterQueueUrl', { value: importQueue.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'FetchDeadLetterQueueUrl', { value: functions.fetchDeadLetterQueue.queueUrl });
+    new CfnOutput(this, 'ScheduleGroupName', { value: schedules.groupName });
+    new CfnOutput(this, 'UsersTableName', { value: tables.users.table.tableName });
+  }
+}
