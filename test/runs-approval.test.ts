@@ -84,6 +84,27 @@ describe('deactivation and its guard', () => {
     expect(newer.runId > held.runId).toBe(true);
   }, 120_000);
 
+  it('keeps every user’s department when the attribute disappears from Personio, and holds the run', async () => {
+    // Prepare
+    await connectThroughApi(env, 'nodept', env.personio);
+    await runImport(env, 'nodept');
+    const before = await env.users.list('nodept');
+    expect(before.filter((u) => u.department !== null).length).toBeGreaterThan(before.length / 2);
+    const readable = Object.keys(env.sim!.employees()[0]!.attributes).filter((k) => k !== 'department');
+    env.sim!.setKnobs({ readableAttributes: readable });
+
+    // Act
+    const report = await runImport(env, 'nodept');
+    env.sim!.setKnobs({ readableAttributes: null });
+
+    // Assess
+    expect(report.status).toBe('held');
+    expect(report.findings.find((f) => f.code === 'field_missing')?.message).toContain('department');
+    const after = await env.users.list('nodept');
+    expect(after.map((u) => [u.userId, u.department]).sort()).toEqual(before.map((u) => [u.userId, u.department]).sort());
+    expect(report.updated).toBe(0);
+  });
+
   it('refuses to approve a run that does not exist', async () => {
     await expect(approveRun(deps(), 'few', '20990101T000000Z-none')).rejects.toMatchObject({ code: 'run_not_found' });
   });

@@ -22,7 +22,7 @@ export async function approveRun(deps: FinalizeDeps, tenantId: string, runId: st
   const run = await deps.runs.get(tenantId, runId);
   if (!run) throw new RunError('run_not_found', `Run ${runId} of tenant ${tenantId} does not exist.`);
   if (run.status !== 'held') throw new RunError('run_not_held', `Run ${runId} is ${run.status}, not held: there is nothing to approve.`);
-  const newer = (await deps.runs.list(tenantId, 20)).find((r) => r.runId > runId && r.status !== 'failed');
+  const newer = (await deps.runs.list(tenantId, 20)).find((r) => r.runId !== runId && r.startedAt >= run.startedAt && r.status !== 'failed');
   if (newer) throw new RunError('run_superseded', `Run ${runId} was superseded by run ${newer.runId}; its pending deactivations no longer apply.`);
   if (!(await deps.runs.claimApproval(tenantId, runId))) throw new RunError('run_not_held', `Run ${runId} is being approved or was approved already.`);
 

@@ -1,3 +1,4 @@
+import type { Mapping, UserFieldName } from '../mapping/mapping.js';
 import type { UserStore } from '../users/store.js';
 import type { UserRecord } from '../users/user.js';
 import type { Finding, Run } from './run.js';
@@ -16,7 +17,10 @@ export interface FinalizeDeps {
  * deactivates users no longer in Personio (never deletes), and writes the findings. Safe to call
  * from every worker and from the fetch; only one does the work.
  */
-export async function finalizeRunIfDone(deps: FinalizeDeps, run: Pick<Run, 'tenantId' | 'runId' | 'status' | 'messagesSent' | 'messagesProcessed'>): Promise<boolean> {
+export async function finalizeRunIfDone(
+  deps: FinalizeDeps,
+  run: Pick<Run, 'tenantId' | 'runId' | 'status' | 'messagesSent' | 'messagesProcessed' | 'mapping'>,
+): Promise<boolean> {
   if (run.status !== 'processing' || run.messagesSent === undefined || run.messagesProcessed < run.messagesSent) return false;
   if (!(await deps.runs.claimFinalization(run.tenantId, run.runId))) return false;
 
@@ -25,7 +29,10 @@ export async function finalizeRunIfDone(deps: FinalizeDeps, run: Pick<Run, 'tena
   const findings: Finding[] = failureFindings(markers);
 
   await linkManagers(deps, run.tenantId, users, findings);
-  const deactivation = await deactivateMissing(deps, run.tenantId, users, markers);
+  const vanished = vanishedFields(run.mapping, markers, users);
+  findings.push(...vanished);
+  // A field gone for everyone means Personio is not telling the whole story: apply nothing further.
+  const deactivation = vanished.length > 0 ? { count: 0, held: true, findings: [] } : await deactivateMissing(deps, run.tenantId, users, markers);
   findings.push(...deactivation.findings);
 
   await deps.runs.finish(run.tenantId, run.runId, {
@@ -36,6 +43,29 @@ export async function finalizeRunIfDone(deps: FinalizeDeps, run: Pick<Run, 'tena
     at: deps.now(),
   });
   return true;
+}
+
+/**
+ * Mapped fields that no employee of the run carried although most active users have a value: the
+ * typical sign of an attribute taken off the credential's readable list. Users keep their values
+ * (absent is not null); the run is held so nothing is deactivated on a partial picture.
+ */
+function vanishedFields(mapping: Mapping, markers: MessageMarker[], users: UserRecord[]): Finding[] {
+  if (!markers.some((m) => m.personioIds.length > 0)) return [];
+  const present = new Set(markers.flatMap((m) => m.presentFields));
+  const active = users.filter((u) => u.active && typeof u.personioId === 'number');
+  if (active.length === 0) return [];
+  const findings: Finding[] = [];
+  for (const [field, source] of Object.entries(mapping.fields) as [UserFieldName, string | null][]) {
+    if (!source || present.has(field)) continue;
+    const withValue = active.filter((u) => u[field] !== null && u[field] !== undefined).length;
+    if (withValue / active.length <= 0.5) continue;
+    findings.push({
+      code: 'field_missing',
+      message: `Personio sent no ${field} (attribute ${source}) for any employee, though ${withValue} of ${active.length} active users have one: the credential may no longer be allowed to read it. Users kept their ${field}; the run is held and nothing was deactivated. Make the attribute readable again in Personio, or approve the run.`,
+    });
+  }
+  return findings;
 }
 
 function failureFindings(markers: MessageMarker[]): Finding[] {

@@ -65,7 +65,8 @@ export interface RunReport {
 
 /** Sortable by start time, so the newest runs of a tenant come first in a reverse query. */
 export function newRunId(now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  // Milliseconds included: two runs of a tenant in the same second must still sort in start order.
+  const stamp = now.toISOString().replace(/[-:]/g, '');
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 

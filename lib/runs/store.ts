@@ -14,6 +14,8 @@ import type { Finding, MessageCounts, Run, RunMode, RunStatus } from './run.js';
 export interface MessageMarker {
   seq: number;
   personioIds: number[];
+  /** User fields whose attribute at least one employee of the message carried (absent = not readable). */
+  presentFields: string[];
   failures: { personioId: number | null; reason: string }[];
 }
 
@@ -185,7 +187,12 @@ export class RunStore {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of page.Items ?? []) markers.push({ seq: item['seq'], personioIds: item['personioIds'] ?? [], failures: item['failures'] ?? [] });
+      for (const item of page.Items ?? []) markers.push({
+          seq: item['seq'],
+          personioIds: item['personioIds'] ?? [],
+          presentFields: item['presentFields'] ?? [],
+          failures: item['failures'] ?? [],
+        });
       start = page.LastEvaluatedKey;
     } while (start);
     return markers;

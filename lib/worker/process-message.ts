@@ -45,16 +45,21 @@ export async function processImportMessage(deps: ProcessMessageDeps, message: Im
   if (!run) throw new PermanentMessageError('unknown_run', `Run ${message.runId} of tenant ${message.tenantId} does not exist.`);
 
   const mapped: MappedEmployee[] = [];
-  const marker: MessageMarker = { seq: message.seq, personioIds: [], failures: [] };
+  const marker: MessageMarker = { seq: message.seq, personioIds: [], presentFields: [], failures: [] };
+  const present = new Set<string>();
   for (const employee of message.employees) {
     const result = mapEmployee(employee, run.mapping);
     if (result.ok) {
       mapped.push(result.employee);
       marker.personioIds.push(result.employee.personioId);
+      for (const field of Object.keys(result.employee.fields)) present.add(field);
+      for (const field of result.employee.problems) present.add(field);
     } else {
       marker.failures.push({ personioId: result.personioId ?? null, reason: result.reason });
     }
   }
+
+  marker.presentFields = [...present].sort();
 
   const outcome = await deps.users.upsertMany(message.tenantId, mapped, { runId: message.runId, fetchedAt: message.fetchedAt });
   for (const failure of outcome.failures) marker.failures.push(failure);
