@@ -166,6 +166,10 @@ describe('tables', () => {
     expect([connections.DeletionPolicy, connections.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
     expect(runs.DeletionPolicy).toBe('Delete');
   });
+
+  it('let DynamoDB expire the runs table’s message markers', () => {
+    expect(resources[lid(stack.tables.runs.table)]?.Properties.TimeToLiveSpecification).toEqual({ AttributeName: runKeys.ttl, Enabled: true });
+  });
 });
 
 describe('functions', () => {

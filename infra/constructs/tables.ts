@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { type Attribute, AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { tableDefinition, type TableKind } from '../../lib/storage/tables.js';
+import { runKeys, tableDefinition, type TableKind } from '../../lib/storage/tables.js';
 
 /** A table and the names of its indexes, so grants can name each index instead of `index/*`. */
 export interface ProductTable {
@@ -58,14 +58,14 @@ export class Tables extends Construct {
     super(scope, id);
     this.users = this.table('users', 'Users', { removalPolicy: RemovalPolicy.RETAIN, deletionProtection: true });
     this.connections = this.table('connections', 'Connections', { removalPolicy: RemovalPolicy.RETAIN, deletionProtection: false });
-    this.runs = this.table('runs', 'Runs', { removalPolicy: RemovalPolicy.DESTROY, deletionProtection: false });
+    this.runs = this.table('runs', 'Runs', { removalPolicy: RemovalPolicy.DESTROY, deletionProtection: false, timeToLiveAttribute: runKeys.ttl });
   }
 
   get all(): readonly ProductTable[] {
     return [this.users, this.connections, this.runs];
   }
 
-  private table(kind: TableKind, id: string, props: { removalPolicy: RemovalPolicy; deletionProtection: boolean }): ProductTable {
+  private table(kind: TableKind, id: string, props: { removalPolicy: RemovalPolicy; deletionProtection: boolean; timeToLiveAttribute?: string }): ProductTable {
     const shape = shapeOf(kind);
     const table = new TableV2(this, id, {
       ...shape,

@@ -1,8 +1,12 @@
 import type { Mapping, UserFieldName } from '../mapping/mapping.js';
+import { forEachLimited } from '../util/concurrency.js';
 import type { UserStore } from '../users/store.js';
 import type { UserRecord } from '../users/user.js';
 import type { Finding, Run } from './run.js';
 import type { MessageMarker, RunStore } from './store.js';
+
+/** Writes in flight while finishing a run: enough to finish 20,000 users well inside the worker's timeout. */
+const WRITE_CONCURRENCY = 16;
 
 export interface FinalizeDeps {
   runs: RunStore;
@@ -21,8 +25,9 @@ export async function finalizeRunIfDone(
   deps: FinalizeDeps,
   run: Pick<Run, 'tenantId' | 'runId' | 'status' | 'messagesSent' | 'messagesProcessed' | 'mapping'>,
 ): Promise<boolean> {
-  if (run.status !== 'processing' || run.messagesSent === undefined || run.messagesProcessed < run.messagesSent) return false;
-  if (!(await deps.runs.claimFinalization(run.tenantId, run.runId))) return false;
+  const ready = run.status === 'processing' || run.status === 'finalizing';
+  if (!ready || run.messagesSent === undefined || run.messagesProcessed < run.messagesSent) return false;
+  if (!(await deps.runs.claimFinalization(run.tenantId, run.runId, deps.now()))) return false;
 
   const markers = await deps.runs.markers(run.tenantId, run.runId);
   const users = await deps.users.list(run.tenantId);
@@ -96,14 +101,16 @@ function failureFindings(markers: MessageMarker[]): Finding[] {
 async function linkManagers(deps: FinalizeDeps, tenantId: string, users: UserRecord[], findings: Finding[]): Promise<void> {
   const userIdByPersonioId = new Map(users.map((u) => [u.personioId, u.userId]));
   const broken: number[] = [];
+  const changes: { user: UserRecord; managerUserId: string | null }[] = [];
   for (const user of users) {
     const wanted = user.managerPersonioId === null ? null : (userIdByPersonioId.get(user.managerPersonioId) ?? null);
     if (user.managerPersonioId !== null && wanted === null) broken.push(user.personioId);
-    if (wanted !== user.managerUserId) {
-      await deps.users.applyDerived(tenantId, user, { managerUserId: wanted });
-      user.managerUserId = wanted;
-    }
+    if (wanted !== user.managerUserId) changes.push({ user, managerUserId: wanted });
   }
+  await forEachLimited(changes, WRITE_CONCURRENCY, async ({ user, managerUserId }) => {
+    await deps.users.applyDerived(tenantId, user, { managerUserId });
+    user.managerUserId = managerUserId;
+  });
   if (broken.length > 0) {
     findings.push({
       code: 'broken_manager_links',
@@ -128,9 +135,9 @@ export function missingUsers(users: UserRecord[], seen: Set<number>): { active: 
 /** Deactivates (never deletes), recording when and why. */
 export async function deactivate(deps: Pick<FinalizeDeps, 'users' | 'now'>, tenantId: string, users: UserRecord[]): Promise<void> {
   const at = deps.now().toISOString();
-  for (const user of users) {
+  await forEachLimited(users, WRITE_CONCURRENCY, async (user) => {
     await deps.users.applyDerived(tenantId, user, { active: false, deactivatedAt: at, deactivationReason: 'not_in_personio' });
-  }
+  });
 }
 
 async function deactivateMissing(

@@ -8,6 +8,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { Mapping } from '../mapping/mapping.js';
+import { runKeys } from '../storage/tables.js';
 import type { Finding, MessageCounts, Run, RunMode, RunStatus } from './run.js';
 
 /** What a processed message leaves behind: ids it carried (for deactivation) and per-employee failures. */
@@ -18,6 +19,11 @@ export interface MessageMarker {
   presentFields: string[];
   failures: { personioId: number | null; reason: string }[];
 }
+
+/** Longer than the worker's timeout: a finalization older than this has died. */
+const FINALIZATION_STALE_MS = 5 * 60_000;
+/** Message markers only matter while their run finishes; DynamoDB's TTL removes them afterwards. */
+const MARKER_TTL_S = 30 * 24 * 60 * 60;
 
 const runKey = (tenantId: string, runId: string) => ({ tenantId, sk: `run#${runId}` });
 const markerKey = (tenantId: string, runId: string, seq: number) => ({ tenantId, sk: `msg#${runId}#${String(seq).padStart(6, '0')}` });
@@ -143,7 +149,7 @@ export class RunStore {
             {
               Put: {
                 TableName: this.tableName,
-                Item: { ...markerKey(tenantId, runId, marker.seq), runId, ...marker },
+                Item: { ...markerKey(tenantId, runId, marker.seq), runId, ...marker, [runKeys.ttl]: Math.floor(Date.now() / 1000) + MARKER_TTL_S },
                 ConditionExpression: 'attribute_not_exists(sk)',
               },
             },
@@ -202,8 +208,30 @@ export class RunStore {
    * Claims the run's completion once every message is in. The condition makes exactly one caller win
    * when two workers (or the fetch and a worker) see the last message at the same moment.
    */
-  async claimFinalization(tenantId: string, runId: string): Promise<boolean> {
-    return this.transition(tenantId, runId, 'processing', 'finalizing', 'messagesProcessed >= messagesSent');
+  async claimFinalization(tenantId: string, runId: string, now: Date): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(tenantId, runId),
+          UpdateExpression: 'SET #status = :finalizing, finalizingSince = :now',
+          // A finalization whose worker died (timeout) may be taken over once it is clearly stale.
+          ConditionExpression:
+            'messagesProcessed >= messagesSent AND (#status = :processing OR (#status = :finalizing AND finalizingSince < :stale))',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':finalizing': 'finalizing',
+            ':processing': 'processing',
+            ':now': now.toISOString(),
+            ':stale': new Date(now.getTime() - FINALIZATION_STALE_MS).toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Claims a held run for approval; false when it is not held (any more). */
@@ -236,14 +264,14 @@ export class RunStore {
     return stripKeys(result.Attributes ?? {});
   }
 
-  private async transition(tenantId: string, runId: string, from: RunStatus, to: RunStatus, extraCondition?: string): Promise<boolean> {
+  private async transition(tenantId: string, runId: string, from: RunStatus, to: RunStatus): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: runKey(tenantId, runId),
           UpdateExpression: 'SET #status = :to',
-          ConditionExpression: `#status = :from${extraCondition ? ` AND ${extraCondition}` : ''}`,
+          ConditionExpression: '#status = :from',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':to': to, ':from': from },
         }),

@@ -13,7 +13,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  */
 export const userKeys = { partition: 'tenantId', sort: 'sk', emailIndex: 'byEmail', emailKey: 'emailKey' } as const;
 export const connectionKeys = { partition: 'tenantId' } as const;
-export const runKeys = { partition: 'tenantId', sort: 'sk' } as const;
+/** Message markers carry `expiresAt` (epoch seconds): the table's TTL removes them once their run is long finished. */
+export const runKeys = { partition: 'tenantId', sort: 'sk', ttl: 'expiresAt' } as const;
 
 export type TableKind = 'users' | 'connections' | 'runs';
 

@@ -11,6 +11,7 @@ import {
 import type { MappedEmployee } from '../mapping/map-employee.js';
 import { contentHash, mergeContent, toUserRecord, type StoredUser, type UserRecord } from './user.js';
 import { userKeys } from '../storage/tables.js';
+import { forEachLimited } from '../util/concurrency.js';
 
 export interface UpsertFailure {
   personioId: number;
@@ -373,11 +374,4 @@ function isLinkTaken(error: unknown): boolean {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
 

@@ -72,10 +72,9 @@ export async function processImportMessage(deps: ProcessMessageDeps, message: Im
   };
   const recorded = await deps.runs.recordMessage(message.tenantId, message.runId, marker, counts);
 
-  let finalized = false;
-  if (recorded) {
-    const latest = await deps.runs.get(message.tenantId, message.runId);
-    if (latest) finalized = await finalizeRunIfDone(deps, latest);
-  }
+  // Also on a redelivery: if the worker that recorded the last message died while finishing the run,
+  // this is how the run gets finished.
+  const latest = await deps.runs.get(message.tenantId, message.runId);
+  const finalized = latest ? await finalizeRunIfDone(deps, latest) : false;
   return { runId: message.runId, duplicate: !recorded, ...counts, finalized };
 }
