@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { measureOurFetch, measureSequentialPager, type FetchMeasurement } from './fetch-bench.js';
 import { rateLimitFloorMs } from './floor.js';
 import { startSimProcess } from './sim-process.js';
+import { measureMapping, measureWorker } from './worker-bench.js';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
@@ -14,14 +15,16 @@ const { values } = parseArgs({
     employees: { type: 'string', default: '10000' },
     'latency-ms': { type: 'string', default: '300' },
     'memory-sizes': { type: 'string', default: '1000,50000' },
+    'worker-employees': { type: 'string', default: '10000' },
   },
   strict: true,
 });
 const employees = Number(values.employees);
 const latencyMs = Number(values['latency-ms']);
 const memorySizes = values['memory-sizes'].split(',').filter(Boolean).map(Number);
+const workerEmployees = Number(values['worker-employees']);
 if (!Number.isInteger(employees) || employees < 1 || !Number.isInteger(latencyMs) || memorySizes.some((n) => !Number.isInteger(n) || n < 1)) {
-  console.error('usage: npm run bench -- [--employees N] [--latency-ms L] [--memory-sizes 1000,50000] [--json FILE]');
+  console.error('usage: npm run bench -- [--employees N] [--latency-ms L] [--memory-sizes 1000,50000] [--worker-employees N] [--json FILE]');
   process.exit(2);
 }
 
@@ -73,6 +76,18 @@ for (const size of memorySizes) {
   memory[size] = await memoryRun(size);
 }
 
+log(`worker: ${workerEmployees.toLocaleString('en-US')} employees on DynamoDB Local, first import then an unchanged re-import`);
+const workerSim = await startSimProcess({ employees: workerEmployees, latencyMs: 0 });
+let worker: Awaited<ReturnType<typeof measureWorker>>;
+let mappingCost: Awaited<ReturnType<typeof measureMapping>>;
+try {
+  await workerSim.knobs({ employeesPerSecond: 100_000, employeesPerMinute: 1_000_000, ipPerMinute: 1_000_000 });
+  worker = await measureWorker(workerSim, workerEmployees, (line) => log(line));
+  mappingCost = await measureMapping(workerSim);
+} finally {
+  await workerSim.stop();
+}
+
 const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
 const rows: [string, string, string][] = [
   ['fetch wall time (ours)', `${(fetchFigures.ours.wallMs / 1000).toFixed(2)} s`, ''],
@@ -91,6 +106,14 @@ if (memorySizes.length >= 2) {
   const large = memory[Math.max(...memorySizes)]!;
   rows.push(['peak RSS, largest / smallest tenant', ratio(large.peakRssMb, small.peakRssMb).toFixed(2), '≤ 1.5']);
 }
+rows.push(
+  ['worker: users created / employees', `${worker.firstImport.created} / ${worker.firstImport.employeesFetched}`, ''],
+  ['worker: write requests, first import', `${worker.firstImport.dynamoWriteRequests} (${ratio(worker.firstImport.dynamoWriteRequests, worker.firstImport.employeesFetched).toFixed(2)}× employees)`, '≤ 1.1× employees'],
+  ['worker: write requests, unchanged re-import', `${worker.reimport.dynamoWriteRequests}`, '0'],
+  ['worker: first import, wall time', `${(worker.firstImportWorkerMs / 1000).toFixed(1)} s`, ''],
+  ['worker: peak RSS', `${worker.peakRssMb.toFixed(0)} MB`, '< 256 MB'],
+  ['mapping per employee / JSON.parse', `${mappingCost.mappingUsPerEmployee.toFixed(2)} µs / ${mappingCost.jsonParseUsPerEmployee.toFixed(2)} µs`, 'mapping ≤ 0.5 × parse'],
+);
 const width = Math.max(...rows.map((r) => r[0].length));
 log('');
 log(`${'measure'.padEnd(width)}  ${'value'.padEnd(22)}  target`);
@@ -110,6 +133,16 @@ if (values.json) {
       cpuMs: Math.round(fetchFigures.ours.cpuMs),
       sequentialCpuMs: Math.round(fetchFigures.sequential.cpuMs),
       peakRssMbBySize: Object.fromEntries(Object.entries(memory).map(([k, v]) => [k, Math.round(v.peakRssMb)])),
+    },
+    worker: {
+      employees: worker.employees,
+      firstImportWriteRequests: worker.firstImport.dynamoWriteRequests,
+      reimportWriteRequests: worker.reimport.dynamoWriteRequests,
+      mappingUsPerEmployee: Number(mappingCost.mappingUsPerEmployee.toFixed(3)),
+      jsonParseUsPerEmployee: Number(mappingCost.jsonParseUsPerEmployee.toFixed(3)),
+      peakRssMb: Math.round(worker.peakRssMb),
+      firstImportWorkerMs: Math.round(worker.firstImportWorkerMs),
+      usersCreated: worker.firstImport.created,
     },
   };
   await writeFile(values.json, `${JSON.stringify(figures, null, 2)}\n`);

@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { mapEmployee } from '../lib/mapping/map-employee.js';
+import { defaultMapping, projection } from '../lib/mapping/mapping.js';
+import { PersonioClient, clearTokenCache } from '../lib/personio/client.js';
+import type { PersonioEmployee } from '../lib/personio/employee.js';
+import { pageEmployees } from '../lib/personio/pager.js';
+import { RateLimiter } from '../lib/personio/rate-limiter.js';
+import type { RunReport } from '../lib/runs/run.js';
+import { startLocalEnvironment } from '../local/runner/environment.js';
+import { connectThroughApi } from '../local/runner/import-run.js';
+import { lambdaContext } from '../local/runner/events.js';
+import type { SimProcess } from './sim-process.js';
+
+export interface WorkerFigures {
+  employees: number;
+  firstImport: RunReport;
+  reimport: RunReport;
+  firstImportWorkerMs: number;
+  peakRssMb: number;
+}
+
+/** The worker on DynamoDB Local: a first import of the simulator's tenant, then an unchanged re-import. */
+export async function measureWorker(sim: SimProcess, employees: number, log: (line: string) => void): Promise<WorkerFigures> {
+  const env = await startLocalEnvironment({ personio: { url: sim.url, clientId: 'sim-client-id', clientSecret: 'sim-client-secret' }, logLevel: 'ERROR' });
+  try {
+    await connectThroughApi(env, 'bench', env.personio);
+    const run = async (label: string): Promise<{ report: RunReport; workerMs: number; peakRssMb: number }> => {
+      const fetched = await env.handlers.fetch({ tenantId: 'bench' }, lambdaContext('personio-fetch', 15 * 60_000));
+      if (fetched.status !== 'fetched') throw new Error(`fetch: ${JSON.stringify(fetched)}`);
+      const started = performance.now();
+      // Four execution environments, each handling one batch at a time as Lambda does.
+      const workers = await Promise.all(Array.from({ length: 4 }, () => runWorkerProcess(env.stack.env, env.queueUrls.importQueueUrl)));
+      const worker = { peakRssMb: Math.max(...workers.map((w) => w.peakRssMb)) };
+      const workerMs = performance.now() - started;
+      const report = await waitForFinal(env, fetched.runId);
+      log(`  ${label}: ${report.status}, created ${report.created}, unchanged ${report.unchanged}, ${report.dynamoWriteRequests} writes, worker ${(workerMs / 1000).toFixed(1)} s`);
+      return { report, workerMs, peakRssMb: worker.peakRssMb };
+    };
+    const first = await run('first import');
+    const again = await run('unchanged re-import');
+    return { employees, firstImport: first.report, reimport: again.report, firstImportWorkerMs: first.workerMs, peakRssMb: Math.max(first.peakRssMb, again.peakRssMb) };
+  } finally {
+    await env.stop();
+  }
+}
+
+async function waitForFinal(env: Awaited<ReturnType<typeof startLocalEnvironment>>, runId: string): Promise<RunReport> {
+  const { toReport } = await import('../lib/runs/run.js');
+  for (let i = 0; i < 600; i++) {
+    const run = await env.runs.get('bench', runId);
+    if (run && ['completed', 'held', 'failed'].includes(run.status)) return toReport(run);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`run ${runId} did not finish`);
+}
+
+function runWorkerProcess(stackEnv: Record<string, string>, queueUrl: string): Promise<{ peakRssMb: number }> {
+  const entry = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...stackEnv, IMPORT_QUEUE_URL: queueUrl, POWERTOOLS_LOG_LEVEL: 'ERROR', WORKER_CONCURRENCY: '1' },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}')) : reject(new Error(`worker process exited with ${code}`))));
+  });
+}
+
+/**
+ * Mapping cost per employee against JSON.parse of the same employee's JSON, as the worker sees them
+ * (projected, compact): best of several rounds, after a warm-up.
+ */
+export async function measureMapping(sim: SimProcess): Promise<{ employees: number; mappingUsPerEmployee: number; jsonParseUsPerEmployee: number }> {
+  clearTokenCache();
+  const mapping = defaultMapping('dynamic_180883');
+  const client = new PersonioClient({ baseUrl: sim.url, appId: 'DADO_BENCH', credentials: { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' }, limiter: new RateLimiter({ windows: [] }) });
+  const employees: PersonioEmployee[] = [];
+  await pageEmployees(client, { attributes: projection(mapping) }, async (page) => void employees.push(...page));
+  const texts = employees.map((e) => JSON.stringify(e));
+  const best = (fn: () => void) => {
+    let min = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 7; round++) {
+      const t = performance.now();
+      fn();
+      min = Math.min(min, performance.now() - t);
+    }
+    return (min * 1_000) / employees.length;
+  };
+  let sink = 0;
+  const parsed = texts.map((t) => JSON.parse(t) as PersonioEmployee);
+  const jsonParseUsPerEmployee = best(() => {
+    for (const text of texts) sink += (JSON.parse(text) as object) ? 1 : 0;
+  });
+  const mappingUsPerEmployee = best(() => {
+    for (const employee of parsed) sink += mapEmployee(employee, mapping).ok ? 1 : 0;
+  });
+  if (sink < 0) throw new Error('unreachable');
+  return { employees: employees.length, mappingUsPerEmployee, jsonParseUsPerEmployee };
+}
