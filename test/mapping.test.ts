@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { toCalendarDate, toEmail, toNumber, toOrgName, toStatus, toSupervisorId, toTags, toText } from '../lib/mapping/convert.js';
 import { mapEmployee } from '../lib/mapping/map-employee.js';
 import { defaultMapping, mappingSchema, projection } from '../lib/mapping/mapping.js';
-import type { PersonioEmployee } from '../lib/personio/employee.js';
+import { readFileSync } from 'node:fs';
+import { compactEmployee, type PersonioEmployee } from '../lib/personio/employee.js';
+import { employeeByIdSchema, employeesPageSchema } from '../lib/personio/schemas.js';
+
+const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../local/personio-sim/fixtures/${name}`, import.meta.url), 'utf8'));
 
 const attr = (value: unknown, type = 'standard', universal_id?: string) => ({ value, type, ...(universal_id ? { universal_id } : {}) });
 
@@ -202,6 +206,50 @@ describe('mapEmployee', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('Personio’s own example payloads', () => {
+  const examples: [string, PersonioEmployee][] = [
+    ['GET /company/employees', compactEmployee(employeesPageSchema.parse(fixture('v1-employees-list.example.json')).data[0]!)],
+    ['GET /company/employees/{id}', compactEmployee(employeeByIdSchema.parse(fixture('v1-employee-by-id.example.json')).data)],
+  ];
+
+  describe.each(examples)('the example of %s', (_, employee) => {
+    it('parses through our schemas and maps every default field', () => {
+      // Act
+      const result = mapEmployee(employee, defaultMapping('dynamic_180883'));
+
+      // Assess
+      expect(result.ok && result.employee.fields).toMatchObject({
+        email: 'alexander.bergmann@demo.email',
+        firstName: 'Alexander',
+        lastName: 'Bergmann',
+        position: 'CTO',
+        team: 'T_X',
+        department: 'Customer Support',
+        office: 'Munich',
+        employmentType: 'external',
+        hireDate: '2014-11-09',
+        terminationDate: null,
+        status: 'active',
+        managerPersonioId: 2,
+      });
+      expect(result.ok && result.employee.problems).toEqual([]);
+    });
+  });
+
+  it('finds the birthday through universal_id date_of_birth, whatever the attribute is called', () => {
+    // Prepare: the by-id example carries dynamic_180883 with universal_id date_of_birth
+    const employee = examples[1]![1];
+    const key = Object.entries(employee).find(([, a]) => a.universal_id === 'date_of_birth')?.[0];
+
+    // Act
+    const result = mapEmployee(employee, defaultMapping(key ?? null));
+
+    // Assess
+    expect(key).toBe('dynamic_180883');
+    expect(result.ok && result.employee.fields.birthday).toBe('1983-08-18');
   });
 });
 
