@@ -1,35 +1,79 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { handleApiRequest, type ApiResponse } from '../lib/connect/api.js';
+import { ConnectCredentials } from '../lib/connect/credentials.js';
+import type { ConnectDeps } from '../lib/connect/deps.js';
+import { ConnectSettingsStore } from '../lib/connect/settings.js';
 import { loadConfig } from '../lib/config.js';
 import { CredentialsStore } from '../lib/credentials/store.js';
+import { LambdaFetchInvoker } from '../lib/imports/invoker.js';
 import { RunStore } from '../lib/runs/store.js';
+import { EventBridgeSchedules } from '../lib/schedules/eventbridge.js';
 import { ConnectionStore } from '../lib/tenants/connections.js';
+import { UserStore } from '../lib/users/store.js';
 import { createDocumentClient, createSecretsClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
 
-const config = loadConfig(['connectionsTable', 'runsTable', 'secretPrefix', 'personioBaseUrl', 'personioAppId']);
+const config = loadConfig([
+  'connectionsTable',
+  'runsTable',
+  'usersTable',
+  'secretPrefix',
+  'personioBaseUrl',
+  'personioAppId',
+  'deactivationThreshold',
+  'scheduleGroupName',
+  'schedulerRoleArn',
+  'fetchFunctionArn',
+  'fetchFunctionName',
+  'scheduleExpression',
+  'scheduleFlexibleWindowMinutes',
+]);
 const db = createDocumentClient();
+const secrets = createSecretsClient();
 const logger = createLogger('personio-connect');
-const deps = {
+const deps: ConnectDeps = {
   connections: new ConnectionStore(db, config.connectionsTable),
+  settings: new ConnectSettingsStore(db, config.connectionsTable),
   runs: new RunStore(db, config.runsTable),
-  credentials: new CredentialsStore(createSecretsClient(), config.secretPrefix),
+  users: new UserStore(db, config.usersTable),
+  credentials: new ConnectCredentials(new CredentialsStore(secrets, config.secretPrefix), secrets),
+  schedules: new EventBridgeSchedules(new SchedulerClient({}), {
+    groupName: config.scheduleGroupName,
+    roleArn: config.schedulerRoleArn,
+    targetArn: config.fetchFunctionArn,
+    flexibleWindowMinutes: config.scheduleFlexibleWindowMinutes,
+  }),
+  imports: new LambdaFetchInvoker(new LambdaClient({}), config.fetchFunctionName),
   personio: { baseUrl: config.personioBaseUrl, appId: config.personioAppId },
+  scheduleDefaults: { expression: config.scheduleExpression, flexibleWindowMinutes: config.scheduleFlexibleWindowMinutes },
+  deactivationThreshold: config.deactivationThreshold,
   now: () => new Date(),
 };
 
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+const internalError: ApiResponse = {
+  status: 500,
+  body: { error: { code: 'internal_error', message: 'Something went wrong on our side. Try again; if it keeps failing, contact support.' } },
+};
+
+/** API Gateway HTTP API (payload 2.0) → the connect API. Logs method, path and outcome, never a body (it can hold the secret). */
+export const handler = async (event: APIGatewayProxyEventV2, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+  if (context) logger.addContext(context);
+  const started = Date.now();
   const method = event.requestContext.http.method;
   const path = event.rawPath;
+  logger.debug('request received', { method, path, queryKeys: [...new URLSearchParams(event.rawQueryString ?? '').keys()], bodyBytes: event.body?.length ?? 0 });
   let response: ApiResponse;
   try {
     const body = event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-    response = await handleApiRequest(deps, { method, path, body });
+    response = await handleApiRequest(deps, { method, path, query: event.rawQueryString, body });
   } catch (error) {
-    // Unexpected: log what we may (never the body: it can hold the secret) and answer without internals.
+    // Unexpected: log what we may (our messages never carry secrets) and answer without internals.
     logger.error('request failed', { method, path, error: describeError(error) });
-    response = { status: 500, body: { error: { code: 'internal_error', message: 'Something went wrong on our side. Try again; if it keeps failing, contact support.' } } };
+    response = internalError;
   }
-  logger.info('request', { method, path, status: response.status });
+  const code = (response.body as { error?: { code?: string } } | undefined)?.error?.code;
+  logger.info('request', { method, path, status: response.status, ...(code ? { code } : {}), durationMs: Date.now() - started });
   return { statusCode: response.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(response.body) };
 };

@@ -8,6 +8,7 @@ import { RunStore } from '../lib/runs/store.js';
 import { tenantIdSchema } from '../lib/tenants/tenant-id.js';
 import { ConnectionStore } from '../lib/tenants/connections.js';
 import { UserStore } from '../lib/users/store.js';
+import { runIdSchema } from '../lib/imports/run-id.js';
 import { createDocumentClient, createSecretsClient, createSqsClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
 
@@ -26,7 +27,8 @@ const deps = {
   deactivationThreshold: config.deactivationThreshold,
 };
 
-const input = z.object({ tenantId: tenantIdSchema, mode: z.literal('full').default('full') }).strict();
+// `runId` is set by connect's "import now", which answers the caller with it before the fetch starts.
+const input = z.object({ tenantId: tenantIdSchema, mode: z.literal('full').default('full'), runId: runIdSchema.optional() }).strict();
 // The tenant's EventBridge Scheduler schedule sends its input as the event; a console invoke sends
 // the same shape by hand; a scheduled rule would wrap it in `detail`.
 const eventSchema = z.union([input, z.object({ 'detail-type': z.string(), detail: input }).transform((e) => e.detail)]);
@@ -41,12 +43,12 @@ export const handler = async (event: unknown, context: Context): Promise<FetchOu
   const parsed = eventSchema.safeParse(event);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new FetchEventError(`Expected {"tenantId": "<tenant>", "mode"?: "full"}; ${issue?.path.join('.') || 'event'}: ${issue?.message}`);
+    throw new FetchEventError(`Expected {"tenantId": "<tenant>", "mode"?: "full", "runId"?: "<run id>"}; ${issue?.path.join('.') || 'event'}: ${issue?.message}`);
   }
-  const { tenantId, mode } = parsed.data;
-  const trigger = typeof event === 'object' && event !== null && 'detail-type' in event ? 'schedule-rule' : 'invoke';
+  const { tenantId, mode, runId } = parsed.data;
+  const trigger = runId ? 'api' : typeof event === 'object' && event !== null && 'detail-type' in event ? 'schedule-rule' : 'invoke';
   try {
-    const outcome = await runFetch(deps, { tenantId, mode, trigger }, Date.now() + context.getRemainingTimeInMillis());
+    const outcome = await runFetch(deps, { tenantId, mode, trigger, ...(runId ? { runId } : {}) }, Date.now() + context.getRemainingTimeInMillis());
     logger.info('fetch finished', { tenantId, ...outcome });
     return outcome;
   } catch (error) {

@@ -10,6 +10,12 @@ export const envNames = {
   personioBaseUrl: 'PERSONIO_BASE_URL',
   personioAppId: 'PERSONIO_APP_ID',
   deactivationThreshold: 'DEACTIVATION_THRESHOLD',
+  scheduleGroupName: 'SCHEDULE_GROUP_NAME',
+  schedulerRoleArn: 'SCHEDULER_ROLE_ARN',
+  fetchFunctionArn: 'FETCH_FUNCTION_ARN',
+  fetchFunctionName: 'FETCH_FUNCTION_NAME',
+  scheduleExpression: 'SCHEDULE_EXPRESSION',
+  scheduleFlexibleWindowMinutes: 'SCHEDULE_FLEXIBLE_WINDOW_MINUTES',
 } as const;
 
 export type EnvName = (typeof envNames)[keyof typeof envNames];
@@ -27,6 +33,15 @@ const fields = {
   personioAppId: z.string().regex(/^[A-Z0-9_]{1,64}$/).default('DADO'),
   // Share of active users one run may deactivate before it is held for approval.
   deactivationThreshold: z.coerce.number().min(0).max(1).default(0.2),
+  // EventBridge Scheduler: the group holding one schedule per tenant, the role schedules run as, and their target.
+  scheduleGroupName: nonEmpty.regex(/^[0-9a-zA-Z_.-]{1,64}$/, 'a schedule group name (letters, digits, - _ .; at most 64)'),
+  schedulerRoleArn: nonEmpty.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/, 'an IAM role ARN'),
+  fetchFunctionArn: nonEmpty.regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+$/, 'an unqualified Lambda function ARN'),
+  // "Import now" invokes the fetch asynchronously by name.
+  fetchFunctionName: nonEmpty.regex(/^[A-Za-z0-9_-]{1,64}$/, 'a Lambda function name'),
+  // The schedule of a newly connected tenant, and the flexible window that spreads the tenants' runs (0 = exact).
+  scheduleExpression: z.string().trim().regex(/^(rate|cron)\(.+\)$/, 'rate(...) or cron(...)').default('rate(1 hour)'),
+  scheduleFlexibleWindowMinutes: z.coerce.number().int().min(0).max(1440).default(15),
 };
 
 type Fields = typeof fields;

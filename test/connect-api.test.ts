@@ -2,13 +2,11 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectTenant } from '../lib/connect/connect-tenant.js';
 import { ConnectError } from '../lib/connect/errors.js';
-import { CredentialsStore } from '../lib/credentials/store.js';
 import { clearTokenCache } from '../lib/personio/client.js';
-import { RunStore } from '../lib/runs/store.js';
 import { ConnectionStore } from '../lib/tenants/connections.js';
 import { createDocumentClient } from '../functions/shared/clients.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
-import { httpEvent } from './helpers/events.js';
+import { apiCaller, connectDeps } from './helpers/connect-support.js';
 
 const SECRET = 'sim-client-secret';
 
@@ -32,10 +30,8 @@ describe('the connect API', () => {
     env.sim!.setKnobs({ readableAttributes: null });
   });
 
-  async function call(method: string, path: string, body?: unknown) {
-    const response = await env.handlers.connect(httpEvent(method, path, body));
-    return { status: response.statusCode, body: JSON.parse(response.body ?? 'null'), raw: response.body ?? '' };
-  }
+  // Every answer is also checked against docs/openapi.yaml.
+  const call = apiCaller(() => env);
 
   async function storedSecret(tenantId: string): Promise<string | undefined> {
     try {
@@ -111,14 +107,7 @@ describe('the connect API', () => {
 
   it('says when Personio cannot be reached, and stores nothing', async () => {
     // Prepare: a connect wired to a Personio that does not answer
-    const db = createDocumentClient();
-    const deps = {
-      connections,
-      runs: new RunStore(db, localNames.runsTable),
-      credentials: new CredentialsStore(secrets, 'dado/personio/'),
-      personio: { baseUrl: 'http://127.0.0.1:9', appId: 'DADO' },
-      now: () => new Date(),
-    };
+    const deps = connectDeps({ personio: { baseUrl: 'http://127.0.0.1:9', appId: 'DADO' } });
 
     // Act
     const error = await connectTenant(deps, 't-down', { clientId: 'x-client', clientSecret: 'x-secret' }).catch((e: unknown) => e);

@@ -1,70 +1,67 @@
-import { CredentialsError, type CredentialsStore } from '../credentials/store.js';
 import { BIRTHDAY_UNIVERSAL_ID, defaultMapping, userFieldNames, type Mapping } from '../mapping/mapping.js';
-import { PersonioClient, type PersonioClientOptions } from '../personio/client.js';
-import { PersonioError } from '../personio/errors.js';
-import type { AttributeInfo } from '../personio/schemas.js';
 import { toReport, type RunReport } from '../runs/run.js';
-import type { RunStore } from '../runs/store.js';
-import { maskClientId, type ConnectionStatus, type ConnectionStore } from '../tenants/connections.js';
+import { intervalOf, ScheduleError } from '../schedules/schedules.js';
+import { maskClientId, type ConnectionStatus } from '../tenants/connections.js';
+import { RECOVERY_WINDOW_DAYS } from './credentials.js';
+import type { ConnectDeps } from './deps.js';
 import { ConnectError } from './errors.js';
 import { fieldLabels } from './fields.js';
-
-export interface ConnectDeps {
-  connections: ConnectionStore;
-  credentials: CredentialsStore;
-  runs: RunStore;
-  personio: Pick<PersonioClientOptions, 'baseUrl' | 'appId'> & Partial<Pick<PersonioClientOptions, 'fetch' | 'timeoutMs'>>;
-  now: () => Date;
-}
+import { personioClient, readableAttributes, toAttributeView, toConnectError, type AttributeView } from './personio.js';
+import type { ConnectionRecord, ScheduleSettings } from './settings.js';
 
 export interface ConnectInput {
   clientId: string;
   clientSecret: string;
+  appId?: string | undefined;
 }
 
 export interface ConnectResult {
   tenantId: string;
   status: ConnectionStatus;
   clientId: string;
-  readableAttributes: { key: string; label: string; type: string; universalId: string | null; options: string[] }[];
+  appId: string | null;
+  readableAttributes: AttributeView[];
   mapping: Mapping;
+  schedule: ScheduleSettings;
   warnings: string[];
 }
 
 export interface ConnectionView {
   tenantId: string;
   status: ConnectionStatus;
+  /** What the status means and what to do about it. */
+  message: string;
   clientId: string;
+  appId: string | null;
   mapping: Mapping;
+  schedule: ScheduleSettings | null;
   connectedAt: string;
   updatedAt: string;
+  disconnectedAt: string | null;
   runs: RunReport[];
 }
 
-/** API Gateway answers after 30 s: keep Personio's part well inside that. */
-const PERSONIO_BUDGET_MS = 20_000;
+export interface DisconnectResult {
+  tenantId: string;
+  status: 'disconnected';
+  message: string;
+}
+
+/** Runs shown with the connection's status. */
+const RECENT_RUNS = 5;
 
 /**
- * Checks credentials against Personio and stores them only if Personio accepts them and the
- * credential can read email; saves the connection with the default mapping restricted to what the
- * credential can read, and says which default fields it cannot.
+ * Checks credentials against Personio and stores them only if Personio accepts them and the credential can
+ * read email; stores them (a new secret version when they change), creates or updates the tenant's
+ * schedule, and saves the connection with the mapping restricted to what the credential can read: the
+ * default mapping on the first connect, the tenant's own mapping on a reconnect.
  */
 export async function connectTenant(deps: ConnectDeps, tenantId: string, input: ConnectInput): Promise<ConnectResult> {
-  const client = new PersonioClient({
-    ...deps.personio,
-    credentials: input,
-    deadline: deps.now().getTime() + PERSONIO_BUDGET_MS,
-    retryLimit: 2,
-  });
-  let attributes: AttributeInfo[];
+  let attributes;
   try {
-    await client.authenticate();
-    attributes = await client.listAttributes();
-    // One employee proves the credential can read employees, not just authenticate.
-    const sample = await client.listEmployees({ limit: 1, offset: 0 });
-    attributes = withSampleKeys(attributes, sample.data[0]?.attributes ?? {});
+    attributes = await readableAttributes(personioClient(deps, input));
   } catch (error) {
-    throw toConnectError(error);
+    throw toConnectError(error, tenantId, 'given');
   }
 
   const readable = new Set(attributes.map((a) => a.key));
@@ -75,82 +72,134 @@ export async function connectTenant(deps: ConnectDeps, tenantId: string, input: 
     );
   }
 
+  const existing = (await deps.connections.get(tenantId)) as ConnectionRecord | undefined;
   const birthday = attributes.find((a) => a.universal_id === BIRTHDAY_UNIVERSAL_ID)?.key ?? null;
-  const mapping = defaultMapping(birthday);
-  const warnings: string[] = [];
-  for (const field of userFieldNames) {
-    const source = mapping.fields[field];
-    if (source === null || !readable.has(source)) {
-      mapping.fields[field] = null;
-      warnings.push(`${fieldLabels[field]} is not readable: enable it in Personio under API credentials to import it.`);
-    }
+  const { mapping, warnings } = restrictMapping(existing?.mapping ?? defaultMapping(birthday), defaultMapping(birthday), readable);
+  const appId = input.appId ?? null;
+  if (appId !== null && appId !== deps.personio.appId) {
+    warnings.push(`App ID ${appId} is recorded with the connection, but Personio calls identify as ${deps.personio.appId}, Dado's App ID (the same for every tenant).`);
   }
 
   try {
     await deps.credentials.put(tenantId, { clientId: input.clientId, clientSecret: input.clientSecret });
   } catch (error) {
-    throw toConnectError(error);
+    throw toConnectError(error, tenantId, 'given');
   }
+
+  // A reconnect (new credentials) keeps the tenant's schedule; a first connect, or one after a disconnect, gets the default.
+  const wanted = existing?.schedule ?? { enabled: true, expression: deps.scheduleDefaults.expression };
+  const schedule = await putSchedule(deps, tenantId, { enabled: wanted.enabled, expression: wanted.expression }, 'Personio accepted the credentials and they are stored, but');
+
   const now = deps.now().toISOString();
   const clientIdMasked = maskClientId(input.clientId);
-  await deps.connections.save({
-    tenantId,
-    status: 'connected',
-    clientIdMasked,
-    mapping,
-    readableAttributes: [...readable].sort(),
-    connectedAt: now,
-    updatedAt: now,
-  });
+  await deps.connections.save({ tenantId, status: 'connected', clientIdMasked, mapping, readableAttributes: [...readable].sort(), connectedAt: now, updatedAt: now });
+  await deps.settings.connected(tenantId, { schedule, appId });
 
-  return {
-    tenantId,
-    status: 'connected',
-    clientId: clientIdMasked,
-    readableAttributes: attributes.map((a) => ({ key: a.key, label: a.label, type: a.type, universalId: a.universal_id, options: a.options })),
-    mapping,
-    warnings,
-  };
+  return { tenantId, status: 'connected', clientId: clientIdMasked, appId, readableAttributes: attributes.map(toAttributeView), mapping, schedule, warnings };
 }
 
+/** Creates or updates the tenant's schedule; `context` says what already happened when Scheduler fails. */
+export async function putSchedule(deps: ConnectDeps, tenantId: string, wanted: { enabled: boolean; expression: string }, context: string): Promise<ScheduleSettings> {
+  try {
+    const saved = await deps.schedules.put(tenantId, wanted);
+    return { enabled: saved.enabled, every: intervalOf(saved.expression), expression: saved.expression, flexibleWindowMinutes: saved.flexibleWindowMinutes, updatedAt: deps.now().toISOString() };
+  } catch (error) {
+    if (error instanceof ScheduleError) {
+      throw new ConnectError('schedule_unavailable', `${context} the import schedule could not be saved (EventBridge Scheduler is unavailable). Send the same request again.`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Keeps each mapped field whose attribute the credential can read; the rest are not imported, each with a
+ * warning an admin can act on.
+ */
+function restrictMapping(current: Mapping, defaults: Mapping, readable: ReadonlySet<string>): { mapping: Mapping; warnings: string[] } {
+  const mapping: Mapping = { fields: { ...current.fields }, customFields: {} };
+  const warnings: string[] = [];
+  for (const field of userFieldNames) {
+    const source = mapping.fields[field];
+    const defaultSource = defaults.fields[field];
+    if (defaultSource === null || !readable.has(defaultSource)) {
+      warnings.push(`${fieldLabels[field]} is not readable: enable it in Personio under API credentials to import it.`);
+    }
+    if (source !== null && !readable.has(source)) {
+      mapping.fields[field] = null;
+      if (source !== defaultSource) warnings.push(`${fieldLabels[field]} was mapped to ${source}, which the credential cannot read: it is no longer imported.`);
+    }
+  }
+  for (const [name, source] of Object.entries(current.customFields)) {
+    if (readable.has(source)) mapping.customFields[name] = source;
+    else warnings.push(`Custom field ${name} was mapped to ${source}, which the credential cannot read: it is no longer imported.`);
+  }
+  return { mapping, warnings };
+}
+
+const statusMessages: Record<ConnectionStatus, (tenantId: string) => string> = {
+  connected: () => 'Connected: employees are imported on the schedule and on demand.',
+  invalid_credentials: (t) =>
+    `Personio refused the stored credentials (rotated or revoked in Personio), so imports fail. Connect again with valid ones: PUT /tenants/${t}/personio.`,
+  disconnected: (t) => `Disconnected: nothing is imported; imported users stay. Connect again with PUT /tenants/${t}/personio.`,
+};
+
 export async function getConnection(deps: Pick<ConnectDeps, 'connections' | 'runs' | 'now'>, tenantId: string): Promise<ConnectionView> {
-  const connection = await deps.connections.get(tenantId);
-  if (!connection) throw new ConnectError('not_connected', `Tenant ${tenantId} has not connected Personio.`);
-  const runs = await deps.runs.list(tenantId, 5);
+  const connection = await requireConnection(deps, tenantId, { allowDisconnected: true });
+  const runs = await deps.runs.list(tenantId, RECENT_RUNS);
   return {
     tenantId,
     status: connection.status,
+    message: statusMessages[connection.status](tenantId),
     clientId: connection.clientIdMasked,
+    appId: connection.appId ?? null,
     mapping: connection.mapping,
+    schedule: connection.status === 'disconnected' ? null : (connection.schedule ?? null),
     connectedAt: connection.connectedAt,
     updatedAt: connection.updatedAt,
+    disconnectedAt: connection.disconnectedAt ?? null,
     runs: runs.map((r) => toReport(r, deps.now())),
   };
 }
 
-/** Attributes a sample employee carries but the attributes list left out (Personio's list is not always complete). */
-function withSampleKeys(attributes: AttributeInfo[], sample: Record<string, { label?: string | null | undefined; type?: string | undefined; universal_id?: string | null | undefined }>): AttributeInfo[] {
-  const known = new Set(attributes.map((a) => a.key));
-  const extra = Object.entries(sample)
-    .filter(([key]) => !known.has(key))
-    .map(([key, a]) => ({ key, label: a.label ?? key, type: a.type ?? 'standard', universal_id: a.universal_id ?? null, options: [] }));
-  return [...attributes, ...extra];
+/**
+ * Deletes the tenant's schedule and secret (recoverable for 7 days) and marks the connection disconnected.
+ * Imported users, the mapping and the runs stay. Repeating it is harmless.
+ */
+export async function disconnectTenant(deps: ConnectDeps, tenantId: string): Promise<DisconnectResult> {
+  await requireConnection(deps, tenantId, { allowDisconnected: true });
+  try {
+    await deps.schedules.delete(tenantId);
+  } catch (error) {
+    if (error instanceof ScheduleError) {
+      throw new ConnectError('schedule_unavailable', 'The import schedule could not be deleted (EventBridge Scheduler is unavailable); nothing was changed. Send DELETE again.');
+    }
+    throw error;
+  }
+  try {
+    await deps.credentials.delete(tenantId, RECOVERY_WINDOW_DAYS);
+  } catch (error) {
+    const mapped = toConnectError(error, tenantId, 'stored');
+    if (mapped.code !== 'secrets_unavailable') throw mapped;
+    throw new ConnectError('secrets_unavailable', 'The import schedule is deleted, but the credentials could not be deleted (Secrets Manager is unavailable). Send DELETE again.');
+  }
+  await deps.settings.disconnected(tenantId, deps.now());
+  return {
+    tenantId,
+    status: 'disconnected',
+    message: `Disconnected: the schedule is deleted and the credentials are deleted after a ${RECOVERY_WINDOW_DAYS}-day recovery window. Imported users stay. Connect again any time with PUT /tenants/${tenantId}/personio.`,
+  };
 }
 
-function toConnectError(error: unknown): ConnectError {
-  if (error instanceof ConnectError) return error;
-  if (error instanceof PersonioError) {
-    switch (error.code) {
-      case 'invalid_credentials':
-        return new ConnectError('invalid_credentials', 'Personio rejected the Client ID or Client Secret. Check both in Personio under Settings → Integrations → API credentials.');
-      case 'forbidden':
-        return new ConnectError('invalid_credentials', 'Personio accepted the credentials but refuses to list employees with them: give the credential read access to employees.');
-      case 'rate_limited':
-        return new ConnectError('personio_rate_limited', 'Personio is rate-limiting this credential; try again in a minute.');
-      default:
-        return new ConnectError('personio_unavailable', `Personio could not be reached or answered unexpectedly (${error.code}); nothing was stored. Try again later.`);
-    }
+/** The tenant's connection, or the error that says why there is none to act on. */
+export async function requireConnection(
+  deps: Pick<ConnectDeps, 'connections'>,
+  tenantId: string,
+  options: { allowDisconnected?: boolean } = {},
+): Promise<ConnectionRecord> {
+  const connection = (await deps.connections.get(tenantId)) as ConnectionRecord | undefined;
+  if (!connection) throw new ConnectError('not_connected', `Tenant ${tenantId} has not connected Personio. Connect with PUT /tenants/${tenantId}/personio.`);
+  if (connection.status === 'disconnected' && !options.allowDisconnected) {
+    throw new ConnectError('disconnected', `Tenant ${tenantId} is disconnected from Personio. Connect again with PUT /tenants/${tenantId}/personio.`);
   }
-  if (error instanceof CredentialsError) return new ConnectError('secrets_unavailable', 'The credentials could not be stored; nothing was saved. Try again later.');
-  throw error;
+  return connection;
 }

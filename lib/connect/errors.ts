@@ -3,6 +3,7 @@ export type ConnectErrorCode =
   | 'invalid_json'
   | 'body_too_large'
   | 'invalid_tenant_id'
+  | 'invalid_mapping'
   | 'not_found'
   | 'method_not_allowed'
   | 'invalid_credentials'
@@ -10,14 +11,23 @@ export type ConnectErrorCode =
   | 'personio_unavailable'
   | 'personio_rate_limited'
   | 'not_connected'
+  | 'disconnected'
+  | 'import_running'
+  | 'run_not_found'
+  | 'run_not_held'
+  | 'run_superseded'
   | 'secrets_unavailable'
+  | 'schedule_unavailable'
+  | 'import_unavailable'
   | 'internal_error';
 
-const statusByCode: Record<ConnectErrorCode, number> = {
+/** Every code with its HTTP status: the API's contract (docs/openapi.yaml lists the same). */
+export const statusByCode: Record<ConnectErrorCode, number> = {
   invalid_request: 400,
   invalid_json: 400,
   body_too_large: 413,
   invalid_tenant_id: 400,
+  invalid_mapping: 400,
   not_found: 404,
   method_not_allowed: 405,
   invalid_credentials: 422,
@@ -25,7 +35,14 @@ const statusByCode: Record<ConnectErrorCode, number> = {
   personio_unavailable: 502,
   personio_rate_limited: 503,
   not_connected: 404,
+  disconnected: 409,
+  import_running: 409,
+  run_not_found: 404,
+  run_not_held: 409,
+  run_superseded: 409,
   secrets_unavailable: 503,
+  schedule_unavailable: 503,
+  import_unavailable: 503,
   internal_error: 500,
 };
 

@@ -21,6 +21,8 @@ export interface FetchInput {
   tenantId: string;
   mode: RunMode;
   trigger: string;
+  /** Chosen by the caller (connect's "import now" answers with it); a new one otherwise. */
+  runId?: string;
 }
 
 export type FetchOutcome =
@@ -42,7 +44,9 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
   if (!connection || connection.status === 'disconnected') return { status: 'not_connected' };
 
   const startedAt = deps.now();
-  const runId = newRunId(startedAt);
+  const runId = input.runId ?? newRunId(startedAt);
+  // A redelivered invocation of a run that exists already (Lambda retries asynchronous events) starts nothing.
+  if (input.runId && (await deps.runs.get(input.tenantId, input.runId))) return { status: 'already_running', runId: input.runId };
   const lock = await deps.connections.acquireFetchLock(input.tenantId, runId, startedAt.getTime(), Math.max(60_000, deadline - startedAt.getTime() + 60_000));
   if (!lock.acquired) return { status: 'already_running', runId: lock.heldBy };
 

@@ -112,6 +112,13 @@ export class UserStore {
     return resolved;
   }
 
+  /** The users already imported for these Personio employees (batched reads only), keyed by Personio id. */
+  async getByPersonioIds(tenantId: string, personioIds: number[]): Promise<Map<number, UserRecord>> {
+    const found = new Map<number, UserRecord>();
+    for (const [id, { user }] of await this.resolve(tenantId, personioIds)) if (user) found.set(id, toUserRecord(user));
+    return found;
+  }
+
   /** Every user of the tenant (the `--dump-users` view). */
   async list(tenantId: string): Promise<UserRecord[]> {
     const users: UserRecord[] = [];

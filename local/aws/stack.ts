@@ -5,6 +5,8 @@ import { tableDefinition, type TableKind } from '../../lib/storage/tables.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { LocalStackError } from './errors.js';
 import { isAddressInUse } from './ports.js';
+import { startLambda, type LambdaStandIn, type LocalFunction } from './lambda.js';
+import { startScheduler, type SchedulerStandIn } from './scheduler.js';
 import { startSecretsManager, type SecretsManagerStandIn } from './secrets-manager.js';
 import { startSqs, type LocalSqs } from './sqs.js';
 
@@ -12,7 +14,7 @@ export { LocalStackError, type LocalStackErrorCode } from './errors.js';
 
 /**
  * The AWS services the product uses, offline and without Docker: DynamoDB Local (a child JVM),
- * local-aws-sqs and the Secrets Manager stand-in (both in this process).
+ * local-aws-sqs, and the Secrets Manager, EventBridge Scheduler and Lambda stand-ins (all in this process).
  *
  * The product reaches them only through the AWS_ENDPOINT_URL_* variables in `env`; the stack never
  * touches process.env itself, so the caller decides where that env applies (a child process, or
@@ -32,10 +34,14 @@ export interface LocalStackNames {
 }
 
 export interface LocalStack {
-  /** AWS_ENDPOINT_URL_{DYNAMODB,SQS,SECRETS_MANAGER}, AWS_REGION and dummy credentials. */
+  /** AWS_ENDPOINT_URL_{DYNAMODB,SQS,SECRETS_MANAGER,SCHEDULER,LAMBDA}, AWS_REGION and dummy credentials. */
   env: Record<string, string>;
-  endpoints: { dynamodb: string; sqs: string; secretsManager: string };
+  endpoints: { dynamodb: string; sqs: string; secretsManager: string; scheduler: string; lambda: string };
   secretsManager: { calls(): Record<string, number>; setUnavailable(v: boolean): void };
+  /** The EventBridge Scheduler stand-in (schedules are stored, never fired). */
+  scheduler: Pick<SchedulerStandIn, 'createGroup' | 'schedules' | 'calls' | 'setUnavailable'>;
+  /** The Lambda Invoke stand-in: in-process functions registered by name. */
+  lambda: Pick<LambdaStandIn, 'register' | 'idle' | 'failures' | 'calls'>;
   /** Process id of the DynamoDB Local JVM (for diagnostics, and for tests that check it is gone). */
   dynamoDbPid: number;
   /** Creates the tables and queues; safe to call again when they exist. */
@@ -49,6 +55,8 @@ export interface StartOptions {
   dynamoDbPort?: number;
   sqsPort?: number;
   secretsManagerPort?: number;
+  /** Called when a function invoked asynchronously through the Lambda stand-in throws (default: a line on stderr). */
+  onLambdaFailure?: (functionName: string, error: unknown) => void;
 }
 
 export const LOCAL_REGION = 'eu-central-1';
@@ -68,7 +76,10 @@ export async function startLocalStack(opts: StartOptions = {}): Promise<LocalSta
   // The three start in parallel: the in-process servers take milliseconds, the JVM seconds. When an
   // in-process server fails, the JVM start is aborted rather than awaited.
   const abortDynamo = new AbortController();
-  const [dynamoResult, sqsResult, smResult] = await Promise.allSettled([
+  const onLambdaFailure =
+    opts.onLambdaFailure ??
+    ((name: string, error: unknown) => process.stderr.write(`local Lambda: ${name} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`));
+  const [dynamoResult, sqsResult, smResult, schedulerResult, lambdaResult] = await Promise.allSettled([
     startDynamoDbLocal({
       ...(opts.dynamoDbPort !== undefined && { port: opts.dynamoDbPort }),
       onStatus: status,
@@ -89,28 +100,47 @@ export async function startLocalStack(opts: StartOptions = {}): Promise<LocalSta
       abortDynamo.abort(failure);
       throw failure;
     }),
+    startScheduler({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID }).catch((error: unknown) => {
+      const failure = serverError('scheduler_failed', 'the EventBridge Scheduler stand-in', undefined, error);
+      abortDynamo.abort(failure);
+      throw failure;
+    }),
+    startLambda({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID, onFailure: (f) => onLambdaFailure(f.functionName, f.error) }).catch((error: unknown) => {
+      const failure = serverError('lambda_failed', 'the Lambda stand-in', undefined, error);
+      abortDynamo.abort(failure);
+      throw failure;
+    }),
   ]);
 
-  if (dynamoResult.status === 'rejected' || sqsResult.status === 'rejected' || smResult.status === 'rejected') {
+  const results = [dynamoResult, sqsResult, smResult, schedulerResult, lambdaResult];
+  if (
+    dynamoResult.status === 'rejected' ||
+    sqsResult.status === 'rejected' ||
+    smResult.status === 'rejected' ||
+    schedulerResult.status === 'rejected' ||
+    lambdaResult.status === 'rejected'
+  ) {
     // No half-started stack: whatever did start is stopped before the error is reported.
     await Promise.allSettled([
       dynamoResult.status === 'fulfilled' ? dynamoResult.value.stop() : undefined,
       sqsResult.status === 'fulfilled' ? sqsResult.value.close() : undefined,
       smResult.status === 'fulfilled' ? smResult.value.close() : undefined,
+      schedulerResult.status === 'fulfilled' ? schedulerResult.value.close() : undefined,
+      lambdaResult.status === 'fulfilled' ? lambdaResult.value.close() : undefined,
     ]);
     // The first failure in start order; an aborted DynamoDB start rejects with its sibling's error anyway.
-    const failure = [dynamoResult, sqsResult, smResult].find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    const failure = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     throw failure.reason;
   }
 
-  const stack = assemble(dynamoResult.value, sqsResult.value, smResult.value);
+  const stack = assemble(dynamoResult.value, sqsResult.value, smResult.value, schedulerResult.value, lambdaResult.value);
   status(
-    `Local AWS ready in ${((Date.now() - started) / 1000).toFixed(1)} s: DynamoDB ${stack.endpoints.dynamodb}, SQS ${stack.endpoints.sqs}, Secrets Manager ${stack.endpoints.secretsManager}`,
+    `Local AWS ready in ${((Date.now() - started) / 1000).toFixed(1)} s: DynamoDB ${stack.endpoints.dynamodb}, SQS ${stack.endpoints.sqs}, Secrets Manager ${stack.endpoints.secretsManager}, Scheduler ${stack.endpoints.scheduler}, Lambda ${stack.endpoints.lambda}`,
   );
   return stack;
 }
 
-function serverError(code: 'sqs_failed' | 'secrets_manager_failed', what: string, port: number | undefined, error: unknown): LocalStackError {
+function serverError(code: 'sqs_failed' | 'secrets_manager_failed' | 'scheduler_failed' | 'lambda_failed', what: string, port: number | undefined, error: unknown): LocalStackError {
   if (isAddressInUse(error)) {
     return new LocalStackError('port_in_use', `Port ${port} (${what}) is already in use: stop whatever listens there or choose another port.`, {
       cause: error,
@@ -119,8 +149,8 @@ function serverError(code: 'sqs_failed' | 'secrets_manager_failed', what: string
   return new LocalStackError(code, `Could not start ${what}: ${(error as Error).message}`, { cause: error });
 }
 
-function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandIn): LocalStack {
-  const endpoints = { dynamodb: dynamo.endpoint, sqs: sqs.url, secretsManager: sm.url };
+function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandIn, scheduler: SchedulerStandIn, lambda: LambdaStandIn): LocalStack {
+  const endpoints = { dynamodb: dynamo.endpoint, sqs: sqs.url, secretsManager: sm.url, scheduler: scheduler.url, lambda: lambda.url };
   const ddbClient = new DynamoDBClient({ endpoint: endpoints.dynamodb, region: LOCAL_REGION, credentials: CREDENTIALS });
   const sqsClient = new SQSClient({ endpoint: endpoints.sqs, region: LOCAL_REGION, credentials: CREDENTIALS });
 
@@ -171,7 +201,7 @@ function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandI
     (stopping ??= (async () => {
       ddbClient.destroy();
       sqsClient.destroy();
-      const results = await Promise.allSettled([dynamo.stop(), sqs.close(), sm.close()]);
+      const results = await Promise.allSettled([dynamo.stop(), sqs.close(), sm.close(), scheduler.close(), lambda.close()]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     })());
@@ -181,12 +211,21 @@ function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandI
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
       AWS_ENDPOINT_URL_SQS: endpoints.sqs,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
+      AWS_ENDPOINT_URL_SCHEDULER: endpoints.scheduler,
+      AWS_ENDPOINT_URL_LAMBDA: endpoints.lambda,
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
     },
     endpoints,
     secretsManager: { calls: () => sm.calls(), setUnavailable: (v) => sm.setUnavailable(v) },
+    scheduler: {
+      createGroup: (name) => scheduler.createGroup(name),
+      schedules: () => scheduler.schedules(),
+      calls: () => scheduler.calls(),
+      setUnavailable: (v) => scheduler.setUnavailable(v),
+    },
+    lambda: { register: (name: string, fn: LocalFunction) => lambda.register(name, fn), idle: () => lambda.idle(), failures: () => lambda.failures(), calls: () => lambda.calls() },
     dynamoDbPid: dynamo.pid,
     provision,
     stop,

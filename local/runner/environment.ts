@@ -5,9 +5,10 @@ import { RunStore } from '../../lib/runs/store.js';
 import { UserStore } from '../../lib/users/store.js';
 import type { FetchOutcome } from '../../lib/fetch/run-fetch.js';
 import { createDocumentClient } from '../../functions/shared/clients.js';
-import { startLocalStack, type LocalStack } from '../aws/stack.js';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION, startLocalStack, type LocalStack } from '../aws/stack.js';
 import { startPersonioSim, type PersonioSim, type SimOptions } from '../personio-sim/index.js';
 import { SqsEventSource, type SqsHandler } from './event-source.js';
+import { lambdaContext } from './events.js';
 
 export interface PersonioTarget {
   url: string;
@@ -51,7 +52,13 @@ export const localNames = {
   runsTable: 'dado-personio-runs',
   importQueue: 'dado-personio-import',
   importDlq: 'dado-personio-import-dlq',
+  scheduleGroup: 'dado-personio-imports',
+  fetchFunction: 'dado-personio-fetch',
+  schedulerRole: 'dado-personio-scheduler',
 };
+
+/** The fetch's timeout when the Lambda stand-in runs it (as deployed: 15 minutes). */
+const FETCH_TIMEOUT_MS = 15 * 60_000;
 
 /**
  * Starts the local AWS stack and (unless a real Personio is given) the simulator, points the
@@ -69,9 +76,10 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
     await stack?.stop().catch(() => undefined);
   };
   try {
-    status('starting DynamoDB Local, SQS and Secrets Manager');
+    status('starting DynamoDB Local, SQS, Secrets Manager, Scheduler and Lambda');
     stack = await startLocalStack({ onStatus: status });
     const queueUrls = await stack.provision(localNames);
+    stack.scheduler.createGroup(localNames.scheduleGroup);
 
     let personio = options.personio;
     if (!personio) {
@@ -89,6 +97,10 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       [envNames.secretPrefix]: 'dado/personio/',
       [envNames.personioBaseUrl]: personio.url,
       [envNames.personioAppId]: process.env[envNames.personioAppId] ?? 'DADO',
+      [envNames.scheduleGroupName]: localNames.scheduleGroup,
+      [envNames.schedulerRoleArn]: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${localNames.schedulerRole}`,
+      [envNames.fetchFunctionArn]: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${localNames.fetchFunction}`,
+      [envNames.fetchFunctionName]: localNames.fetchFunction,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env['POWERTOOLS_LOG_LEVEL'] ?? 'WARN',
     });
 
@@ -99,6 +111,8 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       import('../../functions/worker.js'),
     ]);
     const handlers: Handlers = { connect: connect.handler, fetch: fetch.handler, worker: worker.handler };
+    // "Import now" reaches the fetch through the Lambda stand-in, as it reaches the deployed function.
+    stack.lambda.register(localNames.fetchFunction, (event) => handlers.fetch(event, lambdaContext('personio-fetch', FETCH_TIMEOUT_MS)));
 
     const sqs = new SQSClient({});
     eventSource = new SqsEventSource({ sqs, queueUrl: queueUrls.importQueueUrl, handler: handlers.worker, concurrency: options.workerConcurrency ?? 2 });

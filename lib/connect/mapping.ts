@@ -1,0 +1,120 @@
+import { mapEmployee, type MappedFields } from '../mapping/map-employee.js';
+import { projection, userFieldNames, type Mapping, type UserFieldName } from '../mapping/mapping.js';
+import { compactEmployee } from '../personio/employee.js';
+import { emptyFields, mergeContent, pickContent, type UserRecord } from '../users/user.js';
+import { requireConnection } from './connect-tenant.js';
+import type { ConnectDeps } from './deps.js';
+import { ConnectError } from './errors.js';
+import { fieldLabels } from './fields.js';
+import { withStoredCredentials } from './personio.js';
+
+/** Preview reads at most this many employees: one Personio page, well inside API Gateway's 30 s. */
+export const MAX_PREVIEW = 50;
+
+export interface MappingResult {
+  tenantId: string;
+  saved: true;
+  mapping: Mapping;
+}
+
+export interface FieldChange {
+  field: string;
+  from: unknown;
+  to: unknown;
+}
+
+export interface PreviewEmployee {
+  personioId: number | null;
+  /** `new`: would be created; `changed` / `unchanged`: already imported; `unmappable`: skipped (see `problems`). */
+  outcome: 'new' | 'changed' | 'unchanged' | 'unmappable';
+  userId: string | null;
+  fields: Partial<MappedFields>;
+  customFields: Record<string, unknown>;
+  /** For users already imported: each field that would change, old → new. */
+  changes: FieldChange[];
+  /** Values Personio sent that the mapping cannot convert (the user's field is left alone). */
+  problems: string[];
+}
+
+export interface PreviewResult {
+  tenantId: string;
+  saved: false;
+  mapping: Mapping;
+  employees: PreviewEmployee[];
+  counts: Record<PreviewEmployee['outcome'], number>;
+}
+
+/**
+ * Checks a mapping against what the tenant's Personio credential can read (as stored at connect, or
+ * refreshed by GET …/attributes): every mapped attribute must be readable. Names each bad field.
+ */
+export function checkMapping(tenantId: string, mapping: Mapping, readable: readonly string[]): void {
+  const can = new Set(readable);
+  const hint = `enable it in Personio under API credentials, then reload GET /tenants/${tenantId}/personio/attributes`;
+  const details: { field: string; message: string }[] = [];
+  for (const field of userFieldNames) {
+    const source = mapping.fields[field];
+    if (source !== null && !can.has(source)) details.push({ field: `fields.${field}`, message: `${source} is not readable by the Personio credential (${fieldLabels[field]}: ${hint})` });
+  }
+  for (const [name, source] of Object.entries(mapping.customFields)) {
+    if (!can.has(source)) details.push({ field: `customFields.${name}`, message: `${source} is not readable by the Personio credential (${hint})` });
+  }
+  if (details.length > 0) throw new ConnectError('invalid_mapping', details.map((d) => `${d.field}: ${d.message}`).join('; '), details);
+}
+
+/** Saves the tenant's mapping: the next import reads and writes only what it maps. */
+export async function saveMapping(deps: ConnectDeps, tenantId: string, mapping: Mapping): Promise<MappingResult> {
+  const connection = await requireConnection(deps, tenantId);
+  checkMapping(tenantId, mapping, connection.readableAttributes);
+  await deps.connections.save({ ...connection, mapping, updatedAt: deps.now().toISOString() });
+  return { tenantId, saved: true, mapping };
+}
+
+/**
+ * How the first `limit` employees would map under a proposed mapping, and for users already imported
+ * which fields would change (old → new). Reads Personio and the users table; writes nothing.
+ */
+export async function previewMapping(deps: ConnectDeps, tenantId: string, mapping: Mapping, limit: number): Promise<PreviewResult> {
+  const connection = await requireConnection(deps, tenantId);
+  checkMapping(tenantId, mapping, connection.readableAttributes);
+  const page = await withStoredCredentials(deps, tenantId, (client) => client.listEmployees({ limit, offset: 0, attributes: projection(mapping) }));
+
+  const mapped = page.data.slice(0, limit).map((raw) => mapEmployee(compactEmployee(raw), mapping));
+  const ids = mapped.flatMap((m) => (m.ok ? [m.employee.personioId] : []));
+  const users = ids.length > 0 ? await deps.users.getByPersonioIds(tenantId, ids) : new Map<number, UserRecord>();
+
+  const employees = mapped.map((result): PreviewEmployee => {
+    if (!result.ok) return { personioId: result.personioId ?? null, outcome: 'unmappable', userId: null, fields: {}, customFields: {}, changes: [], problems: [result.reason] };
+    const { employee } = result;
+    const user = users.get(employee.personioId);
+    const changes = user ? diff(user, mergeContent(user, employee)) : [];
+    return {
+      personioId: employee.personioId,
+      outcome: !user ? 'new' : changes.length > 0 ? 'changed' : 'unchanged',
+      userId: user?.userId ?? null,
+      fields: employee.fields,
+      customFields: employee.customFields,
+      changes,
+      problems: employee.problems,
+    };
+  });
+  const counts = { new: 0, changed: 0, unchanged: 0, unmappable: 0 };
+  for (const e of employees) counts[e.outcome]++;
+  return { tenantId, saved: false, mapping, employees, counts };
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** Changed content fields (managerUserId is derived at the end of a run, so it is not previewed). */
+function diff(user: UserRecord, next: ReturnType<typeof mergeContent>): FieldChange[] {
+  const current = pickContent(user);
+  const changes: FieldChange[] = [];
+  for (const field of [...(Object.keys(emptyFields) as UserFieldName[]), 'active'] as const) {
+    if (!same(current[field], next[field])) changes.push({ field, from: current[field] ?? null, to: next[field] ?? null });
+  }
+  const names = new Set([...Object.keys(current.customFields), ...Object.keys(next.customFields)]);
+  for (const name of [...names].sort()) {
+    if (!same(current.customFields[name], next.customFields[name])) changes.push({ field: `customFields.${name}`, from: current.customFields[name] ?? null, to: next.customFields[name] ?? null });
+  }
+  return changes;
+}

@@ -1,0 +1,277 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { closeServer, listenOn } from './ports.js';
+
+/**
+ * A stand-in for Amazon EventBridge Scheduler: no emulator exists offline, and connect must run the real
+ * `@aws-sdk/client-scheduler` unchanged (it only sees AWS_ENDPOINT_URL_SCHEDULER). So this speaks the
+ * real wire protocol (REST-JSON: `POST|PUT|GET|DELETE /schedules/{Name}?groupName=…`) for the four
+ * operations the product uses, with the service's error names, HTTP statuses and validation rules.
+ * Schedules live in memory and never fire: locally, imports are started by the runner or the API.
+ *
+ * Wire details the SDK depends on: the error name travels in the `x-amzn-ErrorType` header (and the
+ * body's `__type`), the message in the body's `Message`; timestamps are epoch seconds.
+ */
+
+export interface SchedulerOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  host?: string;
+  region?: string;
+  accountId?: string;
+}
+
+export interface StoredSchedule {
+  Name: string;
+  GroupName: string;
+  Arn: string;
+  ScheduleExpression: string;
+  State: 'ENABLED' | 'DISABLED';
+  FlexibleTimeWindow: { Mode: 'OFF' | 'FLEXIBLE'; MaximumWindowInMinutes?: number };
+  Target: Record<string, unknown> & { Arn: string; RoleArn: string; Input?: string };
+  Description?: string;
+  CreationDate: number;
+  LastModificationDate: number;
+}
+
+export interface SchedulerStandIn {
+  url: string;
+  port: number;
+  /** Schedule groups exist in AWS before schedules are put in them; `default` always exists. */
+  createGroup(name: string): void;
+  /** Every schedule, for tests and diagnostics. */
+  schedules(): StoredSchedule[];
+  /** Requests received per operation. */
+  calls(): Record<string, number>;
+  /** While true every request is answered 500 InternalServerException. */
+  setUnavailable(v: boolean): void;
+  close(): Promise<void>;
+}
+
+type Json = Record<string, unknown>;
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const operations: Record<string, string> = { POST: 'CreateSchedule', PUT: 'UpdateSchedule', GET: 'GetSchedule', DELETE: 'DeleteSchedule' };
+const NAME = /^[0-9a-zA-Z_.-]{1,64}$/;
+const MAX_BODY_BYTES = 256 * 1024;
+const validation = (message: string) => new ApiError(400, 'ValidationException', message);
+
+function str(body: Json, field: string, required: boolean, max = 1600): string | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) {
+    if (required) throw validation(`1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+    return undefined;
+  }
+  if (typeof value !== 'string') throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected a string.`);
+  if (value.length < 1 || value.length > max) {
+    throw validation(`1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must have length between 1 and ${max}`);
+  }
+  return value;
+}
+
+function obj(body: Json, field: string, required: boolean): Json | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) {
+    if (required) throw validation(`1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+    return undefined;
+  }
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected a structure.`);
+  return value as Json;
+}
+
+function int(body: Json, field: string, min: number, max: number): number | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected an integer.`);
+  if (value < min || value > max) throw validation(`1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must be between ${min} and ${max}`);
+  return value;
+}
+
+/** rate(1 hour) | rate(5 minutes) | cron(six fields) | at(yyyy-mm-ddThh:mm:ss), as Scheduler accepts them. */
+function checkExpression(expression: string): void {
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (rate) {
+    const n = Number(rate[1]);
+    const plural = (rate[2] ?? '').endsWith('s');
+    if (n >= 1 && plural === (n !== 1)) return;
+  } else if (/^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/.test(expression) || /^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$/.test(expression)) {
+    return;
+  }
+  throw validation(`Invalid Schedule Expression ${expression}.`);
+}
+
+class ScheduleStore {
+  private readonly groups = new Set(['default']);
+  private readonly items = new Map<string, StoredSchedule>();
+
+  constructor(
+    private readonly region: string,
+    private readonly accountId: string,
+  ) {}
+
+  createGroup(name: string): void {
+    this.groups.add(name);
+  }
+
+  all(): StoredSchedule[] {
+    return [...this.items.values()].map((s) => structuredClone(s));
+  }
+
+  handle(method: string, name: string, query: URLSearchParams, body: Json): Json {
+    if (!NAME.test(name)) throw validation(`1 validation error detected: Value '${name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z-_.]+`);
+    const bodyGroup = typeof body['GroupName'] === 'string' ? body['GroupName'] : undefined;
+    const group = (method === 'GET' || method === 'DELETE' ? query.get('groupName') : bodyGroup) ?? 'default';
+    if (!NAME.test(group)) throw validation(`1 validation error detected: Value '${group}' at 'groupName' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z-_.]+`);
+    const key = `${group}/${name}`;
+    switch (method) {
+      case 'POST':
+        return this.save(key, name, group, body, 'create');
+      case 'PUT':
+        return this.save(key, name, group, body, 'update');
+      case 'GET': {
+        this.requireGroup(group);
+        const found = this.items.get(key);
+        if (!found) throw new ApiError(404, 'ResourceNotFoundException', `Schedule ${name} does not exist.`);
+        return { ...structuredClone(found), ActionAfterCompletion: 'NONE' };
+      }
+      case 'DELETE':
+        this.requireGroup(group);
+        if (!this.items.delete(key)) throw new ApiError(404, 'ResourceNotFoundException', `Schedule ${name} does not exist.`);
+        return {};
+      default:
+        throw new ApiError(404, 'UnknownOperationException', `${method} /schedules/{Name} is not an operation of the local Scheduler.`);
+    }
+  }
+
+  private requireGroup(group: string): void {
+    if (!this.groups.has(group)) throw new ApiError(404, 'ResourceNotFoundException', `Schedule group ${group} does not exist.`);
+  }
+
+  private save(key: string, name: string, group: string, body: Json, mode: 'create' | 'update'): Json {
+    const expression = str(body, 'ScheduleExpression', true, 256) as string;
+    const window = obj(body, 'FlexibleTimeWindow', true) as Json;
+    const target = obj(body, 'Target', true) as Json;
+    const state = str(body, 'State', false, 8) ?? 'ENABLED';
+    const description = str(body, 'Description', false, 512);
+    const mode_ = str(window, 'Mode', true, 8);
+    const maxWindow = int(window, 'MaximumWindowInMinutes', 1, 1440);
+    const targetArn = str(target, 'Arn', true) as string;
+    const roleArn = str(target, 'RoleArn', true) as string;
+    const input = str(target, 'Input', false, 8192);
+    const retry = obj(target, 'RetryPolicy', false);
+    if (retry) {
+      int(retry, 'MaximumEventAgeInSeconds', 60, 86_400);
+      int(retry, 'MaximumRetryAttempts', 0, 185);
+    }
+    checkExpression(expression);
+    if (state !== 'ENABLED' && state !== 'DISABLED') throw validation(`1 validation error detected: Value '${state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]`);
+    if (mode_ !== 'OFF' && mode_ !== 'FLEXIBLE') throw validation(`1 validation error detected: Value '${mode_}' at 'flexibleTimeWindow.mode' failed to satisfy constraint: Member must satisfy enum value set: [OFF, FLEXIBLE]`);
+    if (mode_ === 'FLEXIBLE' && maxWindow === undefined) throw validation('MaximumWindowInMinutes must be provided when Mode is FLEXIBLE.');
+    if (mode_ === 'OFF' && maxWindow !== undefined) throw validation('MaximumWindowInMinutes must not be provided when Mode is OFF.');
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(roleArn)) throw validation(`Invalid RoleArn ${roleArn}.`);
+    if (!/^arn:aws[a-z-]*:[a-z0-9-]+:/.test(targetArn)) throw validation(`Invalid target Arn ${targetArn}.`);
+    this.requireGroup(group);
+
+    const existing = this.items.get(key);
+    if (mode === 'create' && existing) throw new ApiError(409, 'ConflictException', `Schedule ${name} already exists.`);
+    if (mode === 'update' && !existing) throw new ApiError(404, 'ResourceNotFoundException', `Schedule ${name} does not exist.`);
+    const now = Date.now() / 1000;
+    const schedule: StoredSchedule = {
+      Name: name,
+      GroupName: group,
+      Arn: `arn:aws:scheduler:${this.region}:${this.accountId}:schedule/${group}/${name}`,
+      ScheduleExpression: expression,
+      State: state,
+      FlexibleTimeWindow: { Mode: mode_, ...(maxWindow !== undefined && { MaximumWindowInMinutes: maxWindow }) },
+      Target: { ...structuredClone(target), Arn: targetArn, RoleArn: roleArn, ...(input !== undefined && { Input: input }) },
+      ...(description !== undefined && { Description: description }),
+      CreationDate: existing?.CreationDate ?? now,
+      LastModificationDate: now,
+    };
+    this.items.set(key, schedule);
+    return { ScheduleArn: schedule.Arn };
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'ValidationException', 'Request body is too large.');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string): Json {
+  if (text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'SerializationException', 'The request body is not valid JSON.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ApiError(400, 'SerializationException', 'The request body must be a JSON object.');
+  return parsed as Json;
+}
+
+function send(res: ServerResponse, status: number, body: Json, errorType?: string): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(payload),
+    'x-amzn-RequestId': randomUUID(),
+    ...(errorType !== undefined && { 'x-amzn-ErrorType': errorType }),
+  });
+  res.end(payload);
+}
+
+export async function startScheduler(opts: SchedulerOptions = {}): Promise<SchedulerStandIn> {
+  const host = opts.host ?? '127.0.0.1';
+  const store = new ScheduleStore(opts.region ?? 'eu-central-1', opts.accountId ?? '000000000000');
+  const counts: Record<string, number> = {};
+  let unavailable = false;
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      try {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        const text = await readBody(req);
+        const match = /^\/schedules\/([^/]+)$/.exec(url.pathname);
+        if (!match) throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Scheduler.`);
+        const operation = operations[req.method ?? ''];
+        if (operation) counts[operation] = (counts[operation] ?? 0) + 1;
+        if (unavailable) throw new ApiError(500, 'InternalServerException', 'Unexpected error during processing of request.');
+        send(res, 200, store.handle(req.method ?? 'GET', decodeURIComponent(match[1] ?? ''), url.searchParams, parseJson(text)));
+      } catch (error) {
+        if (res.headersSent) return;
+        const e = error instanceof ApiError ? error : new ApiError(500, 'InternalServerException', 'Unexpected error during processing of request.');
+        send(res, e.status, { __type: e.type, Message: e.message }, e.type);
+      }
+    })();
+  });
+
+  const port = await listenOn(server, opts.port ?? 0, host);
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    createGroup: (name) => store.createGroup(name),
+    schedules: () => store.all(),
+    calls: () => ({ ...counts }),
+    setUnavailable: (v) => {
+      unavailable = v;
+    },
+    close: () => (closing ??= closeServer(server)),
+  };
+}
