@@ -11,11 +11,13 @@ import { UserStore } from '../lib/users/store.js';
 import { runIdSchema } from '../lib/imports/run-id.js';
 import { createDocumentClient, createSecretsClient, createSqsClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
+import { countRunOutcome, createMetrics, metricNames, MetricUnit } from './shared/metrics.js';
 
 const config = loadConfig(['usersTable', 'connectionsTable', 'runsTable', 'importQueueUrl', 'secretPrefix', 'personioBaseUrl', 'personioAppId', 'deactivationThreshold']);
 const db = createDocumentClient();
 const sqs = createSqsClient();
 const logger = createLogger('personio-fetch');
+const metrics = createMetrics();
 const deps = {
   connections: new ConnectionStore(db, config.connectionsTable),
   runs: new RunStore(db, config.runsTable),
@@ -50,9 +52,15 @@ export const handler = async (event: unknown, context: Context): Promise<FetchOu
   try {
     const outcome = await runFetch(deps, { tenantId, mode, trigger, ...(runId ? { runId } : {}) }, Date.now() + context.getRemainingTimeInMillis());
     logger.info('fetch finished', { tenantId, ...outcome });
+    if (outcome.status === 'fetched' || outcome.status === 'failed') {
+      metrics.addMetric(metricNames.personio429, MetricUnit.Count, outcome.personio429);
+      countRunOutcome(metrics, outcome.status === 'failed' ? 'failed' : outcome.finalStatus);
+    }
     return outcome;
   } catch (error) {
     logger.error('fetch crashed', { tenantId, error: describeError(error) });
     throw error;
+  } finally {
+    metrics.publishStoredMetrics();
   }
 };

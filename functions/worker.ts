@@ -6,10 +6,12 @@ import { PermanentMessageError } from '../lib/worker/errors.js';
 import { parseImportMessage, processImportMessage } from '../lib/worker/process-message.js';
 import { createDocumentClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
+import { countRunOutcome, createMetrics, metricNames, MetricUnit } from './shared/metrics.js';
 
 const config = loadConfig(['usersTable', 'runsTable', 'deactivationThreshold']);
 const db = createDocumentClient();
 const logger = createLogger('personio-worker');
+const metrics = createMetrics();
 const deps = {
   runs: new RunStore(db, config.runsTable),
   users: new UserStore(db, config.usersTable),
@@ -29,6 +31,12 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
       const message = parseImportMessage(record.body);
       const result = await processImportMessage(deps, message);
       logger.info('message processed', { messageId: record.messageId, tenantId: message.tenantId, seq: message.seq, ...result });
+      if (!result.duplicate) {
+        metrics.addMetric(metricNames.employeesImported, MetricUnit.Count, result.created + result.updated + result.unchanged);
+        metrics.addMetric(metricNames.usersCreated, MetricUnit.Count, result.created);
+        metrics.addMetric(metricNames.usersUpdated, MetricUnit.Count, result.updated);
+      }
+      countRunOutcome(metrics, result.finalStatus);
     } catch (error) {
       const permanent = error instanceof PermanentMessageError;
       logger[permanent ? 'error' : 'warn'](permanent ? 'message can never succeed; leaving it to the DLQ redrive' : 'message failed; SQS will retry it', {
@@ -39,5 +47,6 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
       batchItemFailures.push({ itemIdentifier: record.messageId });
     }
   }
+  metrics.publishStoredMetrics();
   return { batchItemFailures };
 };

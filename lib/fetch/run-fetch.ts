@@ -26,8 +26,8 @@ export interface FetchInput {
 }
 
 export type FetchOutcome =
-  | { status: 'fetched'; runId: string; messagesSent: number; employeesFetched: number; personioRequests: number; personio429: number; finalized: boolean }
-  | { status: 'failed'; runId: string; failure: Finding }
+  | { status: 'fetched'; runId: string; messagesSent: number; employeesFetched: number; personioRequests: number; personio429: number; finalStatus: 'completed' | 'held' | undefined }
+  | { status: 'failed'; runId: string; failure: Finding; personio429: number }
   | { status: 'already_running'; runId: string | undefined }
   | { status: 'not_connected' };
 
@@ -68,8 +68,8 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
 
       const run = await deps.runs.closeFetch(input.tenantId, runId, { messagesSent: sender.sent, ...stats, at: deps.now() });
       // The workers may have processed every message before the fetch closed: then finishing is ours.
-      const finalized = await finalizeRunIfDone(deps, run);
-      return { status: 'fetched', runId, messagesSent: sender.sent, ...stats, finalized };
+      const finalStatus = await finalizeRunIfDone(deps, run);
+      return { status: 'fetched', runId, messagesSent: sender.sent, ...stats, finalStatus };
     } catch (error) {
       if (client) Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited });
       const failure = describeFailure(error);
@@ -77,7 +77,7 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
         await deps.connections.setStatus(input.tenantId, 'invalid_credentials', deps.now());
       }
       await deps.runs.fail(input.tenantId, runId, failure, stats, deps.now());
-      return { status: 'failed', runId, failure };
+      return { status: 'failed', runId, failure, personio429: stats.personio429 };
     }
   } finally {
     await deps.connections.releaseFetchLock(input.tenantId, runId);

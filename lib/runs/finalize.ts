@@ -19,15 +19,15 @@ export interface FinalizeDeps {
 /**
  * Finishes a run whose messages are all processed, if this caller wins the claim: links managers,
  * deactivates users no longer in Personio (never deletes), and writes the findings. Safe to call
- * from every worker and from the fetch; only one does the work.
+ * from every worker and from the fetch; only one does the work and gets the run's final status.
  */
 export async function finalizeRunIfDone(
   deps: FinalizeDeps,
   run: Pick<Run, 'tenantId' | 'runId' | 'status' | 'messagesSent' | 'messagesProcessed' | 'mapping'>,
-): Promise<boolean> {
+): Promise<'completed' | 'held' | undefined> {
   const ready = run.status === 'processing' || run.status === 'finalizing';
-  if (!ready || run.messagesSent === undefined || run.messagesProcessed < run.messagesSent) return false;
-  if (!(await deps.runs.claimFinalization(run.tenantId, run.runId, deps.now()))) return false;
+  if (!ready || run.messagesSent === undefined || run.messagesProcessed < run.messagesSent) return undefined;
+  if (!(await deps.runs.claimFinalization(run.tenantId, run.runId, deps.now()))) return undefined;
 
   const markers = await deps.runs.markers(run.tenantId, run.runId);
   const users = await deps.users.list(run.tenantId);
@@ -40,14 +40,9 @@ export async function finalizeRunIfDone(
   const deactivation = vanished.length > 0 ? { count: 0, held: true, findings: [] } : await deactivateMissing(deps, run.tenantId, users, markers);
   findings.push(...deactivation.findings);
 
-  await deps.runs.finish(run.tenantId, run.runId, {
-    from: 'finalizing',
-    status: deactivation.held ? 'held' : 'completed',
-    findings,
-    deactivated: deactivation.count,
-    at: deps.now(),
-  });
-  return true;
+  const status = deactivation.held ? 'held' : 'completed';
+  await deps.runs.finish(run.tenantId, run.runId, { from: 'finalizing', status, findings, deactivated: deactivation.count, at: deps.now() });
+  return status;
 }
 
 /**

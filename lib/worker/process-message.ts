@@ -17,7 +17,8 @@ export interface ProcessMessageResult {
   updated: number;
   unchanged: number;
   failed: number;
-  finalized: boolean;
+  /** Set when this message finished its run. */
+  finalStatus: 'completed' | 'held' | undefined;
 }
 
 /** Parses an SQS body; a body that can never parse is a permanent failure. */
@@ -75,6 +76,6 @@ export async function processImportMessage(deps: ProcessMessageDeps, message: Im
   // Also on a redelivery: if the worker that recorded the last message died while finishing the run,
   // this is how the run gets finished.
   const latest = await deps.runs.get(message.tenantId, message.runId);
-  const finalized = latest ? await finalizeRunIfDone(deps, latest) : false;
-  return { runId: message.runId, duplicate: !recorded, ...counts, finalized };
+  const finalStatus = latest ? await finalizeRunIfDone(deps, latest) : undefined;
+  return { runId: message.runId, duplicate: !recorded, ...counts, finalStatus };
 }

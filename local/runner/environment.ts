@@ -102,6 +102,8 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       [envNames.fetchFunctionArn]: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${localNames.fetchFunction}`,
       [envNames.fetchFunctionName]: localNames.fetchFunction,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env['POWERTOOLS_LOG_LEVEL'] ?? 'WARN',
+      // CloudWatch EMF blobs on stdout would bury the runner's own output; nothing reads them locally.
+      POWERTOOLS_METRICS_DISABLED: process.env['POWERTOOLS_METRICS_DISABLED'] ?? 'true',
     });
 
     // Imported only now: the handlers read their configuration at module load, as on Lambda.
