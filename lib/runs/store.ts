@@ -8,6 +8,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { Mapping } from '../mapping/mapping.js';
+import { queryByPrefix } from '../storage/query.js';
 import { runKeys } from '../storage/tables.js';
 import type { Finding, MessageCounts, Run, RunMode, RunStatus } from './run.js';
 
@@ -181,28 +182,15 @@ export class RunStore {
   }
 
   async markers(tenantId: string, runId: string): Promise<MessageMarker[]> {
-    const markers: MessageMarker[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'tenantId = :t AND begins_with(sk, :p)',
-          ExpressionAttributeValues: { ':t': tenantId, ':p': `msg#${runId}#` },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) markers.push({
-          seq: item['seq'],
-          personioIds: item['personioIds'] ?? [],
-          presentFields: item['presentFields'] ?? [],
-          failures: item['failures'] ?? [],
-        });
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return markers;
+    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: `msg#${runId}#`, consistentRead: true });
+    return items.map((item) => ({
+      seq: item['seq'] as number,
+      personioIds: (item['personioIds'] as number[] | undefined) ?? [],
+      presentFields: (item['presentFields'] as string[] | undefined) ?? [],
+      failures: (item['failures'] as MessageMarker['failures'] | undefined) ?? [],
+    }));
   }
+
 
   /**
    * Claims the run's completion once every message is in. The condition makes exactly one caller win

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { MappedEmployee } from '../mapping/map-employee.js';
 import { contentHash, mergeContent, toUserRecord, type StoredUser, type UserRecord } from './user.js';
+import { queryByPrefix } from '../storage/query.js';
 import { userKeys } from '../storage/tables.js';
 import { forEachLimited } from '../util/concurrency.js';
 
@@ -121,22 +122,10 @@ export class UserStore {
 
   /** Every user of the tenant (the `--dump-users` view). */
   async list(tenantId: string): Promise<UserRecord[]> {
-    const users: UserRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'tenantId = :t AND begins_with(sk, :p)',
-          ExpressionAttributeValues: { ':t': tenantId, ':p': 'user#' },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) users.push(toUserRecord(item as unknown as StoredUser));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return users;
+    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: 'user#' });
+    return items.map((item) => toUserRecord(item as unknown as StoredUser));
   }
+
 
   /**
    * Changes that the run's completion derives (deactivation, manager links) rather than Personio's
