@@ -10,34 +10,39 @@ import { acknowledge } from './nag.js';
 /**
  * Every permission a function gets comes from one of these binders, which set the environment variable that names the
  * resource in the same call: a function cannot hold a grant without knowing what it is for, nor read a name it may
- * not use. The names are lib/config.ts's `envNames`, plus the ones below that the code does not read yet.
+ * not use. The names are lib/config.ts's `envNames`, the ones the functions' `loadConfig([...])` reads.
  */
-export const extraEnvNames = {
-  scheduleGroupName: 'SCHEDULE_GROUP_NAME',
-  schedulerRoleArn: 'SCHEDULER_ROLE_ARN',
-  fetchFunctionArn: 'FETCH_FUNCTION_ARN',
-  fetchFunctionName: 'FETCH_FUNCTION_NAME',
-  scheduleExpression: 'SCHEDULE_EXPRESSION',
-  scheduleFlexibleWindowMinutes: 'SCHEDULE_FLEXIBLE_WINDOW_MINUTES',
-} as const;
-
-export type TableAccess = 'read' | 'readWrite';
 
 /**
- * The item-level actions the stores use (lib/*\/store.ts, lib/tenants/connections.ts): Get, BatchGet, Query, Put,
- * Update, and TransactWrite (authorized per item as Put/Update/ConditionCheck). The product never deletes or scans an
- * item, so neither is granted; a store that starts to must widen this list, and the stack tests will show it.
+ * What a function may do on a table: item actions on the table, and whether it may Query the table's indexes.
+ * - read / readWrite: the item-level actions the stores use (lib/*\/store.ts, lib/tenants/connections.ts): Get,
+ *   BatchGet, Query, Put, Update, and TransactWrite (authorized per item as Put/Update/ConditionCheck), with Query on
+ *   every index (the users' email index: creating or linking a user looks it up by email).
+ * - readUpdate: read and change existing items only, never create one, no index. Connect on the users table: approving
+ *   a held run lists the tenant's users (Query) and deactivates the missing ones (UpdateItem, conditioned on the item
+ *   existing: lib/runs/approve.ts → finalize.ts `deactivate`); the mapping preview reads users by Personio id
+ *   (BatchGetItem: lib/connect/mapping.ts → UserStore.getByPersonioIds). It never looks a user up by email, creates,
+ *   links or gets one by key.
+ * The product never deletes or scans an item, so neither is granted; code that starts to must widen a profile here,
+ * and the stack tests will show it.
  */
-export const tableActions: Record<TableAccess, readonly string[]> = {
-  read: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
-  readWrite: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+export type TableAccess = 'read' | 'readWrite' | 'readUpdate';
+
+export const tableAccess: Record<TableAccess, { readonly actions: readonly string[]; readonly indexes: boolean }> = {
+  read: { actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'], indexes: true },
+  readWrite: {
+    actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    indexes: true,
+  },
+  readUpdate: { actions: ['dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], indexes: false },
 };
 
-/** Item access on one table (and Query on each of its indexes, by name) + the table's name in `envName`. */
+/** Item access on one table (and, if the access allows, Query on each of its indexes, by name) + the table's name in `envName`. */
 export function bindTable(fn: LambdaFunction, table: ProductTable, access: TableAccess, envName: EnvName): void {
   const arn = table.table.tableArn;
-  fn.addToRolePolicy(new PolicyStatement({ actions: [...tableActions[access]], resources: [arn] }));
-  if (table.indexNames.length > 0) {
+  const { actions, indexes } = tableAccess[access];
+  fn.addToRolePolicy(new PolicyStatement({ actions: [...actions], resources: [arn] }));
+  if (indexes && table.indexNames.length > 0) {
     fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: table.indexNames.map((name) => `${arn}/index/${name}`) }));
   }
   fn.addEnvironment(envName, table.table.tableName);
@@ -73,11 +78,11 @@ export function bindScheduleManagement(fn: LambdaFunction, schedules: TenantSche
       conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
     }),
   );
-  fn.addEnvironment(extraEnvNames.scheduleGroupName, schedules.group.scheduleGroupName);
-  fn.addEnvironment(extraEnvNames.schedulerRoleArn, schedules.role.roleArn);
-  fn.addEnvironment(extraEnvNames.fetchFunctionArn, schedules.target.functionArn);
-  fn.addEnvironment(extraEnvNames.scheduleExpression, schedules.expression);
-  fn.addEnvironment(extraEnvNames.scheduleFlexibleWindowMinutes, String(schedules.flexibleWindowMinutes));
+  fn.addEnvironment(envNames.scheduleGroupName, schedules.group.scheduleGroupName);
+  fn.addEnvironment(envNames.schedulerRoleArn, schedules.role.roleArn);
+  fn.addEnvironment(envNames.fetchFunctionArn, schedules.target.functionArn);
+  fn.addEnvironment(envNames.scheduleExpression, schedules.expression);
+  fn.addEnvironment(envNames.scheduleFlexibleWindowMinutes, String(schedules.flexibleWindowMinutes));
   acknowledge(
     fn.role ?? fn,
     `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${schedules.groupName}/*]`,
@@ -86,7 +91,7 @@ export function bindScheduleManagement(fn: LambdaFunction, schedules: TenantSche
 }
 
 /** Invoke one function (unqualified ARN only, no versions or aliases) + its name in `envName`. */
-export function bindInvoke(fn: LambdaFunction, target: IFunction, envName: string): void {
+export function bindInvoke(fn: LambdaFunction, target: IFunction, envName: EnvName): void {
   fn.addToRolePolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [target.functionArn] }));
   fn.addEnvironment(envName, target.functionName);
 }

@@ -8,19 +8,36 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { type EnvName, envNames, loadConfig } from '../lib/config.js';
 
 const outdir = resolve(process.env.CDK_OUTDIR ?? 'cdk.out');
 const runs = Number(process.argv[2] ?? 15);
+/**
+ * A valid value for every variable any function's `loadConfig([...])` reads (typed by lib/config.ts's names, so a new
+ * one fails the type check until it is added here): the bundles' module scope parses its configuration, and a missing
+ * or malformed value would fail the import instead of measuring it.
+ */
+const configEnv: Record<EnvName, string> = {
+  [envNames.usersTable]: 'users',
+  [envNames.connectionsTable]: 'connections',
+  [envNames.runsTable]: 'runs',
+  [envNames.importQueueUrl]: 'https://sqs.eu-central-1.amazonaws.com/123456789012/import',
+  [envNames.secretPrefix]: 'dado/personio/',
+  [envNames.personioBaseUrl]: 'https://api.personio.de',
+  [envNames.personioAppId]: 'DADO',
+  [envNames.deactivationThreshold]: '0.2',
+  [envNames.scheduleGroupName]: 'DadoPersonioImport',
+  [envNames.schedulerRoleArn]: 'arn:aws:iam::123456789012:role/DadoPersonioImport-SchedulerRole',
+  [envNames.fetchFunctionArn]: 'arn:aws:lambda:eu-central-1:123456789012:function:DadoPersonioImport-Fetch',
+  [envNames.fetchFunctionName]: 'DadoPersonioImport-Fetch',
+  [envNames.scheduleExpression]: 'rate(1 hour)',
+  [envNames.scheduleFlexibleWindowMinutes]: '15',
+};
+// Fails here, naming the variable, if a value above no longer passes the functions' own validation.
+loadConfig(Object.keys(envNames) as (keyof typeof envNames)[], configEnv);
 const dummyEnv = {
+  ...configEnv,
   AWS_REGION: 'eu-central-1',
-  USERS_TABLE: 'users',
-  CONNECTIONS_TABLE: 'connections',
-  RUNS_TABLE: 'runs',
-  IMPORT_QUEUE_URL: 'https://sqs.eu-central-1.amazonaws.com/123456789012/import',
-  SECRET_PREFIX: 'dado/personio/',
-  PERSONIO_BASE_URL: 'https://api.personio.de',
-  PERSONIO_APP_ID: 'DADO',
-  DEACTIVATION_THRESHOLD: '0.2',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 

@@ -9,7 +9,7 @@ import { Monitoring } from './constructs/monitoring.js';
 import { TenantSchedules } from './constructs/schedules.js';
 import { TenantSecrets } from './constructs/secrets.js';
 import { Tables } from './constructs/tables.js';
-import { bindInvoke, bindQueueSender, bindScheduleManagement, bindSecrets, bindTable, extraEnvNames, setting } from './grants.js';
+import { bindInvoke, bindQueueSender, bindScheduleManagement, bindSecrets, bindTable, setting } from './grants.js';
 
 export interface PersonioImportStackProps extends StackProps {
   readonly config: DeploymentConfig;
@@ -47,14 +47,18 @@ export class PersonioImportStack extends Stack {
     }));
     const api = (this.api = new ConnectApi(this, 'ConnectApi', { handler: connect, logRetention }));
 
-    // connect: connections (read/write), runs (read), secrets (manage), schedules, "import now".
+    // connect: connections (read/write), runs (read/write: approving a held run claims and finishes it), users (read and
+    // update existing ones: approval deactivates, the mapping preview reads), secrets (manage), schedules, "import now".
     bindTable(connect, tables.connections, 'readWrite', envNames.connectionsTable);
-    bindTable(connect, tables.runs, 'read', envNames.runsTable);
+    bindTable(connect, tables.runs, 'readWrite', envNames.runsTable);
+    bindTable(connect, tables.users, 'readUpdate', envNames.usersTable);
     bindSecrets(connect, secrets, 'manage');
     bindScheduleManagement(connect, schedules);
-    bindInvoke(connect, fetch, extraEnvNames.fetchFunctionName);
+    bindInvoke(connect, fetch, envNames.fetchFunctionName);
     setting(connect, envNames.personioBaseUrl, config.personioBaseUrl);
     setting(connect, envNames.personioAppId, config.personioAppId);
+    // Approving a held run applies the same guard as the worker.
+    setting(connect, envNames.deactivationThreshold, config.deactivationThreshold);
 
     // fetch: the tenant lock (connections), runs, users (finalization), secrets (read), the import queue.
     bindTable(fetch, tables.connections, 'readWrite', envNames.connectionsTable);

@@ -3,13 +3,12 @@ import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { envNames } from '../lib/config.js';
+import { envNames, loadConfig } from '../lib/config.js';
 import { connectionKeys, runKeys, userKeys } from '../lib/storage/tables.js';
 import { parseDeploymentConfig } from '../infra/config.js';
 import { functionSettings } from '../infra/constructs/functions.js';
 import { MAX_RECEIVE_COUNT, workerEventSource } from '../infra/constructs/import-queue.js';
 import { importMetrics, metricNames } from '../infra/metrics.js';
-import { extraEnvNames } from '../infra/grants.js';
 import { PersonioImportStack } from '../infra/stack.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -216,7 +215,7 @@ describe('functions', () => {
 });
 
 describe('IAM: each function may do exactly what its code needs, on its own resources', () => {
-  it('connect: connections (read/write), runs (read), secrets under the prefix (manage), its schedules, invoke the fetch', () => {
+  it('connect: connections and runs (read/write), users (list, batch-read, update; no create, no email index), secrets under the prefix (manage), its schedules, invoke the fetch', () => {
     // Prepare
     const { connect, fetch } = stack.functions;
     const scheduleArn = `arn:\${AWS::Partition}:scheduler:\${AWS::Region}:\${AWS::AccountId}:schedule/${config.stackName}/*`;
@@ -229,9 +228,13 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
       [
         ...logsOf(lid(stack.functions.node.findChild('ConnectLogs'))),
         ...xray,
-        ...pairs(readWrite, arn(lid(stack.tables.connections.table))),
-        ...pairs(read, arn(lid(stack.tables.runs.table))),
-        ...pairs(['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'], secretArn),
+        ...pairs(readWrite, arn(lid(stack.tables.connections.table)), arn(lid(stack.tables.runs.table))),
+        // Approving a held run: list the users (Query) and deactivate (UpdateItem); the mapping preview: BatchGetItem.
+        ...pairs(['dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], arn(lid(stack.tables.users.table))),
+        ...pairs(
+          ['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret'],
+          secretArn,
+        ),
         ...pairs(['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'], scheduleArn),
         `iam:PassRole on ${arn(lid(stack.schedules.role))} if {"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}`,
         `lambda:InvokeFunction on ${arn(lid(fetch))}`,
@@ -320,15 +323,17 @@ describe('environment: every grant comes with the variable that names its resour
       () => ({
         [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
         [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
+        [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
         [envNames.secretPrefix]: config.secretPrefix,
         [envNames.personioBaseUrl]: config.personioBaseUrl,
         [envNames.personioAppId]: config.personioAppId,
-        [extraEnvNames.scheduleGroupName]: config.stackName,
-        [extraEnvNames.schedulerRoleArn]: { 'Fn::GetAtt': [lid(stack.schedules.role), 'Arn'] },
-        [extraEnvNames.fetchFunctionArn]: { 'Fn::GetAtt': [lid(stack.functions.fetch), 'Arn'] },
-        [extraEnvNames.fetchFunctionName]: { Ref: lid(stack.functions.fetch) },
-        [extraEnvNames.scheduleExpression]: config.scheduleDefault,
-        [extraEnvNames.scheduleFlexibleWindowMinutes]: String(config.scheduleFlexibleWindowMinutes),
+        [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+        [envNames.scheduleGroupName]: config.stackName,
+        [envNames.schedulerRoleArn]: { 'Fn::GetAtt': [lid(stack.schedules.role), 'Arn'] },
+        [envNames.fetchFunctionArn]: { 'Fn::GetAtt': [lid(stack.functions.fetch), 'Arn'] },
+        [envNames.fetchFunctionName]: { Ref: lid(stack.functions.fetch) },
+        [envNames.scheduleExpression]: config.scheduleDefault,
+        [envNames.scheduleFlexibleWindowMinutes]: String(config.scheduleFlexibleWindowMinutes),
       }),
     ],
     [
@@ -387,6 +392,51 @@ describe('environment: every grant comes with the variable that names its resour
         expect(named.has(ref) || ownWiring.has(ref), `${name} may use ${target} but no variable names it`).toBe(true);
       }
     }
+  });
+});
+
+type ConfigKey = keyof typeof envNames;
+const runtimeOnly = new Set(['NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME']);
+
+/**
+ * The configuration keys a handler reads: the string literals of the one `loadConfig([...])` call in
+ * functions/<name>.ts (the entry the stack bundles). Anything but plain literals in that list fails, so a key cannot
+ * hide from this check behind a variable or a spread.
+ */
+function loadConfigKeys(name: string): ConfigKey[] {
+  const source = readFileSync(new URL(`../functions/${name}.ts`, import.meta.url), 'utf8');
+  const calls = [...source.matchAll(/\bloadConfig\(\s*\[([^\]]*)\]/g)];
+  expect(calls.map((c) => c[0].slice(0, 40)), `functions/${name}.ts: one loadConfig([...]) call`).toHaveLength(1);
+  const body = calls[0]![1]!.replace(/\/\/[^\n]*|\/\*[\s\S]*?\*\//g, '');
+  const literals = [...body.matchAll(/'([^']*)'|"([^"]*)"/g)];
+  expect(body.replace(/'[^']*'|"[^"]*"/g, '').replace(/[\s,]/g, ''), `functions/${name}.ts: loadConfig([...]) lists plain string literals only`).toBe('');
+  const keys = literals.map((m) => (m[1] ?? m[2])!);
+  for (const key of keys) expect(Object.keys(envNames), `functions/${name}.ts reads an unknown key`).toContain(key);
+  return keys as ConfigKey[];
+}
+
+describe('environment: every variable a handler\'s loadConfig([...]) reads is set, and nothing else', () => {
+  it.each(['connect', 'fetch', 'worker'] as const)('%s', (name) => {
+    // Prepare
+    const keys = loadConfigKeys(name);
+    const environment = environmentOf(lid(stack.functions[name]));
+
+    // Act
+    const required = keys.map((key) => envNames[key]).sort();
+    const set = Object.keys(environment).filter((variable) => !runtimeOnly.has(variable)).sort();
+    const literal: Record<string, string> = {};
+    for (const key of keys) {
+      const value = environment[envNames[key]];
+      if (typeof value === 'string') literal[envNames[key]] = value;
+    }
+
+    // Assess: a missing variable fails the cold start (ConfigError); an extra one is a grant or setting nothing reads.
+    expect(keys.length).toBeGreaterThan(0);
+    for (const variable of required) expect(environment[variable], `${name} reads ${variable}, which the stack does not set`).toBeTruthy();
+    expect(set).toEqual(required);
+    // The values the stack writes as text (settings, prefixes; not tokens resolved at deploy time) pass the function's
+    // own validation.
+    expect(() => loadConfig(keys.filter((key) => envNames[key] in literal), literal)).not.toThrow();
   });
 });
 

@@ -12,13 +12,15 @@ export class TenantSecrets extends Construct {
   static readonly actions: Record<SecretAccess, readonly string[]> = {
     // The fetch reads the credentials, nothing else.
     read: ['secretsmanager:GetSecretValue'],
-    // connect stores and replaces them, checks for an existing one, and deletes them on disconnect.
+    // connect (lib/credentials/store.ts, lib/connect/credentials.ts): creates a tenant's secret or stores a new
+    // version when it exists, reads it (attributes, mapping preview), schedules its deletion on disconnect (recovery
+    // window), and restores one scheduled for deletion when the tenant reconnects.
     manage: [
       'secretsmanager:CreateSecret',
       'secretsmanager:PutSecretValue',
-      'secretsmanager:DeleteSecret',
-      'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
+      'secretsmanager:DeleteSecret',
+      'secretsmanager:RestoreSecret',
     ],
   };
 
