@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { measureFunctions } from './bundles.js';
 import { measureOurFetch, measureSequentialPager, type FetchMeasurement } from './fetch-bench.js';
 import { rateLimitFloorMs } from './floor.js';
+import { markdownTable, summary, targets, type ReportRow } from './report.js';
 import { startSimProcess } from './sim-process.js';
 import { measureMapping, measureWorker } from './worker-bench.js';
 
@@ -16,6 +19,7 @@ const { values } = parseArgs({
     'latency-ms': { type: 'string', default: '300' },
     'memory-sizes': { type: 'string', default: '1000,50000' },
     'worker-employees': { type: 'string', default: '10000' },
+    'init-runs': { type: 'string', default: '11' },
   },
   strict: true,
 });
@@ -23,8 +27,10 @@ const employees = Number(values.employees);
 const latencyMs = Number(values['latency-ms']);
 const memorySizes = values['memory-sizes'].split(',').filter(Boolean).map(Number);
 const workerEmployees = Number(values['worker-employees']);
-if (!Number.isInteger(employees) || employees < 1 || !Number.isInteger(latencyMs) || memorySizes.some((n) => !Number.isInteger(n) || n < 1)) {
-  console.error('usage: npm run bench -- [--employees N] [--latency-ms L] [--memory-sizes 1000,50000] [--worker-employees N] [--json FILE]');
+const initRuns = Number(values['init-runs']);
+const positive = (n: number) => Number.isInteger(n) && n >= 1;
+if (!positive(employees) || !Number.isInteger(latencyMs) || latencyMs < 0 || memorySizes.some((n) => !positive(n)) || !positive(workerEmployees) || !positive(initRuns)) {
+  console.error('usage: npm run bench -- [--employees N] [--latency-ms L] [--memory-sizes 1000,50000] [--worker-employees N] [--init-runs N] [--json FILE]');
   process.exit(2);
 }
 
@@ -69,6 +75,9 @@ async function memoryRun(size: number): Promise<FetchMeasurement & { peakRssMb: 
   }
 }
 
+const startedAt = new Date();
+log(`bundles: each function built as the synth builds it, import() timed in ${initRuns} fresh processes`);
+const functions = await measureFunctions(initRuns, log);
 const fetchFigures = await fetchSection();
 const memory: Record<number, FetchMeasurement & { peakRssMb: number }> = {};
 for (const size of memorySizes) {
@@ -88,50 +97,156 @@ try {
   await workerSim.stop();
 }
 
+
+const finishedAt = new Date();
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const sec = (ms: number, digits = 2) => `${(ms / 1000).toFixed(digits)} s`;
 const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
-const rows: [string, string, string][] = [
-  ['fetch wall time (ours)', `${(fetchFigures.ours.wallMs / 1000).toFixed(2)} s`, ''],
-  ['rate-limit floor', `${(fetchFigures.floorMs / 1000).toFixed(2)} s`, ''],
-  ['ours / floor', ratio(fetchFigures.ours.wallMs, fetchFigures.floorMs).toFixed(2), '≤ 1.25'],
-  ['sequential pager wall time', `${(fetchFigures.sequential.wallMs / 1000).toFixed(2)} s`, ''],
-  ['sequential / ours', `${ratio(fetchFigures.sequential.wallMs, fetchFigures.ours.wallMs).toFixed(2)}×`, '≥ 3×'],
-  ['client CPU (ours / sequential)', `${fetchFigures.ours.cpuMs.toFixed(0)} ms / ${fetchFigures.sequential.cpuMs.toFixed(0)} ms`, ''],
-  ['requests (ours / sequential)', `${fetchFigures.oursStats.requests} / ${fetchFigures.sequentialStats.requests}`, ''],
-  ['429s received (ours / sequential)', `${fetchFigures.oursStats.rateLimited} / ${fetchFigures.sequentialStats.rateLimited}`, '0 from our pacing'],
-  ['employees (ours / sequential)', `${fetchFigures.ours.employees} / ${fetchFigures.sequential.employees}`, `${employees}`],
-  ...memorySizes.map((size): [string, string, string] => [`fetch peak RSS, ${size.toLocaleString('en-US')} employees`, `${memory[size]!.peakRssMb.toFixed(0)} MB`, '']),
+const { ours, sequential, oursStats, sequentialStats, floorMs, pages } = fetchFigures;
+const overFloor = ratio(ours.wallMs, floorMs);
+const sequentialOverOurs = ratio(sequential.wallMs, ours.wallMs);
+const perSecond = (employeesDone: number, ms: number) => ratio(employeesDone * 1000, ms);
+const firstImportPerSecond = perSecond(worker.firstImport.employeesFetched, worker.firstImportMs);
+const reimportPerSecond = perSecond(worker.reimport.employeesFetched, worker.reimportMs);
+const writesPerEmployee = ratio(worker.firstImport.dynamoWriteRequests, worker.firstImport.employeesFetched);
+const mappingOverParse = ratio(mappingCost.mappingUsPerEmployee, mappingCost.jsonParseUsPerEmployee);
+
+const rows: ReportRow[] = [
+  {
+    measure: `fetch of ${int(employees)} employees (${pages} pages) vs rate-limit floor`,
+    value: `${sec(ours.wallMs)} vs ${sec(floorMs)} = ${overFloor.toFixed(2)}×`,
+    target: `≤ ${targets.fetchOverFloor}× floor`,
+    pass: overFloor <= targets.fetchOverFloor,
+  },
+  {
+    measure: 'sequential pager vs ours',
+    value: `${sec(sequential.wallMs)} = ${sequentialOverOurs.toFixed(2)}× ours`,
+    target: `≥ ${targets.sequentialOverOurs}× ours`,
+    pass: sequentialOverOurs >= targets.sequentialOverOurs,
+  },
+  {
+    measure: '429s received, ours (sequential)',
+    value: `${oursStats.rateLimited} of ${int(oursStats.requests)} requests (${sequentialStats.rateLimited} of ${int(sequentialStats.requests)})`,
+    target: '0 from our pacing',
+    pass: oursStats.rateLimited === 0,
+  },
+  {
+    measure: 'employees fetched, ours / sequential',
+    value: `${int(ours.employees)} / ${int(sequential.employees)}`,
+    target: `${int(employees)} each`,
+    pass: ours.employees === employees && sequential.employees === employees,
+  },
+  {
+    measure: 'fetch client CPU, ours / sequential',
+    value: `${int(ours.cpuMs)} ms / ${int(sequential.cpuMs)} ms`,
+    target: '–',
+    pass: null,
+  },
 ];
-if (memorySizes.length >= 2) {
-  const small = memory[Math.min(...memorySizes)]!;
-  const large = memory[Math.max(...memorySizes)]!;
-  rows.push(['peak RSS, largest / smallest tenant', ratio(large.peakRssMb, small.peakRssMb).toFixed(2), '≤ 1.5']);
+const sizes = [...memorySizes].sort((a, b) => a - b);
+const smallest = sizes[0];
+const largest = sizes.at(-1);
+if (smallest !== undefined && largest !== undefined && largest > smallest) {
+  const small = memory[smallest]!.peakRssMb;
+  const large = memory[largest]!.peakRssMb;
+  const growth = ratio(large, small);
+  rows.push({
+    measure: `fetch peak RSS, ${int(smallest)} / ${int(largest)} employees`,
+    value: `${int(small)} MB / ${int(large)} MB = ${growth.toFixed(2)}×`,
+    target: `≤ ${targets.fetchRssLargeOverSmall}×`,
+    pass: growth <= targets.fetchRssLargeOverSmall,
+  });
+} else {
+  for (const size of sizes) rows.push({ measure: `fetch peak RSS, ${int(size)} employees`, value: `${int(memory[size]!.peakRssMb)} MB`, target: '– (needs two sizes)', pass: null });
 }
 rows.push(
-  ['worker: users created / employees', `${worker.firstImport.created} / ${worker.firstImport.employeesFetched}`, ''],
-  ['worker: write requests, first import', `${worker.firstImport.dynamoWriteRequests} (${ratio(worker.firstImport.dynamoWriteRequests, worker.firstImport.employeesFetched).toFixed(2)}× employees)`, '≤ 1.1× employees'],
-  ['worker: write requests, unchanged re-import', `${worker.reimport.dynamoWriteRequests}`, '0'],
-  ['worker: first import, wall time', `${(worker.firstImportWorkerMs / 1000).toFixed(1)} s`, ''],
-  ['worker: peak RSS', `${worker.peakRssMb.toFixed(0)} MB`, '< 256 MB'],
-  ['mapping per employee / JSON.parse', `${mappingCost.mappingUsPerEmployee.toFixed(2)} µs / ${mappingCost.jsonParseUsPerEmployee.toFixed(2)} µs`, 'mapping ≤ 0.5 × parse'],
+  {
+    measure: 'worker throughput, first import (4 environments)',
+    value: `${int(firstImportPerSecond)} employees/s (${int(worker.firstImport.employeesFetched)} in ${sec(worker.firstImportMs, 1)})`,
+    target: '– (none set)',
+    pass: null,
+  },
+  {
+    measure: 'worker throughput, unchanged re-import',
+    value: `${int(reimportPerSecond)} employees/s (${int(worker.reimport.employeesFetched)} in ${sec(worker.reimportMs, 1)})`,
+    target: '– (none set)',
+    pass: null,
+  },
+  {
+    measure: 'user writes, first import',
+    value: `${int(worker.firstImport.dynamoWriteRequests)} for ${int(worker.firstImport.employeesFetched)} employees = ${writesPerEmployee.toFixed(2)}× (${int(worker.firstImport.created)} created)`,
+    target: `≤ ${targets.firstImportWritesPerEmployee}× employees`,
+    pass: writesPerEmployee <= targets.firstImportWritesPerEmployee,
+  },
+  {
+    measure: 'user writes, unchanged re-import',
+    value: `${int(worker.reimport.dynamoWriteRequests)} (${int(worker.reimport.unchanged)} users unchanged)`,
+    target: `${targets.reimportWrites}`,
+    pass: worker.reimport.dynamoWriteRequests === targets.reimportWrites,
+  },
+  {
+    measure: 'worker peak RSS, one environment',
+    value: `${int(worker.peakRssMb)} MB`,
+    target: `< ${targets.workerPeakRssMb} MB`,
+    pass: worker.peakRssMb < targets.workerPeakRssMb,
+  },
+  {
+    measure: 'mapping vs JSON.parse, per employee',
+    value: `${mappingCost.mappingUsPerEmployee.toFixed(2)} µs vs ${mappingCost.jsonParseUsPerEmployee.toFixed(2)} µs = ${mappingOverParse.toFixed(2)}×`,
+    target: `≤ ${targets.mappingOverJsonParse}× JSON.parse`,
+    pass: mappingOverParse <= targets.mappingOverJsonParse,
+  },
 );
-const width = Math.max(...rows.map((r) => r[0].length));
+for (const [name, f] of Object.entries(functions)) {
+  rows.push({
+    measure: `${name} bundle`,
+    value: `${int(f.bundleKb)} KiB (${int(f.gzipKb)} KiB gzip)`,
+    target: `≤ ${int(targets.bundleKb)} KiB (ours)`,
+    pass: f.bundleKb <= targets.bundleKb,
+  });
+}
+for (const [name, f] of Object.entries(functions)) {
+  rows.push({
+    measure: `${name} init, import() with --enable-source-maps`,
+    value: `${int(f.initMsWithSourceMaps.median)} ms median (fastest ${int(f.initMsWithSourceMaps.fastest)} ms; ${int(f.initMs.median)} ms without source maps)`,
+    target: `≤ ${targets.initMs} ms (ours)`,
+    pass: f.initMsWithSourceMaps.median <= targets.initMs,
+  });
+}
+
+const cpu = cpus();
+const machine = {
+  node: process.version,
+  cpus: cpu.length,
+  cpuModel: cpu[0]?.model.trim() ?? 'unknown',
+  loadAverage: loadavg().map((n) => Number(n.toFixed(2))),
+};
 log('');
-log(`${'measure'.padEnd(width)}  ${'value'.padEnd(22)}  target`);
-for (const [name, value, target] of rows) log(`${name.padEnd(width)}  ${value.padEnd(22)}  ${target}`);
+log(
+  `${startedAt.toISOString()} – ${finishedAt.toISOString()}, Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}, load average ${machine.loadAverage.join(' / ')} (1 / 5 / 15 min) at the end`,
+);
+for (const line of markdownTable(rows)) log(line);
+log('');
+log(summary(rows));
+log(
+  `Targets: fetch from issue 3, worker from issue 4; bundle and init targets are the bench's own (no issue sets one). Init: import() of the bundle in a fresh Node process, ${initRuns} runs, this machine's cores (Lambda's ARM64 differ).`,
+);
 
 if (values.json) {
-  const largest = memorySizes.length ? memory[Math.max(...memorySizes)] : undefined;
+  const largestRun = largest !== undefined ? memory[largest] : undefined;
   const figures = {
     fetch: {
       employees,
-      wallMs: Math.round(fetchFigures.ours.wallMs),
-      floorMs: fetchFigures.floorMs,
-      sequentialWallMs: Math.round(fetchFigures.sequential.wallMs),
-      requests: fetchFigures.oursStats.requests,
-      rateLimited: fetchFigures.oursStats.rateLimited,
-      peakRssMb: largest ? Math.round(largest.peakRssMb) : null,
-      cpuMs: Math.round(fetchFigures.ours.cpuMs),
-      sequentialCpuMs: Math.round(fetchFigures.sequential.cpuMs),
+      wallMs: Math.round(ours.wallMs),
+      floorMs,
+      sequentialWallMs: Math.round(sequential.wallMs),
+      requests: oursStats.requests,
+      rateLimited: oursStats.rateLimited,
+      peakRssMb: largestRun ? Math.round(largestRun.peakRssMb) : null,
+      cpuMs: Math.round(ours.cpuMs),
+      sequentialCpuMs: Math.round(sequential.cpuMs),
+      sequentialRequests: sequentialStats.requests,
+      sequentialRateLimited: sequentialStats.rateLimited,
       peakRssMbBySize: Object.fromEntries(Object.entries(memory).map(([k, v]) => [k, Math.round(v.peakRssMb)])),
     },
     worker: {
@@ -142,8 +257,28 @@ if (values.json) {
       jsonParseUsPerEmployee: Number(mappingCost.jsonParseUsPerEmployee.toFixed(3)),
       peakRssMb: Math.round(worker.peakRssMb),
       firstImportWorkerMs: Math.round(worker.firstImportWorkerMs),
+      firstImportMs: Math.round(worker.firstImportMs),
+      reimportMs: Math.round(worker.reimportMs),
+      firstImportEmployeesPerSecond: Math.round(firstImportPerSecond),
+      reimportEmployeesPerSecond: Math.round(reimportPerSecond),
       usersCreated: worker.firstImport.created,
     },
+    functions: Object.fromEntries(
+      Object.entries(functions).map(([name, f]) => [
+        name,
+        {
+          bundleKb: f.bundleKb,
+          // As deployed (NODE_OPTIONS=--enable-source-maps): median of the runs.
+          initMs: f.initMsWithSourceMaps.median,
+          initMsFastest: f.initMsWithSourceMaps.fastest,
+          initMsWithoutSourceMaps: f.initMs.median,
+          gzipKb: f.gzipKb,
+        },
+      ]),
+    ),
+    report: rows,
+    targets,
+    machine: { ...machine, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), initRuns },
   };
   await writeFile(values.json, `${JSON.stringify(figures, null, 2)}\n`);
   log(`\nwrote ${values.json}`);

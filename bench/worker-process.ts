@@ -3,12 +3,15 @@ import { SqsEventSource } from '../local/runner/event-source.js';
 
 /**
  * Child-process entry: plays the SQS event source for the real worker handler until the queue has
- * stayed empty for a while, then reports the process's peak RSS, so the figure is the worker's own.
+ * stayed empty for a while, then reports the process's peak RSS, so the figure is the worker's own,
+ * and when it was ready to poll (epoch ms, after loading the handler), so the parent can time the
+ * import without the processes' start-up and idle tail.
  * The environment (endpoints, table names) comes from the parent.
  */
 const queueUrl = process.env['IMPORT_QUEUE_URL'];
 if (!queueUrl) throw new Error('IMPORT_QUEUE_URL is not set');
 const { handler } = await import('../functions/worker.js');
+const readyAt = Date.now();
 const source = new SqsEventSource({ sqs: new SQSClient({}), queueUrl, handler, concurrency: Number(process.env['WORKER_CONCURRENCY'] ?? 4) });
 source.start();
 let emptySince: number | undefined;
@@ -21,4 +24,4 @@ for (;;) {
   if (emptySince !== undefined && Date.now() - emptySince > 2_000) break;
 }
 await source.stop();
-process.stdout.write(`${JSON.stringify({ ...source.stats, peakRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
+process.stdout.write(`${JSON.stringify({ ...source.stats, readyAt, peakRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);

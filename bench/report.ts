@@ -1,0 +1,42 @@
+/** One line of the bench's closing table: what was measured, its value, the target and whether it is met. */
+export interface ReportRow {
+  measure: string;
+  value: string;
+  target: string;
+  /** null: a figure without a target (shown for context). */
+  pass: boolean | null;
+}
+
+/**
+ * The targets the bench checks. Fetch: issue 3; worker: issue 4. No issue sets a bundle or init target: those two are
+ * this bench's own (a bundle well under Lambda's limits that loads fast, and an init that keeps connect's cold start
+ * far under API Gateway's 30 s and the user's patience).
+ */
+export const targets = {
+  fetchOverFloor: 1.25,
+  sequentialOverOurs: 3,
+  fetchRssLargeOverSmall: 1.5,
+  firstImportWritesPerEmployee: 1.1,
+  reimportWrites: 0,
+  workerPeakRssMb: 256,
+  mappingOverJsonParse: 0.5,
+  bundleKb: 1536,
+  initMs: 500,
+} as const;
+
+const mark = (pass: boolean | null) => (pass === null ? 'info' : pass ? 'pass' : 'FAIL');
+
+/** The rows as a Markdown table, columns padded so it also reads in a terminal. */
+export function markdownTable(rows: ReportRow[]): string[] {
+  const cells = [['measure', 'value', 'target', 'result'], ...rows.map((r) => [r.measure, r.value, r.target, mark(r.pass)])];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...cells.map((c) => [...(c[i] ?? '')].length)));
+  const line = (c: string[]) => `| ${c.map((cell, i) => cell + ' '.repeat((widths[i] ?? 0) - [...cell].length)).join(' | ')} |`;
+  const [header, ...body] = cells;
+  return [line(header ?? []), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
+}
+
+export function summary(rows: ReportRow[]): string {
+  const checked = rows.filter((r) => r.pass !== null);
+  const failed = checked.filter((r) => r.pass === false);
+  return `${checked.length - failed.length} of ${checked.length} targets met${failed.length ? `; not met: ${failed.map((r) => r.measure).join('; ')}` : ''}.`;
+}
