@@ -1,14 +1,14 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { mapEmployee, type MappedEmployee } from '../../lib/mapping/map-employee.js';
 import { parseImportMessage } from '../../lib/worker/process-message.js';
-import { startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { connectThroughApi, runImport } from '../../local/runner/import-run.js';
-import { afterFirstPage, drain, FaultHarness, printTable, queueDepth, type FaultCase } from './harness.js';
+import { afterFirstPage, drain, faultSuite, queueDepth, type FaultCase } from './harness.js';
 
 /**
  * Fault suite, delivery side (project issue 7): SQS redelivery, a worker dying half-way, a poison
- * message, Secrets Manager down, and Personio's employee list changing while the fetch pages it.
+ * message, Secrets Manager down, Personio failing after messages were sent, and Personio's employee
+ * list changing while the fetch pages it.
  */
 
 const POISON = '{"v":1,"tenantId":"poison", truncated';
@@ -101,6 +101,22 @@ const cases: FaultCase[] = [
     during: (ctx) => afterFirstPage(ctx, () => ctx.sim.setKnobs({ errorRate: 1 })),
   },
   {
+    fault: 'Personio down after 25 pages of 3,000, with changes',
+    expect: { outcome: 'failed', code: /^personio_(unavailable|timeout)$/, partial: true },
+    budgetMs: 20_000,
+    prepare: ({ sim }) => void grown.push(...sim.addEmployees(2_700)),
+    arrange: ({ sim }) => {
+      // Changes spread over the whole list: the pages read before the fault bring theirs, the rest wait for the next import.
+      const ids = sim.employees().map((e) => e.id).sort((a, b) => a - b);
+      for (let i = 0; i < ids.length; i += 50) sim.updateEmployee(ids[i]!, { position: `Fault Analyst ${i}` });
+      sim.setKnobs({ latencyMs: 100, latencyJitter: false });
+    },
+    during: (ctx) => afterFirstPage(ctx, () => ctx.sim.setKnobs({ errorRate: 1 }), 25),
+    restore: ({ sim }) => {
+      sim.removeEmployees(grown.splice(0));
+    },
+  },
+  {
     fault: 'slow pages (1.5 s ± 50 %) within budget',
     expect: { outcome: 'completed' },
     baseline: false,
@@ -145,37 +161,12 @@ const cases: FaultCase[] = [
   },
 ];
 let halfWritten = 0;
+const grown: number[] = [];
 
-describe('fault suite: delivery, AWS and a changing Personio', () => {
-  let env: LocalEnvironment;
-  let harness: FaultHarness;
-
-  beforeAll(async () => {
-    env = await startLocalEnvironment({ simulator: { employees: 300, seed: 7 } });
-    harness = new FaultHarness(env, 'df');
-  }, 60_000);
-
-  afterAll(async () => {
-    if (harness) printTable('Fault suite — delivery, AWS and a changing Personio', harness.results);
-    await harness?.stop();
-    await env?.stop();
-  });
-
-  for (const c of cases) {
-    const test = c.knownBug ? it.fails : it;
-    const title = c.knownBug ? `${c.fault}: KNOWN BUG — ${c.knownBug}` : `${c.fault}: ${c.expect.outcome === 'completed' ? 'completes with exactly Personio’s employees' : 'fails clearly, table as it was'}`;
-    test(title, async () => {
-      try {
-        await harness.run(c);
-      } catch (error) {
-        harness.recordError(c, error);
-        throw error;
-      }
-    }, 90_000);
-  }
-
+faultSuite('Fault suite — delivery, AWS and a changing Personio', 'df', cases, (shared) => {
   it('runImport reports a poison message instead of hanging', async () => {
     // Prepare: a connected tenant and a poison message queued before the run
+    const { env, harness } = shared();
     await harness.stop();
     await connectThroughApi(env, 'df-poison-runner', env.personio);
     await env.sqs.send(new SendMessageCommand({ QueueUrl: env.queueUrls.importQueueUrl, MessageBody: POISON }));

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
-import { afterFirstPage, FaultHarness, printTable, type FaultCase } from './harness.js';
+import { expect } from 'vitest';
+import { afterFirstPage, faultSuite, type FaultCase } from './harness.js';
 
 /**
  * Fault suite, Personio side (project issue 7): each fault against the simulator's knobs; the import
@@ -101,31 +100,4 @@ const cases: FaultCase[] = [
   },
 ];
 
-describe('fault suite: Personio', () => {
-  let env: LocalEnvironment;
-  let harness: FaultHarness;
-
-  beforeAll(async () => {
-    env = await startLocalEnvironment({ simulator: { employees: 300, seed: 7 } });
-    harness = new FaultHarness(env, 'pf');
-  }, 60_000);
-
-  afterAll(async () => {
-    if (harness) printTable('Fault suite — Personio faults', harness.results);
-    await harness?.stop();
-    await env?.stop();
-  });
-
-  for (const c of cases) {
-    const test = c.knownBug ? it.fails : it;
-    const promise = { completed: 'completes with exactly Personio’s employees', failed: 'fails clearly, table as it was', either: 'completes, or fails clearly with the table as it was' };
-    test(`${c.fault}: ${promise[c.expect.outcome]}`, async () => {
-      try {
-        await harness.run(c);
-      } catch (error) {
-        harness.recordError(c, error);
-        throw error;
-      }
-    }, 90_000);
-  }
-});
+faultSuite('Fault suite — Personio faults', 'pf', cases);
