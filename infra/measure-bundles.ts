@@ -21,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type BuildOptions } from 'esbuild';
 import { type EnvName, envNames, loadConfig } from '../lib/config.js';
+import { functionBundling } from './bundling.js';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
@@ -29,9 +30,9 @@ export const bundledFunctions = ['connect', 'fetch', 'worker'] as const;
 export type BundledFunction = (typeof bundledFunctions)[number];
 
 /**
- * The esbuild options `NodejsFunction` derives from the `bundling` props in `infra/constructs/functions.ts` (format
- * ESM, target node22, minify, sourceMap, sourcesContent false, mainFields, the createRequire banner, bundleAwsSDK: true
- * so nothing is external), as aws-cdk-lib's Bundling turns them into the esbuild command line (`esbuild --bundle
+ * The esbuild options `NodejsFunction` derives from `infra/bundling.ts` and the rest of the `bundling` props in
+ * `infra/constructs/functions.ts` (format ESM, bundleAwsSDK: true so nothing is external), as aws-cdk-lib's Bundling
+ * turns them into the esbuild command line (`esbuild --bundle
  * functions/<name>.ts --target=node22 --platform=node --format=esm --outfile=<asset>/index.mjs --minify --sourcemap
  * --sources-content=false --banner:js=… --main-fields=module,main`, run in the project root).
  * Kept identical to infra by the check in this file's CLI (run after a synth), which rebuilds with these options and
@@ -40,13 +41,13 @@ export type BundledFunction = (typeof bundledFunctions)[number];
 export const functionBundleOptions = {
   bundle: true,
   platform: 'node',
-  target: 'node22',
+  target: functionBundling.target,
   format: 'esm',
-  minify: true,
-  sourcemap: true,
-  sourcesContent: false,
-  mainFields: ['module', 'main'],
-  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  minify: functionBundling.minify,
+  sourcemap: functionBundling.sourceMap,
+  sourcesContent: functionBundling.sourcesContent,
+  mainFields: [...functionBundling.mainFields],
+  banner: { js: functionBundling.banner },
   external: [],
 } satisfies BuildOptions;
 

@@ -6,6 +6,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { functionBundling } from '../bundling.js';
 import { importMetrics } from '../metrics.js';
 import { acknowledge } from '../nag.js';
 
@@ -136,14 +137,8 @@ export class ImportFunctions extends Construct {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // Prefer packages' ESM builds: better tree shaking of the SDK.
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies inside an ESM bundle still call require(); give them one (as Powertools does).
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        ...functionBundling,
+        mainFields: [...functionBundling.mainFields],
         // Bundle the AWS SDK rather than use the runtime's copy: the code runs with exactly the versions the lockfile
         // pins and the tests ran (the runtime's copy changes under us and may lag), and one minified, tree-shaken
         // file loads faster than resolving the runtime's full CommonJS SDK.

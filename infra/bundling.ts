@@ -1,0 +1,14 @@
+/**
+ * How every function is bundled, in one place: `infra/constructs/functions.ts` hands it to NodejsFunction, and the
+ * bench's own esbuild build (`infra/measure-bundles.ts`) reads it too, so the bundles it measures are the deployed ones.
+ */
+export const functionBundling = {
+  target: 'node22',
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  // Prefer packages' ESM builds: better tree shaking of the SDK.
+  mainFields: ['module', 'main'],
+  // CommonJS dependencies inside an ESM bundle still call require(); give them one (as Powertools does).
+  banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+} as const;
