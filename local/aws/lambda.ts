@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
+import { readBody } from './http.js';
 import { closeServer, listenOn } from './ports.js';
 
 /**
@@ -67,17 +68,6 @@ function send(res: ServerResponse, status: number, body: string | undefined, hea
   res.end(body);
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new ApiError(413, 'RequestTooLargeException', `Request must be smaller than ${limit} bytes for the InvokeFunction operation`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export async function startLambda(opts: LambdaOptions = {}): Promise<LambdaStandIn> {
   const host = opts.host ?? '127.0.0.1';
   const region = opts.region ?? 'eu-central-1';
@@ -100,7 +90,8 @@ export async function startLambda(opts: LambdaOptions = {}): Promise<LambdaStand
         const url = new URL(req.url ?? '/', 'http://localhost');
         const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
         const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
-        const text = await readBody(req, type === 'Event' ? MAX_ASYNC_PAYLOAD : MAX_SYNC_PAYLOAD);
+        const limit = type === 'Event' ? MAX_ASYNC_PAYLOAD : MAX_SYNC_PAYLOAD;
+        const text = await readBody(req, limit, () => new ApiError(413, 'RequestTooLargeException', `Request must be smaller than ${limit} bytes for the InvokeFunction operation`));
         if (req.method !== 'POST' || !match) throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Lambda.`);
         counts['Invoke'] = (counts['Invoke'] ?? 0) + 1;
         const name = resolve(decodeURIComponent(match[1] ?? ''));

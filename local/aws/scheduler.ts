@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { closeServer, listenOn } from './ports.js';
+import { ApiError, parseJsonObject, readBody, sendJson, type Json } from './http.js';
 
 /**
  * A stand-in for Amazon EventBridge Scheduler: no emulator exists offline, and connect must run the real
@@ -48,17 +48,6 @@ export interface SchedulerStandIn {
   close(): Promise<void>;
 }
 
-type Json = Record<string, unknown>;
-
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const operations: Record<string, string> = { POST: 'CreateSchedule', PUT: 'UpdateSchedule', GET: 'GetSchedule', DELETE: 'DeleteSchedule' };
 const NAME = /^[0-9a-zA-Z_.-]{1,64}$/;
@@ -202,39 +191,9 @@ class ScheduleStore {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'ValidationException', 'Request body is too large.');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseJson(text: string): Json {
-  if (text.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new ApiError(400, 'SerializationException', 'The request body is not valid JSON.');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ApiError(400, 'SerializationException', 'The request body must be a JSON object.');
-  return parsed as Json;
-}
-
-function send(res: ServerResponse, status: number, body: Json, errorType?: string): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(payload),
-    'x-amzn-RequestId': randomUUID(),
-    ...(errorType !== undefined && { 'x-amzn-ErrorType': errorType }),
-  });
-  res.end(payload);
-}
+const readRequest = (req: IncomingMessage) => readBody(req, MAX_BODY_BYTES, () => new ApiError(413, 'ValidationException', 'Request body is too large.'));
+const parseJson = (text: string) => parseJsonObject(text, (message) => new ApiError(400, 'SerializationException', message));
+const send = (res: ServerResponse, status: number, body: Json, errorType?: string) => sendJson(res, status, body, 'application/json', errorType);
 
 export async function startScheduler(opts: SchedulerOptions = {}): Promise<SchedulerStandIn> {
   const host = opts.host ?? '127.0.0.1';
@@ -246,7 +205,7 @@ export async function startScheduler(opts: SchedulerOptions = {}): Promise<Sched
     void (async () => {
       try {
         const url = new URL(req.url ?? '/', 'http://localhost');
-        const text = await readBody(req);
+        const text = await readRequest(req);
         const match = /^\/schedules\/([^/]+)$/.exec(url.pathname);
         if (!match) throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Scheduler.`);
         const operation = operations[req.method ?? ''];

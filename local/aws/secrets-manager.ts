@@ -1,6 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { closeServer, listenOn } from './ports.js';
+import { ApiError, parseJsonObject, readBody, sendJson, type Json } from './http.js';
 
 /**
  * A stand-in for AWS Secrets Manager: no emulator can be installed offline, and the product must run
@@ -63,21 +64,6 @@ interface Secret {
   deletionDate?: number;
   deletedDate?: number;
   versions: Map<string, Version>;
-}
-
-type Json = Record<string, unknown>;
-
-/** An error answered to the client: HTTP status, error name and a message that never holds a secret. */
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-    /** Front-end errors spell the field `message`; the service's own errors use `Message`. */
-    readonly lowerCaseMessage = false,
-  ) {
-    super(message);
-  }
 }
 
 const notFound = (): ApiError => new ApiError(400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
@@ -401,42 +387,9 @@ class SecretStore {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'SerializationException', 'Request body is too large.', true);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Parses the request body; the parser's own message is dropped because V8 quotes the input in it. */
-function parseJson(text: string): Json {
-  if (text.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new ApiError(400, 'SerializationException', 'The request body is not valid JSON.', true);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ApiError(400, 'SerializationException', 'The request body must be a JSON object.', true);
-  }
-  return parsed as Json;
-}
-
-function send(res: ServerResponse, status: number, body: Json, errorType?: string): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/x-amz-json-1.1',
-    'Content-Length': Buffer.byteLength(payload),
-    'x-amzn-RequestId': randomUUID(),
-    ...(errorType !== undefined && { 'x-amzn-ErrorType': errorType }),
-  });
-  res.end(payload);
-}
+const readRequest = (req: IncomingMessage) => readBody(req, MAX_BODY_BYTES, () => new ApiError(413, 'SerializationException', 'Request body is too large.', true));
+const parseJson = (text: string) => parseJsonObject(text, (message) => new ApiError(400, 'SerializationException', message, true));
+const send = (res: ServerResponse, status: number, body: Json, errorType?: string) => sendJson(res, status, body, 'application/x-amz-json-1.1', errorType);
 
 function sendError(res: ServerResponse, error: ApiError): void {
   send(res, error.status, { __type: error.type, [error.lowerCaseMessage ? 'message' : 'Message']: error.message }, error.type);
@@ -456,14 +409,14 @@ export async function startSecretsManager(opts: SecretsManagerOptions = {}): Pro
         if (operation !== undefined) counts[operation] = (counts[operation] ?? 0) + 1;
         if (unavailable) {
           // Drain the body first so the connection stays usable for the SDK's retry.
-          await readBody(req);
+          await readRequest(req);
           throw new ApiError(503, 'ServiceUnavailable', 'The service is unavailable. Please try again later.', true);
         }
         if (req.method !== 'POST' || operation === undefined) {
-          await readBody(req);
+          await readRequest(req);
           throw new ApiError(400, 'UnknownOperationException', 'Expected POST / with X-Amz-Target: secretsmanager.<Operation>.', true);
         }
-        const body = parseJson(await readBody(req));
+        const body = parseJson(await readRequest(req));
         send(res, 200, store.handle(operation, body));
       } catch (error) {
         if (res.headersSent) return;
