@@ -7,10 +7,9 @@ import type { RunReport } from '../lib/runs/run.js';
 import { ConnectionStore } from '../lib/tenants/connections.js';
 import { createDocumentClient } from '../functions/shared/clients.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
-import { apiCaller, connectDeps, countingDb, eventually, specViolations } from './helpers/connect-support.js';
+import { apiCaller, importThroughApi, connectDeps, countingDb, eventually, specViolations } from './helpers/connect-support.js';
 
 const CREDENTIALS = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
-const FINAL = ['completed', 'held', 'failed'];
 
 describe('the connect API endpoints', () => {
   let env: LocalEnvironment;
@@ -40,17 +39,7 @@ describe('the connect API endpoints', () => {
   const connect = (tenantId: string, body: object = CREDENTIALS) => call('PUT', `/tenants/${tenantId}/personio`, body);
   const schedule = (tenantId: string) => env.stack.scheduler.schedules().find((s) => s.Name === `personio-${tenantId}`);
 
-  /** Starts an import through the API and waits until its run is final and the fetch has returned. */
-  async function importNow(tenantId: string): Promise<RunReport> {
-    const accepted = await call('POST', `/tenants/${tenantId}/personio/imports`);
-    expect(accepted.status).toBe(202);
-    const report = await eventually(async () => {
-      const answer = await call('GET', `/tenants/${tenantId}/personio/imports/${accepted.body.runId}`);
-      return answer.status === 200 && FINAL.includes(answer.body.status) && (await env.eventSource.depth()) === 0 ? (answer.body as RunReport) : undefined;
-    }, 30_000, `run ${accepted.body.runId}`);
-    await env.stack.lambda.idle();
-    return report;
-  }
+  const importNow = importThroughApi(() => env, call);
 
   describe('PUT /tenants/{tenantId}/personio', () => {
     it('creates the tenant schedule (hourly by default, in the group, targeting the fetch in a flexible window)', async () => {

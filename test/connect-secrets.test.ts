@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunReport } from '../lib/runs/run.js';
 import { startPersonioSim, type PersonioSim } from '../local/personio-sim/index.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
-import { apiCaller, captureOutput, eventually, leakedSecrets, startRotatingPersonio } from './helpers/connect-support.js';
+import { apiCaller, importThroughApi, captureOutput, eventually, leakedSecrets, startRotatingPersonio } from './helpers/connect-support.js';
 
 /**
  * Secrets never leave: every answer of every call in this file, every line the handlers log (at DEBUG, captured
@@ -18,7 +17,6 @@ const secretArb = fc
   .filter((s) => /[A-Z]/.test(s) && /[a-z]/.test(s) && /\d/.test(s));
 
 const [ACCEPTED, ROTATING_OLD, ROTATING_NEW] = fc.sample(secretArb, 3) as [string, string, string];
-const FINAL = ['completed', 'held', 'failed'];
 
 describe('secrets in answers, logs and errors', () => {
   const output = captureOutput({ passThrough: false });
@@ -52,16 +50,7 @@ describe('secrets in answers, logs and errors', () => {
     await sim?.close();
   });
 
-  async function importNow(tenantId: string): Promise<RunReport> {
-    const accepted = await call('POST', `/tenants/${tenantId}/personio/imports`);
-    expect(accepted.status).toBe(202);
-    const report = await eventually(async () => {
-      const answer = await call('GET', `/tenants/${tenantId}/personio/imports/${accepted.body.runId}`);
-      return answer.status === 200 && FINAL.includes(answer.body.status) && (await env.eventSource.depth()) === 0 ? (answer.body as RunReport) : undefined;
-    }, 30_000, `run ${accepted.body.runId}`);
-    await env.stack.lambda.idle();
-    return report;
-  }
+  const importNow = importThroughApi(() => env, call);
 
   it('uses an accepted secret through every endpoint', async () => {
     // Act

@@ -18,6 +18,7 @@ import { ConnectSettingsStore } from '../../lib/connect/settings.js';
 import { CredentialsStore } from '../../lib/credentials/store.js';
 import { LambdaFetchInvoker } from '../../lib/imports/invoker.js';
 import { RunStore } from '../../lib/runs/store.js';
+import type { RunReport } from '../../lib/runs/run.js';
 import { EventBridgeSchedules } from '../../lib/schedules/eventbridge.js';
 import { ConnectionStore } from '../../lib/tenants/connections.js';
 import { UserStore } from '../../lib/users/store.js';
@@ -98,6 +99,22 @@ export function apiCaller(env: () => LocalEnvironment, answers: string[] = []) {
     const parsed = raw === '' ? null : JSON.parse(raw);
     expect(specViolations(method, path, response.statusCode ?? 0, parsed)).toEqual([]);
     return { status: response.statusCode ?? 0, body: parsed, raw };
+  };
+}
+
+const FINAL_STATUSES = ['completed', 'held', 'failed'];
+
+/** "Import now" through the API: waits until the run is final, the queue drained and the fetch returned. */
+export function importThroughApi(env: () => LocalEnvironment, call: ReturnType<typeof apiCaller>) {
+  return async (tenantId: string): Promise<RunReport> => {
+    const accepted = await call('POST', `/tenants/${tenantId}/personio/imports`);
+    expect(accepted.status).toBe(202);
+    const report = await eventually(async () => {
+      const answer = await call('GET', `/tenants/${tenantId}/personio/imports/${accepted.body.runId}`);
+      return answer.status === 200 && FINAL_STATUSES.includes(answer.body.status) && (await env().eventSource.depth()) === 0 ? (answer.body as RunReport) : undefined;
+    }, 30_000, `run ${accepted.body.runId}`);
+    await env().stack.lambda.idle();
+    return report;
   };
 }
 
