@@ -275,10 +275,19 @@ function parseBody<S extends z.ZodType>(text: string, schema: S, path: string): 
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape';
+    const where = issue ? `${issue.path.map(pathSegment).join('.') || '(root)'}: ${issue.message}` : 'unexpected shape';
     throw new PersonioError('bad_response', `Personio sent an unexpected response (${pathOnly(path)}; ${where}).`);
   }
   return parsed.data;
+}
+
+/**
+ * A segment of the issue's path. Keys come from Personio's payload (attribute keys), so a long one is cut: the
+ * message lands in the run record (DynamoDB's 400 KB item limit) and must not repeat the page.
+ */
+function pathSegment(part: PropertyKey): string {
+  const text = String(part);
+  return text.length > 40 ? `${text.slice(0, 32)}…` : text;
 }
 
 function pathOnly(path: string): string {
