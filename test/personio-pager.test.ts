@@ -348,3 +348,29 @@ describe('pageEmployees, property: over a list that shifts between pages', () =>
     );
   });
 });
+
+describe('pageEmployees when page 0 overstates the total', () => {
+  it('stops at the first short page instead of paging through empty offsets, and re-reads once', async () => {
+    // Prepare: 250 employees, but every page claims a trillion
+    const ids = Array.from({ length: 250 }, (_, i) => i + 1);
+    const offsets: number[] = [];
+    const source: EmployeePageSource = {
+      async listEmployees(query: ListEmployeesQuery): Promise<EmployeesPage> {
+        offsets.push(query.offset);
+        const page = pageOf(ids, query);
+        return { ...page, metadata: { total_elements: 1e12, current_page: 0, total_pages: 1e10 } };
+      },
+    };
+    const delivered: number[] = [];
+
+    // Act
+    const summary = await pageEmployees(source, { concurrency: 4 }, async (employees) => {
+      delivered.push(...employees.map(idOf));
+    });
+
+    // Assess: every employee once, and a bounded number of requests (first pass, in-flight pages, verification pass)
+    expect(sorted(delivered)).toEqual(ids);
+    expect(summary.totalMoved).toBe(true);
+    expect(offsets.length).toBeLessThan(15);
+  });
+});

@@ -110,14 +110,21 @@ export async function pageEmployees(
   };
 
   let next = 1;
+  // A page that comes back short ends the planned pages early: a total that overstates the list (a glitch, or a
+  // list that shrank) must not send the run paging through empty offsets until its time runs out.
+  let end = plannedPages;
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
     try {
-      while (!failure && next < plannedPages) {
+      while (!failure && next < end) {
         const index = next++;
         const page = await fetchPage(index * stride);
         // Another page failed meanwhile: the run is over, so nothing more is handed on.
         if (failure) return;
+        if (page.data.length < pageSize && index < plannedPages - 1) {
+          end = Math.min(end, index + 1);
+          summary.totalMoved = true;
+        }
         observe(index, page);
         await deliver(page, { first: overlapping, last: overlapping && index < plannedPages - 1 });
       }

@@ -125,7 +125,7 @@ export class RunStore {
             ':failed': 'failed',
             ':fetching': 'fetching',
             ':processing': 'processing',
-            ':failure': failure,
+            ':failure': boundedFinding(failure),
             ':at': at.toISOString(),
             ':requests': stats.personioRequests,
             ':r429': stats.personio429,
@@ -275,4 +275,11 @@ export class RunStore {
 function stripKeys(item: Record<string, unknown>): Run {
   const { sk: _sk, ...run } = item;
   return run as unknown as Run;
+}
+
+/** A failure's reason is readable prose, not a payload: a runaway message must never make the run record unwritable (400 KB items). */
+const MAX_FINDING_MESSAGE = 2_000;
+
+function boundedFinding(finding: Finding): Finding {
+  return finding.message.length <= MAX_FINDING_MESSAGE ? finding : { ...finding, message: `${finding.message.slice(0, MAX_FINDING_MESSAGE - 1)}…` };
 }
