@@ -7,6 +7,7 @@ import { CooldownLimiter, SlidingWindow } from './rate-limit.js';
 import { json, replies, type Reply } from './responses.js';
 import { EmployeeStore } from './store.js';
 import { TokenRegistry } from './tokens.js';
+import { recordSimCredentials } from './issued.js';
 import type { PersonioSim, SimCredential, SimKnobs, SimOptions, SimStats } from './types.js';
 
 const DEFAULT_CREDENTIAL: SimCredential = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
@@ -73,6 +74,7 @@ class Simulator {
     this.latencyRng = mulberry32(baseSeed ^ 0x1a7e_9c11);
     this.store = new EmployeeStore(new EmployeeGenerator(baseSeed, extraAttributes ?? 0), employees ?? 1000, this.current.strictSpec);
     this.credentials = new Map((credentials ?? [DEFAULT_CREDENTIAL]).map((c) => [c.clientId, c.clientSecret]));
+    recordSimCredentials(credentials ?? [DEFAULT_CREDENTIAL]);
     this.server = createServer((req, res) => {
       this.route(req, res).catch(() => {
         // Only an unreadable request body gets here; answer like Personio's own 500.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { recordSimToken } from './issued.js';
 
 /**
  * Personio v1 tokens today: one per credential pair, stable for its lifetime and reusable in parallel (NOTES.md §1.1).
@@ -20,6 +21,7 @@ export class TokenRegistry {
     const token = `papi-${randomBytes(24).toString('base64url')}`;
     this.byToken.set(token, { clientId, issuedAt: now });
     this.byClient.set(clientId, token);
+    recordSimToken(token);
     return { token, expiresIn: ttlSeconds, minted: true };
   }
 
