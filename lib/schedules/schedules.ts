@@ -58,11 +58,13 @@ const MAX_NAME = 64;
 /**
  * The schedule's name: `personio-<tenantId>`, from a validated tenant id (lower-case letters, digits and
  * hyphens, all allowed in schedule names). Scheduler allows 64 characters; a longer tenant id keeps a
- * prefix and adds a hash of the whole id, so the name stays unique and stable.
+ * prefix and adds a hash of the whole id, so the name stays unique and stable. The hash is joined with `.`,
+ * which no tenant id contains: with `-`, the short tenant id `<prefix>-<hash>` would get the long tenant's
+ * name, and its connect and disconnect would overwrite and delete the other tenant's schedule.
  */
 export function scheduleName(tenantId: string): string {
   const plain = `personio-${tenantId}`;
   if (plain.length <= MAX_NAME) return plain;
   const hash = createHash('sha256').update(tenantId).digest('hex').slice(0, 8);
-  return `personio-${tenantId.slice(0, MAX_NAME - 'personio-'.length - 9)}-${hash}`;
+  return `personio-${tenantId.slice(0, MAX_NAME - 'personio-'.length - 9)}.${hash}`;
 }
