@@ -113,7 +113,7 @@ const mappingOverParse = ratio(mappingCost.mappingUsPerEmployee, mappingCost.jso
 
 const rows: ReportRow[] = [
   {
-    measure: `fetch of ${int(employees)} employees (${pages} pages) vs rate-limit floor`,
+    measure: `fetch of ${int(employees)} employees vs rate-limit floor (${pages} pages)`,
     value: `${sec(ours.wallMs)} vs ${sec(floorMs)} = ${overFloor.toFixed(2)}×`,
     target: `≤ ${targets.fetchOverFloor}× floor`,
     pass: overFloor <= targets.fetchOverFloor,
