@@ -6,11 +6,10 @@
  * with the stable code personio_bad_response (or complete, when the page is a valid one), never throw, send
  * nothing from the rejected page, and say nothing of the page's content or the credential in the failure.
  */
-import { createServer, type Server } from 'node:http';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, listenOn } from '../../local/aws/ports.js';
+import { startPersonioProxy } from '../helpers/personio-proxy.js';
 import { startPersonioSim, type PersonioSim } from '../../local/personio-sim/index.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { connectThroughApi } from '../../local/runner/import-run.js';
@@ -29,39 +28,21 @@ type Rewrite = (offset: number, real: string) => string | undefined;
 /** A Personio in front of the simulator whose list pages can be replaced. */
 async function startPersonioFront(simUrl: string): Promise<{ url: string; rewrite: Rewrite | undefined; close(): Promise<void> }> {
   const front = { rewrite: undefined as Rewrite | undefined };
-  const server: Server = createServer((req, res) => {
-    void (async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k, v]) => typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
-      const answer = await fetch(`${simUrl}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
-      let payload = Buffer.from(await answer.arrayBuffer());
-      const url = new URL(req.url ?? '/', 'http://front');
-      if (answer.status === 200 && req.method === 'GET' && url.pathname === '/v1/company/employees' && front.rewrite) {
-        const replaced = front.rewrite(Number(url.searchParams.get('offset') ?? 0), payload.toString('utf8'));
-        if (replaced !== undefined) payload = Buffer.from(replaced, 'utf8');
-      }
-      const out: Record<string, string> = {};
-      answer.headers.forEach((value, key) => {
-        if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive'].includes(key)) out[key] = value;
-      });
-      res.writeHead(answer.status, out);
-      res.end(payload);
-    })().catch(() => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
+  const proxy = await startPersonioProxy(simUrl, {
+    response: (method, url, status, body) =>
+      status === 200 && method === 'GET' && url.pathname === '/v1/company/employees' && front.rewrite
+        ? front.rewrite(Number(url.searchParams.get('offset') ?? 0), body)
+        : undefined,
   });
-  const port = await listenOn(server, 0, '127.0.0.1');
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: proxy.url,
     get rewrite() {
       return front.rewrite;
     },
     set rewrite(r: Rewrite | undefined) {
       front.rewrite = r;
     },
-    close: () => closeServer(server),
+    close: () => proxy.close(),
   };
 }
 

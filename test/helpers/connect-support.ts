@@ -4,7 +4,6 @@
  * everything written to stdout/stderr (the handlers' log lines) to search for secrets.
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -23,7 +22,7 @@ import { EventBridgeSchedules } from '../../lib/schedules/eventbridge.js';
 import { ConnectionStore } from '../../lib/tenants/connections.js';
 import { UserStore } from '../../lib/users/store.js';
 import { createDocumentClient } from '../../functions/shared/clients.js';
-import { closeServer, listenOn } from '../../local/aws/ports.js';
+import { startPersonioProxy } from './personio-proxy.js';
 import { localNames, type LocalEnvironment } from '../../local/runner/environment.js';
 import { httpEvent } from './events.js';
 
@@ -210,34 +209,17 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
  */
 export async function startRotatingPersonio(simUrl: string): Promise<{ url: string; rotate(clientId: string, simSecret: string, newSecret: string): void; close(): Promise<void> }> {
   const rotated = new Map<string, { simSecret: string; newSecret: string }>();
-  const server = createServer((req, res) => {
-    void (async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-      let body: string | undefined = chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
-      if (req.method === 'POST' && req.url?.startsWith('/v1/auth') && body) {
-        const fields = JSON.parse(body) as { client_id?: string; client_secret?: string };
-        const rotation = fields.client_id === undefined ? undefined : rotated.get(fields.client_id);
-        if (rotation) body = JSON.stringify({ ...fields, client_secret: fields.client_secret === rotation.newSecret ? rotation.simSecret : 'rotated-away' });
-      }
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k, v]) => typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
-      const answer = await fetch(`${simUrl}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}) });
-      const payload = Buffer.from(await answer.arrayBuffer());
-      const out: Record<string, string> = {};
-      answer.headers.forEach((value, key) => {
-        if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive'].includes(key)) out[key] = value;
-      });
-      res.writeHead(answer.status, out);
-      res.end(payload);
-    })().catch(() => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
+  const proxy = await startPersonioProxy(simUrl, {
+    request: (method, url, body) => {
+      if (method !== 'POST' || url.pathname !== '/v1/auth' || !body) return body;
+      const fields = JSON.parse(body) as { client_id?: string; client_secret?: string };
+      const rotation = fields.client_id === undefined ? undefined : rotated.get(fields.client_id);
+      return rotation ? JSON.stringify({ ...fields, client_secret: fields.client_secret === rotation.newSecret ? rotation.simSecret : 'rotated-away' }) : body;
+    },
   });
-  const port = await listenOn(server, 0, '127.0.0.1');
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: proxy.url,
     rotate: (clientId, simSecret, newSecret) => void rotated.set(clientId, { simSecret, newSecret }),
-    close: () => closeServer(server),
+    close: () => proxy.close(),
   };
 }
