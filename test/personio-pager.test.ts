@@ -14,8 +14,9 @@ const PROJECTION = ['first_name', 'last_name', 'email'] as const;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The employee's id, or the number an id-less test employee carries as `key`. */
 function idOf(employee: PersonioEmployee): number {
-  return Number(employee['id']?.value);
+  return Number(employee['id']?.value ?? employee['key']?.value);
 }
 
 /** How often each id was handed to onPage. */
@@ -235,13 +236,24 @@ describe('pageEmployees when a page fails', () => {
 });
 
 /** A Personio list page over an in-memory list of ids, as the v1 endpoint answers it. */
-function pageOf(ids: readonly number[], query: ListEmployeesQuery): EmployeesPage {
+/** How a page looks: `pagesOnly` leaves out total_elements; `idless` employees carry their number as `key`, without an id. */
+interface PageShape {
+  pagesOnly?: boolean;
+  idless?: (id: number) => boolean;
+}
+
+function pageOf(ids: readonly number[], query: ListEmployeesQuery, shape: PageShape = {}): EmployeesPage {
+  const totalPages = Math.ceil(ids.length / query.limit);
   return {
     success: true,
-    metadata: { total_elements: ids.length, current_page: Math.floor(query.offset / query.limit), total_pages: Math.ceil(ids.length / query.limit) },
+    metadata: shape.pagesOnly
+      ? { current_page: Math.floor(query.offset / query.limit), total_pages: totalPages }
+      : { total_elements: ids.length, current_page: Math.floor(query.offset / query.limit), total_pages: totalPages },
     offset: query.offset,
     limit: query.limit,
-    data: ids.slice(query.offset, query.offset + query.limit).map((id) => ({ type: 'Employee', attributes: { id: { value: id, type: 'integer' } } })),
+    data: ids
+      .slice(query.offset, query.offset + query.limit)
+      .map((id) => ({ type: 'Employee', attributes: { [shape.idless?.(id) ? 'key' : 'id']: { value: id, type: shape.idless?.(id) ? 'standard' : 'integer' } } })),
   };
 }
 
@@ -266,6 +278,7 @@ class ShiftingList implements EmployeePageSource {
     pageSize: number,
     private readonly plan: readonly (Mutation | null)[],
     private readonly scheduler: fc.Scheduler,
+    private readonly shape: PageShape = {},
   ) {
     this.ids = Array.from({ length: initial }, (_, i) => i + 1);
     this.nextId = initial + 1;
@@ -282,7 +295,7 @@ class ShiftingList implements EmployeePageSource {
       this.apply(mutation);
       this.snapshots.push([...this.ids]);
     }
-    return this.scheduler.schedule(Promise.resolve(pageOf(this.ids, query)), `offset ${query.offset}`);
+    return this.scheduler.schedule(Promise.resolve(pageOf(this.ids, query, this.shape)), `offset ${query.offset}`);
   }
 
   private apply(mutation: Mutation): void {
@@ -297,7 +310,7 @@ class ShiftingList implements EmployeePageSource {
 }
 
 describe('pageEmployees, property: over a list that shifts between pages', () => {
-  it('never delivers an id twice, and delivers every id present in all snapshots', async () => {
+  it('never delivers an employee twice, and delivers every employee present in all snapshots (with or without totals and ids)', async () => {
     const mutation: fc.Arbitrary<Mutation> = fc.oneof(
       fc.record({ kind: fc.constant('add' as const), at: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }) }),
       fc.record({ kind: fc.constant('remove' as const), at: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }) }),
@@ -311,10 +324,14 @@ describe('pageEmployees, property: over a list that shifts between pages', () =>
         fc.integer({ min: 2, max: 10 }),
         fc.integer({ min: 1, max: 4 }),
         fc.array(fc.option(mutation, { nil: null }), { maxLength: 12 }),
+        // Metadata without total_elements; every n-th employee without an id (0: all have one).
+        fc.boolean(),
+        fc.constantFrom(0, 3, 7),
         fc.scheduler(),
-        async (initial, pageSize, concurrency, plan, scheduler) => {
+        async (initial, pageSize, concurrency, plan, pagesOnly, idlessEvery, scheduler) => {
           // Prepare
-          const list = new ShiftingList(initial, pageSize, plan, scheduler);
+          const idless = (id: number) => idlessEvery > 0 && id % idlessEvery === 0;
+          const list = new ShiftingList(initial, pageSize, plan, scheduler, { pagesOnly, idless });
           const delivered: number[] = [];
           let inFlight = 0;
           let maxInFlight = 0;
@@ -340,8 +357,9 @@ describe('pageEmployees, property: over a list that shifts between pages', () =>
           expect(delivered.filter((id) => !ever.has(id))).toEqual([]);
           expect(summary.employees).toBe(delivered.length);
           expect(maxInFlight).toBeLessThanOrEqual(1);
-          // A replacement behind every page read needs no second pass; a moved total always gets one.
-          if (list.snapshots.some((snapshot) => snapshot.length !== first.length)) expect(summary.totalMoved).toBe(true);
+          // A replacement behind every page read needs no second pass; a moved total always gets one (without
+          // total_elements a move within the last page cannot be seen, and the planned pages reach it anyway).
+          if (!pagesOnly && list.snapshots.some((snapshot) => snapshot.length !== first.length)) expect(summary.totalMoved).toBe(true);
         },
       ),
       { numRuns: 300 },
@@ -372,5 +390,67 @@ describe('pageEmployees when page 0 overstates the total', () => {
     expect(sorted(delivered)).toEqual(ids);
     expect(summary.totalMoved).toBe(true);
     expect(offsets.length).toBeLessThan(15);
+  });
+});
+
+describe('pageEmployees, shifts the metadata alone cannot show', () => {
+  /** An in-memory list answered page by page (one at a time), changed by `after` once `calls` pages were answered. */
+  function shiftingSource(ids: number[], shape: PageShape, calls: number, after: (ids: number[]) => number[]): EmployeePageSource & { requests: number[] } {
+    let current = ids;
+    const requests: number[] = [];
+    return {
+      requests,
+      async listEmployees(query: ListEmployeesQuery): Promise<EmployeesPage> {
+        const page = pageOf(current, query, shape);
+        requests.push(query.offset);
+        if (requests.length === calls) current = after(current);
+        return page;
+      },
+    };
+  }
+
+  it('re-reads when the employees at a page boundary have no id, so the one between them is not lost', async () => {
+    // Prepare: 300 employees, those at positions 198 and 200 without an id; after two pages, two leave from page 0 and two join
+    const ids = Array.from({ length: 300 }, (_, i) => i + 1);
+    const source = shiftingSource(ids, { idless: (id) => id === 199 || id === 201 }, 2, (list) => [...list.filter((id) => id !== 5 && id !== 6), 301, 302]);
+    const delivered: number[] = [];
+
+    // Act
+    const summary = await pageEmployees(source, { concurrency: 1 }, async (employees) => void delivered.push(...employees.map(idOf)));
+
+    // Assess: employee 200 (between the two) shifted into page 1 after it was read; the pass that re-reads finds them
+    expect(ids.filter((id) => id !== 5 && id !== 6 && !delivered.includes(id))).toEqual([]);
+    expect(delivered.length).toBe(new Set(delivered).size);
+    expect(summary.totalMoved).toBe(true);
+  });
+
+  it('re-reads when total_pages grows and page 0 gave no total_elements', async () => {
+    // Prepare: 200 employees, no total_elements; after two pages, 99 join at position 199 (pushing the last one to a third page)
+    const ids = Array.from({ length: 200 }, (_, i) => i + 1);
+    const joiners = Array.from({ length: 99 }, (_, i) => 1_000 + i);
+    const source = shiftingSource(ids, { pagesOnly: true }, 2, (list) => [...list.slice(0, 199), ...joiners, ...list.slice(199)]);
+    const delivered: number[] = [];
+
+    // Act
+    const summary = await pageEmployees(source, { concurrency: 1 }, async (employees) => void delivered.push(...employees.map(idOf)));
+
+    // Assess
+    expect(sorted(delivered)).toEqual(sorted([...ids, ...joiners]));
+    expect(summary.totalMoved).toBe(true);
+  });
+
+  it('needs no second pass for a list without total_elements that does not change', async () => {
+    // Prepare: 150 employees, total_pages only (2): where the list ends is known only within a page
+    const ids = Array.from({ length: 150 }, (_, i) => i + 1);
+    const source = shiftingSource(ids, { pagesOnly: true }, 0, (list) => list);
+    const delivered: number[] = [];
+
+    // Act
+    const summary = await pageEmployees(source, { concurrency: 1 }, async (employees) => void delivered.push(...employees.map(idOf)));
+
+    // Assess
+    expect(sorted(delivered)).toEqual(ids);
+    expect(summary).toMatchObject({ totalMoved: false, verificationPages: 0, duplicatesDropped: 0 });
+    expect(source.requests).toEqual([0, 99]);
   });
 });

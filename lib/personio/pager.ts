@@ -50,7 +50,7 @@ export async function pageEmployees(
   // One employee of overlap costs one request in 99; a page of one cannot overlap.
   const stride = pageSize > 1 ? pageSize - 1 : 1;
   const concurrency = Math.max(1, options.concurrency ?? 8);
-  const seen = new Set<number>();
+  const seen = new Set<number | string>();
   const summary: PagingSummary = { pages: 0, employees: 0, duplicatesDropped: 0, totalMoved: false, verificationPages: 0 };
 
   let delivering: Promise<void> = Promise.resolve();
@@ -60,18 +60,14 @@ export async function pageEmployees(
     const lastIndex = page.data.length - 1;
     page.data.forEach((raw, index) => {
       const employee = compactEmployee(raw);
-      const id = employeeId(employee);
-      const edge = (shared.first && index === 0) || (shared.last && index === lastIndex);
-      if (id !== undefined) {
-        if (seen.has(id)) {
-          if (!edge) summary.duplicatesDropped++;
-          return;
-        }
-        seen.add(id);
-      } else if (shared.first && index === 0) {
-        // Without an id it cannot be told apart from the neighbour's copy: the neighbour hands it on.
+      // An employee without an id (the worker reports it) is known by its content, so it is handed on once too.
+      const key = employeeId(employee) ?? JSON.stringify(employee);
+      if (seen.has(key)) {
+        const edge = (shared.first && index === 0) || (shared.last && index === lastIndex);
+        if (!edge) summary.duplicatesDropped++;
         return;
       }
+      seen.add(key);
       fresh.push(employee);
     });
     summary.employees += fresh.length;
@@ -87,10 +83,10 @@ export async function pageEmployees(
   };
 
   const first = await fetchPage(0);
-  const initialTotal = first.metadata?.total_elements ?? (first.metadata?.total_pages !== undefined ? first.metadata.total_pages * pageSize : undefined);
+  const bounds = totalBounds(first, pageSize);
   if (first.data.length === 0) return summary;
 
-  if (initialTotal === undefined) {
+  if (bounds === undefined) {
     await deliver(first);
     // No metadata: walk until an empty or short page.
     await sequentialFrom(pageSize, fetchPage, deliver, pageSize);
@@ -98,20 +94,22 @@ export async function pageEmployees(
   }
 
   // Page p (p ≥ 1) reads [p·stride, p·stride + pageSize): the last one reaches the last employee.
-  const plannedPages = initialTotal <= pageSize ? 1 : 1 + Math.ceil((initialTotal - pageSize) / stride);
+  const plannedPages = bounds.max <= pageSize ? 1 : 1 + Math.ceil((bounds.max - pageSize) / stride);
   const overlapping = stride < pageSize;
   await deliver(first, { first: false, last: overlapping && plannedPages > 1 });
   const edges: ({ first: number | undefined; last: number | undefined; length: number } | undefined)[] = [edgesOf(first)];
 
   const observe = (index: number, page: EmployeesPage): void => {
-    const total = page.metadata?.total_elements;
+    const { total_elements: total, total_pages: totalPages } = page.metadata ?? {};
     if (total !== undefined && total !== first.metadata?.total_elements) summary.totalMoved = true;
+    if (totalPages !== undefined && totalPages !== first.metadata?.total_pages) summary.totalMoved = true;
     edges[index] = edgesOf(page);
   };
 
   let next = 1;
-  // A page that comes back short ends the planned pages early: a total that overstates the list (a glitch, or a
-  // list that shrank) must not send the run paging through empty offsets until its time runs out.
+  // A page that comes back short is where the list ends: no page after it is needed. If that end is not where page 0
+  // said it would be (a list that shrank, or a total that overstates it), the list moved; either way the run must not
+  // page on through empty offsets until its time runs out.
   let end = plannedPages;
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
@@ -121,9 +119,10 @@ export async function pageEmployees(
         const page = await fetchPage(index * stride);
         // Another page failed meanwhile: the run is over, so nothing more is handed on.
         if (failure) return;
-        if (page.data.length < pageSize && index < plannedPages - 1) {
+        if (page.data.length < pageSize) {
           end = Math.min(end, index + 1);
-          summary.totalMoved = true;
+          const listEnd = index * stride + page.data.length;
+          if (listEnd < bounds.min || listEnd > bounds.max) summary.totalMoved = true;
         }
         observe(index, page);
         await deliver(page, { first: overlapping, last: overlapping && index < plannedPages - 1 });
@@ -136,7 +135,7 @@ export async function pageEmployees(
   await Promise.all(Array.from({ length: Math.min(concurrency, plannedPages - 1) }, worker));
   if (failure) throw failure.error;
 
-  if (!summary.totalMoved && !edgesAgree(edges, pageSize, stride)) summary.totalMoved = true;
+  if (!summary.totalMoved && !edgesAgree(edges.slice(0, end), pageSize, stride)) summary.totalMoved = true;
 
   if (summary.totalMoved) {
     // Re-reads the whole list (joiners land beyond the planned pages, leavers shift the rest).
@@ -146,6 +145,18 @@ export async function pageEmployees(
   }
   await delivering;
   return summary;
+}
+
+/**
+ * How many employees page 0 says there are: exactly, from `total_elements`; or within a page, from `total_pages`
+ * alone (what the pages before the last hold is known, the last one's count is not).
+ */
+function totalBounds(first: EmployeesPage, pageSize: number): { min: number; max: number } | undefined {
+  const total = first.metadata?.total_elements;
+  if (total !== undefined) return { min: total, max: total };
+  const pages = first.metadata?.total_pages;
+  if (pages === undefined) return undefined;
+  return { min: Math.max(first.data.length, (pages - 1) * pageSize + 1), max: Math.max(first.data.length, pages * pageSize) };
 }
 
 function edgesOf(page: EmployeesPage): { first: number | undefined; last: number | undefined; length: number } {
@@ -166,7 +177,8 @@ function edgesAgree(
     const page = edges[p];
     if (!page) return false;
     if (p < edges.length - 1 && page.length < pageSize) return false;
-    if (p > 0 && stride < pageSize && page.first !== edges[p - 1]?.last) return false;
+    // An employee without an id cannot show that it is the same one: treated as a shift (a second pass costs requests, a miss costs a user).
+    if (p > 0 && stride < pageSize && (page.first === undefined || page.first !== edges[p - 1]?.last)) return false;
   }
   return true;
 }
