@@ -111,6 +111,8 @@ const cases: FaultCase[] = [
       for (let i = 0; i < ids.length; i += 50) sim.updateEmployee(ids[i]!, { position: `Fault Analyst ${i}` });
       sim.setKnobs({ latencyMs: 100, latencyJitter: false });
     },
+    // 3,000 employees are 31 list requests (page 0, then 30 overlapping pages): after 25, the ten messages of the first
+    // batch have gone out and some pages are still to come. If paging changes, assertPartial says so (no user changed).
     during: (ctx) => afterFirstPage(ctx, () => ctx.sim.setKnobs({ errorRate: 1 }), 25),
     restore: ({ sim }) => {
       sim.removeEmployees(grown.splice(0));
