@@ -7,7 +7,7 @@ import { pageEmployees } from '../personio/pager.js';
 import { MessagePacker } from '../queue/packer.js';
 import type { QueueSender } from '../queue/sender.js';
 import { finalizeRunIfDone, type FinalizeDeps } from '../runs/finalize.js';
-import { newRunId, type Finding, type RunMode } from '../runs/run.js';
+import { boundedFinding, newRunId, type Finding, type RunMode } from '../runs/run.js';
 import type { ConnectionStore } from '../tenants/connections.js';
 
 export interface FetchDeps extends FinalizeDeps {
@@ -72,7 +72,8 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
       return { status: 'fetched', runId, messagesSent: sender.sent, ...stats, finalStatus };
     } catch (error) {
       if (client) Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited });
-      const failure = describeFailure(error);
+      // Bounded here too, so the outcome answers what the run record holds.
+      const failure = boundedFinding(describeFailure(error));
       if (error instanceof PersonioError && error.code === 'invalid_credentials') {
         await deps.connections.setStatus(input.tenantId, 'invalid_credentials', deps.now());
       }

@@ -3,6 +3,7 @@ import ky, { HTTPError, TimeoutError, type KyInstance, type Options as KyOptions
 import type { z } from 'zod';
 import { PersonioError, type PersonioErrorCode } from './errors.js';
 import { RateLimiter, personioEmployeeWindows } from './rate-limiter.js';
+import { truncate } from '../util/text.js';
 import {
   attributesResponseSchema,
   authResponseSchema,
@@ -287,7 +288,7 @@ function parseBody<S extends z.ZodType>(text: string, schema: S, path: string): 
  */
 function pathSegment(part: PropertyKey): string {
   const text = String(part);
-  return text.length > 40 ? `${text.slice(0, 32)}…` : text;
+  return text.length > 40 ? truncate(text, 33) : text;
 }
 
 function pathOnly(path: string): string {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Mapping } from '../mapping/mapping.js';
+import { truncate } from '../util/text.js';
 
 /**
  * fetching → processing → finalizing → completed | held; held → approving → completed;
@@ -91,4 +92,11 @@ export function toReport(run: Run, now: Date = new Date()): RunReport {
     startedAt: run.startedAt,
     finishedAt: run.finishedAt ?? null,
   };
+}
+
+/** A finding's message is readable prose, not a payload: a runaway one must never make the run record unwritable (400 KB items). */
+const MAX_FINDING_MESSAGE = 2_000;
+
+export function boundedFinding(finding: Finding): Finding {
+  return finding.message.length <= MAX_FINDING_MESSAGE ? finding : { ...finding, message: truncate(finding.message, MAX_FINDING_MESSAGE) };
 }

@@ -10,7 +10,7 @@ import {
 import type { Mapping } from '../mapping/mapping.js';
 import { queryByPrefix } from '../storage/query.js';
 import { runKeys } from '../storage/tables.js';
-import type { Finding, MessageCounts, Run, RunMode, RunStatus } from './run.js';
+import { boundedFinding, type Finding, type MessageCounts, type Run, type RunMode, type RunStatus } from './run.js';
 
 /** What a processed message leaves behind: ids it carried (for deactivation) and per-employee failures. */
 export interface MessageMarker {
@@ -275,11 +275,4 @@ export class RunStore {
 function stripKeys(item: Record<string, unknown>): Run {
   const { sk: _sk, ...run } = item;
   return run as unknown as Run;
-}
-
-/** A failure's reason is readable prose, not a payload: a runaway message must never make the run record unwritable (400 KB items). */
-const MAX_FINDING_MESSAGE = 2_000;
-
-function boundedFinding(finding: Finding): Finding {
-  return finding.message.length <= MAX_FINDING_MESSAGE ? finding : { ...finding, message: `${finding.message.slice(0, MAX_FINDING_MESSAGE - 1)}…` };
 }
