@@ -17,6 +17,7 @@ import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../
 import { connectThroughApi } from '../../local/runner/import-run.js';
 import { captureOutput } from '../helpers/connect-support.js';
 import { lambdaContext, scheduledEvent, sqsEvent } from '../helpers/events.js';
+import { describeLeaks, findLeaks, knownSecrets } from '../helpers/leak-sweep.js';
 import { anyJsonValue, nonString, scanTable, weirdString } from './support.js';
 
 const TENANT = 'worker-fuzz';
@@ -65,7 +66,7 @@ describe('the worker under bad SQS bodies', () => {
     await env?.stop();
   });
 
-  /** Runs a batch through the real handler while recording the handler's log lines. */
+  /** Runs a batch through the real handler while recording the handler's log lines; fails when they carry a known secret. */
   async function deliver(bodies: string[]): Promise<{ failures: string[]; logs: LogLine[] }> {
     const event = sqsEvent(bodies.map((Body, i) => ({ MessageId: `record-${i}`, ReceiptHandle: `receipt-${i}`, Body, Attributes: { ApproximateReceiveCount: '1' } })));
     const output = captureOutput({ passThrough: false });
@@ -75,6 +76,9 @@ describe('the worker under bad SQS bodies', () => {
     } finally {
       output.stop();
     }
+    // The capture does not pass the output on, so the global leak sweep never sees it: search it here.
+    const leaks = findLeaks(output.text(), knownSecrets());
+    expect(leaks, `secrets in the worker's output: ${describeLeaks(leaks)}`).toEqual([]);
     const logs = output
       .text()
       .split('\n')

@@ -24,7 +24,7 @@ export interface KnownSecret {
 
 export interface Leak {
   label: string;
-  /** Which spelling of the secret was found: raw, json-escaped, url-encoded, base64, basic-auth. */
+  /** Which spelling of the secret was found: raw, json-escaped, url-encoded, base64, basic-auth (the base64 ones with their alignment). */
   form: string;
 }
 
@@ -50,15 +50,31 @@ export function knownSecrets(): KnownSecret[] {
   ].filter((s) => s.value.length >= MIN_SECRET_LENGTH);
 }
 
+/**
+ * The base64 spellings of `value` wherever it starts inside a larger base64 blob: for each of the three byte
+ * alignments k (the value starting at a byte offset ≡ k mod 3), base64 of k filler bytes + the value, cut down to
+ * the characters fully determined by the value's own bits (characters [⌈8k/6⌉, ⌊8(k+len)/6⌋)), so neither the
+ * bytes before it nor those after it (or the padding) change them.
+ */
+function base64Forms(value: string, form: string): { form: string; text: string }[] {
+  const bytes = Buffer.from(value);
+  return [0, 1, 2].map((k) => ({
+    form: k === 0 ? form : `${form} (offset ${k} mod 3)`,
+    text: Buffer.concat([Buffer.alloc(k), bytes])
+      .toString('base64')
+      .slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + bytes.length)) / 6)),
+  }));
+}
+
 /** The spellings under which a secret can end up in text. */
 export function leakForms(secret: KnownSecret): { form: string; text: string }[] {
   const forms = [
     { form: 'raw', text: secret.value },
     { form: 'json-escaped', text: JSON.stringify(secret.value).slice(1, -1) },
     { form: 'url-encoded', text: encodeURIComponent(secret.value) },
-    { form: 'base64', text: Buffer.from(secret.value).toString('base64').replace(/=+$/, '') },
+    ...base64Forms(secret.value, 'base64'),
   ];
-  if (secret.clientId !== undefined) forms.push({ form: 'basic-auth', text: Buffer.from(`${secret.clientId}:${secret.value}`).toString('base64').replace(/=+$/, '') });
+  if (secret.clientId !== undefined) forms.push(...base64Forms(`${secret.clientId}:${secret.value}`, 'basic-auth'));
   const seen = new Set<string>();
   return forms.filter((f) => !seen.has(f.text) && seen.add(f.text));
 }
@@ -108,6 +124,8 @@ function record(chunk: unknown): boolean {
 
 const INSTALLED = Symbol.for('dado.leak-sweep.installed');
 const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace', 'dir', 'table'] as const;
+/** How deep console arguments are formatted for the search: deeper than any log object in this project, and bounded. */
+const CONSOLE_DEPTH = 6;
 
 function install(): void {
   // Streams are per process; setup files run once per test file (the recording goes to this file's module).
@@ -137,7 +155,7 @@ function install(): void {
     }
     const wrapper = Object.assign(
       function (this: unknown, ...args: unknown[]): void {
-        if (wrapper.recorder(formatWithOptions({ depth: null }, ...args))) original.apply(console, args);
+        if (wrapper.recorder(formatWithOptions({ depth: CONSOLE_DEPTH }, ...args))) original.apply(console, args);
       },
       { recorder: record, [INSTALLED]: true },
     );

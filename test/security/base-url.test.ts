@@ -3,6 +3,7 @@ import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } fr
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/shared/clients.js';
+import { defaultMapping, mappingSchema } from '../../lib/mapping/mapping.js';
 import { closeServer, listenOn } from '../../local/aws/ports.js';
 import { startPersonioSim, type PersonioSim } from '../../local/personio-sim/index.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
@@ -78,19 +79,33 @@ describe('the Personio base URL cannot be chosen by a tenant', () => {
     expect(attackerRequests).toEqual([]);
   });
 
-  it('refuses a URL in the query string and in the bodies of the other routes', async () => {
-    // Act
-    const answers = [
-      await call('PUT', `/tenants/${TENANT}/personio`, CRED, { query: `baseUrl=${encodeURIComponent(attackerUrl)}` }),
-      await call('GET', `/tenants/${TENANT}/personio/attributes`, undefined, { query: `personioUrl=${encodeURIComponent(attackerUrl)}` }),
-      await call('PUT', `/tenants/${TENANT}/personio/schedule`, { enabled: true, baseUrl: attackerUrl }),
-      await call('PUT', `/tenants/${TENANT}/personio/mapping`, { fields: {}, customFields: {}, baseUrl: attackerUrl }),
-      await call('POST', `/tenants/${TENANT}/personio/imports`, { baseUrl: attackerUrl }),
-      await call('DELETE', `/tenants/${TENANT}/personio`, { personioUrl: attackerUrl }),
+  it('refuses a URL in the query string and in otherwise valid bodies of the other routes, with 400 and the field named', async () => {
+    // Prepare: for every route a request that is valid (the mapping is the default one connect starts a tenant from) but
+    // for the URL added to it, and the error detail that must name that URL field
+    const mapping = defaultMapping();
+    expect(mappingSchema.safeParse(mapping).success).toBe(true);
+    const unknownQuery = (field: string) => [{ field, message: expect.stringMatching(/^unknown query parameter/) }];
+    const unknownBodyField = (key: string, field = '(body)') => [{ field, message: `unknown field(s): ${key}` }];
+    const cases: { request: Parameters<typeof call>; details: unknown }[] = [
+      { request: ['PUT', `/tenants/${TENANT}/personio`, CRED, { query: `baseUrl=${encodeURIComponent(attackerUrl)}` }], details: unknownQuery('baseUrl') },
+      { request: ['GET', `/tenants/${TENANT}/personio/attributes`, undefined, { query: `personioUrl=${encodeURIComponent(attackerUrl)}` }], details: unknownQuery('personioUrl') },
+      { request: ['PUT', `/tenants/${TENANT}/personio/mapping`, mapping, { query: `preview=3&baseUrl=${encodeURIComponent(attackerUrl)}` }], details: unknownQuery('baseUrl') },
+      { request: ['PUT', `/tenants/${TENANT}/personio/schedule`, { enabled: true, every: 'daily', baseUrl: attackerUrl }], details: unknownBodyField('baseUrl') },
+      { request: ['PUT', `/tenants/${TENANT}/personio/mapping`, { ...mapping, baseUrl: attackerUrl }], details: unknownBodyField('baseUrl') },
+      { request: ['PUT', `/tenants/${TENANT}/personio/mapping`, { ...mapping, fields: { ...mapping.fields, personioUrl: attackerUrl } }], details: unknownBodyField('personioUrl', 'fields') },
+      { request: ['PUT', `/tenants/${TENANT}/personio/mapping`, { ...mapping, baseUrl: attackerUrl }, { query: 'preview=3' }], details: unknownBodyField('baseUrl') },
+      { request: ['POST', `/tenants/${TENANT}/personio/imports`, { baseUrl: attackerUrl }], details: unknownBodyField('baseUrl') },
+      { request: ['DELETE', `/tenants/${TENANT}/personio`, { personioUrl: attackerUrl }], details: unknownBodyField('personioUrl') },
     ];
 
-    // Assess
-    expect(answers.map((a) => `${a.status} ${a.body.error?.code}`)).toEqual(answers.map(() => '400 invalid_request'));
+    // Act
+    const answers: { status: number; body: any }[] = [];
+    for (const { request } of cases) answers.push(await call(...request));
+
+    // Assess: each is refused for the URL field alone (the details list nothing else wrong with the request)
+    expect(answers.map((a) => ({ status: a.status, code: a.body.error?.code, details: a.body.error?.details }))).toEqual(
+      cases.map(({ details }) => ({ status: 400, code: 'invalid_request', details })),
+    );
     expect(sim.stats().requests).toBe(0);
     expect(attackerRequests).toEqual([]);
   });

@@ -39,6 +39,23 @@ describe('the leak detector', () => {
     });
   });
 
+  it('finds a secret inside a larger base64 blob at every byte alignment, followed by more data', () => {
+    // Prepare: base64'd JSON blobs with the secret starting at a byte offset ≡ 0, 1 and 2 (mod 3), and a near miss
+    const secret: KnownSecret = { label: 'blob canary', value: 's3cr3t-LEAK-CANARY-base64-blob' };
+    const blob = (key: string, value: string) => Buffer.from(JSON.stringify({ [key]: value, after: 'more data' })).toString('base64');
+    const keys = ['s', 's1', 's12'];
+    const offsets = keys.map((key) => JSON.stringify({ [key]: secret.value }).indexOf(secret.value) % 3);
+    expect(offsets).toEqual([0, 1, 2]);
+
+    // Act
+    const found = keys.map((key) => findLeaks(`log: ${blob(key, secret.value)}`, [secret]).map((l) => l.form));
+    const nearMiss = keys.flatMap((key) => findLeaks(`log: ${blob(key, secret.value.replace('blob', 'blub'))}`, [secret]));
+
+    // Assess
+    expect(found).toEqual([['base64'], ['base64 (offset 1 mod 3)'], ['base64 (offset 2 mod 3)']]);
+    expect(nearMiss).toEqual([]);
+  });
+
   it('finds nothing in text without the secret, and never puts the secret into its report', () => {
     // Act
     const clean = findLeaks('{"clientId":"canar********ient","message":"s3cr3t-LEAK-CANARY-swee"}', [CANARY]);

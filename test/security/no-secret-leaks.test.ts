@@ -20,7 +20,8 @@ import { findLeaks, knownSecrets, registerSecret, type KnownSecret } from '../he
  * with the right secret, status, attributes, mapping preview and save, schedule, import now, a scheduled import,
  * Personio refusing the stored secret, Personio failing, Personio unreachable, Secrets Manager unavailable, a bad
  * fetch event, disconnect. Then everything captured is searched: stdout/stderr (the Powertools log lines), every
- * HTTP answer with its headers, every error thrown, every item of the three tables and every SQS message body.
+ * HTTP answer with its headers, every error thrown, every item of the three tables, every SQS message body, every
+ * schedule the Scheduler held (its target's Input included) and every event the fetch function was invoked with.
  */
 
 // Canaries: distinctive, and made only of characters that JSON and URLs leave alone, so an escape cannot hide a leak.
@@ -35,6 +36,10 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
   const answers: string[] = [];
   const errors: string[] = [];
   const messageBodies: string[] = [];
+  /** Every state of every schedule seen in the Scheduler stand-in (disconnect deletes them), as full JSON. */
+  const schedules = new Set<string>();
+  /** Every event the fetch function was invoked with through the Lambda stand-in ("import now"). */
+  const invocations: string[] = [];
   const statuses: Record<string, number> = {};
   let sim: PersonioSim;
   let env: LocalEnvironment;
@@ -57,6 +62,12 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
     });
     env.eventSource = eventSource;
     eventSource.start();
+    // The fetch function registered as the local environment does, with every invocation's event recorded (the
+    // Lambda stand-in has no accessor for the payloads it received).
+    env.stack.lambda.register(localNames.fetchFunction, (event) => {
+      invocations.push(JSON.stringify(event));
+      return env.handlers.fetch(event, lambdaContext('personio-fetch', 15 * 60_000));
+    });
   });
 
   afterAll(async () => {
@@ -72,7 +83,12 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
     const response = await env.handlers.connect({ ...httpEvent(method, path, body), rawQueryString: query });
     answers.push(JSON.stringify(response));
     statuses[label] = response.statusCode ?? 0;
+    recordSchedules();
     return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? 'null') };
+  }
+
+  function recordSchedules(): void {
+    for (const schedule of env.stack.scheduler.schedules()) schedules.add(JSON.stringify(schedule));
   }
 
   async function recordError(what: string, action: () => Promise<unknown>): Promise<void> {
@@ -183,9 +199,12 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
     const logs = output.text();
     const tokens = simSecrets().tokens;
     const secrets: KnownSecret[] = knownSecrets();
-    const everything = [logs, ...answers, ...errors, ...lambdaErrors, ...tables, ...messageBodies];
+    recordSchedules();
+    const scheduleInputs = [...schedules].map((s) => (JSON.parse(s) as { Target: { Input?: string } }).Target.Input);
+    const everything = [logs, ...answers, ...errors, ...lambdaErrors, ...tables, ...messageBodies, ...schedules, ...invocations];
 
-    // Assess: the material is real (DEBUG logs of all three functions, answers, rows, messages, minted tokens)
+    // Assess: the material is real (DEBUG logs of all three functions, answers, rows, messages, schedules with their
+    // Input, fetch invocations, minted tokens)
     expect(logs).toContain('"level":"DEBUG"');
     expect(logs).toContain('"message":"request received"');
     expect(logs).toContain('"message":"fetch finished"');
@@ -194,6 +213,10 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
     expect(tables.some((t) => t.includes('"sk":"user#'))).toBe(true);
     expect(tables.some((t) => t.includes('personio_invalid_credentials'))).toBe(true);
     expect(messageBodies.length).toBeGreaterThan(1);
+    expect(schedules.size).toBeGreaterThanOrEqual(1);
+    expect(scheduleInputs).toEqual([...schedules].map(() => expect.stringContaining(TENANT)));
+    expect(invocations.length).toBeGreaterThanOrEqual(1);
+    expect(invocations).toEqual(invocations.map(() => expect.stringContaining(TENANT)));
     expect(sim.stats().tokensIssued).toBeGreaterThanOrEqual(2);
     expect(tokens.length).toBeGreaterThanOrEqual(2);
     expect(secrets.map((s) => s.label)).toEqual(expect.arrayContaining(['canary client secret', 'wrong canary secret', 'rotated canary secret']));
