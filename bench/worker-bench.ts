@@ -11,6 +11,7 @@ import { startLocalEnvironment } from '../local/runner/environment.js';
 import { connectThroughApi } from '../local/runner/import-run.js';
 import { lambdaContext } from '../local/runner/events.js';
 import type { SimProcess } from './sim-process.js';
+import { isFinalRunStatus } from '../lib/runs/run.js';
 
 export interface WorkerFigures {
   employees: number;
@@ -65,7 +66,7 @@ async function waitForFinal(env: Awaited<ReturnType<typeof startLocalEnvironment
   const { toReport } = await import('../lib/runs/run.js');
   for (let i = 0; i < 600; i++) {
     const run = await env.runs.get('bench', runId);
-    if (run && ['completed', 'held', 'failed'].includes(run.status)) return toReport(run);
+    if (run && isFinalRunStatus(run.status)) return toReport(run);
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`run ${runId} did not finish`);

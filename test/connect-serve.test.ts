@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findFreePort, listenOn, closeServer } from '../local/aws/ports.js';
+import { isFinalRunStatus } from '../lib/runs/run.js';
 
 // `npm run serve` as a user runs it: a child process, the contract's ready line, the curl calls of the
 // README against it, and a clean stop on SIGTERM.
@@ -50,7 +51,7 @@ describe('npm run serve', () => {
     const status = await json(await fetch(`${api}/tenants/acme/personio`));
     const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST' }));
     let report: { status: number; body: Record<string, any> } | undefined;
-    for (let i = 0; i < 150 && !['completed', 'held', 'failed'].includes(report?.body['status']); i++) {
+    for (let i = 0; i < 150 && !isFinalRunStatus(report?.body['status']); i++) {
       await new Promise((r) => setTimeout(r, 200));
       report = await json(await fetch(`${api}/tenants/acme/personio/imports/${accepted.body['runId']}`));
     }

@@ -7,6 +7,10 @@ import { truncate } from '../util/text.js';
  * failed from fetching or processing.
  */
 export type RunStatus = 'fetching' | 'processing' | 'finalizing' | 'completed' | 'held' | 'approving' | 'failed';
+
+/** The statuses a run ends in (a held run may still be approved, but nothing happens to it on its own). */
+const finalRunStatuses: ReadonlySet<string> = new Set<RunStatus>(['completed', 'held', 'failed']);
+export const isFinalRunStatus = (status: unknown): boolean => typeof status === 'string' && finalRunStatuses.has(status);
 export type RunMode = 'full';
 
 export interface Finding {

@@ -9,6 +9,7 @@ import { LOCAL_ACCOUNT_ID, LOCAL_REGION, startLocalStack, type LocalStack } from
 import { startPersonioSim, type PersonioSim, type SimOptions } from '../personio-sim/index.js';
 import { SqsEventSource, type SqsHandler } from './event-source.js';
 import { lambdaContext } from './events.js';
+import { ConnectionStore } from '../../lib/tenants/connections.js';
 
 export interface PersonioTarget {
   url: string;
@@ -41,6 +42,7 @@ export interface LocalEnvironment {
   eventSource: SqsEventSource;
   runs: RunStore;
   users: UserStore;
+  connections: ConnectionStore;
   sqs: SQSClient;
   queueUrls: { importQueueUrl: string; importDlqUrl: string };
   stop(): Promise<void>;
@@ -55,6 +57,7 @@ export const localNames = {
   scheduleGroup: 'dado-personio-imports',
   fetchFunction: 'dado-personio-fetch',
   schedulerRole: 'dado-personio-scheduler',
+  secretPrefix: 'dado/personio/',
 };
 
 /** The fetch's timeout when the Lambda stand-in runs it (as deployed: 15 minutes). */
@@ -94,7 +97,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       [envNames.connectionsTable]: localNames.connectionsTable,
       [envNames.runsTable]: localNames.runsTable,
       [envNames.importQueueUrl]: queueUrls.importQueueUrl,
-      [envNames.secretPrefix]: 'dado/personio/',
+      [envNames.secretPrefix]: localNames.secretPrefix,
       [envNames.personioBaseUrl]: personio.url,
       [envNames.personioAppId]: process.env[envNames.personioAppId] ?? 'DADO',
       [envNames.scheduleGroupName]: localNames.scheduleGroup,
@@ -127,6 +130,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       eventSource,
       runs: new RunStore(db, localNames.runsTable),
       users: new UserStore(db, localNames.usersTable),
+      connections: new ConnectionStore(db, localNames.connectionsTable),
       sqs,
       queueUrls,
       stop,

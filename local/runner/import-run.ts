@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { toReport, type Run, type RunReport } from '../../lib/runs/run.js';
+import { isFinalRunStatus, toReport, type Run, type RunReport } from '../../lib/runs/run.js';
 import type { FetchOutcome } from '../../lib/fetch/run-fetch.js';
 import { httpEvent, lambdaContext, scheduledEvent } from './events.js';
 import type { LocalEnvironment, PersonioTarget } from './environment.js';
@@ -26,7 +26,6 @@ export interface RunProgress {
   queued: number;
 }
 
-const FINAL = new Set(['completed', 'held', 'failed']);
 const FETCH_TIMEOUT_MS = 15 * 60_000;
 
 /**
@@ -65,7 +64,7 @@ export async function runImport(
     options.onProgress?.({ phase: fetchOutcome ? 'processing' : 'fetching', run, queued });
 
     if (env.eventSource.failure) throw new RunnerError(`Polling SQS failed: ${String(env.eventSource.failure)}`);
-    if (fetchOutcome && run && FINAL.has(run.status) && queued === 0) return toReport(run);
+    if (fetchOutcome && run && isFinalRunStatus(run.status) && queued === 0) return toReport(run);
     const dlq = await dlqDepth(env);
     if (fetchOutcome && queued === 0 && dlq > 0) {
       throw new RunnerError(`${dlq} message(s) of run ${runId} failed ${5} times and were set aside in the dead-letter queue; the run cannot complete.`);

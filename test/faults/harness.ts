@@ -1,7 +1,7 @@
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clearTokenCache } from '../../lib/personio/client.js';
-import type { Run } from '../../lib/runs/run.js';
+import { isFinalRunStatus, type Run } from '../../lib/runs/run.js';
 import type { UserRecord } from '../../lib/users/user.js';
 import { defaultKnobs, type PersonioSim } from '../../local/personio-sim/index.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
@@ -86,7 +86,6 @@ export interface FaultResult {
   simulator?: { requests: number; status5xx: number; status429: number; authCalls: number };
 }
 
-const FINAL = new Set(['completed', 'held', 'failed']);
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class FaultHarness {
@@ -210,7 +209,7 @@ export class FaultHarness {
     for (;;) {
       const run = await this.env.runs.get(tenantId, outcome.runId);
       const depth = await this.source.depth();
-      if (run && FINAL.has(run.status) && depth === 0 && (!settled || (await settled()))) return { run };
+      if (run && isFinalRunStatus(run.status) && depth === 0 && (!settled || (await settled()))) return { run };
       if (this.source.failure) throw new Error(`SQS polling failed: ${String(this.source.failure)}`);
       if (Date.now() > deadline) throw new Error(`run ${outcome.runId} of ${tenantId} did not settle: status ${run?.status}, ${depth} message(s) queued`);
       await sleep(150);

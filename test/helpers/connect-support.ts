@@ -17,7 +17,7 @@ import { ConnectSettingsStore } from '../../lib/connect/settings.js';
 import { CredentialsStore } from '../../lib/credentials/store.js';
 import { LambdaFetchInvoker } from '../../lib/imports/invoker.js';
 import { RunStore } from '../../lib/runs/store.js';
-import type { RunReport } from '../../lib/runs/run.js';
+import { isFinalRunStatus, type RunReport } from '../../lib/runs/run.js';
 import { EventBridgeSchedules } from '../../lib/schedules/eventbridge.js';
 import { ConnectionStore } from '../../lib/tenants/connections.js';
 import { UserStore } from '../../lib/users/store.js';
@@ -101,8 +101,6 @@ export function apiCaller(env: () => LocalEnvironment, answers: string[] = []) {
   };
 }
 
-const FINAL_STATUSES = ['completed', 'held', 'failed'];
-
 /** "Import now" through the API: waits until the run is final, the queue drained and the fetch returned. */
 export function importThroughApi(env: () => LocalEnvironment, call: ReturnType<typeof apiCaller>) {
   return async (tenantId: string): Promise<RunReport> => {
@@ -110,7 +108,7 @@ export function importThroughApi(env: () => LocalEnvironment, call: ReturnType<t
     expect(accepted.status).toBe(202);
     const report = await eventually(async () => {
       const answer = await call('GET', `/tenants/${tenantId}/personio/imports/${accepted.body.runId}`);
-      return answer.status === 200 && FINAL_STATUSES.includes(answer.body.status) && (await env().eventSource.depth()) === 0 ? (answer.body as RunReport) : undefined;
+      return answer.status === 200 && isFinalRunStatus(answer.body.status) && (await env().eventSource.depth()) === 0 ? (answer.body as RunReport) : undefined;
     }, 30_000, `run ${accepted.body.runId}`);
     await env().stack.lambda.idle();
     return report;

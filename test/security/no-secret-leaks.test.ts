@@ -13,6 +13,7 @@ import { runImport } from '../../local/runner/import-run.js';
 import { captureOutput, eventually } from '../helpers/connect-support.js';
 import { httpEvent, lambdaContext, scheduledEvent } from '../helpers/events.js';
 import { findLeaks, knownSecrets, registerSecret, type KnownSecret } from '../helpers/leak-sweep.js';
+import { isFinalRunStatus } from '../../lib/runs/run.js';
 
 /**
  * Issue 7, item 4a: no client secret and no Personio token in anything the product hands out or writes down.
@@ -105,7 +106,7 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
     expect(accepted.status).toBe(202);
     const report = await eventually(async () => {
       const answer = await call(`${label} (poll)`, 'GET', `/tenants/${TENANT}/personio/imports/${accepted.body.runId}`);
-      return ['completed', 'held', 'failed'].includes(answer.body.status) && (await eventSource.depth()) === 0 ? answer.body : undefined;
+      return isFinalRunStatus(answer.body.status) && (await eventSource.depth()) === 0 ? answer.body : undefined;
     }, 30_000, `run ${accepted.body.runId}`);
     await env.stack.lambda.idle();
     return report;

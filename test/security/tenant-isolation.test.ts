@@ -15,6 +15,7 @@ import { runImport } from '../../local/runner/import-run.js';
 import { eventually } from '../helpers/connect-support.js';
 import { httpEvent, lambdaContext, scheduledEvent } from '../helpers/events.js';
 import { registerSecret } from '../helpers/leak-sweep.js';
+import { isFinalRunStatus } from '../../lib/runs/run.js';
 
 /**
  * Issue 7, item 4b: a tenant id that tries to reach another tenant's secret, schedule or rows is refused before
@@ -258,7 +259,7 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
     const importNow = await call('POST', `/tenants/${A}/personio/imports`);
     await eventually(async () => {
       const run = await call('GET', `/tenants/${A}/personio/imports/${importNow.body.runId}`);
-      return ['completed', 'held', 'failed'].includes(run.body.status) ? run : undefined;
+      return isFinalRunStatus(run.body.status) ? run : undefined;
     }, 30_000, 'acme import now');
     await env.stack.lambda.idle();
     await env.eventSource.stop();
