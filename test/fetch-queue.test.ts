@@ -1,25 +1,21 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../functions/shared/clients.js';
 import { defaultMapping, mappingSchema } from '../lib/mapping/mapping.js';
 import { clearTokenCache } from '../lib/personio/client.js';
 import { employeeId } from '../lib/personio/employee.js';
 import { importMessageSchema, MESSAGE_BUDGET_BYTES, type ImportMessage } from '../lib/queue/message.js';
-import { ConnectionStore } from '../lib/tenants/connections.js';
-import { localNames, startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
+import { startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
 import { connectThroughApi } from '../local/runner/import-run.js';
 import { lambdaContext } from './helpers/events.js';
+import { takeMessages } from './helpers/queue.js';
 
 const EMPLOYEES = 600;
 const CUSTOM = 50;
 
 describe('what the fetch puts on the queue', () => {
   let env: LocalEnvironment;
-  let connections: ConnectionStore;
 
   beforeAll(async () => {
     env = await startLocalEnvironment({ simulator: { employees: EMPLOYEES, extraAttributes: CUSTOM, seed: 5 } });
-    connections = new ConnectionStore(createDocumentClient(), localNames.connectionsTable);
   }, 60_000);
 
   afterAll(async () => {
@@ -34,23 +30,15 @@ describe('what the fetch puts on the queue', () => {
 
   /** Drains the queue (nobody else consumes it in this file) and returns the bodies and their sizes. */
   async function drain(expected: number): Promise<{ message: ImportMessage; bytes: number }[]> {
-    const out: { message: ImportMessage; bytes: number }[] = [];
-    while (out.length < expected) {
-      const received = await env.sqs.send(new ReceiveMessageCommand({ QueueUrl: env.queueUrls.importQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-      const messages = received.Messages ?? [];
-      for (const m of messages) out.push({ message: importMessageSchema.parse(JSON.parse(m.Body ?? '')), bytes: Buffer.byteLength(m.Body ?? '') });
-      if (messages.length > 0) {
-        await env.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: env.queueUrls.importQueueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
-      }
-    }
-    return out;
+    const messages = await takeMessages(env, expected, { remove: true });
+    return messages.map((m) => ({ message: importMessageSchema.parse(JSON.parse(m.Body ?? '')), bytes: Buffer.byteLength(m.Body ?? '') }));
   }
 
   async function connectWithCustomFields(tenantId: string): Promise<void> {
     await connectThroughApi(env, tenantId, env.personio);
-    const connection = (await connections.get(tenantId))!;
+    const connection = (await env.connections.get(tenantId))!;
     const customFields = Object.fromEntries(Array.from({ length: CUSTOM }, (_, i) => [`extra${i}`, `dynamic_${9000 + i}`]));
-    await connections.save({ ...connection, mapping: mappingSchema.parse({ fields: connection.mapping.fields, customFields }) });
+    await env.connections.save({ ...connection, mapping: mappingSchema.parse({ fields: connection.mapping.fields, customFields }) });
   }
 
   it('packs employees with 50 custom attributes under the byte budget, and the union is exactly the simulator’s set', async () => {

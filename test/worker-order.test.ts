@@ -1,9 +1,10 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import type { Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UserRecord } from '../lib/users/user.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
 import { connectThroughApi, runImport } from '../local/runner/import-run.js';
 import { lambdaContext, sqsEvent } from './helpers/events.js';
+import { fetchAndHold } from './helpers/queue.js';
 
 /** A tenant's users as content, independent of the tenant's user ids: managers by Personio id. */
 function content(users: UserRecord[]): unknown[] {
@@ -25,16 +26,7 @@ describe('the worker, whatever the order of delivery', () => {
   });
 
   async function fetchMessages(tenantId: string): Promise<Message[]> {
-    const outcome = await env.handlers.fetch({ tenantId }, lambdaContext('personio-fetch', 60_000));
-    if (outcome.status !== 'fetched') throw new Error(outcome.status);
-    const messages: Message[] = [];
-    while (messages.length < outcome.messagesSent) {
-      const received = await env.sqs.send(new ReceiveMessageCommand({ QueueUrl: env.queueUrls.importQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-      for (const m of received.Messages ?? []) messages.push(m);
-      if (received.Messages?.length) {
-        await env.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: env.queueUrls.importQueueUrl, Entries: received.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
-      }
-    }
+    const { messages } = await fetchAndHold(env, { tenantId }, { remove: true });
     return messages.sort((a, b) => JSON.parse(a.Body!).seq - JSON.parse(b.Body!).seq);
   }
 

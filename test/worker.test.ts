@@ -1,9 +1,9 @@
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '@aws-sdk/client-sqs';
 import { startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
 import { connectThroughApi } from '../local/runner/import-run.js';
 import { lambdaContext, scheduledEvent, sqsEvent } from './helpers/events.js';
+import { fetchAndHold } from './helpers/queue.js';
 
 const TENANT = 'worker-co';
 
@@ -16,14 +16,7 @@ describe('the worker', () => {
     env = await startLocalEnvironment({ simulator: { employees: 250, seed: 3 } });
     await connectThroughApi(env, TENANT, env.personio);
     // The fetch fills the queue; nobody consumes it yet, so the test holds the messages.
-    const outcome = await env.handlers.fetch(scheduledEvent(TENANT), lambdaContext('personio-fetch', 60_000));
-    if (outcome.status !== 'fetched') throw new Error(`fetch: ${outcome.status}`);
-    runId = outcome.runId;
-    messages = [];
-    while (messages.length < outcome.messagesSent) {
-      const received = await env.sqs.send(new ReceiveMessageCommand({ QueueUrl: env.queueUrls.importQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600 }));
-      messages.push(...(received.Messages ?? []));
-    }
+    ({ runId, messages } = await fetchAndHold(env, scheduledEvent(TENANT)));
   }, 120_000);
 
   afterAll(async () => {

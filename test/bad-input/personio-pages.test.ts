@@ -6,7 +6,7 @@
  * with the stable code personio_bad_response (or complete, when the page is a valid one), never throw, send
  * nothing from the rejected page, and say nothing of the page's content or the credential in the failure.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPersonioProxy } from '../helpers/personio-proxy.js';
@@ -14,7 +14,8 @@ import { startPersonioSim, type PersonioSim } from '../../local/personio-sim/ind
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { connectThroughApi } from '../../local/runner/import-run.js';
 import { lambdaContext, sqsEvent } from '../helpers/events.js';
-import { anyBodyText, anyJsonValue, isPlainObject, queueDepth, scanTable, tryParse } from './support.js';
+import { deleteMessages, queueDepth } from '../helpers/queue.js';
+import { anyBodyText, anyJsonValue, isPlainObject, scanTable, tryParse } from './support.js';
 
 /** One credential per tenant: the client paces each credential to Personio's 15 requests/s on its own. */
 const CREDENTIALS = [0, 1, 2, 3].map((i) => ({ clientId: `pages-client-${i}`, clientSecret: `pages-secret-${i}-9f8e7d` }));
@@ -159,7 +160,7 @@ describe('the fetch under bad Personio pages', () => {
       if (messages.length === 0 && (await queueDepth(env)) === 0) return;
       if (messages.length === 0) continue;
       if (process) await env.handlers.worker(sqsEvent(messages), lambdaContext('personio-worker', 60_000));
-      await env.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: env.queueUrls.importQueueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+      await deleteMessages(env, messages);
     }
   }
 

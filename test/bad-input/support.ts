@@ -2,7 +2,6 @@
  * Shared by the bad-input suite (not a test file itself): snapshots of everything the local stack stores, so a
  * property can assert that a rejected input changed nothing, and a few generators of hostile text and JSON.
  */
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { createDocumentClient } from '../../functions/shared/clients.js';
@@ -67,14 +66,6 @@ export async function storedState(env: LocalEnvironment): Promise<StoredState> {
     scheduleWrites: writes(env.stack.scheduler.calls()),
     lambdaCalls: env.stack.lambda.calls(),
   };
-}
-
-/** Messages in the import queue, visible or in flight. */
-export async function queueDepth(env: LocalEnvironment, url = env.queueUrls.importQueueUrl): Promise<number> {
-  const result = await env.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-  );
-  return Number(result.Attributes?.['ApproximateNumberOfMessages'] ?? 0) + Number(result.Attributes?.['ApproximateNumberOfMessagesNotVisible'] ?? 0);
 }
 
 // ---- hostile input -------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@
  * a record that may succeed later at WARN. Records that succeed are never reported. So: a bad record is reported
  * and logged as permanent, a good one is not reported, and nothing a bad record carries reaches the users table.
  */
-import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultMapping } from '../../lib/mapping/mapping.js';
@@ -18,6 +17,7 @@ import { connectThroughApi } from '../../local/runner/import-run.js';
 import { captureOutput } from '../helpers/connect-support.js';
 import { lambdaContext, scheduledEvent, sqsEvent } from '../helpers/events.js';
 import { describeLeaks, findLeaks, knownSecrets } from '../helpers/leak-sweep.js';
+import { fetchAndHold } from '../helpers/queue.js';
 import { anyJsonValue, nonString, scanTable, weirdString } from './support.js';
 
 const TENANT = 'worker-fuzz';
@@ -47,17 +47,11 @@ describe('the worker under bad SQS bodies', () => {
   beforeAll(async () => {
     env = await startLocalEnvironment({ simulator: { employees: 30, seed: 5 }, logLevel: 'WARN' });
     await connectThroughApi(env, TENANT, env.personio);
-    const outcome = await env.handlers.fetch(scheduledEvent(TENANT), lambdaContext('personio-fetch', 60_000));
-    if (outcome.status !== 'fetched') throw new Error(`fetch: ${outcome.status}`);
-    const messages: Message[] = [];
-    while (messages.length < outcome.messagesSent) {
-      const received = await env.sqs.send(new ReceiveMessageCommand({ QueueUrl: env.queueUrls.importQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600 }));
-      messages.push(...(received.Messages ?? []));
-    }
+    const { runId, messages } = await fetchAndHold(env, scheduledEvent(TENANT));
     // The baseline: the run imported completely, so the users table holds the simulator's employees.
     const processed = await env.handlers.worker(sqsEvent(messages), lambdaContext('personio-worker', 60_000));
     expect(processed?.batchItemFailures).toEqual([]);
-    expect((await env.runs.get(TENANT, outcome.runId))?.status).toBe('completed');
+    expect((await env.runs.get(TENANT, runId))?.status).toBe('completed');
     goodBody = messages[0]!.Body!;
     good = JSON.parse(goodBody) as Record<string, unknown>;
   }, 120_000);

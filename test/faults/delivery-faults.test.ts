@@ -3,7 +3,8 @@ import { expect, it } from 'vitest';
 import { mapEmployee, type MappedEmployee } from '../../lib/mapping/map-employee.js';
 import { parseImportMessage } from '../../lib/worker/process-message.js';
 import { connectThroughApi, runImport } from '../../local/runner/import-run.js';
-import { afterFirstPage, drain, faultSuite, queueDepth, type FaultCase } from './harness.js';
+import { drain, queueDepth } from '../helpers/queue.js';
+import { afterFirstPage, faultSuite, type FaultCase } from './harness.js';
 
 /**
  * Fault suite, delivery side (project issue 7): SQS redelivery, a worker dying half-way, a poison

@@ -1,4 +1,3 @@
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clearTokenCache } from '../../lib/personio/client.js';
 import { isFinalRunStatus, type Run } from '../../lib/runs/run.js';
@@ -341,27 +340,6 @@ export async function afterFirstPage(ctx: FaultContext, action: () => void | Pro
       return;
     }
     await sleep(2);
-  }
-}
-
-export async function queueDepth(env: LocalEnvironment, queueUrl: string): Promise<number> {
-  const r = await env.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-  );
-  return Number(r.Attributes?.['ApproximateNumberOfMessages'] ?? 0) + Number(r.Attributes?.['ApproximateNumberOfMessagesNotVisible'] ?? 0);
-}
-
-/** Takes every message off a queue (the DLQ after a poison case). */
-export async function drain(env: LocalEnvironment, queueUrl: string): Promise<Message[]> {
-  const taken: Message[] = [];
-  for (;;) {
-    const r = await env.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, AttributeNames: ['All'] }));
-    const messages = r.Messages ?? [];
-    if (messages.length === 0) return taken;
-    for (const m of messages) {
-      taken.push(m);
-      await env.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-    }
   }
 }
 
