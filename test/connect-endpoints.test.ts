@@ -7,7 +7,7 @@ import type { RunReport } from '../lib/runs/run.js';
 import { ConnectionStore } from '../lib/tenants/connections.js';
 import { createDocumentClient } from '../functions/shared/clients.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
-import { apiCaller, importThroughApi, connectDeps, countingDb, eventually, specViolations } from './helpers/connect-support.js';
+import { apiCaller, connectDeps, countingDb, importThroughApi, specViolations } from './helpers/connect-support.js';
 
 const CREDENTIALS = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
 

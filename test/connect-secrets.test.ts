@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPersonioSim, type PersonioSim } from '../local/personio-sim/index.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
-import { apiCaller, importThroughApi, captureOutput, eventually, leakedSecrets, startRotatingPersonio } from './helpers/connect-support.js';
+import { apiCaller, captureOutput, importThroughApi, leakedSecrets, startRotatingPersonio } from './helpers/connect-support.js';
 
 /**
  * Secrets never leave: every answer of every call in this file, every line the handlers log (at DEBUG, captured

@@ -4,7 +4,8 @@ import { mapEmployee, type MappedEmployee } from '../../lib/mapping/map-employee
 import { parseImportMessage } from '../../lib/worker/process-message.js';
 import { connectThroughApi, runImport } from '../../local/runner/import-run.js';
 import { drain, queueDepth } from '../helpers/queue.js';
-import { afterFirstPage, faultSuite, type FaultCase } from './harness.js';
+import { afterFirstPage, type FaultCase } from './harness.js';
+import { faultSuite } from './suite.js';
 
 /**
  * Fault suite, delivery side (project issue 7): SQS redelivery, a worker dying half-way, a poison

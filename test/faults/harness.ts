@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { clearTokenCache } from '../../lib/personio/client.js';
 import { isFinalRunStatus, type Run } from '../../lib/runs/run.js';
 import type { UserRecord } from '../../lib/users/user.js';
 import { defaultKnobs, type PersonioSim } from '../../local/personio-sim/index.js';
-import { startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
+import type { LocalEnvironment } from '../../local/runner/environment.js';
 import { SqsEventSource, type SqsHandler } from '../../local/runner/event-source.js';
 import { lambdaContext, scheduledEvent } from '../../local/runner/events.js';
 import { connectThroughApi } from '../../local/runner/import-run.js';
@@ -85,7 +85,7 @@ export interface FaultResult {
   simulator?: { requests: number; status5xx: number; status429: number; authCalls: number };
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class FaultHarness {
   readonly results: FaultResult[] = [];
@@ -323,7 +323,7 @@ export class FaultHarness {
   }
 }
 
-export function sortUsers(users: UserRecord[]): UserRecord[] {
+function sortUsers(users: UserRecord[]): UserRecord[] {
   return [...users].sort((a, b) => a.personioId - b.personioId || a.userId.localeCompare(b.userId));
 }
 
@@ -341,73 +341,4 @@ export async function afterFirstPage(ctx: FaultContext, action: () => void | Pro
     }
     await sleep(2);
   }
-}
-
-export function printTable(title: string, results: FaultResult[]): void {
-  const rows = results.map((r) => [
-    r.fault,
-    r.outcome,
-    String(r.usersLost),
-    String(r.duplicates),
-    `${r.seconds.toFixed(1)} s`,
-    r.simulator ? `${r.simulator.requests} req (${r.simulator.authCalls} auth), ${r.simulator.status5xx}×5xx, ${r.simulator.status429}×429` : '',
-    r.note,
-  ]);
-  const head = ['fault', 'outcome', 'users lost', 'duplicates', 'time', 'simulator saw', 'note'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  const text = [`\n${title}`, line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line), ''].join('\n');
-  console.log(text);
-}
-
-export type { SqsHandler };
-
-/** What a case promises, as its test title says it. */
-function promiseOf(c: FaultCase): string {
-  if (c.knownBug) return `KNOWN BUG — ${c.knownBug}`;
-  if (c.expect.outcome === 'completed') return 'completes with exactly Personio’s employees';
-  if (c.expect.outcome === 'either') return 'completes, or fails clearly with the table as it was';
-  if ('partial' in c.expect) return 'fails clearly; what it wrote is Personio’s current data, nobody lost or deactivated; the next import completes';
-  return 'fails clearly, table as it was';
-}
-
-/**
- * One fault suite: a local environment with a 300-employee simulator shared by the cases, a test per case, and the
- * table printed at the end. `more` declares further tests in the same describe block, on the same environment.
- */
-export function faultSuite(
-  title: string,
-  prefix: string,
-  cases: readonly FaultCase[],
-  more?: (shared: () => { env: LocalEnvironment; harness: FaultHarness }) => void,
-): void {
-  describe(title, () => {
-    let env: LocalEnvironment;
-    let harness: FaultHarness;
-
-    beforeAll(async () => {
-      env = await startLocalEnvironment({ simulator: { employees: 300, seed: 7 } });
-      harness = new FaultHarness(env, prefix);
-    }, 60_000);
-
-    afterAll(async () => {
-      if (harness) printTable(title, harness.results);
-      await harness?.stop();
-      await env?.stop();
-    });
-
-    for (const c of cases) {
-      const test = c.knownBug ? it.fails : it;
-      test(`${c.fault}: ${promiseOf(c)}`, async () => {
-        try {
-          await harness.run(c);
-        } catch (error) {
-          harness.recordError(c, error);
-          throw error;
-        }
-      }, 180_000);
-    }
-
-    more?.(() => ({ env, harness }));
-  });
 }

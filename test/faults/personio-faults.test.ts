@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
-import { afterFirstPage, faultSuite, type FaultCase } from './harness.js';
+import { afterFirstPage, type FaultCase } from './harness.js';
+import { faultSuite } from './suite.js';
 
 /**
  * Fault suite, Personio side (project issue 7): each fault against the simulator's knobs; the import
