@@ -7,6 +7,22 @@ import { readFileSync } from 'node:fs';
 import { compactEmployee, type PersonioEmployee } from '../lib/personio/employee.js';
 import { employeeByIdSchema, employeesPageSchema } from '../lib/personio/schemas.js';
 
+/** The default fields of Personio's example employee (Alexander Bergmann) in every official example payload. */
+const BERGMANN_FIELDS = {
+  email: 'alexander.bergmann@demo.email',
+  firstName: 'Alexander',
+  lastName: 'Bergmann',
+  position: 'CTO',
+  team: 'T_X',
+  department: 'Customer Support',
+  office: 'Munich',
+  employmentType: 'external',
+  hireDate: '2014-11-09',
+  terminationDate: null,
+  status: 'active',
+  managerPersonioId: 2,
+};
+
 const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../local/personio-sim/fixtures/${name}`, import.meta.url), 'utf8'));
 
 const attr = (value: unknown, type = 'standard', universal_id?: string) => ({ value, type, ...(universal_id ? { universal_id } : {}) });
@@ -122,22 +138,7 @@ describe('mapEmployee', () => {
       ok: true,
       employee: {
         personioId: 1,
-        fields: {
-          email: 'alexander.bergmann@demo.email',
-          firstName: 'Alexander',
-          preferredName: 'Alexander Bergmann',
-          lastName: 'Bergmann',
-          position: 'CTO',
-          team: 'T_X',
-          department: 'Customer Support',
-          office: 'Munich',
-          employmentType: 'external',
-          hireDate: '2014-11-09',
-          terminationDate: null,
-          birthday: '1985-03-07',
-          status: 'active',
-          managerPersonioId: 2,
-        },
+        fields: { ...BERGMANN_FIELDS, preferredName: 'Alexander Bergmann', birthday: '1985-03-07' },
         customFields: {},
         problems: [],
       },
@@ -221,20 +222,7 @@ describe('Personio’s own example payloads', () => {
       const result = mapEmployee(employee, defaultMapping('dynamic_180883'));
 
       // Assess
-      expect(result.ok && result.employee.fields).toMatchObject({
-        email: 'alexander.bergmann@demo.email',
-        firstName: 'Alexander',
-        lastName: 'Bergmann',
-        position: 'CTO',
-        team: 'T_X',
-        department: 'Customer Support',
-        office: 'Munich',
-        employmentType: 'external',
-        hireDate: '2014-11-09',
-        terminationDate: null,
-        status: 'active',
-        managerPersonioId: 2,
-      });
+      expect(result.ok && result.employee.fields).toMatchObject(BERGMANN_FIELDS);
       expect(result.ok && result.employee.problems).toEqual([]);
     });
   });
