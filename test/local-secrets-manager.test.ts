@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSecretsManager, type SecretsManagerStandIn } from '../local/aws/secrets-manager.js';
+import { rejectionOf } from './helpers/rejection.js';
 
 const REGION = 'eu-central-1';
 const SECRET_VALUE = 'pSSt-never-echo-me-7f3a';
@@ -46,15 +47,6 @@ async function rawCall(target: string | undefined, body: string): Promise<{ stat
     req.on('error', reject);
     req.end(body);
   });
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to reject');
 }
 
 beforeAll(async () => {

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { findFreePort, isPortFree } from '../local/aws/ports.js';
 import { LocalStackError, startLocalStack, type LocalStack, type LocalStackNames } from '../local/aws/stack.js';
 import { userKeys } from '../lib/storage/tables.js';
+import { rejectionOf } from './helpers/rejection.js';
 
 const names: LocalStackNames = {
   usersTable: 'test-users',
@@ -75,15 +76,6 @@ async function occupy(): Promise<{ port: number; server: Server }> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as { port: number }).port, server };
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to reject');
 }
 
 beforeAll(async () => {

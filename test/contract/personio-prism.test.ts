@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PersonioClient, clearTokenCache } from '../../lib/personio/client.js';
@@ -9,6 +8,7 @@ import { pageEmployees } from '../../lib/personio/pager.js';
 import { RateLimiter, personioEmployeeWindows } from '../../lib/personio/rate-limiter.js';
 import { defaultMapping, projection } from '../../lib/mapping/mapping.js';
 import { startPersonioSim, type PersonioSim, type SimCredential } from '../../local/personio-sim/index.js';
+import { findFreePort } from '../../local/aws/ports.js';
 
 /**
  * Contract check by a tool we did not write: Stoplight Prism in proxy mode, on Personio's unmodified official
@@ -96,18 +96,6 @@ function parseViolations(header: string | null): Violation[] {
   ];
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 interface Prism {
   url: string;
   log: string[];
@@ -122,7 +110,7 @@ process.once('exit', () => {
 
 /** Starts `prism proxy <spec> <upstream>` and resolves once it listens. */
 async function startPrism(spec: string, upstream: string): Promise<Prism> {
-  const port = await freePort();
+  const port = await findFreePort();
   const child = spawn(process.execPath, [PRISM, 'proxy', spec, upstream, '--port', String(port), '--host', '127.0.0.1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
