@@ -3,21 +3,17 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectTenant } from '../lib/connect/connect-tenant.js';
 import { ConnectError } from '../lib/connect/errors.js';
 import { clearTokenCache } from '../lib/personio/client.js';
-import { ConnectionStore } from '../lib/tenants/connections.js';
-import { createDocumentClient } from '../functions/shared/clients.js';
-import { localNames, startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
+import { startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
 import { apiCaller, connectDeps } from './helpers/connect-support.js';
 
 const SECRET = 'sim-client-secret';
 
 describe('the connect API', () => {
   let env: LocalEnvironment;
-  let connections: ConnectionStore;
   let secrets: SecretsManagerClient;
 
   beforeAll(async () => {
     env = await startLocalEnvironment({ simulator: { employees: 20 } });
-    connections = new ConnectionStore(createDocumentClient(), localNames.connectionsTable);
     secrets = new SecretsManagerClient({});
   }, 60_000);
 
@@ -52,7 +48,7 @@ describe('the connect API', () => {
     expect(response.body.mapping.fields.email).toBe('email');
     expect(response.body.mapping.fields.birthday).toMatch(/^dynamic_\d+$/);
     expect(JSON.parse((await storedSecret('t-ok')) ?? '{}')).toEqual({ clientId: 'sim-client-id', clientSecret: SECRET });
-    expect(await connections.get('t-ok')).toMatchObject({ status: 'connected', clientIdMasked: 'sim-*****t-id' });
+    expect(await env.connections.get('t-ok')).toMatchObject({ status: 'connected', clientIdMasked: 'sim-*****t-id' });
   });
 
   it('answers the connection status with the masked Client ID', async () => {
@@ -77,7 +73,7 @@ describe('the connect API', () => {
     expect(response.body.error.code).toBe('invalid_credentials');
     expect(response.raw).not.toContain('wrong-secret');
     expect(await storedSecret('t-bad')).toBeUndefined();
-    expect(await connections.get('t-bad')).toBeUndefined();
+    expect(await env.connections.get('t-bad')).toBeUndefined();
   });
 
   it('refuses a credential that cannot read email, and warns about other unreadable default fields', async () => {

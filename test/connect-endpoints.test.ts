@@ -4,8 +4,6 @@ import { handleApiRequest } from '../lib/connect/api.js';
 import { LambdaFetchInvoker } from '../lib/imports/invoker.js';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { RunReport } from '../lib/runs/run.js';
-import { ConnectionStore } from '../lib/tenants/connections.js';
-import { createDocumentClient } from '../functions/shared/clients.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
 import { apiCaller, connectDeps, countingDb, importThroughApi, specViolations } from './helpers/connect-support.js';
 
@@ -13,7 +11,6 @@ const CREDENTIALS = { clientId: 'sim-client-id', clientSecret: 'sim-client-secre
 
 describe('the connect API endpoints', () => {
   let env: LocalEnvironment;
-  let connections: ConnectionStore;
   let secrets: SecretsManagerClient;
   // Every answer is checked against docs/openapi.yaml as it arrives.
   const call = apiCaller(() => env);
@@ -21,7 +18,6 @@ describe('the connect API endpoints', () => {
   beforeAll(async () => {
     env = await startLocalEnvironment({ simulator: { employees: 30 } });
     env.eventSource.start();
-    connections = new ConnectionStore(createDocumentClient(), localNames.connectionsTable);
     secrets = new SecretsManagerClient({});
   }, 60_000);
 
@@ -99,7 +95,7 @@ describe('the connect API endpoints', () => {
       // Assess
       expect(response.status).toBe(503);
       expect(response.body.error.code).toBe('secrets_unavailable');
-      expect(await connections.get('sm-down')).toBeUndefined();
+      expect(await env.connections.get('sm-down')).toBeUndefined();
       expect(schedule('sm-down')).toBeUndefined();
     });
 
@@ -113,7 +109,7 @@ describe('the connect API endpoints', () => {
       // Assess
       expect(response.status).toBe(503);
       expect(response.body.error).toMatchObject({ code: 'schedule_unavailable', message: expect.stringContaining('Send the same request again') });
-      expect(await connections.get('sched-down')).toBeUndefined();
+      expect(await env.connections.get('sched-down')).toBeUndefined();
     });
 
     it('answers 503 personio_rate_limited when Personio keeps answering 429', async () => {
@@ -126,7 +122,7 @@ describe('the connect API endpoints', () => {
       // Assess
       expect(response.status).toBe(503);
       expect(response.body.error.code).toBe('personio_rate_limited');
-      expect(await connections.get('limited')).toBeUndefined();
+      expect(await env.connections.get('limited')).toBeUndefined();
     });
   });
 
@@ -203,7 +199,7 @@ describe('the connect API endpoints', () => {
       expect(response.status).toBe(400);
       expect(response.body.error.code).toBe('invalid_mapping');
       expect(response.body.error.details.map((d: { field: string }) => d.field)).toEqual(['fields.office', 'fields.managerPersonioId', 'customFields.shirt']);
-      expect((await connections.get('unreadable'))?.mapping).toEqual(mapping);
+      expect((await env.connections.get('unreadable'))?.mapping).toEqual(mapping);
     });
 
     it('previews how employees would map and what would change for imported users, and changes nothing', async () => {
@@ -211,7 +207,7 @@ describe('the connect API endpoints', () => {
       const { mapping } = (await connect('preview')).body;
       await importNow('preview');
       const usersBefore = await env.users.list('preview');
-      const connectionBefore = await connections.get('preview');
+      const connectionBefore = await env.connections.get('preview');
       const runsBefore = await env.runs.list('preview', 10);
       env.sim!.resetStats();
       const proposed = { ...mapping, fields: { ...mapping.fields, firstName: 'last_name' } };
@@ -234,7 +230,7 @@ describe('the connect API endpoints', () => {
       // Assess: one page of 5 from Personio, and nothing stored changed
       expect(env.sim!.stats()).toMatchObject({ employeeListRequests: 1, maxLimitRequested: 5 });
       expect(await env.users.list('preview')).toEqual(usersBefore);
-      expect(await connections.get('preview')).toEqual(connectionBefore);
+      expect(await env.connections.get('preview')).toEqual(connectionBefore);
       expect(await env.runs.list('preview', 10)).toEqual(runsBefore);
     });
 
@@ -304,7 +300,7 @@ describe('the connect API endpoints', () => {
     it('answers 409 import_running with the running run while the fetch holds the tenant’s lock', async () => {
       // Prepare
       await connect('busy');
-      await connections.acquireFetchLock('busy', '20250301T120000.000Z-00000000', Date.now(), 60_000);
+      await env.connections.acquireFetchLock('busy', '20250301T120000.000Z-00000000', Date.now(), 60_000);
 
       // Act
       const response = await call('POST', '/tenants/busy/personio/imports');
@@ -313,7 +309,7 @@ describe('the connect API endpoints', () => {
       expect(response.status).toBe(409);
       expect(response.body.error).toMatchObject({ code: 'import_running', details: { runId: '20250301T120000.000Z-00000000' } });
       expect(response.body.error.message).toContain('GET /tenants/busy/personio/imports/20250301T120000.000Z-00000000');
-      await connections.releaseFetchLock('busy', '20250301T120000.000Z-00000000');
+      await env.connections.releaseFetchLock('busy', '20250301T120000.000Z-00000000');
     });
 
     it('answers 503 import_unavailable when Lambda cannot start the fetch', async () => {
@@ -431,7 +427,7 @@ describe('the connect API endpoints', () => {
 
       // Assess
       expect([response.status, response.body.error.code]).toEqual([503, 'schedule_unavailable']);
-      expect((await connections.get('stay'))?.status).toBe('connected');
+      expect((await env.connections.get('stay'))?.status).toBe('connected');
     });
   });
 

@@ -1,18 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clearTokenCache } from '../lib/personio/client.js';
-import { ConnectionStore } from '../lib/tenants/connections.js';
-import { createDocumentClient } from '../functions/shared/clients.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
 import { connectThroughApi, runImport } from '../local/runner/import-run.js';
 import { lambdaContext } from './helpers/events.js';
 
 describe('the fetch', () => {
   let env: LocalEnvironment;
-  let connections: ConnectionStore;
 
   beforeAll(async () => {
     env = await startLocalEnvironment({ simulator: { employees: 120, seed: 11 } });
-    connections = new ConnectionStore(createDocumentClient(), localNames.connectionsTable);
   }, 60_000);
 
   afterAll(async () => {
@@ -100,7 +96,7 @@ describe('the fetch', () => {
     await connectThroughApi(env, 'revoked', env.personio);
     const { CredentialsStore } = await import('../lib/credentials/store.js');
     const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
-    await new CredentialsStore(new SecretsManagerClient({}), 'dado/personio/').put('revoked', { clientId: 'sim-client-id', clientSecret: 'revoked-secret' });
+    await new CredentialsStore(new SecretsManagerClient({}), localNames.secretPrefix).put('revoked', { clientId: 'sim-client-id', clientSecret: 'revoked-secret' });
     clearTokenCache();
 
     // Act
@@ -110,6 +106,6 @@ describe('the fetch', () => {
     expect(outcome.status).toBe('failed');
     expect(outcome.status === 'failed' && outcome.failure.code).toBe('personio_invalid_credentials');
     expect(JSON.stringify(outcome)).not.toContain('revoked-secret');
-    expect((await connections.get('revoked'))?.status).toBe('invalid_credentials');
+    expect((await env.connections.get('revoked'))?.status).toBe('invalid_credentials');
   });
 });

@@ -137,7 +137,7 @@ export function connectDeps(overrides: Partial<ConnectDeps> = {}, db: Pick<Dynam
     settings: new ConnectSettingsStore(db, localNames.connectionsTable),
     runs: new RunStore(db, localNames.runsTable),
     users: new UserStore(db, localNames.usersTable),
-    credentials: new ConnectCredentials(new CredentialsStore(secrets, 'dado/personio/'), secrets),
+    credentials: new ConnectCredentials(new CredentialsStore(secrets, localNames.secretPrefix), secrets),
     schedules: new EventBridgeSchedules(new SchedulerClient({}), {
       groupName: localNames.scheduleGroup,
       roleArn: process.env['SCHEDULER_ROLE_ARN'] ?? '',

@@ -125,7 +125,7 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
     const scheduled = await runImport(env, TENANT, { timeoutMs: 30_000 });
 
     // Act: Personio refuses the stored secret (rotated in Personio: the stored one is now wrong)
-    await new CredentialsStore(new SecretsManagerClient({}), 'dado/personio/').put(TENANT, { clientId: CANARY.clientId, clientSecret: ROTATED_SECRET });
+    await new CredentialsStore(new SecretsManagerClient({}), localNames.secretPrefix).put(TENANT, { clientId: CANARY.clientId, clientSecret: ROTATED_SECRET });
     sim.revokeTokens();
     const refused = await runImport(env, TENANT, { timeoutMs: 30_000 });
     await call('status after refusal', 'GET', `/tenants/${TENANT}/personio`);

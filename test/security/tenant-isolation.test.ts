@@ -24,7 +24,7 @@ import { isFinalRunStatus } from '../../lib/runs/run.js';
  * (whose id extends acme's: the case a prefix match would get wrong).
  */
 
-const PREFIX = 'dado/personio/';
+const PREFIX = localNames.secretPrefix;
 const TENANT_ID = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
 const HOSTILE_IDS = [
