@@ -4,6 +4,7 @@ import { pageEmployees } from '../lib/personio/pager.js';
 import { RateLimiter } from '../lib/personio/rate-limiter.js';
 import { projection, defaultMapping } from '../lib/mapping/mapping.js';
 import { MessagePacker } from '../lib/queue/packer.js';
+import { DEFAULT_SIM_CREDENTIAL } from '../local/personio-sim/index.js';
 
 export interface FetchMeasurement {
   wallMs: number;
@@ -13,7 +14,7 @@ export interface FetchMeasurement {
   messages: number;
 }
 
-const credentials = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
+const credentials = DEFAULT_SIM_CREDENTIAL;
 
 function cpuMsSince(start: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(start);

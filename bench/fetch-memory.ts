@@ -1,3 +1,4 @@
+import { printWithPeakRss } from './child.js';
 import { measureOurFetch } from './fetch-bench.js';
 
 /**
@@ -7,4 +8,4 @@ import { measureOurFetch } from './fetch-bench.js';
 const url = process.argv[2];
 if (!url) throw new Error('usage: fetch-memory.ts <simulator url>');
 const result = await measureOurFetch(url, { unlimited: true });
-process.stdout.write(`${JSON.stringify({ ...result, peakRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
+printWithPeakRss(result);

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { measureFunctions } from './bundles.js';
+import { runTsxChild } from './child.js';
 import { measureOurFetch, measureSequentialPager, type FetchMeasurement } from './fetch-bench.js';
 import { rateLimitFloorMs } from './floor.js';
 import { markdownTable, summary, targets, type ReportRow } from './report.js';
@@ -35,6 +35,8 @@ if (!positive(employees) || !Number.isInteger(latencyMs) || latencyMs < 0 || mem
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
+/** Knobs that lift the simulator's rate limits, where pacing is not what is measured. */
+const NO_LIMITS = { employeesPerSecond: 100_000, employeesPerMinute: 1_000_000, ipPerMinute: 1_000_000 };
 
 async function fetchSection() {
   log(`fetch: simulator with ${employees.toLocaleString('en-US')} employees, ${latencyMs} ms per request, Personio's limits (15/s, 300/min)`);
@@ -61,15 +63,8 @@ async function memoryRun(size: number): Promise<FetchMeasurement & { peakRssMb: 
   const sim = await startSimProcess({ employees: size, latencyMs: 0 });
   try {
     // Memory does not depend on pacing: lift the limits so a 50,000-employee tenant takes seconds.
-    await sim.knobs({ employeesPerSecond: 100_000, employeesPerMinute: 1_000_000, ipPerMinute: 1_000_000 });
-    const entry = fileURLToPath(new URL('./fetch-memory.ts', import.meta.url));
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', entry, sim.url], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`fetch-memory exited with ${code}`))));
-    });
-    return JSON.parse(output.trim().split('\n').pop() ?? '{}');
+    await sim.knobs(NO_LIMITS);
+    return await runTsxChild(fileURLToPath(new URL('./fetch-memory.ts', import.meta.url)), [sim.url]);
   } finally {
     await sim.stop();
   }
@@ -90,7 +85,7 @@ const workerSim = await startSimProcess({ employees: workerEmployees, latencyMs:
 let worker: Awaited<ReturnType<typeof measureWorker>>;
 let mappingCost: Awaited<ReturnType<typeof measureMapping>>;
 try {
-  await workerSim.knobs({ employeesPerSecond: 100_000, employeesPerMinute: 1_000_000, ipPerMinute: 1_000_000 });
+  await workerSim.knobs(NO_LIMITS);
   worker = await measureWorker(workerSim, workerEmployees, (line) => log(line));
   mappingCost = await measureMapping(workerSim);
 } finally {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mapEmployee } from '../lib/mapping/map-employee.js';
 import { defaultMapping, projection } from '../lib/mapping/mapping.js';
@@ -6,12 +5,13 @@ import { PersonioClient, clearTokenCache } from '../lib/personio/client.js';
 import type { PersonioEmployee } from '../lib/personio/employee.js';
 import { pageEmployees } from '../lib/personio/pager.js';
 import { RateLimiter } from '../lib/personio/rate-limiter.js';
-import type { RunReport } from '../lib/runs/run.js';
+import { isFinalRunStatus, toReport, type RunReport } from '../lib/runs/run.js';
+import { DEFAULT_SIM_CREDENTIAL } from '../local/personio-sim/index.js';
 import { startLocalEnvironment } from '../local/runner/environment.js';
 import { connectThroughApi } from '../local/runner/import-run.js';
-import { lambdaContext } from '../local/runner/events.js';
+import { fetchContext } from '../local/runner/events.js';
+import { runTsxChild } from './child.js';
 import type { SimProcess } from './sim-process.js';
-import { isFinalRunStatus } from '../lib/runs/run.js';
 
 export interface WorkerFigures {
   employees: number;
@@ -27,11 +27,11 @@ export interface WorkerFigures {
 
 /** The worker on DynamoDB Local: a first import of the simulator's tenant, then an unchanged re-import. */
 export async function measureWorker(sim: SimProcess, employees: number, log: (line: string) => void): Promise<WorkerFigures> {
-  const env = await startLocalEnvironment({ personio: { url: sim.url, clientId: 'sim-client-id', clientSecret: 'sim-client-secret' }, logLevel: 'ERROR' });
+  const env = await startLocalEnvironment({ personio: { url: sim.url, ...DEFAULT_SIM_CREDENTIAL }, logLevel: 'ERROR' });
   try {
     await connectThroughApi(env, 'bench', env.personio);
     const run = async (label: string): Promise<{ report: RunReport; workerMs: number; importMs: number; peakRssMb: number }> => {
-      const fetched = await env.handlers.fetch({ tenantId: 'bench' }, lambdaContext('personio-fetch', 15 * 60_000));
+      const fetched = await env.handlers.fetch({ tenantId: 'bench' }, fetchContext());
       if (fetched.status !== 'fetched') throw new Error(`fetch: ${JSON.stringify(fetched)}`);
       const started = performance.now();
       // Four execution environments, each handling one batch at a time as Lambda does.
@@ -63,7 +63,6 @@ export async function measureWorker(sim: SimProcess, employees: number, log: (li
 }
 
 async function waitForFinal(env: Awaited<ReturnType<typeof startLocalEnvironment>>, runId: string): Promise<RunReport> {
-  const { toReport } = await import('../lib/runs/run.js');
   for (let i = 0; i < 600; i++) {
     const run = await env.runs.get('bench', runId);
     if (run && isFinalRunStatus(run.status)) return toReport(run);
@@ -74,15 +73,7 @@ async function waitForFinal(env: Awaited<ReturnType<typeof startLocalEnvironment
 
 function runWorkerProcess(stackEnv: Record<string, string>, queueUrl: string): Promise<{ peakRssMb: number; readyAt: number }> {
   const entry = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...stackEnv, IMPORT_QUEUE_URL: queueUrl, POWERTOOLS_LOG_LEVEL: 'ERROR', WORKER_CONCURRENCY: '1' },
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}')) : reject(new Error(`worker process exited with ${code}`))));
-  });
+  return runTsxChild(entry, [], { ...process.env, ...stackEnv, IMPORT_QUEUE_URL: queueUrl, POWERTOOLS_LOG_LEVEL: 'ERROR', WORKER_CONCURRENCY: '1' });
 }
 
 /**
@@ -92,7 +83,7 @@ function runWorkerProcess(stackEnv: Record<string, string>, queueUrl: string): P
 export async function measureMapping(sim: SimProcess): Promise<{ employees: number; mappingUsPerEmployee: number; jsonParseUsPerEmployee: number }> {
   clearTokenCache();
   const mapping = defaultMapping('dynamic_180883');
-  const client = new PersonioClient({ baseUrl: sim.url, appId: 'DADO_BENCH', credentials: { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' }, limiter: new RateLimiter({ windows: [] }) });
+  const client = new PersonioClient({ baseUrl: sim.url, appId: 'DADO_BENCH', credentials: DEFAULT_SIM_CREDENTIAL, limiter: new RateLimiter({ windows: [] }) });
   const employees: PersonioEmployee[] = [];
   await pageEmployees(client, { attributes: projection(mapping) }, async (page) => void employees.push(...page));
   const texts = employees.map((e) => JSON.stringify(e));

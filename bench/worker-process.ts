@@ -1,5 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsEventSource } from '../local/runner/event-source.js';
+import { printWithPeakRss } from './child.js';
 
 /**
  * Child-process entry: plays the SQS event source for the real worker handler until the queue has
@@ -24,4 +25,4 @@ for (;;) {
   if (emptySince !== undefined && Date.now() - emptySince > 2_000) break;
 }
 await source.stop();
-process.stdout.write(`${JSON.stringify({ ...source.stats, readyAt, peakRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
+printWithPeakRss({ ...source.stats, readyAt });

@@ -1,3 +1,7 @@
+/** The functions deployed, each bundled from `functions/<name>.ts` (`infra/constructs/functions.ts`, the bench). */
+export const functionNames = ['connect', 'fetch', 'worker'] as const;
+export type FunctionName = (typeof functionNames)[number];
+
 /**
  * How every function is bundled, in one place: `infra/constructs/functions.ts` hands it to NodejsFunction, and the
  * bench's own esbuild build (`infra/measure-bundles.ts`) reads it too, so the bundles it measures are the deployed ones.

@@ -13,7 +13,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,13 +21,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type BuildOptions } from 'esbuild';
 import { type EnvName, envNames, loadConfig } from '../lib/config.js';
-import { functionBundling } from './bundling.js';
+import { functionBundling, functionNames, type FunctionName } from './bundling.js';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
 /** The functions `infra/constructs/functions.ts` deploys, each bundled from `functions/<name>.ts`. */
-export const bundledFunctions = ['connect', 'fetch', 'worker'] as const;
-export type BundledFunction = (typeof bundledFunctions)[number];
+export const bundledFunctions = functionNames;
+export type BundledFunction = FunctionName;
 
 /**
  * The esbuild options `NodejsFunction` derives from `infra/bundling.ts` and the rest of the `bundling` props in
@@ -123,7 +123,7 @@ if (typeof m.handler !== 'function') throw new Error('no handler export'); conso
 export function measureBundle(file: string, runs = 15): BundleMeasurement {
   const bytes = readFileSync(file);
   return {
-    bundleKb: Math.round(statSync(file).size / 1024),
+    bundleKb: Math.round(bytes.length / 1024),
     gzipKb: Math.round(gzipSync(bytes, { level: 9 }).length / 1024),
     initMs: importMs(file, [], runs),
     initMsWithSourceMaps: importMs(file, ['--enable-source-maps'], runs),

@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage } from 'node:http';
-import { parseArgs } from 'node:util';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { MAX_BODY_BYTES } from '../lib/connect/api.js';
+import { readBody } from './aws/http.js';
 import { closeServer, isAddressInUse, isPortFree, listenOn } from './aws/ports.js';
+import { DEFAULT_SIM_CREDENTIAL } from './personio-sim/index.js';
+import { parseFlags, UsageError, wholeNumber } from './runner/args.js';
 import { startLocalEnvironment, type LocalEnvironment } from './runner/environment.js';
 import { httpEvent } from './runner/events.js';
 
-// Local runs use this machine's Node 20; the deployed functions run on nodejs22.x, where the SDK's notice does not apply.
+// Local runs use this machine's Node 20; the deployed functions run on nodejs24.x, where the SDK's notice does not apply.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 const usage = `Usage: npm run serve -- [options]
@@ -14,45 +16,34 @@ const usage = `Usage: npm run serve -- [options]
 Serves the connect API on the local stack (DynamoDB Local, SQS, the Secrets Manager, Scheduler and Lambda
 stand-ins) and the Personio simulator, through the real connect handler. "Import now" really imports: the
 fetch and the worker run in this process. No IAM auth locally; routes, validation and errors are the
-deployed API's. The simulator accepts sim-client-id / sim-client-secret.
+deployed API's. The simulator accepts ${DEFAULT_SIM_CREDENTIAL.clientId} / ${DEFAULT_SIM_CREDENTIAL.clientSecret}.
 
   --port P         port of the API on 127.0.0.1 (default 3000)
   --employees N    employees in the simulator (default 200)
   --verbose        show the handlers' log lines
   --help           this text`;
 
-class UsageError extends Error {}
-
 function parse(argv: string[]): { port: number; employees: number; verbose: boolean; help: boolean } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: { port: { type: 'string' }, employees: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean' } },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  const int = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
-    if (raw === undefined) return fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
-    return Number(raw);
+  const values = parseFlags(argv, { port: { type: 'string' }, employees: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean' } });
+  return {
+    port: wholeNumber('port', values.port, 3000, 1, 65_535),
+    employees: wholeNumber('employees', values.employees, 200, 1, 200_000),
+    verbose: values.verbose ?? false,
+    help: values.help ?? false,
   };
-  return { port: int('port', values.port, 3000, 1, 65_535), employees: int('employees', values.employees, 200, 1, 200_000), verbose: values.verbose ?? false, help: values.help ?? false };
 }
 
+/** Thrown by readBody past the limit: the request is answered 413 without reaching the handler. */
+class BodyTooLarge extends Error {}
+
 /** Reads at most `limit` bytes; more is refused before the handler sees it (it refuses above 16 KiB itself). */
-async function readBody(req: IncomingMessage, limit: number): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return null;
-    chunks.push(chunk);
+async function readRequestBody(req: IncomingMessage, limit: number): Promise<string | null> {
+  try {
+    return await readBody(req, limit, () => new BodyTooLarge());
+  } catch (error) {
+    if (error instanceof BodyTooLarge) return null;
+    throw error;
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** An HTTP API (payload 2.0) event, as API Gateway builds it from the request. */
@@ -82,7 +73,7 @@ async function main(): Promise<void> {
   const server = createServer((req, res) => {
     void (async () => {
       try {
-        const body = await readBody(req, 1024 * 1024);
+        const body = await readRequestBody(req, 1024 * 1024);
         const result =
           body === null
             ? { statusCode: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'body_too_large', message: `The body is larger than ${MAX_BODY_BYTES} bytes.` } }) }

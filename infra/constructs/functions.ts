@@ -1,18 +1,19 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { functionBundling } from '../bundling.js';
+import { functionBundling, type FunctionName } from '../bundling.js';
 import { importMetrics } from '../metrics.js';
 import { acknowledge } from '../nag.js';
+import { deadLetterQueue, retainedLogGroup } from './common.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-export type FunctionName = 'connect' | 'fetch' | 'worker';
+export type { FunctionName };
 
 interface FunctionSettings {
   description: string;
@@ -71,14 +72,9 @@ export class ImportFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: ImportFunctionsProps) {
     super(scope, id);
-    this.fetchDeadLetterQueue = new Queue(this, 'FetchDeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.fetchDeadLetterQueue,
-      'Serverless-SQSRedrivePolicy',
+    this.fetchDeadLetterQueue = deadLetterQueue(
+      this,
+      'FetchDeadLetterQueue',
       'This queue is itself the dead-letter queue of the fetch function; nothing consumes it, so a redrive policy would never apply. Its depth is alarmed.',
     );
 
@@ -108,8 +104,7 @@ export class ImportFunctions extends Construct {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `Execution role of the Personio ${name} function`,
     });
-    // Kept after a teardown like any audit trail; the retention period empties it.
-    const logGroup = new LogGroup(this, `${id}Logs`, { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    const logGroup = retainedLogGroup(this, `${id}Logs`, props.logRetention);
     logGroup.grantWrite(role);
 
     const fn = new NodejsFunction(this, id, {

@@ -4,6 +4,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag.js';
+import { deadLetterQueue } from './common.js';
 
 /** Receives before a message is set aside: enough for a throttled table or a concurrent run to clear. */
 export const MAX_RECEIVE_COUNT = 5;
@@ -37,23 +38,17 @@ export class ImportQueue extends Construct {
     const workerTimeout = props.worker.timeout;
     if (workerTimeout === undefined) throw new Error('The worker needs an explicit timeout: the visibility timeout derives from it.');
 
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      // The maximum: time to find the cause and redrive.
-      retentionPeriod: Duration.days(14),
-    });
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'DeadLetterQueue',
+      'This is the import queue\'s dead-letter queue: a redrive policy on it would only move failures further out of sight. Its depth is alarmed; redrive it to the import queue after a fix.',
+    );
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(workerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
-    acknowledge(
-      this.deadLetterQueue,
-      'Serverless-SQSRedrivePolicy',
-      'This is the import queue\'s dead-letter queue: a redrive policy on it would only move failures further out of sight. Its depth is alarmed; redrive it to the import queue after a fix.',
-    );
 
     props.worker.addEventSource(
       new SqsEventSource(this.queue, { ...workerEventSource, reportBatchItemFailures: true }),

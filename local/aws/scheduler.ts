@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './identity.js';
 import { closeServer, listenOn } from './ports.js';
 import { ApiError, parseJsonObject, readBody, sendJson, type Json } from './http.js';
 
@@ -197,7 +198,7 @@ const send = (res: ServerResponse, status: number, body: Json, errorType?: strin
 
 export async function startScheduler(opts: SchedulerOptions = {}): Promise<SchedulerStandIn> {
   const host = opts.host ?? '127.0.0.1';
-  const store = new ScheduleStore(opts.region ?? 'eu-central-1', opts.accountId ?? '000000000000');
+  const store = new ScheduleStore(opts.region ?? LOCAL_REGION, opts.accountId ?? LOCAL_ACCOUNT_ID);
   const counts: Record<string, number> = {};
   let unavailable = false;
 

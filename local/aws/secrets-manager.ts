@@ -1,5 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './identity.js';
 import { closeServer, listenOn } from './ports.js';
 import { ApiError, parseJsonObject, readBody, sendJson, type Json } from './http.js';
 
@@ -37,7 +38,6 @@ export interface SecretsManagerStandIn {
   close(): Promise<void>;
 }
 
-const ACCOUNT_ID = '000000000000';
 const MAX_BODY_BYTES = 1024 * 1024;
 const CURRENT = 'AWSCURRENT';
 const PREVIOUS = 'AWSPREVIOUS';
@@ -236,7 +236,7 @@ class SecretStore {
     const now = nowSeconds();
     const secret: Secret = {
       name,
-      arn: `arn:aws:secretsmanager:${this.region}:${ACCOUNT_ID}:secret:${name}-${randomSuffix()}`,
+      arn: `arn:aws:secretsmanager:${this.region}:${LOCAL_ACCOUNT_ID}:secret:${name}-${randomSuffix()}`,
       tags,
       created: now,
       lastChanged: now,
@@ -361,7 +361,7 @@ class SecretStore {
     if (!secret) {
       // AWS answers a forced delete of a missing secret with success, so cleanup code can be idempotent.
       if (force && !secretId.startsWith('arn:')) {
-        return { ARN: `arn:aws:secretsmanager:${this.region}:${ACCOUNT_ID}:secret:${secretId}-${randomSuffix()}`, Name: secretId, DeletionDate: now };
+        return { ARN: `arn:aws:secretsmanager:${this.region}:${LOCAL_ACCOUNT_ID}:secret:${secretId}-${randomSuffix()}`, Name: secretId, DeletionDate: now };
       }
       throw notFound();
     }
@@ -397,7 +397,7 @@ function sendError(res: ServerResponse, error: ApiError): void {
 
 export async function startSecretsManager(opts: SecretsManagerOptions = {}): Promise<SecretsManagerStandIn> {
   const host = opts.host ?? '127.0.0.1';
-  const store = new SecretStore(opts.region ?? 'eu-central-1');
+  const store = new SecretStore(opts.region ?? LOCAL_REGION);
   const counts: Record<string, number> = {};
   let unavailable = false;
 

@@ -4,6 +4,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import { tableDefinition, type TableKind } from '../../lib/storage/tables.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { LocalStackError } from './errors.js';
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './identity.js';
 import { isAddressInUse } from './ports.js';
 import { startLambda, type LambdaStandIn, type LocalFunction } from './lambda.js';
 import { startScheduler, type SchedulerStandIn } from './scheduler.js';
@@ -11,6 +12,7 @@ import { startSecretsManager, type SecretsManagerStandIn } from './secrets-manag
 import { startSqs, type LocalSqs } from './sqs.js';
 
 export { LocalStackError, type LocalStackErrorCode } from './errors.js';
+export { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './identity.js';
 
 /**
  * The AWS services the product uses, offline and without Docker: DynamoDB Local (a child JVM),
@@ -59,11 +61,6 @@ export interface StartOptions {
   onLambdaFailure?: (functionName: string, error: unknown) => void;
 }
 
-export const LOCAL_REGION = 'eu-central-1';
-/** The same dummy account in queue ARNs and secret ARNs. */
-export const LOCAL_ACCOUNT_ID = '000000000000';
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-
 /** Matches what the deployed import queue uses: a message is retried 5 times before the DLQ. */
 export const IMPORT_QUEUE_MAX_RECEIVE_COUNT = 5;
 export const IMPORT_QUEUE_VISIBILITY_TIMEOUT_SECONDS = 60;
@@ -79,6 +76,14 @@ export async function startLocalStack(opts: StartOptions = {}): Promise<LocalSta
   const onLambdaFailure =
     opts.onLambdaFailure ??
     ((name: string, error: unknown) => process.stderr.write(`local Lambda: ${name} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`));
+  /** A sibling that fails to start aborts the JVM start, then rejects with the reported error. */
+  const failWith =
+    (code: ServerFailureCode, what: string, port: number | undefined) =>
+    (error: unknown): never => {
+      const failure = serverError(code, what, port, error);
+      abortDynamo.abort(failure);
+      throw failure;
+    };
   const [dynamoResult, sqsResult, smResult, schedulerResult, lambdaResult] = await Promise.allSettled([
     startDynamoDbLocal({
       ...(opts.dynamoDbPort !== undefined && { port: opts.dynamoDbPort }),
@@ -86,30 +91,16 @@ export async function startLocalStack(opts: StartOptions = {}): Promise<LocalSta
       signal: abortDynamo.signal,
     }),
     startSqs({ ...(opts.sqsPort !== undefined && { port: opts.sqsPort }), region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID }).catch(
-      (error: unknown) => {
-        const failure = serverError('sqs_failed', 'SQS (local-aws-sqs)', opts.sqsPort, error);
-        abortDynamo.abort(failure);
-        throw failure;
-      },
+      failWith('sqs_failed', 'SQS (local-aws-sqs)', opts.sqsPort),
     ),
     startSecretsManager({
       ...(opts.secretsManagerPort !== undefined && { port: opts.secretsManagerPort }),
       region: LOCAL_REGION,
-    }).catch((error: unknown) => {
-      const failure = serverError('secrets_manager_failed', 'the Secrets Manager stand-in', opts.secretsManagerPort, error);
-      abortDynamo.abort(failure);
-      throw failure;
-    }),
-    startScheduler({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID }).catch((error: unknown) => {
-      const failure = serverError('scheduler_failed', 'the EventBridge Scheduler stand-in', undefined, error);
-      abortDynamo.abort(failure);
-      throw failure;
-    }),
-    startLambda({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID, onFailure: (f) => onLambdaFailure(f.functionName, f.error) }).catch((error: unknown) => {
-      const failure = serverError('lambda_failed', 'the Lambda stand-in', undefined, error);
-      abortDynamo.abort(failure);
-      throw failure;
-    }),
+    }).catch(failWith('secrets_manager_failed', 'the Secrets Manager stand-in', opts.secretsManagerPort)),
+    startScheduler({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID }).catch(failWith('scheduler_failed', 'the EventBridge Scheduler stand-in', undefined)),
+    startLambda({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID, onFailure: (f) => onLambdaFailure(f.functionName, f.error) }).catch(
+      failWith('lambda_failed', 'the Lambda stand-in', undefined),
+    ),
   ]);
 
   const results = [dynamoResult, sqsResult, smResult, schedulerResult, lambdaResult];
@@ -140,7 +131,9 @@ export async function startLocalStack(opts: StartOptions = {}): Promise<LocalSta
   return stack;
 }
 
-function serverError(code: 'sqs_failed' | 'secrets_manager_failed' | 'scheduler_failed' | 'lambda_failed', what: string, port: number | undefined, error: unknown): LocalStackError {
+type ServerFailureCode = 'sqs_failed' | 'secrets_manager_failed' | 'scheduler_failed' | 'lambda_failed';
+
+function serverError(code: ServerFailureCode, what: string, port: number | undefined, error: unknown): LocalStackError {
   if (isAddressInUse(error)) {
     return new LocalStackError('port_in_use', `Port ${port} (${what}) is already in use: stop whatever listens there or choose another port.`, {
       cause: error,
@@ -151,8 +144,8 @@ function serverError(code: 'sqs_failed' | 'secrets_manager_failed' | 'scheduler_
 
 function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandIn, scheduler: SchedulerStandIn, lambda: LambdaStandIn): LocalStack {
   const endpoints = { dynamodb: dynamo.endpoint, sqs: sqs.url, secretsManager: sm.url, scheduler: scheduler.url, lambda: lambda.url };
-  const ddbClient = new DynamoDBClient({ endpoint: endpoints.dynamodb, region: LOCAL_REGION, credentials: CREDENTIALS });
-  const sqsClient = new SQSClient({ endpoint: endpoints.sqs, region: LOCAL_REGION, credentials: CREDENTIALS });
+  const ddbClient = new DynamoDBClient({ endpoint: endpoints.dynamodb, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const sqsClient = new SQSClient({ endpoint: endpoints.sqs, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
 
   async function ensureTable(kind: TableKind, name: string): Promise<void> {
     try {
@@ -214,8 +207,8 @@ function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandI
       AWS_ENDPOINT_URL_SCHEDULER: endpoints.scheduler,
       AWS_ENDPOINT_URL_LAMBDA: endpoints.lambda,
       AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     },
     endpoints,
     secretsManager: { calls: () => sm.calls(), setUnavailable: (v) => sm.setUnavailable(v) },

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startPersonioSim } from './server.js';
+import { DEFAULT_SIM_CREDENTIAL, startPersonioSim } from './server.js';
 import type { SimOptions } from './types.js';
 
 /** `npm run personio-sim -- [flags]`: the simulator alone, until SIGINT/SIGTERM. */
@@ -46,7 +46,7 @@ function parseOptions(argv: string[]): SimOptions {
     errorRate,
     extraAttributes: integer('extra-attributes', values['extra-attributes'], 0, 1000),
     retryAfterSeconds: integer('retry-after', values['retry-after'], 0, 3600),
-    credentials: [{ clientId: values['client-id'] ?? 'sim-client-id', clientSecret: values['client-secret'] ?? 'sim-client-secret' }],
+    credentials: [{ clientId: values['client-id'] ?? DEFAULT_SIM_CREDENTIAL.clientId, clientSecret: values['client-secret'] ?? DEFAULT_SIM_CREDENTIAL.clientSecret }],
   };
   // Unset flags must not override the simulator's defaults with `undefined`.
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as SimOptions;

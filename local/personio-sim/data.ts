@@ -129,7 +129,7 @@ function pad(n: number): string {
 }
 
 /** Folds a display name into an e-mail local part: "Müller-Lüdenscheidt" → "mueller-luedenscheidt", "O'Brien" → "obrien". */
-export function asciiFold(name: string): string {
+function asciiFold(name: string): string {
   return name
     .toLowerCase()
     .replace(/ä/g, 'ae').replace(/ö/g, 'oe').replace(/ü/g, 'ue').replace(/ß/g, 'ss')

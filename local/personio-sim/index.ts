@@ -1,3 +1,3 @@
-export { startPersonioSim } from './server.js';
+export { DEFAULT_SIM_CREDENTIAL, startPersonioSim } from './server.js';
 export { defaultKnobs } from './knobs.js';
 export type { PersonioSim, SimCredential, SimEmployeeView, SimKnobs, SimOptions, SimStats } from './types.js';

@@ -22,7 +22,7 @@ const share = z.number().min(0).max(1);
 const count = z.number().int().min(0);
 
 /** Strict so a misspelt knob fails loudly instead of silently doing nothing. */
-export const knobsPatchSchema = z
+const knobsPatchSchema = z
   .strictObject({
     latencyMs: z.number().min(0).max(60_000),
     latencyJitter: z.boolean(),
@@ -39,8 +39,6 @@ export const knobsPatchSchema = z
     strictSpec: z.boolean(),
   })
   .partial();
-
-export type KnobsPatch = z.infer<typeof knobsPatchSchema>;
 
 /** Validates a patch (throws a readable error) and returns the merged knobs. */
 export function mergeKnobs(current: SimKnobs, patch: unknown): SimKnobs {

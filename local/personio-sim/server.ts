@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { readBody as readLimitedBody } from '../aws/http.js';
+import { closeServer, listenOn } from '../aws/ports.js';
 import { handleControl } from './control.js';
 import { EmployeeGenerator, mulberry32, parsePersonioDate, type Rng } from './data.js';
 import { defaultKnobs, mergeKnobs } from './knobs.js';
@@ -10,7 +11,8 @@ import { TokenRegistry } from './tokens.js';
 import { recordSimCredentials } from './issued.js';
 import type { PersonioSim, SimCredential, SimKnobs, SimOptions, SimStats } from './types.js';
 
-const DEFAULT_CREDENTIAL: SimCredential = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
+/** The credential a simulator accepts when started without `credentials`. */
+export const DEFAULT_SIM_CREDENTIAL: Readonly<SimCredential> = Object.freeze({ clientId: 'sim-client-id', clientSecret: 'sim-client-secret' });
 const DEFAULT_LIMIT = 50; // what Personio serves when `limit` is omitted (pagination adoption guide)
 const MAX_LIMIT = 100;
 const MAX_BODY_BYTES = 1 << 20;
@@ -25,16 +27,7 @@ export async function startPersonioSim(options: SimOptions = {}): Promise<Person
   return sim.api();
 }
 
-interface Counters {
-  requests: number;
-  authCalls: number;
-  tokensIssued: number;
-  employeeListRequests: number;
-  rateLimited: number;
-  byStatus: Record<string, number>;
-  maxLimitRequested: number;
-  maxConcurrent: number;
-}
+type Counters = Omit<SimStats, 'cpuMs'>;
 
 function zeroCounters(): Counters {
   return { requests: 0, authCalls: 0, tokensIssued: 0, employeeListRequests: 0, rateLimited: 0, byStatus: {}, maxLimitRequested: 0, maxConcurrent: 0 };
@@ -67,14 +60,15 @@ class Simulator {
   constructor(options: SimOptions) {
     const { port: _port, host: _host, employees, seed, extraAttributes, credentials, ...knobPatch } = options;
     this.current = mergeKnobs(defaultKnobs, knobPatch);
-    this.readable = toSet(this.current.readableAttributes);
     const baseSeed = seed ?? 1;
     this.faultRng = mulberry32(baseSeed ^ 0x5eed_f417);
     this.malformedRng = mulberry32(baseSeed ^ 0x0bad_7e57);
     this.latencyRng = mulberry32(baseSeed ^ 0x1a7e_9c11);
     this.store = new EmployeeStore(new EmployeeGenerator(baseSeed, extraAttributes ?? 0), employees ?? 1000, this.current.strictSpec);
-    this.credentials = new Map((credentials ?? [DEFAULT_CREDENTIAL]).map((c) => [c.clientId, c.clientSecret]));
-    recordSimCredentials(credentials ?? [DEFAULT_CREDENTIAL]);
+    this.applyKnobs();
+    const accepted = credentials ?? [DEFAULT_SIM_CREDENTIAL];
+    this.credentials = new Map(accepted.map((c) => [c.clientId, c.clientSecret]));
+    recordSimCredentials(accepted);
     this.server = createServer((req, res) => {
       this.route(req, res).catch(() => {
         // Only an unreadable request body gets here; answer like Personio's own 500.
@@ -84,15 +78,14 @@ class Simulator {
   }
 
   async listen(port: number, host: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenOn(this.server, port, host);
     this.host = host;
+  }
+
+  /** Everything derived from the knobs besides `current` itself. */
+  private applyKnobs(): void {
+    this.readable = toSet(this.current.readableAttributes);
+    this.store.setStrictSpec(this.current.strictSpec);
   }
 
   api(): PersonioSim {
@@ -113,8 +106,7 @@ class Simulator {
       setKnobs: (patch) => {
         this.current = mergeKnobs(this.current, patch);
         this.tokens.sweep(Date.now(), this.current.tokenTtlSeconds);
-        this.readable = toSet(this.current.readableAttributes);
-        this.store.setStrictSpec(this.current.strictSpec);
+        this.applyKnobs();
       },
       knobs: () => ({ ...this.current, readableAttributes: this.current.readableAttributes && [...this.current.readableAttributes] }),
       employees: () => this.store.views(),
@@ -136,9 +128,7 @@ class Simulator {
   private async close(): Promise<void> {
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    await closeServer(this.server);
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -324,15 +314,8 @@ function credentialFields(contentType: string, body: string): { client_id?: stri
   return { ...(form.has('client_id') ? { client_id: form.get('client_id') ?? '' } : {}), ...(form.has('client_secret') ? { client_secret: form.get('client_secret') ?? '' } : {}) };
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+function readBody(req: IncomingMessage): Promise<string> {
+  return readLimitedBody(req, MAX_BODY_BYTES, () => new Error('request body too large'));
 }
 
 function toSet(keys: readonly string[] | null): ReadonlySet<string> | null {

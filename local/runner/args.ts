@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { tenantIdSchema } from '../../lib/tenants/tenant-id.js';
 
 export interface StartArgs {
@@ -32,35 +32,38 @@ the Personio simulator) through the real Lambda handlers, then stops everything.
   --verbose            show the handlers' log lines
   --help               this text`;
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, max: number): number {
+/** `--name`'s whole-number value from min to max, or `fallback` when the flag is absent. */
+export function wholeNumber(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max} (got "${raw}")`);
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
   return Number(raw);
 }
 
-export function parseStartArgs(argv: string[]): StartArgs {
-  let values;
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+type ParsedFlags<T extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: false; options: T }>>['values'];
+
+/** Strict flags without positionals; an unknown flag or a missing value is a UsageError with parseArgs' message. */
+export function parseFlags<const T extends FlagOptions>(argv: string[], options: T): ParsedFlags<T> {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        employees: { type: 'string' },
-        tenant: { type: 'string' },
-        runs: { type: 'string' },
-        'personio-url': { type: 'string' },
-        'client-id': { type: 'string' },
-        'client-secret': { type: 'string' },
-        'dump-users': { type: 'string' },
-        report: { type: 'string' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }));
+    return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+}
+
+export function parseStartArgs(argv: string[]): StartArgs {
+  const values = parseFlags(argv, {
+    employees: { type: 'string' },
+    tenant: { type: 'string' },
+    runs: { type: 'string' },
+    'personio-url': { type: 'string' },
+    'client-id': { type: 'string' },
+    'client-secret': { type: 'string' },
+    'dump-users': { type: 'string' },
+    report: { type: 'string' },
+    verbose: { type: 'boolean' },
+    help: { type: 'boolean' },
+  });
   const tenant = values.tenant ?? 'demo';
   const tenantCheck = tenantIdSchema.safeParse(tenant);
   if (!tenantCheck.success) throw new UsageError(`--tenant: ${tenantCheck.error.issues[0]?.message}`);
@@ -75,9 +78,9 @@ export function parseStartArgs(argv: string[]): StartArgs {
     personio = { url, clientId, clientSecret };
   }
   return {
-    employees: positiveInt('employees', values.employees, 1000, 200_000),
+    employees: wholeNumber('employees', values.employees, 1000, 1, 200_000),
     tenant,
-    runs: positiveInt('runs', values.runs, 1, 100),
+    runs: wholeNumber('runs', values.runs, 1, 1, 100),
     personio,
     dumpUsers: values['dump-users'],
     report: values.report,

@@ -6,9 +6,9 @@ import { UserStore } from '../../lib/users/store.js';
 import type { FetchOutcome } from '../../lib/fetch/run-fetch.js';
 import { createDocumentClient } from '../../functions/shared/clients.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION, startLocalStack, type LocalStack } from '../aws/stack.js';
-import { startPersonioSim, type PersonioSim, type SimOptions } from '../personio-sim/index.js';
+import { DEFAULT_SIM_CREDENTIAL, startPersonioSim, type PersonioSim, type SimOptions } from '../personio-sim/index.js';
 import { SqsEventSource, type SqsHandler } from './event-source.js';
-import { lambdaContext } from './events.js';
+import { fetchContext } from './events.js';
 import { ConnectionStore } from '../../lib/tenants/connections.js';
 
 export interface PersonioTarget {
@@ -60,8 +60,6 @@ export const localNames = {
   secretPrefix: 'dado/personio/',
 };
 
-/** The fetch's timeout when the Lambda stand-in runs it (as deployed: 15 minutes). */
-const FETCH_TIMEOUT_MS = 15 * 60_000;
 
 /**
  * Starts the local AWS stack and (unless a real Personio is given) the simulator, points the
@@ -88,7 +86,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
     if (!personio) {
       status('starting the Personio simulator');
       sim = await startPersonioSim(options.simulator ?? {});
-      const credential = options.simulator?.credentials?.[0] ?? { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
+      const credential = options.simulator?.credentials?.[0] ?? DEFAULT_SIM_CREDENTIAL;
       personio = { url: sim.url, ...credential };
     }
 
@@ -117,7 +115,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
     ]);
     const handlers: Handlers = { connect: connect.handler, fetch: fetch.handler, worker: worker.handler };
     // "Import now" reaches the fetch through the Lambda stand-in, as it reaches the deployed function.
-    stack.lambda.register(localNames.fetchFunction, (event) => handlers.fetch(event, lambdaContext('personio-fetch', FETCH_TIMEOUT_MS)));
+    stack.lambda.register(localNames.fetchFunction, (event) => handlers.fetch(event, fetchContext()));
 
     const sqs = new SQSClient({});
     eventSource = new SqsEventSource({ sqs, queueUrl: queueUrls.importQueueUrl, handler: handlers.worker, concurrency: options.workerConcurrency ?? 2 });

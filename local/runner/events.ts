@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord, ScheduledEvent } from 'aws-lambda';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../aws/identity.js';
 
 /** Typed Lambda events, shaped as AWS delivers them, for the local runner and the tests. */
 
@@ -14,7 +15,7 @@ export function httpEvent(method: string, path: string, body?: unknown): APIGate
     rawQueryString: '',
     headers: { 'content-type': 'application/json' },
     requestContext: {
-      accountId: '000000000000',
+      accountId: LOCAL_ACCOUNT_ID,
       apiId: 'local',
       domainName: 'localhost',
       domainPrefix: 'localhost',
@@ -36,15 +37,15 @@ export function scheduledEvent(tenantId: string): ScheduledEvent<{ tenantId: str
     id: randomUUID(),
     'detail-type': 'Scheduled Event',
     source: 'aws.scheduler',
-    account: '000000000000',
+    account: LOCAL_ACCOUNT_ID,
     time: new Date().toISOString(),
-    region: process.env['AWS_REGION'] ?? 'eu-central-1',
+    region: process.env['AWS_REGION'] ?? LOCAL_REGION,
     resources: [],
     detail: { tenantId },
   };
 }
 
-export function sqsEvent(messages: Message[], queueArn = 'arn:aws:sqs:eu-central-1:000000000000:import'): SQSEvent {
+export function sqsEvent(messages: Message[], queueArn = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:import`): SQSEvent {
   const records: SQSRecord[] = messages.map((m) => ({
     messageId: m.MessageId ?? randomUUID(),
     receiptHandle: m.ReceiptHandle ?? '',
@@ -59,7 +60,7 @@ export function sqsEvent(messages: Message[], queueArn = 'arn:aws:sqs:eu-central
     md5OfBody: m.MD5OfBody ?? '',
     eventSource: 'aws:sqs',
     eventSourceARN: queueArn,
-    awsRegion: process.env['AWS_REGION'] ?? 'eu-central-1',
+    awsRegion: process.env['AWS_REGION'] ?? LOCAL_REGION,
   }));
   return { Records: records };
 }
@@ -70,7 +71,7 @@ export function lambdaContext(functionName: string, timeoutMs: number): Context 
     callbackWaitsForEmptyEventLoop: false,
     functionName,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:eu-central-1:000000000000:function:${functionName}`,
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName}`,
     memoryLimitInMB: '512',
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
@@ -80,4 +81,12 @@ export function lambdaContext(functionName: string, timeoutMs: number): Context 
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/** The fetch's timeout when run locally (as deployed: 15 minutes). */
+const FETCH_TIMEOUT_MS = 15 * 60_000;
+
+/** A context for the fetch function, as Lambda gives it: its name and its 15-minute timeout. */
+export function fetchContext(): Context {
+  return lambdaContext('personio-fetch', FETCH_TIMEOUT_MS);
 }

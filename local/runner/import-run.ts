@@ -1,7 +1,8 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { isFinalRunStatus, toReport, type Run, type RunReport } from '../../lib/runs/run.js';
 import type { FetchOutcome } from '../../lib/fetch/run-fetch.js';
-import { httpEvent, lambdaContext, scheduledEvent } from './events.js';
+import { IMPORT_QUEUE_MAX_RECEIVE_COUNT } from '../aws/stack.js';
+import { fetchContext, httpEvent, scheduledEvent } from './events.js';
 import type { LocalEnvironment, PersonioTarget } from './environment.js';
 
 export class RunnerError extends Error {
@@ -26,8 +27,6 @@ export interface RunProgress {
   queued: number;
 }
 
-const FETCH_TIMEOUT_MS = 15 * 60_000;
-
 /**
  * One import as the schedule would start it: invokes the fetch with a scheduled event while the
  * SQS event source feeds the worker, and waits until the run is final and the queue is drained.
@@ -42,7 +41,7 @@ export async function runImport(
   let fetchOutcome: FetchOutcome | undefined;
   let fetchError: unknown;
   const fetching = env.handlers
-    .fetch(scheduledEvent(tenantId), lambdaContext('personio-fetch', FETCH_TIMEOUT_MS))
+    .fetch(scheduledEvent(tenantId), fetchContext())
     .then((o) => void (fetchOutcome = o))
     .catch((e: unknown) => void (fetchError = e));
 
@@ -65,9 +64,13 @@ export async function runImport(
 
     if (env.eventSource.failure) throw new RunnerError(`Polling SQS failed: ${String(env.eventSource.failure)}`);
     if (fetchOutcome && run && isFinalRunStatus(run.status) && queued === 0) return toReport(run);
-    const dlq = await dlqDepth(env);
-    if (fetchOutcome && queued === 0 && dlq > 0) {
-      throw new RunnerError(`${dlq} message(s) of run ${runId} failed ${5} times and were set aside in the dead-letter queue; the run cannot complete.`);
+    if (fetchOutcome && queued === 0) {
+      const dlq = await dlqDepth(env);
+      if (dlq > 0) {
+        throw new RunnerError(
+          `${dlq} message(s) of run ${runId} failed ${IMPORT_QUEUE_MAX_RECEIVE_COUNT} times and were set aside in the dead-letter queue; the run cannot complete.`,
+        );
+      }
     }
     if (Date.now() > deadline) throw new RunnerError(`Run ${runId ?? '(not started)'} did not finish in time (status ${run?.status ?? 'unknown'}, ${queued} message(s) queued).`);
   }
