@@ -1,9 +1,10 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { handleApiRequest, type ApiResponse } from '../lib/connect/api.js';
+import { errorResponse, handleApiRequest, type ApiResponse } from '../lib/connect/api.js';
 import { ConnectCredentials } from '../lib/connect/credentials.js';
 import type { ConnectDeps } from '../lib/connect/deps.js';
+import { ConnectError } from '../lib/connect/errors.js';
 import { ConnectSettingsStore } from '../lib/connect/settings.js';
 import { loadConfig } from '../lib/config.js';
 import { CredentialsStore } from '../lib/credentials/store.js';
@@ -52,10 +53,9 @@ const deps: ConnectDeps = {
   now: () => new Date(),
 };
 
-const internalError: ApiResponse = {
-  status: 500,
-  body: { error: { code: 'internal_error', message: 'Something went wrong on our side. Try again; if it keeps failing, contact support.' } },
-};
+const internalError: ApiResponse = errorResponse(
+  new ConnectError('internal_error', 'Something went wrong on our side. Try again; if it keeps failing, contact support.'),
+);
 
 /** API Gateway HTTP API (payload 2.0) → the connect API. Logs method, path and outcome, never a body (it can hold the secret). */
 export const handler = async (event: APIGatewayProxyEventV2, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {

@@ -8,7 +8,7 @@ import { RunStore } from '../lib/runs/store.js';
 import { tenantIdSchema } from '../lib/tenants/tenant-id.js';
 import { ConnectionStore } from '../lib/tenants/connections.js';
 import { UserStore } from '../lib/users/store.js';
-import { runIdSchema } from '../lib/imports/run-id.js';
+import { runIdSchema } from '../lib/runs/run.js';
 import { createDocumentClient, createSecretsClient, createSqsClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
 import { countRunOutcome, createMetrics, metricNames, MetricUnit } from './shared/metrics.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { runIdSchema } from '../imports/run-id.js';
+import { runIdSchema } from '../runs/run.js';
 import { mappingSchema } from '../mapping/mapping.js';
 import { scheduleIntervalNames } from '../schedules/schedules.js';
 import { tenantIdSchema } from '../tenants/tenant-id.js';

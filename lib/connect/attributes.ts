@@ -1,5 +1,5 @@
 import type { UserFieldName } from '../mapping/mapping.js';
-import { requireConnection } from './connect-tenant.js';
+import { requireConnection } from './connection.js';
 import type { ConnectDeps } from './deps.js';
 import { readableAttributes, toAttributeView, withStoredCredentials, type AttributeView } from './personio.js';
 

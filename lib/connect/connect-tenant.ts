@@ -1,12 +1,14 @@
 import { BIRTHDAY_UNIVERSAL_ID, defaultMapping, userFieldNames, type Mapping } from '../mapping/mapping.js';
 import { toReport, type RunReport } from '../runs/run.js';
-import { intervalOf, ScheduleError } from '../schedules/schedules.js';
+import { ScheduleError } from '../schedules/schedules.js';
 import { maskClientId, type ConnectionStatus } from '../tenants/connections.js';
 import { RECOVERY_WINDOW_DAYS } from './credentials.js';
 import type { ConnectDeps } from './deps.js';
+import { requireConnection } from './connection.js';
 import { ConnectError } from './errors.js';
 import { fieldLabels } from './fields.js';
 import { personioClient, readableAttributes, toAttributeView, toConnectError, type AttributeView } from './personio.js';
+import { putSchedule } from './schedule.js';
 import type { ConnectionRecord, ScheduleSettings } from './settings.js';
 
 export interface ConnectInput {
@@ -98,19 +100,6 @@ export async function connectTenant(deps: ConnectDeps, tenantId: string, input: 
   return { tenantId, status: 'connected', clientId: clientIdMasked, appId, readableAttributes: attributes.map(toAttributeView), mapping, schedule, warnings };
 }
 
-/** Creates or updates the tenant's schedule; `context` says what already happened when Scheduler fails. */
-export async function putSchedule(deps: ConnectDeps, tenantId: string, wanted: { enabled: boolean; expression: string }, context: string): Promise<ScheduleSettings> {
-  try {
-    const saved = await deps.schedules.put(tenantId, wanted);
-    return { enabled: saved.enabled, every: intervalOf(saved.expression), expression: saved.expression, flexibleWindowMinutes: saved.flexibleWindowMinutes, updatedAt: deps.now().toISOString() };
-  } catch (error) {
-    if (error instanceof ScheduleError) {
-      throw new ConnectError('schedule_unavailable', `${context} the import schedule could not be saved (EventBridge Scheduler is unavailable). Send the same request again.`);
-    }
-    throw error;
-  }
-}
-
 /**
  * Keeps each mapped field whose attribute the credential can read; the rest are not imported, each with a
  * warning an admin can act on.
@@ -188,18 +177,4 @@ export async function disconnectTenant(deps: ConnectDeps, tenantId: string): Pro
     status: 'disconnected',
     message: `Disconnected: the schedule is deleted and the credentials are deleted after a ${RECOVERY_WINDOW_DAYS}-day recovery window. Imported users stay. Connect again any time with PUT /tenants/${tenantId}/personio.`,
   };
-}
-
-/** The tenant's connection, or the error that says why there is none to act on. */
-export async function requireConnection(
-  deps: Pick<ConnectDeps, 'connections'>,
-  tenantId: string,
-  options: { allowDisconnected?: boolean } = {},
-): Promise<ConnectionRecord> {
-  const connection = (await deps.connections.get(tenantId)) as ConnectionRecord | undefined;
-  if (!connection) throw new ConnectError('not_connected', `Tenant ${tenantId} has not connected Personio. Connect with PUT /tenants/${tenantId}/personio.`);
-  if (connection.status === 'disconnected' && !options.allowDisconnected) {
-    throw new ConnectError('disconnected', `Tenant ${tenantId} is disconnected from Personio. Connect again with PUT /tenants/${tenantId}/personio.`);
-  }
-  return connection;
 }

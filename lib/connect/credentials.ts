@@ -1,5 +1,6 @@
 import { RestoreSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CredentialsError, type CredentialsStore, type StoredCredentials } from '../credentials/store.js';
+import { errorName } from '../util/errors.js';
 
 /** The credential operations connect needs. */
 export interface CredentialsVault {
@@ -32,8 +33,7 @@ export class ConnectCredentials implements CredentialsVault {
       try {
         await this.client.send(new RestoreSecretCommand({ SecretId: this.store.secretName(tenantId) }));
       } catch (restoreError) {
-        const name = restoreError instanceof Error ? restoreError.name : 'Error';
-        throw new CredentialsError('secrets_unavailable', `Secrets Manager could not restore the credentials (${name}).`, { cause: restoreError });
+        throw new CredentialsError('secrets_unavailable', `Secrets Manager could not restore the credentials (${errorName(restoreError)}).`, { cause: restoreError });
       }
       return this.store.put(tenantId, credentials);
     }

@@ -1,7 +1,7 @@
 import { InvokeError } from '../imports/invoker.js';
 import { approveRun, RunError } from '../runs/approve.js';
 import { newRunId, toReport, type RunReport } from '../runs/run.js';
-import { requireConnection } from './connect-tenant.js';
+import { requireConnection } from './connection.js';
 import type { ConnectDeps } from './deps.js';
 import { ConnectError } from './errors.js';
 

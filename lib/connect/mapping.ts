@@ -1,8 +1,8 @@
 import { mapEmployee, type MappedFields } from '../mapping/map-employee.js';
-import { projection, userFieldNames, type Mapping, type UserFieldName } from '../mapping/mapping.js';
+import { projection, userFieldNames, type Mapping } from '../mapping/mapping.js';
 import { compactEmployee } from '../personio/employee.js';
-import { emptyFields, mergeContent, pickContent, type UserRecord } from '../users/user.js';
-import { requireConnection } from './connect-tenant.js';
+import { mergeContent, pickContent, type UserRecord } from '../users/user.js';
+import { requireConnection } from './connection.js';
 import type { ConnectDeps } from './deps.js';
 import { ConnectError } from './errors.js';
 import { fieldLabels } from './fields.js';
@@ -48,7 +48,7 @@ export interface PreviewResult {
  * Checks a mapping against what the tenant's Personio credential can read (as stored at connect, or
  * refreshed by GET …/attributes): every mapped attribute must be readable. Names each bad field.
  */
-export function checkMapping(tenantId: string, mapping: Mapping, readable: readonly string[]): void {
+function checkMapping(tenantId: string, mapping: Mapping, readable: readonly string[]): void {
   const can = new Set(readable);
   const hint = `enable it in Personio under API credentials, then reload GET /tenants/${tenantId}/personio/attributes`;
   const details: { field: string; message: string }[] = [];
@@ -109,7 +109,7 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === 
 function diff(user: UserRecord, next: ReturnType<typeof mergeContent>): FieldChange[] {
   const current = pickContent(user);
   const changes: FieldChange[] = [];
-  for (const field of [...(Object.keys(emptyFields) as UserFieldName[]), 'active'] as const) {
+  for (const field of [...userFieldNames, 'active'] as const) {
     if (!same(current[field], next[field])) changes.push({ field, from: current[field] ?? null, to: next[field] ?? null });
   }
   const names = new Set([...Object.keys(current.customFields), ...Object.keys(next.customFields)]);

@@ -1,6 +1,7 @@
-import { scheduleIntervals, type ScheduleInterval } from '../schedules/schedules.js';
-import { putSchedule, requireConnection } from './connect-tenant.js';
+import { intervalOf, ScheduleError, scheduleIntervals, type ScheduleInterval } from '../schedules/schedules.js';
+import { requireConnection } from './connection.js';
 import type { ConnectDeps } from './deps.js';
+import { ConnectError } from './errors.js';
 import type { ScheduleSettings } from './settings.js';
 
 export interface ScheduleInput {
@@ -21,4 +22,17 @@ export async function setSchedule(deps: ConnectDeps, tenantId: string, input: Sc
   const schedule = await putSchedule(deps, tenantId, { enabled: input.enabled, expression }, 'Nothing was changed:');
   await deps.settings.saveSchedule(tenantId, schedule);
   return { tenantId, schedule };
+}
+
+/** Creates or updates the tenant's schedule; `context` says what already happened when Scheduler fails. */
+export async function putSchedule(deps: ConnectDeps, tenantId: string, wanted: { enabled: boolean; expression: string }, context: string): Promise<ScheduleSettings> {
+  try {
+    const saved = await deps.schedules.put(tenantId, wanted);
+    return { enabled: saved.enabled, every: intervalOf(saved.expression), expression: saved.expression, flexibleWindowMinutes: saved.flexibleWindowMinutes, updatedAt: deps.now().toISOString() };
+  } catch (error) {
+    if (error instanceof ScheduleError) {
+      throw new ConnectError('schedule_unavailable', `${context} the import schedule could not be saved (EventBridge Scheduler is unavailable). Send the same request again.`);
+    }
+    throw error;
+  }
 }

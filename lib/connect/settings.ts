@@ -1,6 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ScheduleInterval } from '../schedules/schedules.js';
+import { sendConditional } from '../storage/conditional.js';
 import type { Connection } from '../tenants/connections.js';
 
 /** The tenant's schedule as connect last set it (EventBridge Scheduler holds the schedule itself). */
@@ -47,20 +47,17 @@ export class ConnectSettingsStore {
   }
 
   private async update(tenantId: string, expression: string, values: Record<string, unknown>, names?: Record<string, string>): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { tenantId },
-          UpdateExpression: expression,
-          ConditionExpression: 'attribute_exists(tenantId)',
-          ExpressionAttributeValues: values,
-          ...(names ? { ExpressionAttributeNames: names } : {}),
-        }),
-      );
-    } catch (error) {
-      // The connection was never saved: there is nothing to annotate.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    // Refused when the connection was never saved: there is nothing to annotate.
+    await sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId },
+        UpdateExpression: expression,
+        ConditionExpression: 'attribute_exists(tenantId)',
+        ExpressionAttributeValues: values,
+        ...(names ? { ExpressionAttributeNames: names } : {}),
+      }),
+    );
   }
 }

@@ -8,8 +8,9 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { CodedError, errorName } from '../util/errors.js';
 
-export const storedCredentialsSchema = z.object({
+const storedCredentialsSchema = z.object({
   clientId: z.string().min(1),
   clientSecret: z.string().min(1),
 });
@@ -17,19 +18,8 @@ export type StoredCredentials = z.infer<typeof storedCredentialsSchema>;
 
 export type CredentialsErrorCode = 'credentials_missing' | 'credentials_unreadable' | 'secrets_unavailable';
 
-export class CredentialsError extends Error {
+export class CredentialsError extends CodedError<CredentialsErrorCode> {
   override readonly name = 'CredentialsError';
-  constructor(
-    readonly code: CredentialsErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-
-  get retryable(): boolean {
-    return this.code === 'secrets_unavailable';
-  }
 }
 
 /** One secret per tenant under the product's prefix; IAM scopes the functions to that prefix. */
@@ -97,7 +87,6 @@ export class CredentialsStore {
   }
 
   private wrap(error: unknown, action: string): CredentialsError {
-    const name = error instanceof Error ? error.name : 'Error';
-    return new CredentialsError('secrets_unavailable', `Secrets Manager could not ${action} the credentials (${name}).`, { cause: error });
+    return new CredentialsError('secrets_unavailable', `Secrets Manager could not ${action} the credentials (${errorName(error)}).`, { cause: error });
   }
 }

@@ -8,6 +8,7 @@ import { MessagePacker } from '../queue/packer.js';
 import type { QueueSender } from '../queue/sender.js';
 import { finalizeRunIfDone, type FinalizeDeps } from '../runs/finalize.js';
 import { boundedFinding, newRunId, type Finding, type RunMode } from '../runs/run.js';
+import { errorName } from '../util/errors.js';
 import type { ConnectionStore } from '../tenants/connections.js';
 
 export interface FetchDeps extends FinalizeDeps {
@@ -97,7 +98,6 @@ function describeFailure(error: unknown): Finding {
     return { code: `personio_${error.code}`, message: `${error.message}${advice[error.code] ?? ''}` };
   }
   if (error instanceof CredentialsError) return { code: error.code, message: error.message };
-  const name = error instanceof Error ? error.name : 'Error';
   const message = error instanceof Error ? error.message : String(error);
-  return { code: 'fetch_failed', message: `The fetch failed (${name}: ${message}).` };
+  return { code: 'fetch_failed', message: `The fetch failed (${errorName(error)}: ${message}).` };
 }

@@ -1,4 +1,5 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { CodedError, errorName } from '../util/errors.js';
 
 /** What "import now" sends the fetch: the run id is chosen by connect, so it can answer with it at once. */
 export interface FetchEvent {
@@ -11,11 +12,10 @@ export interface FetchInvoker {
   invokeAsync(event: FetchEvent): Promise<void>;
 }
 
-export class InvokeError extends Error {
+export class InvokeError extends CodedError<'import_unavailable'> {
   override readonly name = 'InvokeError';
-  readonly code = 'import_unavailable';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('import_unavailable', message, options);
   }
 }
 
@@ -34,8 +34,7 @@ export class LambdaFetchInvoker implements FetchInvoker {
       );
       status = result.StatusCode;
     } catch (error) {
-      const type = error instanceof Error ? error.name : 'Error';
-      throw new InvokeError(`Lambda could not start the import (${type}).`, { cause: error });
+      throw new InvokeError(`Lambda could not start the import (${errorName(error)}).`, { cause: error });
     }
     if (status !== 202) throw new InvokeError(`Lambda did not accept the import (status ${status ?? 'none'}).`);
   }

@@ -45,23 +45,30 @@ function unwrap(value: unknown): unknown {
   return isRecord(value) && 'value' in value ? value['value'] : value;
 }
 
-/** The `name` inside team / department / office; an empty relation (null, {}, []) clears the field. */
-export function toOrgName(value: unknown): string | null | undefined {
+/**
+ * The `attributes` of a relation (team, department, office, supervisor): null for an empty relation
+ * (null, '', [], {} or no attributes), which clears the field; undefined when it is unreadable.
+ */
+function relationAttributes(value: unknown): Record<string, unknown> | null | undefined {
   if (value === null || value === '' || (Array.isArray(value) && value.length === 0)) return null;
   if (!isRecord(value)) return undefined;
   const attributes = value['attributes'];
   if (attributes === undefined || (isRecord(attributes) && Object.keys(attributes).length === 0)) return null;
   if (!isRecord(attributes)) return undefined;
+  return attributes;
+}
+
+/** The `name` inside team / department / office; an empty relation (null, {}, []) clears the field. */
+export function toOrgName(value: unknown): string | null | undefined {
+  const attributes = relationAttributes(value);
+  if (!attributes) return attributes;
   return toText(unwrap(attributes['name']));
 }
 
 /** The supervisor's Personio id from its wrapped attributes. */
 export function toSupervisorId(value: unknown): number | null | undefined {
-  if (value === null || value === '' || (Array.isArray(value) && value.length === 0)) return null;
-  if (!isRecord(value)) return undefined;
-  const attributes = value['attributes'];
-  if (attributes === undefined || (isRecord(attributes) && Object.keys(attributes).length === 0)) return null;
-  if (!isRecord(attributes)) return undefined;
+  const attributes = relationAttributes(value);
+  if (!attributes) return attributes;
   const id = toNumber(unwrap(attributes['id']));
   return id === null ? null : id !== undefined && Number.isSafeInteger(id) && id > 0 ? id : undefined;
 }
@@ -77,19 +84,20 @@ export function toEmail(value: unknown): string | null | undefined {
 export const statuses = ['onboarding', 'active', 'leave', 'inactive'] as const;
 export type Status = (typeof statuses)[number];
 
-export function toStatus(value: unknown): Status | null | undefined {
-  const text = toText(value);
-  if (text === null || text === undefined) return text;
-  const lower = text.toLowerCase();
-  return (statuses as readonly string[]).includes(lower) ? (lower as Status) : undefined;
+/** A converter to one of `values`, compared case-insensitively. */
+function toEnum<T extends string>(values: readonly T[]): (value: unknown) => T | null | undefined {
+  return (value) => {
+    const text = toText(value);
+    if (text === null || text === undefined) return text;
+    const lower = text.toLowerCase();
+    return (values as readonly string[]).includes(lower) ? (lower as T) : undefined;
+  };
 }
 
-export function toEmploymentType(value: unknown): 'internal' | 'external' | null | undefined {
-  const text = toText(value);
-  if (text === null || text === undefined) return text;
-  const lower = text.toLowerCase();
-  return lower === 'internal' || lower === 'external' ? lower : undefined;
-}
+export const toStatus = toEnum(statuses);
+
+const employmentTypes = ['internal', 'external'] as const;
+export const toEmploymentType = toEnum(employmentTypes);
 
 /** Tags come as a comma-joined string (sometimes already a list). */
 export function toTags(value: unknown): string[] | null | undefined {

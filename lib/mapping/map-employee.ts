@@ -30,6 +30,11 @@ export interface MappedFields {
   managerPersonioId: number | null;
 }
 
+/** Compile-time check: MappedFields has exactly the mapping's user fields (this line fails to compile otherwise). */
+type SameKeys<A, B extends PropertyKey> = [Exclude<keyof A, B> | Exclude<B, keyof A>] extends [never] ? true : false;
+type Assert<T extends true> = T;
+export type MappedFieldsMatchUserFields = Assert<SameKeys<MappedFields, UserFieldName>>;
+
 export interface MappedEmployee {
   personioId: number;
   /** Only fields whose attribute was present: an absent attribute leaves the user's field alone. */

@@ -20,7 +20,7 @@ export const userFieldNames = [
 export type UserFieldName = (typeof userFieldNames)[number];
 
 /** The attribute each field reads by default. The birthday has no fixed key: it is resolved per tenant. */
-export const defaultSources: Record<UserFieldName, string | null> = {
+const defaultSources: Record<UserFieldName, string | null> = {
   email: 'email',
   firstName: 'first_name',
   preferredName: 'preferred_name',

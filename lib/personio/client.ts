@@ -3,6 +3,7 @@ import ky, { HTTPError, TimeoutError, type KyInstance, type Options as KyOptions
 import type { z } from 'zod';
 import { PersonioError, type PersonioErrorCode } from './errors.js';
 import { RateLimiter, personioEmployeeWindows } from './rate-limiter.js';
+import { sleep } from '../util/concurrency.js';
 import { truncate } from '../util/text.js';
 import {
   attributesResponseSchema,
@@ -72,7 +73,7 @@ export function personioUrl(baseUrl: string, path: string): string {
   return root + rel;
 }
 
-export function credentialKey(baseUrl: string, credentials: PersonioCredentials): string {
+function credentialKey(baseUrl: string, credentials: PersonioCredentials): string {
   // One Personio, however its root is spelled: `url`, `url/` and `url/v1` share a token and a limiter.
   const root = personioUrl(baseUrl, '/v1/').replace(/\/v1\/$/, '');
   return createHash('sha256')
@@ -238,7 +239,7 @@ export class PersonioClient {
         // After a breach the auth endpoint refuses everything for 60 s; asking sooner only extends it.
         if (error instanceof PersonioError && error.code === 'rate_limited' && cooldowns < 2 && this.timeLeft() > AUTH_COOLDOWN_MS + 1_000) {
           cooldowns++;
-          await new Promise((resolve) => setTimeout(resolve, AUTH_COOLDOWN_MS));
+          await sleep(AUTH_COOLDOWN_MS);
           continue;
         }
         throw error;

@@ -34,7 +34,3 @@ export class PersonioError extends Error {
     return retryableCodes.has(this.code);
   }
 }
-
-export function isPersonioError(error: unknown): error is PersonioError {
-  return error instanceof PersonioError;
-}

@@ -1,3 +1,5 @@
+import { sleep } from '../util/concurrency.js';
+
 /**
  * Sliding-window limiter for Personio's per-credential limits (300/min and 15/s on the employees
  * endpoints). Each window keeps the start times of the requests it admitted; a caller waits until
@@ -21,8 +23,6 @@ export const personioEmployeeWindows: Window[] = [
   { limit: 300, ms: 60_000 },
 ];
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 export class RateLimiter {
   private readonly windows: { limit: number; ms: number; starts: number[] }[];
   private readonly now: () => number;
@@ -34,7 +34,7 @@ export class RateLimiter {
     const margin = options.marginMs ?? 100;
     this.windows = options.windows.map((w) => ({ limit: w.limit, ms: w.ms + margin, starts: [] }));
     this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? defaultSleep;
+    this.sleep = options.sleep ?? sleep;
   }
 
   /** Resolves when one more request may start; callers are admitted in arrival order. */

@@ -15,7 +15,7 @@ export const attributeSchema = z.object({
   label: z.string().nullish(),
 });
 
-export const rawEmployeeSchema = z.object({
+const rawEmployeeSchema = z.object({
   type: z.string().optional(),
   attributes: z.record(z.string(), attributeSchema),
 });
@@ -45,7 +45,7 @@ export const authResponseSchema = z.object({
   }),
 });
 
-export const attributeInfoSchema = z.object({
+const attributeInfoSchema = z.object({
   key: z.string().min(1),
   label: z.string().catch(''),
   type: z.string().catch('standard'),

@@ -1,16 +1,11 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { BATCH_MAX_BYTES, BATCH_MAX_ENTRIES } from './message.js';
 import type { PackedMessage } from './packer.js';
+import { CodedError } from '../util/errors.js';
+import { sleep as defaultSleep } from '../util/concurrency.js';
 
-export class QueueError extends Error {
+export class QueueError extends CodedError<'send_failed'> {
   override readonly name = 'QueueError';
-  constructor(
-    readonly code: 'send_failed',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export interface QueueSenderOptions {
@@ -57,7 +52,7 @@ export class QueueSender {
 
   private async sendBatch(batch: PackedMessage[]): Promise<void> {
     const maxAttempts = this.options.maxAttempts ?? 5;
-    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const sleep = this.options.sleep ?? defaultSleep;
     let remaining = batch;
     for (let attempt = 1; remaining.length > 0; attempt++) {
       const result = await this.options.sqs.send(

@@ -1,16 +1,11 @@
 import { deactivate, missingUsers, seenIds, type FinalizeDeps } from './finalize.js';
+import { CodedError } from '../util/errors.js';
 import { toReport, type RunReport } from './run.js';
 
 export type RunErrorCode = 'run_not_found' | 'run_not_held' | 'run_superseded';
 
-export class RunError extends Error {
+export class RunError extends CodedError<RunErrorCode> {
   override readonly name = 'RunError';
-  constructor(
-    readonly code: RunErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /**

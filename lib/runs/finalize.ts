@@ -53,7 +53,7 @@ export async function finalizeRunIfDone(
 function vanishedFields(mapping: Mapping, markers: MessageMarker[], users: UserRecord[]): Finding[] {
   if (!markers.some((m) => m.personioIds.length > 0)) return [];
   const present = new Set(markers.flatMap((m) => m.presentFields));
-  const active = users.filter((u) => u.active && typeof u.personioId === 'number');
+  const active = managedActiveUsers(users);
   if (active.length === 0) return [];
   const findings: Finding[] = [];
   for (const [field, source] of Object.entries(mapping.fields) as [UserFieldName, string | null][]) {
@@ -84,13 +84,19 @@ function failureFindings(markers: MessageMarker[]): Finding[] {
     conflict: 'changed concurrently; the next import will retry them',
   };
   return [...byReason].map(([reason, ids]) => {
-    const sample = ids.filter((id) => id !== null).slice(0, 10);
-    const more = ids.length > sample.length ? ', …' : '';
+    const sample = idSample(ids);
     return {
       code: `employees_${reason}`,
-      message: `${ids.length} employee(s) ${reasons[reason] ?? reason} and were not imported${sample.length ? ` (Personio ids ${sample.join(', ')}${more})` : ''}.`,
+      message: `${ids.length} employee(s) ${reasons[reason] ?? reason} and were not imported${sample ? ` (Personio ids ${sample})` : ''}.`,
     };
   });
+}
+
+/** Up to ten of the (known) ids, `, …` when there are more; empty when none is known. */
+function idSample(ids: readonly (number | null)[]): string {
+  const sample = ids.filter((id) => id !== null).slice(0, 10);
+  if (sample.length === 0) return '';
+  return `${sample.join(', ')}${ids.length > sample.length ? ', …' : ''}`;
 }
 
 async function linkManagers(deps: FinalizeDeps, tenantId: string, users: UserRecord[], findings: Finding[]): Promise<void> {
@@ -109,7 +115,7 @@ async function linkManagers(deps: FinalizeDeps, tenantId: string, users: UserRec
   if (broken.length > 0) {
     findings.push({
       code: 'broken_manager_links',
-      message: `${broken.length} user(s) have a supervisor who is not among the imported users (Personio ids ${broken.slice(0, 10).join(', ')}${broken.length > 10 ? ', …' : ''}).`,
+      message: `${broken.length} user(s) have a supervisor who is not among the imported users (Personio ids ${idSample(broken)}).`,
     });
   }
 }
@@ -123,8 +129,13 @@ export function seenIds(markers: MessageMarker[]): Set<number> {
 
 /** Active users the import manages that the run did not see: a Dado user never linked to Personio is not ours. */
 export function missingUsers(users: UserRecord[], seen: Set<number>): { active: UserRecord[]; gone: UserRecord[] } {
-  const active = users.filter((u) => u.active && typeof u.personioId === 'number');
+  const active = managedActiveUsers(users);
   return { active, gone: active.filter((u) => !seen.has(u.personioId)) };
+}
+
+/** Active users linked to Personio: the ones an import manages. */
+function managedActiveUsers(users: UserRecord[]): UserRecord[] {
+  return users.filter((u) => u.active && typeof u.personioId === 'number');
 }
 
 /** Deactivates (never deletes), recording when and why. */

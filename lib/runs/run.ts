@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import type { Mapping } from '../mapping/mapping.js';
 import { truncate } from '../util/text.js';
 
@@ -74,6 +75,12 @@ export function newRunId(now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, '');
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
+
+/**
+ * The shape of `newRunId`: a UTC stamp (milliseconds since they were added; older runs have none) and
+ * 8 hex digits, e.g. 20250301T120000.123Z-1a2b3c4d.
+ */
+export const runIdSchema = z.string().regex(/^\d{8}T\d{6}(?:\.\d{3})?Z-[0-9a-f]{8}$/, 'a run id such as 20250301T120000.123Z-1a2b3c4d');
 
 export function toReport(run: Run, now: Date = new Date()): RunReport {
   const end = run.finishedAt ? Date.parse(run.finishedAt) : now.getTime();

@@ -1,15 +1,14 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   PutCommand,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { Mapping } from '../mapping/mapping.js';
+import { isFirstTransactConditionFailed, sendConditional } from '../storage/conditional.js';
 import { queryByPrefix } from '../storage/query.js';
-import { runKeys } from '../storage/tables.js';
+import { markerSk, runKeys, runMarkersPrefix, runPrefix, runSk } from '../storage/tables.js';
 import { boundedFinding, type Finding, type MessageCounts, type Run, type RunMode, type RunStatus } from './run.js';
 
 /** What a processed message leaves behind: ids it carried (for deactivation) and per-employee failures. */
@@ -26,8 +25,8 @@ const FINALIZATION_STALE_MS = 5 * 60_000;
 /** Message markers only matter while their run finishes; DynamoDB's TTL removes them afterwards. */
 const MARKER_TTL_S = 30 * 24 * 60 * 60;
 
-const runKey = (tenantId: string, runId: string) => ({ tenantId, sk: `run#${runId}` });
-const markerKey = (tenantId: string, runId: string, seq: number) => ({ tenantId, sk: `msg#${runId}#${String(seq).padStart(6, '0')}` });
+const runKey = (tenantId: string, runId: string) => ({ tenantId, sk: runSk(runId) });
+const markerKey = (tenantId: string, runId: string, seq: number) => ({ tenantId, sk: markerSk(runId, seq) });
 
 export class RunStore {
   constructor(
@@ -69,16 +68,8 @@ export class RunStore {
 
   /** The newest runs first. */
   async list(tenantId: string, limit: number): Promise<Run[]> {
-    const result = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'tenantId = :t AND begins_with(sk, :p)',
-        ExpressionAttributeValues: { ':t': tenantId, ':p': 'run#' },
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
-    );
-    return (result.Items ?? []).map(stripKeys);
+    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: runPrefix, newestFirst: true, limit });
+    return items.map(stripKeys);
   }
 
   /** Closes the fetch part: the worker may finish the run once it has processed this many messages. */
@@ -112,30 +103,27 @@ export class RunStore {
 
   /** Marks a run failed with its reason; a failed run never deactivates anyone. */
   async fail(tenantId: string, runId: string, failure: Finding, stats: { personioRequests: number; personio429: number; employeesFetched: number }, at: Date): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: runKey(tenantId, runId),
-          UpdateExpression:
-            'SET #status = :failed, failure = :failure, finishedAt = :at, personioRequests = :requests, personio429 = :r429, employeesFetched = :employees',
-          ConditionExpression: '#status IN (:fetching, :processing)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':failed': 'failed',
-            ':fetching': 'fetching',
-            ':processing': 'processing',
-            ':failure': boundedFinding(failure),
-            ':at': at.toISOString(),
-            ':requests': stats.personioRequests,
-            ':r429': stats.personio429,
-            ':employees': stats.employeesFetched,
-          },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    await sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: runKey(tenantId, runId),
+        UpdateExpression:
+          'SET #status = :failed, failure = :failure, finishedAt = :at, personioRequests = :requests, personio429 = :r429, employeesFetched = :employees',
+        ConditionExpression: '#status IN (:fetching, :processing)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':failed': 'failed',
+          ':fetching': 'fetching',
+          ':processing': 'processing',
+          ':failure': boundedFinding(failure),
+          ':at': at.toISOString(),
+          ':requests': stats.personioRequests,
+          ':r429': stats.personio429,
+          ':employees': stats.employeesFetched,
+        },
+      }),
+    );
   }
 
   /**
@@ -176,13 +164,13 @@ export class RunStore {
       );
       return true;
     } catch (error) {
-      if (error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      if (isFirstTransactConditionFailed(error)) return false;
       throw error;
     }
   }
 
   async markers(tenantId: string, runId: string): Promise<MessageMarker[]> {
-    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: `msg#${runId}#`, consistentRead: true });
+    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: runMarkersPrefix(runId), consistentRead: true });
     return items.map((item) => ({
       seq: item['seq'] as number,
       personioIds: (item['personioIds'] as number[] | undefined) ?? [],
@@ -197,29 +185,24 @@ export class RunStore {
    * when two workers (or the fetch and a worker) see the last message at the same moment.
    */
   async claimFinalization(tenantId: string, runId: string, now: Date): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: runKey(tenantId, runId),
-          UpdateExpression: 'SET #status = :finalizing, finalizingSince = :now',
-          // A finalization whose worker died (timeout) may be taken over once it is clearly stale.
-          ConditionExpression:
-            'messagesProcessed >= messagesSent AND (#status = :processing OR (#status = :finalizing AND finalizingSince < :stale))',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':finalizing': 'finalizing',
-            ':processing': 'processing',
-            ':now': now.toISOString(),
-            ':stale': new Date(now.getTime() - FINALIZATION_STALE_MS).toISOString(),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: runKey(tenantId, runId),
+        UpdateExpression: 'SET #status = :finalizing, finalizingSince = :now',
+        // A finalization whose worker died (timeout) may be taken over once it is clearly stale.
+        ConditionExpression:
+          'messagesProcessed >= messagesSent AND (#status = :processing OR (#status = :finalizing AND finalizingSince < :stale))',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':finalizing': 'finalizing',
+          ':processing': 'processing',
+          ':now': now.toISOString(),
+          ':stale': new Date(now.getTime() - FINALIZATION_STALE_MS).toISOString(),
+        },
+      }),
+    );
   }
 
   /** Claims a held run for approval; false when it is not held (any more). */
@@ -253,22 +236,17 @@ export class RunStore {
   }
 
   private async transition(tenantId: string, runId: string, from: RunStatus, to: RunStatus): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: runKey(tenantId, runId),
-          UpdateExpression: 'SET #status = :to',
-          ConditionExpression: '#status = :from',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':to': to, ':from': from },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: runKey(tenantId, runId),
+        UpdateExpression: 'SET #status = :to',
+        ConditionExpression: '#status = :from',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':to': to, ':from': from },
+      }),
+    );
   }
 }
 

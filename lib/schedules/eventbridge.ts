@@ -9,6 +9,7 @@ import {
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import { intervalOf, ScheduleError, scheduleName, type ScheduleService, type TenantSchedule, type TenantScheduleInput } from './schedules.js';
+import { errorName } from '../util/errors.js';
 
 export interface EventBridgeSchedulesOptions {
   groupName: string;
@@ -94,6 +95,5 @@ export class EventBridgeSchedules implements ScheduleService {
 }
 
 function wrap(error: unknown, action: string, name: string): ScheduleError {
-  const type = error instanceof Error ? error.name : 'Error';
-  return new ScheduleError(`EventBridge Scheduler could not ${action} the import schedule ${name} (${type}).`, { cause: error });
+  return new ScheduleError(`EventBridge Scheduler could not ${action} the import schedule ${name} (${errorName(error)}).`, { cause: error });
 }

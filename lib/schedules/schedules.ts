@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { CodedError } from '../util/errors.js';
 
 /**
  * How often a tenant's import runs: a fixed set an admin picks from, each an EventBridge Scheduler rate
@@ -45,11 +46,10 @@ export interface ScheduleService {
   delete(tenantId: string): Promise<void>;
 }
 
-export class ScheduleError extends Error {
+export class ScheduleError extends CodedError<'schedule_unavailable'> {
   override readonly name = 'ScheduleError';
-  readonly code = 'schedule_unavailable';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('schedule_unavailable', message, options);
   }
 }
 

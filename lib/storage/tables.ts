@@ -16,6 +16,19 @@ export const connectionKeys = { partition: 'tenantId' } as const;
 /** Message markers carry `expiresAt` (epoch seconds): the table's TTL removes them once their run is long finished. */
 export const runKeys = { partition: 'tenantId', sort: 'sk', ttl: 'expiresAt' } as const;
 
+/** Sort-key prefixes; the key builders below and the prefix queries both use them. */
+export const userPrefix = 'user#';
+export const linkPrefix = 'personio#';
+export const runPrefix = 'run#';
+export const markerPrefix = 'msg#';
+
+export const userSk = (userId: string) => `${userPrefix}${userId}`;
+export const linkSk = (personioId: number) => `${linkPrefix}${personioId}`;
+export const runSk = (runId: string) => `${runPrefix}${runId}`;
+/** All message markers of a run share this prefix. */
+export const runMarkersPrefix = (runId: string) => `${markerPrefix}${runId}#`;
+export const markerSk = (runId: string, seq: number) => `${runMarkersPrefix(runId)}${String(seq).padStart(6, '0')}`;
+
 export type TableKind = 'users' | 'connections' | 'runs';
 
 /** CreateTable inputs (on-demand billing) for a given physical table name. */

@@ -1,6 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Mapping } from '../mapping/mapping.js';
+import { sendConditional } from '../storage/conditional.js';
 
 export type ConnectionStatus = 'connected' | 'disconnected' | 'invalid_credentials';
 
@@ -57,7 +57,8 @@ export class ConnectionStore {
   }
 
   async setStatus(tenantId: string, status: ConnectionStatus, now: Date): Promise<void> {
-    await this.db.send(
+    await sendConditional(
+      this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId },
@@ -66,9 +67,7 @@ export class ConnectionStore {
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':status': status, ':now': now.toISOString() },
       }),
-    ).catch((error: unknown) => {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    });
+    );
   }
 
   /**
@@ -76,43 +75,32 @@ export class ConnectionStore {
    * expires so that a fetch killed by its timeout cannot block the tenant's imports forever.
    */
   async acquireFetchLock(tenantId: string, runId: string, now: number, ttlMs: number): Promise<{ acquired: true } | { acquired: false; heldBy: string | undefined }> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { tenantId },
-          UpdateExpression: 'SET activeRunId = :run, lockExpiresAt = :exp',
-          ConditionExpression: 'attribute_exists(tenantId) AND (attribute_not_exists(activeRunId) OR lockExpiresAt < :now)',
-          ExpressionAttributeValues: { ':run': runId, ':exp': now + ttlMs, ':now': now },
-        }),
-      );
-      return { acquired: true };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = await this.get(tenantId);
-      return { acquired: false, heldBy: current?.activeRunId };
-    }
+    const acquired = await sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId },
+        UpdateExpression: 'SET activeRunId = :run, lockExpiresAt = :exp',
+        ConditionExpression: 'attribute_exists(tenantId) AND (attribute_not_exists(activeRunId) OR lockExpiresAt < :now)',
+        ExpressionAttributeValues: { ':run': runId, ':exp': now + ttlMs, ':now': now },
+      }),
+    );
+    if (acquired) return { acquired: true };
+    const current = await this.get(tenantId);
+    return { acquired: false, heldBy: current?.activeRunId };
   }
 
   async releaseFetchLock(tenantId: string, runId: string): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { tenantId },
-          UpdateExpression: 'REMOVE activeRunId, lockExpiresAt',
-          ConditionExpression: 'activeRunId = :run',
-          ExpressionAttributeValues: { ':run': runId },
-        }),
-      );
-    } catch (error) {
-      // Someone else holds it now (ours expired): leave theirs alone.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
-  }
-
-  /** Test and local-runner helper: writes a full item. */
-  async put(connection: Connection): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: connection }));
+    // Refused when someone else holds it now (ours expired): leave theirs alone.
+    await sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId },
+        UpdateExpression: 'REMOVE activeRunId, lockExpiresAt',
+        ConditionExpression: 'activeRunId = :run',
+        ExpressionAttributeValues: { ':run': runId },
+      }),
+    );
   }
 }

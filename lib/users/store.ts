@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   PutCommand,
@@ -10,9 +9,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { MappedEmployee } from '../mapping/map-employee.js';
 import { contentHash, mergeContent, toUserRecord, type StoredUser, type UserRecord } from './user.js';
+import { isFirstTransactConditionFailed, sendConditional } from '../storage/conditional.js';
 import { queryByPrefix } from '../storage/query.js';
-import { userKeys } from '../storage/tables.js';
-import { forEachLimited } from '../util/concurrency.js';
+import { linkPrefix, linkSk, userKeys, userPrefix, userSk } from '../storage/tables.js';
+import { forEachLimited, sleep } from '../util/concurrency.js';
 
 export interface UpsertFailure {
   personioId: number;
@@ -28,8 +28,6 @@ export interface UpsertOutcome {
   writeRequests: number;
 }
 
-const userSk = (userId: string) => `user#${userId}`;
-const linkSk = (personioId: number) => `personio#${personioId}`;
 const CONCURRENCY = 16;
 
 /**
@@ -97,7 +95,7 @@ export class UserStore {
     const users = new Map<string, StoredUser>();
     for (const item of items) {
       const sk = String(item['sk']);
-      if (sk.startsWith('personio#')) links.set(Number(sk.slice('personio#'.length)), String(item['userId']));
+      if (sk.startsWith(linkPrefix)) links.set(Number(sk.slice(linkPrefix.length)), String(item['userId']));
       else users.set(String(item['userId']), item as unknown as StoredUser);
     }
     const linkedUsers = [...links.values()].filter((userId) => !users.has(userId));
@@ -122,7 +120,7 @@ export class UserStore {
 
   /** Every user of the tenant (the `--dump-users` view). */
   async list(tenantId: string): Promise<UserRecord[]> {
-    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: 'user#' });
+    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: userPrefix });
     return items.map((item) => toUserRecord(item as unknown as StoredUser));
   }
 
@@ -176,8 +174,7 @@ export class UserStore {
     source: ImportSource,
     kind: 'created' | 'updated',
   ): Promise<Result> {
-    const content = mergeContent(current, employee);
-    if (managerUserId !== undefined) content.managerUserId = managerUserId;
+    const content = contentFor(current, employee, managerUserId);
     // Back in Personio after a deactivation: active again unless Personio says inactive.
     const reactivated = !!current?.deactivatedAt;
     if (reactivated) content.active = content.status !== 'inactive';
@@ -198,23 +195,19 @@ export class UserStore {
       updatedAt: now,
     };
     const set = setExpression(values);
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { tenantId, sk: userSk(userId) },
-          UpdateExpression: `SET ${set.expression}, createdAt = if_not_exists(createdAt, :now)`,
-          // Never let an older message's data replace data fetched later.
-          ConditionExpression: 'attribute_not_exists(syncedAt) OR syncedAt <= :fetchedAt',
-          ExpressionAttributeNames: set.names,
-          ExpressionAttributeValues: { ...set.values, ':fetchedAt': source.fetchedAt, ':now': now },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return { kind: 'unchanged', writes: 0 };
-      throw error;
-    }
-    return { kind, writes: 1 };
+    const written = await sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId, sk: userSk(userId) },
+        UpdateExpression: `SET ${set.expression}, createdAt = if_not_exists(createdAt, :now)`,
+        // Never let an older message's data replace data fetched later.
+        ConditionExpression: 'attribute_not_exists(syncedAt) OR syncedAt <= :fetchedAt',
+        ExpressionAttributeNames: set.names,
+        ExpressionAttributeValues: { ...set.values, ':fetchedAt': source.fetchedAt, ':now': now },
+      }),
+    );
+    return written ? { kind, writes: 1 } : { kind: 'unchanged', writes: 0 };
   }
 
   private async createOrLink(tenantId: string, employee: MappedEmployee, managerUserId: string | undefined, source: ImportSource): Promise<Result> {
@@ -228,8 +221,7 @@ export class UserStore {
       return this.link(tenantId, existing.userId, employee, managerUserId, source);
     }
 
-    const content = mergeContent(undefined, employee);
-    if (managerUserId !== undefined) content.managerUserId = managerUserId;
+    const content = contentFor(undefined, employee, managerUserId);
     const now = this.now().toISOString();
     const item: StoredUser = {
       ...content,
@@ -246,15 +238,12 @@ export class UserStore {
       createdAt: now,
       updatedAt: now,
     };
-    try {
-      // The derived id makes this put the uniqueness check: a concurrent delivery of the same
-      // employee targets the same item, and only one of them can create it.
-      await this.db.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' }));
+    // The derived id makes this put the uniqueness check: a concurrent delivery of the same
+    // employee targets the same item, and only one of them can create it.
+    if (await sendConditional(this.db, new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' }))) {
       return { kind: 'created', writes: 1 };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return this.retryThroughResolve(tenantId, employee, managerUserId, source);
     }
+    return this.retryThroughResolve(tenantId, employee, managerUserId, source);
   }
 
   /** Links an existing Dado user (same email, no Personio link yet) instead of creating a duplicate. */
@@ -277,7 +266,8 @@ export class UserStore {
         }),
       );
     } catch (error) {
-      if (!isLinkTaken(error)) throw error;
+      // The link item exists already: another delivery linked this employee first.
+      if (!isFirstTransactConditionFailed(error)) throw error;
       return this.retryThroughResolve(tenantId, employee, managerUserId, source);
     }
     const [current] = (await this.getUsers(tenantId, [userId])).values();
@@ -303,7 +293,7 @@ export class UserStore {
     );
     const key = result.Items?.[0];
     if (!key) return undefined;
-    const userId = String(key['sk']).slice('user#'.length);
+    const userId = String(key['sk']).slice(userPrefix.length);
     const user = (await this.getUsers(tenantId, [userId])).get(userId);
     return user ? { userId, personioId: user.personioId } : undefined;
   }
@@ -348,6 +338,13 @@ function classifyUnwritten(current: StoredUser, source: ImportSource): 'created'
   return 'unchanged';
 }
 
+/** The content to write: the employee merged onto the current content, with the predicted manager link. */
+function contentFor(current: StoredUser | undefined, employee: MappedEmployee, managerUserId: string | undefined): ReturnType<typeof mergeContent> {
+  const content = mergeContent(current, employee);
+  if (managerUserId !== undefined) content.managerUserId = managerUserId;
+  return content;
+}
+
 type Result =
   | { kind: 'created' | 'updated' | 'unchanged'; writes: number }
   | { kind: 'failed'; reason: UpsertFailure['reason']; writes: number };
@@ -363,11 +360,5 @@ function setExpression(values: Record<string, unknown>): { expression: string; n
   });
   return { expression: parts.join(', '), names, values: placeholders };
 }
-
-function isLinkTaken(error: unknown): boolean {
-  return error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed';
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MappedEmployee, MappedFields } from '../mapping/map-employee.js';
+import { userFieldNames } from '../mapping/mapping.js';
 
 /** The user record (DESIGN §4). */
 export interface UserRecord extends MappedFields {
@@ -27,7 +28,7 @@ export interface StoredUser extends UserRecord {
   updatedAt: string;
 }
 
-export const emptyFields: MappedFields = {
+const emptyFields: MappedFields = {
   email: null,
   firstName: null,
   preferredName: null,
@@ -44,7 +45,7 @@ export const emptyFields: MappedFields = {
   managerPersonioId: null,
 };
 
-const recordFields = [...(Object.keys(emptyFields) as (keyof MappedFields)[]), 'active', 'managerUserId', 'customFields'] as const;
+const recordFields = [...userFieldNames, 'active', 'managerUserId', 'customFields'] as const;
 export type ContentField = (typeof recordFields)[number];
 
 /** Applies a mapped employee onto the current content: present fields replace, absent ones stay. */
@@ -97,7 +98,7 @@ export function toUserRecord(item: StoredUser): UserRecord {
     managerUserId: item.managerUserId ?? null,
     customFields: item.customFields ?? {},
   };
-  for (const f of Object.keys(emptyFields) as (keyof MappedFields)[]) (record as unknown as Record<string, unknown>)[f] = item[f] ?? null;
+  for (const f of userFieldNames) (record as unknown as Record<string, unknown>)[f] = item[f] ?? null;
   if (item.deactivatedAt) {
     record.deactivatedAt = item.deactivatedAt;
     record.deactivationReason = item.deactivationReason ?? null;
