@@ -6,6 +6,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { RunReport } from '../lib/runs/run.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
 import { apiCaller, connectDeps, countingDb, importThroughApi, specViolations } from './helpers/connect-support.js';
+import { userFieldNames } from '../lib/mapping/mapping.js';
 
 const CREDENTIALS = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
 
@@ -452,22 +453,8 @@ describe('the connect API endpoints', () => {
   });
 
   const validMapping = {
-    fields: {
-      email: 'email',
-      firstName: 'first_name',
-      preferredName: null,
-      lastName: 'last_name',
-      position: null,
-      team: null,
-      department: null,
-      office: null,
-      employmentType: null,
-      hireDate: null,
-      terminationDate: null,
-      birthday: null,
-      status: 'status',
-      managerPersonioId: null,
-    },
+    // Every user field unmapped but these four.
+    fields: { ...Object.fromEntries(userFieldNames.map((field) => [field, null])), email: 'email', firstName: 'first_name', lastName: 'last_name', status: 'status' },
     customFields: {},
   };
   const RUN = '20250301T120000.000Z-00000000';
