@@ -5,15 +5,16 @@ import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../aws/identity.js';
 
 /** Typed Lambda events, shaped as AWS delivers them, for the local runner and the tests. */
 
-export function httpEvent(method: string, path: string, body?: unknown): APIGatewayProxyEventV2 {
+/** An HTTP API request; `query` is the raw query string, `headers` are added to the JSON content type. */
+export function httpEvent(method: string, path: string, body?: unknown, options: { query?: string; headers?: Record<string, string> } = {}): APIGatewayProxyEventV2 {
   const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const now = new Date();
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath: path,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json' },
+    rawQueryString: options.query ?? '',
+    headers: { 'content-type': 'application/json', ...options.headers },
     requestContext: {
       accountId: LOCAL_ACCOUNT_ID,
       apiId: 'local',

@@ -250,8 +250,7 @@ describe('the connect API under bad input', () => {
   /** Calls the real handler; whatever it answers must be a well-formed answer of the API (never a throw). */
   async function call({ method, path, query, body }: Call): Promise<Outcome> {
     const event: APIGatewayProxyEventV2 = {
-      ...httpEvent(method, path, body.raw),
-      rawQueryString: query,
+      ...httpEvent(method, path, body.raw, { query }),
       isBase64Encoded: body.isBase64Encoded,
     };
     const response = await env.handlers.connect(event);

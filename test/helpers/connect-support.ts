@@ -91,7 +91,7 @@ export interface Answer {
  */
 export function apiCaller(env: () => LocalEnvironment, answers: string[] = []) {
   return async (method: string, path: string, body?: unknown, query?: string): Promise<Answer> => {
-    const event = { ...httpEvent(method, path, body), rawQueryString: query ?? '' };
+    const event = httpEvent(method, path, body, { query: query ?? '' });
     const response = await env().handlers.connect(event);
     const raw = response.body ?? '';
     answers.push(raw);

@@ -51,8 +51,7 @@ describe('the Personio base URL cannot be chosen by a tenant', () => {
   });
 
   async function call(method: string, path: string, body?: unknown, options: { query?: string; headers?: Record<string, string> } = {}) {
-    const event = httpEvent(method, path, body);
-    const response = await env.handlers.connect({ ...event, rawQueryString: options.query ?? '', headers: { ...event.headers, ...options.headers } });
+    const response = await env.handlers.connect(httpEvent(method, path, body, options));
     return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? 'null') };
   }
 

@@ -81,7 +81,7 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
 
   /** Calls the connect handler as API Gateway would and keeps the whole answer, headers included. */
   async function call(label: string, method: string, path: string, body?: unknown, query = ''): Promise<{ status: number; body: any }> {
-    const response = await env.handlers.connect({ ...httpEvent(method, path, body), rawQueryString: query });
+    const response = await env.handlers.connect(httpEvent(method, path, body, { query }));
     answers.push(JSON.stringify(response));
     statuses[label] = response.statusCode ?? 0;
     recordSchedules();

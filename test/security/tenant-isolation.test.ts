@@ -191,7 +191,7 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
   });
 
   async function call(method: string, path: string, body?: unknown, query = ''): Promise<{ status: number; body: any }> {
-    const response = await env.handlers.connect({ ...httpEvent(method, path, body), rawQueryString: query });
+    const response = await env.handlers.connect(httpEvent(method, path, body, { query }));
     return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? 'null') };
   }
 
