@@ -1,8 +1,26 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clearTokenCache } from '../lib/personio/client.js';
+import { isFinalRunStatus, type RunReport } from '../lib/runs/run.js';
+import type { UserRecord } from '../lib/users/user.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
 import { connectThroughApi, runImport } from '../local/runner/import-run.js';
-import { lambdaContext } from './helpers/events.js';
+import { apiCaller } from './helpers/connect-support.js';
+import { lambdaContext, scheduledEvent } from './helpers/events.js';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` until it answers something other than undefined. */
+async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const byPersonioId = (users: UserRecord[]) => [...users].sort((a, b) => a.personioId - b.personioId);
 
 describe('the fetch', () => {
   let env: LocalEnvironment;
@@ -21,6 +39,8 @@ describe('the fetch', () => {
   });
 
   const invoke = (event: unknown, timeoutMs = 60_000) => env.handlers.fetch(event, lambdaContext('personio-fetch', timeoutMs));
+  // The connect API, as Dado's settings page reads a run report (every answer checked against docs/openapi.yaml).
+  const call = apiCaller(() => env);
 
   describe.each([
     ['no tenant', {}],
@@ -39,16 +59,23 @@ describe('the fetch', () => {
   });
 
   it('accepts the schedule’s plain input as well as a scheduled event, and sends every employee once', async () => {
-    // Prepare
+    // Prepare: one tenant per event shape (a fetch's run holds its tenant until the run is final, and nobody works the queue here)
     await connectThroughApi(env, 'plain', env.personio);
+    await connectThroughApi(env, 'scheduled', env.personio);
 
-    // Act
-    const outcome = await invoke({ tenantId: 'plain' });
+    // Act: the Scheduler's plain input, and an EventBridge scheduled event carrying it in `detail`
+    const plain = await invoke({ tenantId: 'plain' });
+    const scheduled = await invoke(scheduledEvent('scheduled'));
 
-    // Assess
-    expect(outcome).toMatchObject({ status: 'fetched', employeesFetched: 120, personio429: 0 });
-    const run = outcome.status === 'fetched' ? await env.runs.get('plain', outcome.runId) : undefined;
-    expect(run).toMatchObject({ status: 'processing', employeesFetched: 120, messagesSent: outcome.status === 'fetched' ? outcome.messagesSent : -1, trigger: 'invoke' });
+    // Assess: both are accepted and start a run of their own tenant that sent every employee
+    for (const [tenantId, outcome, trigger] of [['plain', plain, 'invoke'], ['scheduled', scheduled, 'schedule-rule']] as const) {
+      expect(outcome, tenantId).toMatchObject({ status: 'fetched', employeesFetched: 120, personio429: 0 });
+      if (outcome.status !== 'fetched') continue;
+      expect(outcome.messagesSent).toBeGreaterThan(0);
+      const run = await env.runs.get(tenantId, outcome.runId);
+      expect(run, tenantId).toMatchObject({ tenantId, status: 'processing', employeesFetched: 120, messagesSent: outcome.messagesSent, trigger });
+    }
+    expect(plain.status === 'fetched' && scheduled.status === 'fetched' && plain.runId !== scheduled.runId).toBe(true);
   });
 
   it('refuses a second fetch of the same tenant while one runs', async () => {
@@ -56,19 +83,33 @@ describe('the fetch', () => {
     await connectThroughApi(env, 'busy', env.personio);
     env.sim!.setKnobs({ latencyMs: 400, latencyJitter: false });
 
-    // Act
+    // Act: the second fetch starts only once the first has taken the tenant (its run exists: the lock is taken before the run is created)
     const first = invoke({ tenantId: 'busy' });
-    await new Promise((r) => setTimeout(r, 150));
+    const firstRunId = await waitFor(async () => (await env.runs.list('busy', 1))[0]?.runId, 'the first fetch to open its run');
     const second = await invoke({ tenantId: 'busy' });
 
     // Assess
-    expect(second.status).toBe('already_running');
+    expect(second).toEqual({ status: 'already_running', runId: firstRunId });
     const firstOutcome = await first;
-    expect(firstOutcome.status).toBe('fetched');
-    expect(second.status === 'already_running' && second.runId).toBe(firstOutcome.status === 'fetched' ? firstOutcome.runId : '');
-    // The lock is released: the next fetch may run.
+    expect(firstOutcome).toMatchObject({ status: 'fetched', runId: firstRunId, employeesFetched: 120 });
+    expect(await env.runs.list('busy', 5)).toHaveLength(1);
+
+    // Act: the worker finishes the first run
     env.sim!.setKnobs({ latencyMs: 0 });
-    expect((await invoke({ tenantId: 'busy' })).status).toBe('fetched');
+    env.eventSource.start();
+    try {
+      await waitFor(async () => {
+        const run = await env.runs.get('busy', firstRunId);
+        return run && isFinalRunStatus(run.status) && (await env.eventSource.depth()) === 0 ? run : undefined;
+      }, 'the first run to be final');
+    } finally {
+      await env.eventSource.stop();
+    }
+
+    // Assess: the tenant is free again, the next fetch runs
+    const third = await invoke({ tenantId: 'busy' });
+    expect(third.status).toBe('fetched');
+    expect(third.status === 'fetched' && third.runId).not.toBe(firstRunId);
   });
 
   it('marks the run failed with the reason when Personio stays down, and deactivates nobody', async () => {
@@ -76,19 +117,28 @@ describe('the fetch', () => {
     await connectThroughApi(env, 'down', env.personio);
     const complete = await runImport(env, 'down');
     await env.eventSource.stop();
+    expect(complete.status).toBe('completed');
+    const before = byPersonioId(await env.users.list('down'));
+    expect(before.filter((u) => u.active).length).toBeGreaterThan(0);
     env.sim!.setKnobs({ errorRate: 1 });
 
     // Act: a short Lambda budget, so the retries give up
     const outcome = await invoke({ tenantId: 'down' }, 20_000);
 
-    // Assess
+    // Assess: the failed run's own report, as the API answers it
     expect(outcome.status).toBe('failed');
-    const run = outcome.status === 'failed' ? await env.runs.get('down', outcome.runId) : undefined;
-    expect(run?.status).toBe('failed');
-    expect(run?.failure?.code).toMatch(/^personio_(unavailable|timeout)$/);
-    const users = await env.users.list('down');
-    expect(users.filter((u) => u.active)).toHaveLength(users.filter((u) => u.status !== 'inactive').length);
-    expect(complete.deactivated).toBe(0);
+    if (outcome.status !== 'failed') return;
+    expect(outcome.runId).not.toBe(complete.runId);
+    const answer = await call('GET', `/tenants/down/personio/imports/${outcome.runId}`);
+    expect(answer.status).toBe(200);
+    const report = answer.body as RunReport;
+    expect(report).toMatchObject({ runId: outcome.runId, status: 'failed', deactivated: 0 });
+    expect(report.findings[0]?.code).toMatch(/^personio_(unavailable|timeout)$/);
+    // Nobody deactivated, nothing changed: the users are exactly as the complete import left them.
+    const after = byPersonioId(await env.users.list('down'));
+    expect(after).toEqual(before);
+    expect(after.filter((u) => u.active)).toHaveLength(after.filter((u) => u.status !== 'inactive').length);
+    expect(after.filter((u) => u.deactivationReason !== undefined)).toEqual([]);
   }, 60_000);
 
   it('marks the connection invalid when Personio no longer accepts its credentials', async () => {
