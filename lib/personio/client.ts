@@ -63,6 +63,16 @@ const limiters = new Map<string, RateLimiter>();
 const TOKEN_REFRESH_MARGIN_MS = 10 * 60_000;
 const DEFAULT_TOKEN_TTL_S = 24 * 60 * 60;
 const AUTH_COOLDOWN_MS = 60_000;
+/** Time kept for the request itself: no wait may end later than this before the deadline. */
+const REQUEST_MARGIN_MS = 500;
+const RETRY_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
+/** Statuses on which the HTTP RFCs give Retry-After a meaning for a client that retries. */
+const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+const BACKOFF_LIMIT_MS = 30_000;
+/** setTimeout's largest delay; a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+const AUTH_PATH = '/v1/auth';
 /** Personio's maximum `limit` on the employees list since January 2025. */
 export const MAX_PAGE_SIZE = 100;
 
@@ -87,9 +97,33 @@ export function clearTokenCache(): void {
   tokenInFlight.clear();
 }
 
-function retryDelayMs(attempt: number): number {
-  // Personio asks for at least 1 s between retries; grow from there.
-  return 1_000 * 2 ** (attempt - 1);
+function backoffMs(retry: number): number {
+  // Personio asks for at least 1 s between retries; grow from there, with jitter so parallel pagers spread out.
+  return Math.min(BACKOFF_LIMIT_MS, 1_000 * 2 ** (retry - 1) * (1 + Math.random() * 0.5));
+}
+
+/** Retry-After in seconds or as an HTTP date, in ms from now; undefined when absent or unreadable. */
+function retryAfterMs(response: Response): number | undefined {
+  const value = response.headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  // An HTTP date names a weekday and a month; anything else that is not a number of seconds is unreadable.
+  const ms = /^\d+(?:\.\d+)?$/.test(value) ? Number(value) * 1_000 : /[a-z]/i.test(value) ? Date.parse(value) - Date.now() : Number.NaN;
+  return Number.isNaN(ms) ? undefined : Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS);
+}
+
+/** How long to wait before the next attempt, or undefined when the failure is final. */
+function retryDelayMs(error: unknown, retry: number, path: string): number | undefined {
+  // Timeouts and network errors are worth another try; so are the statuses below.
+  if (!(error instanceof HTTPError)) return backoffMs(retry);
+  const status = error.response.status;
+  if (!RETRY_STATUSES.has(status)) return undefined;
+  // The auth endpoint cools down for 60 s after a breach: requestToken waits that out itself.
+  if (status === 429 && path === AUTH_PATH) return undefined;
+  return (RETRY_AFTER_STATUSES.has(status) ? retryAfterMs(error.response) : undefined) ?? backoffMs(retry);
+}
+
+function seconds(ms: number): string {
+  return `${Math.ceil(ms / 100) / 10} s`;
 }
 
 export class PersonioClient {
@@ -97,48 +131,20 @@ export class PersonioClient {
   private readonly key: string;
   private readonly http: KyInstance;
   private readonly limiter: RateLimiter;
+  private readonly timeoutMs: number;
+  private readonly retryLimit: number;
 
   constructor(private readonly options: PersonioClientOptions) {
     this.key = credentialKey(options.baseUrl, options.credentials);
     this.limiter = options.limiter ?? limiterFor(this.key);
-    const retryLimit = options.retryLimit ?? 5;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.retryLimit = options.retryLimit ?? 5;
+    // Retries are ours (send), not ky's: every wait between attempts must be checked against the deadline.
     this.http = ky.create({
-      timeout: options.timeoutMs ?? 10_000,
+      retry: 0,
       throwHttpErrors: true,
       ...(options.fetch ? { fetch: options.fetch } : {}),
       headers: { 'X-Personio-App-ID': options.appId, Accept: 'application/json' },
-      retry: {
-        limit: retryLimit,
-        // POST is only ever /v1/auth here, which is safe to repeat.
-        methods: ['get', 'post'],
-        statusCodes: [408, 429, 500, 502, 503, 504],
-        afterStatusCodes: [429, 503],
-        maxRetryAfter: 5 * 60_000,
-        delay: retryDelayMs,
-        jitter: (delay) => delay * (1 + Math.random() * 0.5),
-        backoffLimit: 30_000,
-        retryOnTimeout: true,
-        shouldRetry: ({ error, retryCount }) => {
-          if (error instanceof HTTPError && error.response.status === 429) {
-            // The auth endpoint cools down for 60 s after a breach: requestToken waits that out itself.
-            if (new URL(error.request.url).pathname.endsWith('/auth')) return false;
-            const retryAfterS = Number(error.response.headers.get('retry-after'));
-            if (Number.isFinite(retryAfterS) && retryAfterS > 0 && this.timeLeft() < retryAfterS * 1_000 + 500) return false;
-          }
-          return this.timeLeft() > retryDelayMs(retryCount) * 1.5 + 500 ? undefined : false;
-        },
-      },
-      hooks: {
-        beforeRequest: [
-          async (request) => {
-            // Every attempt, retries included, passes the limiter: a retry must not break the pacing.
-            if (request.method === 'GET') await this.limiter.acquire();
-            this.stats.requests++;
-          },
-        ],
-        // Counted here rather than in an afterResponse hook, which would make ky clone (and buffer) every page.
-        beforeRetry: [({ error }) => void (error instanceof HTTPError && error.response.status === 429 && this.stats.rateLimited++)],
-      },
     });
   }
 
@@ -169,6 +175,26 @@ export class PersonioClient {
     return this.options.deadline === undefined ? Number.POSITIVE_INFINITY : this.options.deadline - Date.now();
   }
 
+  /** The latest any wait may end: the deadline less the time the request after it needs. */
+  private waitUntil(): number {
+    return this.options.deadline === undefined ? Number.POSITIVE_INFINITY : this.options.deadline - REQUEST_MARGIN_MS;
+  }
+
+  /**
+   * The error for a wait that does not fit the budget: `timeout` once the budget is used up, otherwise the cause's own
+   * code, saying that the wait would have passed the budget.
+   */
+  private overBudget(cause: PersonioError, wait: string): PersonioError {
+    const detail = {
+      ...(cause.status !== undefined ? { status: cause.status } : {}),
+      ...(cause.personioMessage ? { personioMessage: cause.personioMessage } : {}),
+      cause,
+    };
+    const said = cause.message.replace(/\.?$/, '.');
+    if (this.timeLeft() <= 0) return new PersonioError('timeout', `The time budget for Personio requests is used up. ${said}`, detail);
+    return new PersonioError(cause.code, `${said} ${wait} would pass the time budget for Personio requests.`, detail);
+  }
+
   private async get<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
     let token = await this.token();
     let reauthenticated = false;
@@ -196,17 +222,30 @@ export class PersonioClient {
     }
   }
 
+  /** One call and its retries. Every wait in it (the limiter, back-off, Retry-After) ends before the deadline or fails at once. */
   private async send(path: string, options: KyOptions): Promise<string> {
     const url = personioUrl(this.options.baseUrl, path);
-    const left = this.timeLeft();
-    if (left <= 0) throw new PersonioError('timeout', 'The time budget for Personio requests is used up.');
-    try {
-      // The deadline bounds each attempt; shouldRetry keeps retries from starting past it.
-      const response = await this.http(url, { ...options, timeout: Math.max(1, Math.min(this.options.timeoutMs ?? 10_000, left)) });
-      return await response.text();
-    } catch (error) {
-      if (error instanceof HTTPError && error.response.status === 429) this.stats.rateLimited++;
-      throw await toPersonioError(error, path);
+    const paced = options.method === 'get';
+    for (let retry = 0; ; retry++) {
+      if (this.timeLeft() <= 0) throw new PersonioError('timeout', 'The time budget for Personio requests is used up.');
+      // Every attempt, retries included, passes the limiter: a retry must not break the pacing.
+      if (paced) await this.limiter.acquire(this.waitUntil());
+      this.stats.requests++;
+      let failure: unknown;
+      try {
+        // Measured after the limiter's wait, so the attempt cannot outlast the deadline either.
+        const response = await this.http(url, { ...options, timeout: Math.max(1, Math.min(this.timeoutMs, this.timeLeft())) });
+        return await response.text();
+      } catch (error) {
+        failure = error;
+      }
+      if (failure instanceof HTTPError && failure.response.status === 429) this.stats.rateLimited++;
+      const delay = retry < this.retryLimit ? retryDelayMs(failure, retry + 1, path) : undefined;
+      if (delay === undefined) throw await toPersonioError(failure, path);
+      if (Date.now() + delay > this.waitUntil()) throw this.overBudget(await toPersonioError(failure, path), `Retrying in ${seconds(delay)}`);
+      // Nobody reads a body we retry past; cancelling it frees the connection now rather than at garbage collection.
+      if (failure instanceof HTTPError) void failure.response.body?.cancel().catch(() => undefined);
+      await sleep(delay);
     }
   }
 
@@ -218,7 +257,23 @@ export class PersonioClient {
       pending = this.requestToken().finally(() => tokenInFlight.delete(this.key));
       tokenInFlight.set(this.key, pending);
     }
-    return (await pending).token;
+    return (await this.withinBudget(pending)).token;
+  }
+
+  /** Another client's auth, cool-down included, is bounded by that client's budget, which may be longer than ours. */
+  private async withinBudget<T>(pending: Promise<T>): Promise<T> {
+    const left = this.timeLeft();
+    if (left === Number.POSITIVE_INFINITY) return pending;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      const ranOut = (): void => reject(new PersonioError('timeout', 'The time budget for Personio requests ran out while waiting for a token.'));
+      timer = setTimeout(ranOut, Math.min(Math.max(0, left), MAX_TIMER_MS));
+    });
+    try {
+      return await Promise.race([pending, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async requestToken(): Promise<CachedToken> {
@@ -227,7 +282,7 @@ export class PersonioClient {
     let text: string | undefined;
     for (let cooldowns = 0; text === undefined; ) {
       try {
-        text = await this.send('/v1/auth', { method: 'post', json: { client_id: clientId, client_secret: clientSecret } });
+        text = await this.send(AUTH_PATH, { method: 'post', json: { client_id: clientId, client_secret: clientSecret } });
       } catch (error) {
         // Personio answers wrong credentials on /v1/auth with 400, 401 or 403 depending on the era.
         if (error instanceof PersonioError && error.status !== undefined && [400, 401, 403, 422].includes(error.status)) {
@@ -237,7 +292,8 @@ export class PersonioClient {
           });
         }
         // After a breach the auth endpoint refuses everything for 60 s; asking sooner only extends it.
-        if (error instanceof PersonioError && error.code === 'rate_limited' && cooldowns < 2 && this.timeLeft() > AUTH_COOLDOWN_MS + 1_000) {
+        if (error instanceof PersonioError && error.code === 'rate_limited' && cooldowns < 2) {
+          if (Date.now() + AUTH_COOLDOWN_MS > this.waitUntil()) throw this.overBudget(error, `Waiting out the auth endpoint's ${seconds(AUTH_COOLDOWN_MS)} cool-down`);
           cooldowns++;
           await sleep(AUTH_COOLDOWN_MS);
           continue;
@@ -245,7 +301,7 @@ export class PersonioClient {
         throw error;
       }
     }
-    const body = parseBody(text, authResponseSchema, '/v1/auth');
+    const body = parseBody(text, authResponseSchema, AUTH_PATH);
     const ttlS = body.data.expires_in && body.data.expires_in > 0 ? body.data.expires_in : DEFAULT_TOKEN_TTL_S;
     const entry = { token: body.data.token, expiresAt: Date.now() + ttlS * 1_000 };
     tokenCache.set(this.key, entry);
