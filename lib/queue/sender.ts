@@ -1,4 +1,4 @@
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, type BatchResultErrorEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { BATCH_MAX_BYTES, BATCH_MAX_ENTRIES } from './message.js';
 import type { PackedMessage } from './packer.js';
 import { CodedError } from '../util/errors.js';
@@ -16,16 +16,25 @@ export interface QueueSenderOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** SQS error codes are short identifiers; anything else is not echoed, since it is text from the wire. */
+const ERROR_CODE = /^[A-Za-z0-9.]{1,64}$/;
+
 /**
  * Buffers packed messages into SendMessageBatch calls (≤ 10 entries, ≤ 1 MiB) and re-sends the
- * entries SQS reports as failed. The SDK itself retries throttling and 5xx of the whole call.
+ * entries SQS reports as failed. The SDK itself retries throttling and 5xx of the whole call; when it
+ * gives up, its error propagates unchanged.
  */
 export class QueueSender {
   private pending: PackedMessage[] = [];
   private pendingBytes = 0;
-  sent = 0;
+  private landed = 0;
 
   constructor(private readonly options: QueueSenderOptions) {}
+
+  /** Messages SQS confirmed (each once, however often it was sent): what the workers will receive. */
+  get sent(): number {
+    return this.landed;
+  }
 
   /** Queues messages; resolves once any full batch they completed has been sent. */
   async add(messages: PackedMessage[]): Promise<void> {
@@ -54,24 +63,34 @@ export class QueueSender {
     const maxAttempts = this.options.maxAttempts ?? 5;
     const sleep = this.options.sleep ?? defaultSleep;
     let remaining = batch;
-    for (let attempt = 1; remaining.length > 0; attempt++) {
+    for (let attempt = 1; ; attempt++) {
+      const byId = new Map(remaining.map((m) => [`m${m.seq}`, m]));
       const result = await this.options.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: this.options.queueUrl,
-          Entries: remaining.map((m) => ({ Id: `m${m.seq}`, MessageBody: m.body })),
+          Entries: [...byId].map(([Id, m]) => ({ Id, MessageBody: m.body })),
         }),
       );
-      const failed = new Set((result.Failed ?? []).map((f) => f.Id));
-      this.sent += remaining.length - failed.size;
-      const failures = result.Failed ?? [];
-      remaining = remaining.filter((m) => failed.has(`m${m.seq}`));
+      // Counted from what SQS confirmed, each entry once: neither Failed ids outside this batch nor an
+      // entry reported in neither list can inflate `sent`.
+      const confirmed = new Set((result.Successful ?? []).map((s) => s.Id).filter((id): id is string => id !== undefined && byId.has(id)));
+      this.landed += confirmed.size;
+      // An entry SQS did not confirm is re-sent: a duplicate is harmless (the worker is idempotent per run and seq), a loss is not.
+      remaining = remaining.filter((m) => !confirmed.has(`m${m.seq}`));
       if (remaining.length === 0) return;
+      const failures = (result.Failed ?? []).filter((f) => f.Id !== undefined && byId.has(f.Id) && !confirmed.has(f.Id));
       const permanent = failures.find((f) => f.SenderFault);
       if (permanent || attempt >= maxAttempts) {
-        const f = permanent ?? failures[0];
-        throw new QueueError('send_failed', `SQS refused ${remaining.length} message(s): ${f?.Code ?? 'unknown'} ${f?.Message ?? ''}`.trim());
+        throw new QueueError('send_failed', refusal(remaining.length, attempt, permanent ?? failures[0]));
       }
       await sleep(200 * 2 ** (attempt - 1));
     }
   }
+}
+
+/** Names the count, the attempts and SQS's code; never SQS's message, which may quote the body. */
+function refusal(count: number, attempts: number, failure: BatchResultErrorEntry | undefined): string {
+  const code = failure?.Code && ERROR_CODE.test(failure.Code) ? failure.Code : 'unknown';
+  const reason = failure?.SenderFault ? 'a sender fault' : `${attempts} attempt(s)`;
+  return `SQS refused ${count} message(s) after ${reason}: ${code}.`;
 }

@@ -19,10 +19,10 @@ import {
  */
 export type SqsFaultRule =
   /**
-   * The whole SendMessageBatch call throws RequestThrottled (SQS's throttling error), for the first `calls`
-   * SendMessageBatch calls: nothing of the batch lands.
+   * The whole SendMessageBatch call throws RequestThrottled (SQS's throttling error) for `calls`
+   * SendMessageBatch calls after the first `after` (default 0) went through: nothing of such a batch lands.
    */
-  | { kind: 'throttle'; calls: number }
+  | { kind: 'throttle'; calls: number; after?: number }
   /**
    * As real SQS does: an entry whose body holds a character outside #x9 | #xA | #xD | #x20-#xD7FF |
    * #xE000-#xFFFD | #x10000-#x10FFFF (U+FFFE, U+FFFF, control characters, lone surrogates) comes back as a
@@ -75,7 +75,7 @@ export function faultySqs(sqs: Pick<SQSClient, 'send'>, rules: readonly SqsFault
   async function sendBatch(command: SendMessageBatchCommand): Promise<SendMessageBatchCommandOutput> {
     const call = ++batchCalls;
     for (const rule of rules) {
-      if (rule.kind === 'throttle' && call <= rule.calls) {
+      if (rule.kind === 'throttle' && call > (rule.after ?? 0) && call <= (rule.after ?? 0) + rule.calls) {
         injected.push({ call, kind: rule.kind, code: 'RequestThrottled' });
         throw new RequestThrottled({ message: 'Rate exceeded (injected)', $metadata: { httpStatusCode: 400 } });
       }
