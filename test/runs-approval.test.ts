@@ -1,27 +1,97 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approveRun, RunError } from '../lib/runs/approve.js';
+import { createServer } from 'node:http';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { clearTokenCache } from '../lib/personio/client.js';
+import type { RunReport } from '../lib/runs/run.js';
+import type { UserRecord } from '../lib/users/user.js';
+import { closeServer, listenOn } from '../local/aws/ports.js';
+import { DEFAULT_SIM_CREDENTIAL, startPersonioSim, type PersonioSim } from '../local/personio-sim/index.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
 import { connectThroughApi, runImport } from '../local/runner/import-run.js';
+import { apiCaller } from './helpers/connect-support.js';
+
+const EMPLOYEES = 200;
+const SEED = 21;
+
+/**
+ * The Personio the local environment is pointed at (the deployment's base URL is fixed when the handlers load):
+ * it forwards to whichever simulator a test points it at, so every test has a Personio of its own.
+ */
+async function startPersonioFront(): Promise<{ url: string; upstream: string | undefined; close(): Promise<void> }> {
+  const state = { upstream: undefined as string | undefined };
+  const server = createServer((req, res) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+      if (!state.upstream) throw new Error('no simulator behind the front');
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k, v]) => typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
+      const method = req.method ?? 'GET';
+      const answer = await fetch(`${state.upstream}${req.url ?? '/'}`, { method, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
+      const out: Record<string, string> = {};
+      answer.headers.forEach((value, key) => {
+        if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive'].includes(key)) out[key] = value;
+      });
+      res.writeHead(answer.status, out);
+      res.end(Buffer.from(await answer.arrayBuffer()));
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+  });
+  const port = await listenOn(server, 0, '127.0.0.1');
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get upstream() {
+      return state.upstream;
+    },
+    set upstream(url: string | undefined) {
+      state.upstream = url;
+    },
+    close: () => closeServer(server),
+  };
+}
 
 describe('deactivation and its guard', () => {
   let env: LocalEnvironment;
-  const deps = () => ({ runs: env.runs, users: env.users, now: () => new Date(), deactivationThreshold: 0.2 });
+  let front: Awaited<ReturnType<typeof startPersonioFront>>;
+  /** This test's own simulator: the same seeded employees for every test, whatever the others removed. */
+  let sim: PersonioSim;
+  const extraSims: PersonioSim[] = [];
+  const call = apiCaller(() => env);
 
   beforeAll(async () => {
-    env = await startLocalEnvironment({ simulator: { employees: 200, seed: 21 } });
+    front = await startPersonioFront();
+    env = await startLocalEnvironment({ personio: { url: front.url, ...DEFAULT_SIM_CREDENTIAL } });
   }, 60_000);
 
   afterAll(async () => {
     await env?.stop();
+    await front?.close();
   });
+
+  const freshSim = () => startPersonioSim({ employees: EMPLOYEES, seed: SEED });
+
+  beforeEach(async () => {
+    sim = await freshSim();
+    front.upstream = sim.url;
+    clearTokenCache();
+  });
+
+  afterEach(async () => {
+    front.upstream = undefined;
+    await Promise.all([sim, ...extraSims.splice(0)].map((s) => s.close()));
+  });
+
+  const approve = (tenantId: string, runId: string) => call('POST', `/tenants/${tenantId}/personio/imports/${runId}/approve`);
+  const byUserId = (users: UserRecord[]) => [...users].sort((a, b) => a.userId.localeCompare(b.userId));
 
   it('deactivates (never deletes) a few employees who left Personio', async () => {
     // Prepare
     await connectThroughApi(env, 'few', env.personio);
-    await runImport(env, 'few');
+    expect((await runImport(env, 'few')).status).toBe('completed');
     const before = await env.users.list('few');
     const leaving = before.filter((u) => u.active).slice(0, 5).map((u) => u.personioId);
-    env.sim!.removeEmployees(leaving);
+    expect(leaving).toHaveLength(5);
+    sim.removeEmployees(leaving);
 
     // Act
     const report = await runImport(env, 'few');
@@ -31,18 +101,23 @@ describe('deactivation and its guard', () => {
     const after = await env.users.list('few');
     expect(after).toHaveLength(before.length);
     const gone = after.filter((u) => leaving.includes(u.personioId));
-    expect(gone.every((u) => u.active === false && u.deactivationReason === 'not_in_personio' && typeof u.deactivatedAt === 'string')).toBe(true);
-    expect(after.filter((u) => !leaving.includes(u.personioId)).every((u) => u.active === before.find((b) => b.userId === u.userId)!.active)).toBe(true);
+    expect(gone).toHaveLength(5);
+    for (const user of gone) expect(user).toMatchObject({ active: false, deactivationReason: 'not_in_personio', deactivatedAt: expect.any(String) });
+    const stayed = after.filter((u) => !leaving.includes(u.personioId));
+    expect(stayed).toHaveLength(before.length - 5);
+    const activeBefore = new Map(before.map((b) => [b.userId, b.active]));
+    for (const user of stayed) expect(user.active, `user ${user.personioId}`).toBe(activeBefore.get(user.userId));
   });
 
   it('holds a run that would deactivate 30 % of active users, deactivates nothing, and applies exactly those on approval', async () => {
     // Prepare
     await connectThroughApi(env, 'many', env.personio);
-    await runImport(env, 'many');
+    expect((await runImport(env, 'many')).status).toBe('completed');
     const before = await env.users.list('many');
     const active = before.filter((u) => u.active);
+    expect(active.length).toBeGreaterThan(0);
     const vanishing = active.slice(0, Math.ceil(active.length * 0.3)).map((u) => u.personioId);
-    env.sim!.removeEmployees(vanishing);
+    sim.removeEmployees(vanishing);
 
     // Act
     const held = await runImport(env, 'many');
@@ -51,51 +126,66 @@ describe('deactivation and its guard', () => {
     expect(held.status).toBe('held');
     expect(held.deactivated).toBe(0);
     expect(held.findings.map((f) => f.code)).toContain('deactivation_held');
-    expect((await env.users.list('many')).filter((u) => u.active)).toHaveLength(active.length);
+    expect(byUserId(await env.users.list('many'))).toEqual(byUserId(before));
 
     // Act: an admin approves
-    const approved = await approveRun(deps(), 'many', held.runId);
+    const approved = await approve('many', held.runId);
 
     // Assess: exactly the vanished users are now inactive
-    expect(approved).toMatchObject({ status: 'completed', deactivated: vanishing.length });
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({ runId: held.runId, status: 'completed', deactivated: vanishing.length });
     const after = await env.users.list('many');
     expect(after.filter((u) => !u.active && u.deactivationReason === 'not_in_personio').map((u) => u.personioId).sort()).toEqual([...vanishing].sort());
+    expect(after.filter((u) => u.active)).toHaveLength(active.length - vanishing.length);
 
     // Act / Assess: approving twice is refused
-    await expect(approveRun(deps(), 'many', held.runId)).rejects.toMatchObject({ code: 'run_not_held' });
+    const again = await approve('many', held.runId);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('run_not_held');
   }, 120_000);
 
   it('lets a newer run supersede a held one: approving the old one is refused', async () => {
-    // Prepare: a held run, then a newer run that is judged on its own
+    // Prepare: a complete import, then a glitch in Personio (half its employees missing) holds a run
     await connectThroughApi(env, 'glitch', env.personio);
-    await runImport(env, 'glitch');
-    const everyone = env.sim!.employees().map((e) => e.id);
-    env.sim!.removeEmployees(everyone.slice(0, Math.ceil(everyone.length * 0.5)));
+    expect((await runImport(env, 'glitch')).status).toBe('completed');
+    const before = await env.users.list('glitch');
+    const glitching = await freshSim();
+    extraSims.push(glitching);
+    const everyone = glitching.employees().map((e) => e.id);
+    glitching.removeEmployees(everyone.slice(0, Math.ceil(everyone.length * 0.5)));
+    front.upstream = glitching.url;
+    clearTokenCache();
     const held = await runImport(env, 'glitch');
     expect(held.status).toBe('held');
-    const newer = await runImport(env, 'glitch');
 
-    // Act
-    const error = await approveRun(deps(), 'glitch', held.runId).catch((e: unknown) => e);
+    // Act: Personio is back (the same employees as before the glitch); the schedule's next run is judged on its own
+    front.upstream = sim.url;
+    clearTokenCache();
+    const newer: RunReport = await runImport(env, 'glitch');
+    const refused = await approve('glitch', held.runId);
 
-    // Assess
-    expect(error).toBeInstanceOf(RunError);
-    expect(error).toMatchObject({ code: 'run_superseded' });
-    expect(newer.runId > held.runId).toBe(true);
+    // Assess: the newer run completes without an admin and deactivates nobody; the held run's deactivations are dropped
+    expect(newer).toMatchObject({ status: 'completed', deactivated: 0 });
+    expect(newer.runId).not.toBe(held.runId);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('run_superseded');
+    const after = await env.users.list('glitch');
+    expect(after.filter((u) => u.active)).toHaveLength(before.filter((u) => u.active).length);
+    expect(byUserId(after)).toEqual(byUserId(before));
   }, 120_000);
 
   it('keeps every user’s department when the attribute disappears from Personio, and holds the run', async () => {
     // Prepare
     await connectThroughApi(env, 'nodept', env.personio);
-    await runImport(env, 'nodept');
+    expect((await runImport(env, 'nodept')).status).toBe('completed');
     const before = await env.users.list('nodept');
+    expect(before.length).toBeGreaterThan(0);
     expect(before.filter((u) => u.department !== null).length).toBeGreaterThan(before.length / 2);
-    const readable = Object.keys(env.sim!.employees()[0]!.attributes).filter((k) => k !== 'department');
-    env.sim!.setKnobs({ readableAttributes: readable });
+    const readable = Object.keys(sim.employees()[0]!.attributes).filter((k) => k !== 'department');
+    sim.setKnobs({ readableAttributes: readable });
 
     // Act
     const report = await runImport(env, 'nodept');
-    env.sim!.setKnobs({ readableAttributes: null });
 
     // Assess
     expect(report.status).toBe('held');
@@ -106,6 +196,14 @@ describe('deactivation and its guard', () => {
   });
 
   it('refuses to approve a run that does not exist', async () => {
-    await expect(approveRun(deps(), 'few', '20990101T000000Z-none')).rejects.toMatchObject({ code: 'run_not_found' });
+    // Prepare
+    await connectThroughApi(env, 'norun', env.personio);
+
+    // Act
+    const answer = await approve('norun', '20990101T000000Z-00000000');
+
+    // Assess
+    expect(answer.status).toBe(404);
+    expect(answer.body.error.code).toBe('run_not_found');
   });
 });
