@@ -1,9 +1,9 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectTenant } from '../lib/connect/connect-tenant.js';
 import { ConnectError } from '../lib/connect/errors.js';
 import { clearTokenCache } from '../lib/personio/client.js';
-import { startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
+import { localNames, startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
 import { apiCaller, connectDeps } from './helpers/connect-support.js';
 
 const SECRET = 'sim-client-secret';
@@ -29,11 +29,13 @@ describe('the connect API', () => {
   // Every answer is also checked against docs/openapi.yaml.
   const call = apiCaller(() => env);
 
+  /** The tenant's stored secret; undefined only when Secrets Manager says there is none (any other error fails the test). */
   async function storedSecret(tenantId: string): Promise<string | undefined> {
     try {
-      return (await secrets.send(new GetSecretValueCommand({ SecretId: `dado/personio/${tenantId}` }))).SecretString;
-    } catch {
-      return undefined;
+      return (await secrets.send(new GetSecretValueCommand({ SecretId: `${localNames.secretPrefix}${tenantId}` }))).SecretString;
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return undefined;
+      throw error;
     }
   }
 
