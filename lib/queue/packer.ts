@@ -24,13 +24,12 @@ export interface RejectedEmployee {
 }
 
 /**
- * Code units SQS refuses (it allows #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF) that
- * JSON.stringify can leave raw. Its output never holds raw control characters or lone surrogates (it escapes
- * them), so surrogate code units here are always pairs, i.e. allowed supplementary characters; in practice
- * this matches only U+FFFE and U+FFFF.
+ * The characters SQS refuses (it allows #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF) that
+ * JSON.stringify leaves raw: it escapes control characters and lone surrogates, so only U+FFFE and U+FFFF remain.
+ * A positive class, not the allowed set negated: V8 scans for it several times faster, and this runs per employee.
  */
-const SQS_REFUSED = /[^\t\n\r\u0020-\uFFFD]/;
-const SQS_REFUSED_ALL = new RegExp(SQS_REFUSED.source, 'g');
+const SQS_REFUSED = /[\uFFFE\uFFFF]/u;
+const SQS_REFUSED_ALL = /[\uFFFE\uFFFF]/gu;
 
 /**
  * Such a character can only sit inside a JSON string, where its \uXXXX escape parses back to the same
