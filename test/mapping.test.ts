@@ -1,7 +1,9 @@
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toCalendarDate, toEmail, toNumber, toOrgName, toStatus, toSupervisorId, toTags, toText } from '../lib/mapping/convert.js';
-import { mapEmployee } from '../lib/mapping/map-employee.js';
+import { toCalendarDate, toEmail, toNumber, toOrgName, toPlainValue, toStatus, toSupervisorId, toTags, toText, Unusable } from '../lib/mapping/convert.js';
+import { mapEmployee, type MappingProblem } from '../lib/mapping/map-employee.js';
 import { defaultMapping, mappingSchema, projection } from '../lib/mapping/mapping.js';
 import { readFileSync } from 'node:fs';
 import { compactEmployee, type PersonioEmployee } from '../lib/personio/employee.js';
@@ -27,6 +29,8 @@ const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../l
 
 const attr = (value: unknown, type = 'standard', universal_id?: string) => ({ value, type, ...(universal_id ? { universal_id } : {}) });
 
+const { unreadable, notStorable } = Unusable;
+
 describe('calendar dates', () => {
   describe.each([
     ['2014-11-09T00:00:00+01:00', '2014-11-09'],
@@ -42,7 +46,7 @@ describe('calendar dates', () => {
   });
 
   describe.each([['2023-02-29'], ['2014-13-01'], ['09.11.2014'], ['yesterday'], [20141109], [{}]])('%j', (input) => {
-    it('is unreadable (undefined), not a guess', () => expect(toCalendarDate(input)).toBeUndefined());
+    it('is unreadable, not a guess', () => expect(toCalendarDate(input)).toBe(unreadable));
   });
 
   it('never shifts a date through UTC, whatever the offset', () => {
@@ -66,21 +70,139 @@ describe('text, numbers and enumerations', () => {
     [toText, '', null],
     [toText, null, null],
     [toText, 40, '40'],
-    [toNumber, '40', 40],
-    [toNumber, '32.5', 32.5],
-    [toNumber, 3000, 3000],
-    [toNumber, 'forty', undefined],
+    [toText, {}, unreadable],
     [toEmail, 'Max.Mustermann@Example.COM', 'max.mustermann@example.com'],
     [toEmail, '', null],
-    [toEmail, 'not an email', undefined],
+    [toEmail, 'not an email', unreadable],
     [toStatus, 'Active', 'active'],
     [toStatus, 'inactive', 'inactive'],
-    [toStatus, 'gone fishing', undefined],
+    [toStatus, 'gone fishing', unreadable],
     [toTags, 'English,German, French', ['English', 'German', 'French']],
-    [toTags, ['English'], ['English']],
+    [toTags, ['English', null, ''], ['English']],
+    [toTags, ['English', {}], unreadable],
     [toTags, '', null],
+    [toPlainValue, true, true],
+    [toPlainValue, 42, 42],
+    [toPlainValue, ' Berlin ', 'Berlin'],
+    [toPlainValue, 2 ** 60, notStorable],
+    [toPlainValue, Number.NaN, notStorable],
+    [toPlainValue, { a: 1 }, unreadable],
   ] as const)('%o(%j)', (convert, input, expected) => {
     it(`gives ${JSON.stringify(expected)}`, () => expect((convert as (v: unknown) => unknown)(input)).toEqual(expected));
+  });
+});
+
+describe('numbers', () => {
+  const digits = (n: number, lead = '1') => lead + '0'.repeat(n - 1);
+  // [input, attribute type, expected]: a number stays a number only where both a JS number and DynamoDB hold it exactly.
+  describe.each<[unknown, 'integer' | 'decimal', unknown]>([
+    ['40', 'integer', 40],
+    ['32.5', 'decimal', 32.5],
+    [3000, 'integer', 3000],
+    ['forty', 'integer', unreadable],
+    [true, 'integer', unreadable],
+    [null, 'integer', null],
+    ['', 'decimal', null],
+    ['   ', 'decimal', null],
+    // Around 2^53: the largest safe integer is a number, as a number or as digits.
+    [9007199254740991, 'integer', 9007199254740991],
+    ['9007199254740991', 'integer', 9007199254740991],
+    [-9007199254740991, 'integer', -9007199254740991],
+    // 2^53 as a number may be 2^53 + 1 rounded while parsing: it cannot be made exact again.
+    [9007199254740992, 'integer', notStorable],
+    [-9007199254740992, 'integer', notStorable],
+    [2 ** 60, 'integer', notStorable],
+    // As digits, it is kept exactly, as text.
+    ['9007199254740992', 'integer', '9007199254740992'],
+    ['9007199254740993', 'integer', '9007199254740993'],
+    ['12345678901234567', 'integer', '12345678901234567'],
+    [' 1234567890123456789012345 ', 'integer', '1234567890123456789012345'],
+    ['-12345678901234567', 'integer', '-12345678901234567'],
+    ['9007199254740992', 'decimal', '9007199254740992'],
+    ['150000000000000000000', 'decimal', '150000000000000000000'],
+    // Leading zeros are padding, not digits: the value is the same, and the same value stores the same way.
+    ['007', 'integer', 7],
+    ['00012345678901234567', 'integer', '12345678901234567'],
+    ['12345678901234567890.000', 'integer', '12345678901234567890'],
+    ['-0', 'integer', 0],
+    [-0, 'decimal', 0],
+    // An integer attribute with a fraction is not an integer the mapping can read.
+    [32.5, 'integer', unreadable],
+    ['32.5', 'integer', unreadable],
+    // Overflow and non-finite values.
+    ['1e999', 'decimal', unreadable],
+    ['Infinity', 'decimal', unreadable],
+    [Number.POSITIVE_INFINITY, 'decimal', notStorable],
+    [Number.NEGATIVE_INFINITY, 'integer', notStorable],
+    [Number.NaN, 'integer', notStorable],
+    [Number.NaN, 'decimal', notStorable],
+    [digits(400), 'integer', digits(400)],
+    // DynamoDB's range: magnitude 1E-130 to below 1E+126, at most 38 significant digits.
+    [1e-130, 'decimal', 1e-130],
+    [1e-131, 'decimal', notStorable],
+    [-1e-200, 'decimal', notStorable],
+    [1e200, 'decimal', notStorable],
+    [1.5e20, 'decimal', notStorable],
+    [`0.${'0'.repeat(199)}1`, 'decimal', `0.${'0'.repeat(199)}1`],
+    [digits(130), 'decimal', digits(130)],
+    // Decimals a double holds exactly stay numbers; those it would round are kept as their digits.
+    ['0.1', 'decimal', 0.1],
+    ['32.50', 'decimal', 32.5],
+    ['-0.000001', 'decimal', -0.000001],
+    ['12345678901234567.5', 'decimal', '12345678901234567.5'],
+    ['0.10000000000000000555', 'decimal', '0.10000000000000000555'],
+    ['-000.5000', 'decimal', -0.5],
+  ])('%s as %s', (input, kind, expected) => {
+    it(`is ${expected instanceof Unusable ? expected.code : typeof expected === 'string' && expected.length > 40 ? `the ${expected.length}-character text` : JSON.stringify(expected)}`, () => {
+      expect(toNumber(input, kind)).toEqual(expected);
+    });
+  });
+
+  it('keeps every plain decimal exactly: as a number when a safe number reads back as the same digits, else as its digits', () => {
+    const canonical = (s: string) => {
+      const [whole = '', fraction = ''] = s.replace(/^-/, '').split('.');
+      const w = whole.replace(/^0+(?=\d)/, '');
+      const f = fraction.replace(/0+$/, '');
+      const body = f === '' ? w : `${w}.${f}`;
+      return s.startsWith('-') && body !== '0' ? `-${body}` : body;
+    };
+    fc.assert(
+      fc.property(fc.stringMatching(/^-?\d{1,45}(\.\d{1,45})?$/), fc.constantFrom('integer', 'decimal') as fc.Arbitrary<'integer' | 'decimal'>, (text, kind) => {
+        const converted = toNumber(text, kind);
+        if (converted instanceof Unusable) return kind === 'integer' && /\.\d*[1-9]/.test(text);
+        const asNumber = Number(text);
+        const numberIsExact = Number.isSafeInteger(Math.trunc(asNumber)) && canonical(plainDigits(asNumber)) === canonical(text);
+        return numberIsExact ? converted === asNumber : converted === canonical(text);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+/** A number's shortest digits written out without an exponent (by ICU, not by the code under test). */
+function plainDigits(n: number): string {
+  return n.toLocaleString('en-US', { useGrouping: false, maximumSignificantDigits: 21 });
+}
+
+describe('unpaired surrogates', () => {
+  describe.each([
+    ['a lone high surrogate', 'Jo\uD83Drg'],
+    ['a lone low surrogate', '\uDE00Jörg'],
+    ['a pair in the wrong order', 'x\uDE00\uD83Dx'],
+  ])('%s', (_, text) => {
+    it('is a value DynamoDB cannot store, in text, emails, enumerations, organisations and tags', () => {
+      expect(toText(text)).toBe(notStorable);
+      expect(toEmail(`${text}@example.com`)).toBe(notStorable);
+      expect(toStatus(text)).toBe(notStorable);
+      expect(toOrgName({ attributes: { name: text } })).toBe(notStorable);
+      expect(toTags(`English,${text}`)).toBe(notStorable);
+      expect(toTags(['English', text])).toBe(notStorable);
+      expect(toPlainValue(text)).toBe(notStorable);
+    });
+  });
+
+  it('keeps a well-formed pair (an emoji) as it is', () => {
+    expect(toText(' Jörg 😀 ')).toBe('Jörg 😀');
   });
 });
 
@@ -168,8 +290,47 @@ describe('mapEmployee', () => {
     const result = mapEmployee(employee, mapping);
 
     // Assess
-    expect(result.ok && result.employee).toMatchObject({ personioId: 12, fields: { email: 'a@b.example' }, problems: ['hireDate'] });
+    expect(result.ok && result.employee).toMatchObject({ personioId: 12, fields: { email: 'a@b.example' } });
+    expect(result.ok && result.employee.problems).toEqual([{ field: 'hireDate', attribute: 'hire_date', code: 'unreadable_value' }]);
     expect(result.ok && 'hireDate' in result.employee.fields).toBe(false);
+  });
+
+  it('keeps a value DynamoDB cannot store out of the record, standard or custom, and names field and attribute', () => {
+    // Prepare: lone surrogates in a standard and a custom field, an integer that arrived already rounded
+    const custom = mappingSchema.parse({ fields: mapping.fields, customFields: { nickname: 'dynamic_7', badge: 'dynamic_8' } });
+    const employee: PersonioEmployee = {
+      id: attr(4),
+      email: attr('e@f.example'),
+      first_name: attr('J\uD83Drg'),
+      last_name: attr('Müller 😀'),
+      dynamic_7: attr('\uDE00', 'text'),
+      dynamic_8: attr(2 ** 60, 'integer'),
+    };
+
+    // Act
+    const result = mapEmployee(employee, custom);
+
+    // Assess
+    expect(result.ok && result.employee.fields).toEqual({ email: 'e@f.example', lastName: 'Müller 😀' });
+    expect(result.ok && result.employee.customFields).toEqual({});
+    expect(result.ok && result.employee.problems).toEqual([
+      { field: 'firstName', attribute: 'first_name', code: 'not_storable' },
+      { field: 'customFields.nickname', attribute: 'dynamic_7', code: 'not_storable' },
+      { field: 'customFields.badge', attribute: 'dynamic_8', code: 'not_storable' },
+    ]);
+  });
+
+  it('imports a badge number longer than a double holds as its exact digits', () => {
+    // Prepare: Personio sends long integers of custom attributes as strings
+    const custom = mappingSchema.parse({ fields: mapping.fields, customFields: { badge: 'dynamic_8', rate: 'dynamic_9' } });
+    const employee: PersonioEmployee = { id: attr(5), email: attr('g@h.example'), dynamic_8: attr('12345678901234567', 'integer'), dynamic_9: attr('0.1', 'decimal') };
+
+    // Act
+    const result = mapEmployee(employee, custom);
+
+    // Assess
+    expect(result.ok && result.employee.customFields).toEqual({ badge: '12345678901234567', rate: 0.1 });
+    expect(result.ok && result.employee.problems).toEqual([]);
   });
 
   it('imports custom fields by attribute key, converting by type, and never a field the mapping leaves out', () => {
@@ -195,20 +356,87 @@ describe('mapEmployee', () => {
     expect(result.ok && 'position' in result.employee.fields).toBe(false);
   });
 
-  it('never throws, whatever Personio sends', () => {
-    const value = fc.oneof(fc.jsonValue(), fc.date().map((d) => (Number.isNaN(d.getTime()) ? null : d.toISOString())));
+  it('never throws, and what it maps DynamoDB can store, whatever Personio sends', () => {
+    const custom = mappingSchema.parse({
+      fields: mapping.fields,
+      customFields: { badge: 'dynamic_1', rate: 'dynamic_2', anniversary: 'dynamic_3', languages: 'dynamic_4', title: 'dynamic_5', shirt: 'dynamic_6', other: 'dynamic_7' },
+    });
+    const oddString = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc.constantFrom('\uD800', 'a\uDFFFb', '\uDE00\uD83D', '😀', ' ', 'Infinity', 'NaN', '1e999', '-0', '0x1F', '1,5'),
+    );
+    const oddNumber = fc.oneof(
+      fc.double(),
+      fc.integer(),
+      fc.constantFrom(2 ** 53, -(2 ** 53), 2 ** 53 - 1, 1e-131, 1e-130, 1e126, 9.999999999999999e125, Number.MAX_VALUE, Number.MIN_VALUE, -0),
+    );
+    const digitString = fc.oneof(
+      fc.bigInt({ min: -(10n ** 60n), max: 10n ** 60n }).map(String),
+      fc.stringMatching(/^\s?-?\d{1,400}(\.\d{1,200})?\s?$/),
+    );
+    const value = fc.oneof(
+      fc.jsonValue(),
+      oddString,
+      oddNumber,
+      digitString,
+      fc.array(fc.oneof(oddString, oddNumber, fc.constant(null)), { maxLength: 4 }),
+      fc.array(oddString, { maxLength: 4 }).map((tags) => tags.join(',')),
+      fc.date().map((d) => (Number.isNaN(d.getTime()) ? null : d.toISOString())),
+      fc.record({ attributes: fc.record({ id: fc.oneof(oddNumber, digitString), name: fc.oneof(oddString, fc.jsonValue()) }) }),
+    );
+    const type = fc.oneof(fc.constantFrom('integer', 'decimal', 'date', 'tags', 'text', 'options', 'standard', 'multiline'), fc.string());
+    const keys = ['id', 'email', 'status', 'supervisor', 'team', 'hire_date', 'dynamic_180883', 'first_name', 'employment_type'];
+    const customKeys = Object.values(custom.customFields);
+    const employees = fc.tuple(
+      fc.dictionary(fc.constantFrom(...keys), fc.record({ value, type })),
+      fc.dictionary(fc.constantFrom(...customKeys), fc.record({ value, type })),
+    ).map(([standard, dynamic]): PersonioEmployee => ({ ...standard, ...dynamic }));
+
     fc.assert(
-      fc.property(
-        fc.dictionary(fc.constantFrom('id', 'email', 'status', 'supervisor', 'team', 'hire_date', 'dynamic_180883', 'first_name'), fc.record({ value, type: fc.string() })),
-        (employee) => {
-          const result = mapEmployee(employee, mapping);
-          return result.ok ? Number.isSafeInteger(result.employee.personioId) : result.reason === 'missing_id';
-        },
-      ),
-      { numRuns: 500 },
+      fc.property(employees, (employee) => {
+        const result = mapEmployee(employee, custom);
+        if (!result.ok) return result.reason === 'missing_id';
+        const { personioId, fields, customFields, problems } = result.employee;
+        expect(Number.isSafeInteger(personioId)).toBe(true);
+        expectEveryPresentValueAccountedFor(employee, custom, result.employee);
+        expect(problems.every((p) => Object.keys(p).sort().join() === 'attribute,code,field' && ['unreadable_value', 'not_storable'].includes(p.code))).toBe(true);
+        // As the user store writes it: the content fields and the custom fields map, through lib-dynamodb's marshaller.
+        const item = marshall({ ...fields, customFields }, { removeUndefinedValues: true, convertClassInstanceToMap: false });
+        for (const attribute of Object.values(item)) expectStorable(attribute);
+        return true;
+      }),
+      { numRuns: 1000 },
     );
   });
 });
+
+/** Each mapped attribute Personio sent ends up in the record or in a problem, never both, never neither. */
+function expectEveryPresentValueAccountedFor(employee: PersonioEmployee, mapping: ReturnType<typeof mappingSchema.parse>, mapped: { fields: object; customFields: object; problems: MappingProblem[] }): void {
+  const sources = [
+    ...Object.entries(mapping.fields).flatMap(([field, source]) => (source ? [[field, source, field in mapped.fields] as const] : [])),
+    ...Object.entries(mapping.customFields).map(([name, source]) => [`customFields.${name}`, source, name in mapped.customFields] as const),
+  ];
+  for (const [field, source, stored] of sources) {
+    const reported = mapped.problems.filter((p) => p.field === field);
+    expect(reported.every((p) => p.attribute === source)).toBe(true);
+    expect(stored ? 0 : employee[source] ? 1 : 0).toBe(reported.length);
+  }
+}
+
+/** What DynamoDB accepts: numbers of at most 38 digits within 1E-130..<1E+126, strings that encode as UTF-8. */
+function expectStorable(attribute: AttributeValue): void {
+  if (attribute.N !== undefined) {
+    const digits = attribute.N.replace(/^-/, '').replace(/e.*$/i, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+    const magnitude = Math.abs(Number(attribute.N));
+    expect(digits.length).toBeLessThanOrEqual(38);
+    expect(magnitude === 0 || (magnitude >= 1e-130 && magnitude < 1e126)).toBe(true);
+    expect(Number.isFinite(Number(attribute.N))).toBe(true);
+  }
+  if (attribute.S !== undefined) expect(Buffer.from(attribute.S, 'utf8').toString('utf8')).toBe(attribute.S);
+  if (attribute.L) for (const item of attribute.L) expectStorable(item);
+  if (attribute.M) for (const item of Object.values(attribute.M)) expectStorable(item);
+  if (attribute.SS || attribute.NS || attribute.B || attribute.BS) throw new Error('the mapping stores no sets or binaries');
+}
 
 describe('Personio’s own example payloads', () => {
   const examples: [string, PersonioEmployee][] = [

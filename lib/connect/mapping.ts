@@ -32,7 +32,10 @@ export interface PreviewEmployee {
   customFields: Record<string, unknown>;
   /** For users already imported: each field that would change, old → new. */
   changes: FieldChange[];
-  /** Values Personio sent that the mapping cannot convert (the user's field is left alone). */
+  /**
+   * Fields whose value Personio sent the mapping cannot use (the user's field is left alone), by
+   * field name: the API's contract lists names, and the name is what an admin fixes the mapping by.
+   */
   problems: string[];
 }
 
@@ -95,7 +98,7 @@ export async function previewMapping(deps: ConnectDeps, tenantId: string, mappin
       fields: employee.fields,
       customFields: employee.customFields,
       changes,
-      problems: employee.problems,
+      problems: employee.problems.map((p) => p.field),
     };
   });
   const counts = { new: 0, changed: 0, unchanged: 0, unmappable: 0 };

@@ -5,10 +5,13 @@ import {
   toEmploymentType,
   toNumber,
   toOrgName,
+  toPlainValue,
   toStatus,
   toSupervisorId,
   toTags,
   toText,
+  Unusable,
+  type ProblemCode,
   type Status,
 } from './convert.js';
 import type { Mapping, UserFieldName } from './mapping.js';
@@ -35,13 +38,24 @@ type SameKeys<A, B extends PropertyKey> = [Exclude<keyof A, B> | Exclude<B, keyo
 type Assert<T extends true> = T;
 export type MappedFieldsMatchUserFields = Assert<SameKeys<MappedFields, UserFieldName>>;
 
+/**
+ * A value Personio sent that the mapping left out: `field` is the user field (`customFields.<name>`
+ * for a custom one), `attribute` the Personio key it came from. Never the value itself: it may be
+ * personal data, and the report is read by people who must not see it.
+ */
+export interface MappingProblem {
+  field: string;
+  attribute: string;
+  code: ProblemCode;
+}
+
 export interface MappedEmployee {
   personioId: number;
   /** Only fields whose attribute was present: an absent attribute leaves the user's field alone. */
   fields: Partial<MappedFields>;
   customFields: Record<string, unknown>;
-  /** Fields present in Personio's payload but unreadable (left alone, reported). */
-  problems: string[];
+  /** Fields present in Personio's payload whose value cannot be used (left as they were, reported). */
+  problems: MappingProblem[];
 }
 
 export type MapResult =
@@ -74,13 +88,11 @@ function convertCustom(attribute: EmployeeAttribute): unknown {
     case 'tags':
       return toTags(attribute.value);
     case 'integer':
+      return toNumber(attribute.value, 'integer');
     case 'decimal':
-      return toNumber(attribute.value);
-    default: {
-      const value = attribute.value;
-      if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
-      return toText(value);
-    }
+      return toNumber(attribute.value, 'decimal');
+    default:
+      return toPlainValue(attribute.value);
   }
 }
 
@@ -90,13 +102,13 @@ export function mapEmployee(employee: PersonioEmployee, mapping: Mapping): MapRe
   if (personioId === undefined) return { ok: false, personioId: undefined, reason: 'missing_id' };
 
   const fields: Partial<Record<UserFieldName, unknown>> = {};
-  const problems: string[] = [];
+  const problems: MappingProblem[] = [];
   for (const [field, source] of Object.entries(mapping.fields) as [UserFieldName, string | null][]) {
     if (!source) continue;
     const attribute = employee[source];
     if (!attribute) continue;
     const converted = converters[field](attribute.value);
-    if (converted === undefined) problems.push(field);
+    if (converted instanceof Unusable) problems.push({ field, attribute: source, code: converted.code });
     else fields[field] = converted;
   }
 
@@ -105,7 +117,7 @@ export function mapEmployee(employee: PersonioEmployee, mapping: Mapping): MapRe
     const attribute = employee[source];
     if (!attribute) continue;
     const converted = convertCustom(attribute);
-    if (converted === undefined) problems.push(`customFields.${name}`);
+    if (converted instanceof Unusable) problems.push({ field: `customFields.${name}`, attribute: source, code: converted.code });
     else customFields[name] = converted;
   }
 
