@@ -99,6 +99,25 @@ describe('QueueSender', () => {
     expect(seqsOf(await drainBodies(queueUrl))).toEqual([0, 1, 2, 4]);
   });
 
+  it('fails at once on a sender fault even when other entries of the batch could be re-sent', async () => {
+    // Prepare
+    const { queueUrl, faulty, sleeps, sender } = await setUp([
+      { kind: 'fail-entries', code: 'InternalError', match: (e) => e.Id === 'm2' },
+      { kind: 'fail-entries', code: 'InvalidParameterValue', senderFault: true, match: (e) => e.Id === 'm4' },
+    ]);
+
+    // Act
+    await sender.add(messages(6));
+    const error = await rejectionOf(sender.flush());
+
+    // Assess
+    expect(error.message).toBe('SQS refused 2 message(s) after a sender fault: InvalidParameterValue.');
+    expect(faulty.batchCalls).toBe(1);
+    expect(sleeps).toEqual([]);
+    expect(sender.sent).toBe(4);
+    expect(seqsOf(await drainBodies(queueUrl))).toEqual([0, 1, 3, 5]);
+  });
+
   it('gives up with send_failed after maxAttempts, having counted the entries that did land', async () => {
     // Prepare
     const { queueUrl, faulty, sleeps, sender } = await setUp([{ kind: 'fail-entries', code: 'InternalError', match: (e) => e.Id === 'm2' }], 3);

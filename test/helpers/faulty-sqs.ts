@@ -101,11 +101,11 @@ export function faultySqs(sqs: Pick<SQSClient, 'send'>, rules: readonly SqsFault
 
   function failureFor(entry: SendMessageBatchRequestEntry, call: number): (BatchResultErrorEntry & { kind: SqsFaultRule['kind'] }) | undefined {
     const Id = entry.Id ?? '';
+    if (rules.some((r) => r.kind === 'refuse-invalid-characters') && sqsRefusesBody(entry.MessageBody ?? '')) {
+      // Real SQS names the character's code point, never the body.
+      return { kind: 'refuse-invalid-characters', Id, SenderFault: true, Code: 'InvalidMessageContents', Message: 'Invalid binary character was found in the message body.' };
+    }
     for (const rule of rules) {
-      if (rule.kind === 'refuse-invalid-characters' && sqsRefusesBody(entry.MessageBody ?? '')) {
-        // Real SQS names the character's code point, never the body.
-        return { kind: rule.kind, Id, SenderFault: true, Code: 'InvalidMessageContents', Message: 'Invalid binary character was found in the message body.' };
-      }
       if (rule.kind !== 'fail-entries') continue;
       if (rule.calls !== undefined && call > rule.calls) continue;
       if ((used.get(rule) ?? 0) >= (rule.times ?? Infinity)) continue;
