@@ -3,10 +3,13 @@ import { startLocalEnvironment, type LocalEnvironment } from '../local/runner/en
 import { connectThroughApi, runImport } from '../local/runner/import-run.js';
 import type { RunReport } from '../lib/runs/run.js';
 import type { UserRecord } from '../lib/users/user.js';
-import { expectedUser } from './helpers/expected-user.js';
+import { httpEvent } from './helpers/events.js';
+import { expectedCustomFields, expectedUser } from './helpers/expected-user.js';
 
 const EMPLOYEES = 300;
 const TENANT = 'acme';
+/** Custom fields the admin maps: the simulator's `dynamic_*` attributes of every type it serves (text, date, tags, list). */
+const CUSTOM_FIELDS = { title: 'dynamic_24407', iban: 'dynamic_21827', anniversary: 'dynamic_33400', languages: 'dynamic_3', maritalStatus: 'dynamic_2' };
 
 describe('an import through the real handlers on the local stack', () => {
   let env: LocalEnvironment;
@@ -17,6 +20,12 @@ describe('an import through the real handlers on the local stack', () => {
   beforeAll(async () => {
     env = await startLocalEnvironment({ simulator: { employees: EMPLOYEES, seed: 7 } });
     await connectThroughApi(env, TENANT, env.personio);
+    // The admin keeps the default fields and adds custom fields, through the settings page's API.
+    const status = await env.handlers.connect(httpEvent('GET', `/tenants/${TENANT}/personio`));
+    const { fields } = (JSON.parse(status.body ?? '{}') as { mapping: { fields: Record<string, string | null> } }).mapping;
+    const saved = await env.handlers.connect(httpEvent('PUT', `/tenants/${TENANT}/personio/mapping`, { fields, customFields: CUSTOM_FIELDS }));
+    expect(saved.statusCode, saved.body).toBe(200);
+    expect(JSON.parse(saved.body ?? '{}')).toMatchObject({ saved: true, mapping: { customFields: CUSTOM_FIELDS } });
     first = await runImport(env, TENANT);
     usersAfterFirst = await env.users.list(TENANT);
     second = await runImport(env, TENANT);
@@ -49,19 +58,32 @@ describe('an import through the real handlers on the local stack', () => {
     const byId = new Map(usersAfterFirst.map((u) => [u.personioId, u]));
     const sample = env.sim!.employees().filter((e) => byId.has(e.id));
 
-    // Assess: field by field, for every imported user (the sample is the whole tenant)
+    // Assess: field by field, custom fields included, for every imported user (the sample is the whole tenant)
+    expect(sample).toHaveLength(usersAfterFirst.length);
     for (const employee of sample) {
       const user = byId.get(employee.id)!;
-      expect({ ...user, tenantId: undefined, userId: undefined, managerUserId: undefined, customFields: undefined }).toEqual({
+      expect({ ...user, tenantId: undefined, userId: undefined, managerUserId: undefined }).toEqual({
         ...expectedUser(employee),
+        customFields: expectedCustomFields(employee, CUSTOM_FIELDS),
         tenantId: undefined,
         userId: undefined,
         managerUserId: undefined,
-        customFields: undefined,
       });
       expect(user.tenantId).toBe(TENANT);
       expect(user.userId).toMatch(/^[0-9a-f-]{36}$/);
     }
+  });
+
+  it('imports each mapped custom field under the admin’s name, with a value for most employees', () => {
+    // Assess: every name is present on every user, and each carries real values (not only nulls) in the table
+    expect(usersAfterFirst.length).toBeGreaterThan(0);
+    for (const user of usersAfterFirst) expect(Object.keys(user.customFields).sort()).toEqual(Object.keys(CUSTOM_FIELDS).sort());
+    for (const name of Object.keys(CUSTOM_FIELDS)) {
+      const values = usersAfterFirst.map((u) => u.customFields[name]).filter((v) => v !== null);
+      expect(values.length, name).toBeGreaterThan(usersAfterFirst.length / 20);
+    }
+    expect(usersAfterFirst.some((u) => Array.isArray(u.customFields['languages']) && (u.customFields['languages'] as unknown[]).length > 1)).toBe(true);
+    expect(usersAfterFirst.every((u) => u.customFields['anniversary'] === null || /^\d{4}-\d{2}-\d{2}$/.test(String(u.customFields['anniversary'])))).toBe(true);
   });
 
   it('keeps calendar dates as written, whatever the offset', () => {

@@ -38,3 +38,35 @@ export function expectedUser(employee: SimEmployeeView): Record<string, unknown>
     managerPersonioId: supervisor?.attributes?.id?.value ?? null,
   };
 }
+
+/**
+ * What a user's `customFields` must hold for a mapping's custom fields (name → `dynamic_*` key), derived from the
+ * simulator's raw attribute and its Personio `type`, independently of lib/mapping: a `date` is the calendar date as
+ * written, `tags` the comma-separated list, `integer`/`decimal` a number, anything else the trimmed text (blank is
+ * null). An attribute the employee does not carry leaves its name out.
+ */
+export function expectedCustomFields(employee: SimEmployeeView, customFields: Record<string, string>): Record<string, unknown> {
+  const a = employee.attributes as Record<string, { value: unknown; type?: string } | undefined>;
+  const expected: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(customFields)) {
+    const attribute = a[key];
+    if (!attribute) continue;
+    const v = attribute.value;
+    const blank = v === null || (typeof v === 'string' && v.trim() === '');
+    switch (attribute.type) {
+      case 'date':
+        expected[name] = blank ? null : String(v).slice(0, 10);
+        break;
+      case 'tags':
+        expected[name] = blank ? null : Array.isArray(v) ? v.map((t) => String(t).trim()).filter(Boolean) : String(v).split(',').map((t) => t.trim()).filter(Boolean);
+        break;
+      case 'integer':
+      case 'decimal':
+        expected[name] = blank ? null : Number(v);
+        break;
+      default:
+        expected[name] = blank ? null : typeof v === 'string' ? v.trim() : v;
+    }
+  }
+  return expected;
+}
