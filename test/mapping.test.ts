@@ -184,6 +184,33 @@ function plainDigits(n: number): string {
   return n.toLocaleString('en-US', { useGrouping: false, maximumSignificantDigits: 21 });
 }
 
+describe('long values', () => {
+  // A quadratic regex turns one 200,000-character value into tens of seconds: a message that times out on every delivery.
+  describe.each([
+    ['an email of dots', () => toEmail(`a@${'a.'.repeat(100_000)}@`), unreadable],
+    ['digits padded with zeros', () => toNumber(`1${'0'.repeat(200_000)}1`, 'integer'), `1${'0'.repeat(200_000)}1`],
+    ['a decimal of zeros', () => toNumber(`0.${'0'.repeat(200_000)}`, 'decimal'), 0],
+  ])('%s', (_, convert, expected) => {
+    it('is converted in linear time', () => {
+      const started = performance.now();
+      const converted = convert();
+      expect(performance.now() - started).toBeLessThan(500);
+      expect(converted).toEqual(expected);
+    });
+  });
+
+  it('accepts exactly the emails the plain pattern local@domain.tld accepts', () => {
+    const pattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'B', '@', '.', ' ', '\t'), maxLength: 12 }), (text) => {
+        const expected = text.trim() !== '' && pattern.test(text.trim().toLowerCase());
+        return (typeof toEmail(text) === 'string') === expected;
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe('unpaired surrogates', () => {
   describe.each([
     ['a lone high surrogate', 'Jo\uD83Drg'],

@@ -65,9 +65,13 @@ function parseDecimal(text: string): Decimal | undefined {
   if (!match) return undefined;
   const [, sign, whole = '', fraction = '', exp = '0'] = match;
   const all = whole + fraction;
-  const leading = all.length - all.replace(/^0+/, '').length;
-  const digits = all.slice(leading).replace(/0+$/, '');
-  return { negative: sign === '-' && digits !== '', digits, exponent: digits === '' ? 0 : whole.length - leading - 1 + Number(exp) };
+  let start = 0;
+  let end = all.length;
+  // Loops, not /0+$/: V8 backtracks that in quadratic time, and one long value would stall a whole message.
+  while (start < end && all[start] === '0') start++;
+  while (end > start && all[end - 1] === '0') end--;
+  const digits = all.slice(start, end);
+  return { negative: sign === '-' && digits !== '', digits, exponent: digits === '' ? 0 : whole.length - start - 1 + Number(exp) };
 }
 
 /** DynamoDB's number type: at most 38 significant digits, magnitude from 1E-130 to below 1E+126 (or zero). */
@@ -171,7 +175,10 @@ export function toEmail(value: unknown): Converted<string> {
   if (text === null || text instanceof Unusable) return text;
   // Personio treats emails case-insensitively and tenants type them in any case; Dado logins are lower-case.
   const email = text.toLowerCase();
-  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? email : unreadable;
+  // local@domain with a dot inside the domain; checked without `[^@]+\.[^@]+$`, which backtracks quadratically.
+  const domain = email.slice(email.indexOf('@') + 1);
+  const dot = domain.indexOf('.', 1);
+  return /^[^\s@]+@[^\s@]+$/.test(email) && dot > 0 && dot < domain.length - 1 ? email : unreadable;
 }
 
 export const statuses = ['onboarding', 'active', 'leave', 'inactive'] as const;
