@@ -2,7 +2,8 @@
  * Bad input against every route of the connect API, through the real connect Lambda handler (API Gateway v2
  * events) on the local stack: generated bodies (any JSON, not JSON, near-valid ones with one field broken, huge,
  * unicode, base64-encoded bytes), weird path parameters, methods and query strings. Every answer must be a 2xx
- * only for a valid request, otherwise a 4xx (never a 5xx) with a stable `{error: {code, message}}` that
+ * exactly for a valid request (one the test's own model says the API must serve: well-formed, on a connected
+ * tenant, for a run that exists), otherwise a 4xx (never a 5xx) with a stable `{error: {code, message}}` that
  * docs/openapi.yaml lists, and a rejected request must store nothing: no secret written, no schedule written, no
  * fetch invoked, no connection, run or user row changed.
  */
@@ -14,6 +15,7 @@ import { MAX_PREVIEW } from '../../lib/connect/mapping.js';
 import { userFieldNames } from '../../lib/mapping/mapping.js';
 import { scheduleIntervalNames } from '../../lib/schedules/schedules.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
+import { runImport } from '../../local/runner/import-run.js';
 import { openapi, specViolations } from '../helpers/connect-support.js';
 import { httpEvent } from '../helpers/events.js';
 import { anyBodyText, anyJsonValue, hugeString, isPlainObject, nonString, storedState, tryParse, weirdString } from './support.js';
@@ -21,7 +23,7 @@ import { anyBodyText, anyJsonValue, hugeString, isPlainObject, nonString, stored
 const TENANT = 'fuzz-co';
 const UNCONNECTED = 'ghost-co';
 const CREDENTIALS = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
-/** Well-formed, but no such run exists. */
+/** Well-formed, but no such run exists (the routes' property uses the tenant's real, completed run). */
 const RUN_ID = '20250301T120000.123Z-1a2b3c4d';
 const MAX_BODY_BYTES = 16 * 1024;
 const NUM_RUNS = 30;
@@ -94,6 +96,22 @@ function queryIsValid(route: RouteCase, query: string): boolean {
   if (names.length > 1) return false;
   const preview = params.get('preview') ?? '';
   return /^\d{1,3}$/.test(preview) && Number(preview) >= 1 && Number(preview) <= MAX_PREVIEW;
+}
+
+/**
+ * Whether a well-formed request must be served (2xx) rather than refused: the tenant is connected (connect itself
+ * excepted), a run route names the run that exists (completed, so approving it is refused: 409 run_not_held), and a
+ * mapping maps only attributes the credential can read.
+ */
+function servable(route: RouteCase, tenant: string, text: string | undefined, state: { connected: ReadonlySet<string>; readable: ReadonlySet<string> }): boolean {
+  if (route.body === 'connect') return true;
+  if (!state.connected.has(decodeSegment(tenant))) return false;
+  if (route.template.endsWith('/approve')) return false;
+  if (route.body !== 'mapping') return true;
+  const parsed = tryParse(text);
+  if (!parsed.ok || !isPlainObject(parsed.value)) return false;
+  const sources = [...Object.values(parsed.value['fields'] as Record<string, unknown>), ...Object.values((parsed.value['customFields'] as Record<string, unknown> | undefined) ?? {})];
+  return sources.every((source) => source === null || state.readable.has(String(source)));
 }
 
 /** encodeURIComponent, except that a lone surrogate (which it refuses) is kept as it is. */
@@ -228,13 +246,24 @@ function fillPath(template: string, tenantId: string, runId = RUN_ID): string {
 describe('the connect API under bad input', () => {
   let env: LocalEnvironment;
   let mapping: Record<string, unknown>;
+  /** The connected tenant's completed run. */
+  let runId: string;
+  /** The model's view of the stack: tenants connected, attributes the credential can read. */
+  const state = { connected: new Set<string>([TENANT]), readable: new Set<string>() };
 
   beforeAll(async () => {
     env = await startLocalEnvironment({ simulator: { employees: 5, authPerMinute: 1_000_000, employeesPerMinute: 1_000_000, employeesPerSecond: 1_000_000, ipPerMinute: 1_000_000 } });
     const connected = await env.handlers.connect(httpEvent('PUT', `/tenants/${TENANT}/personio`, CREDENTIALS));
     expect(connected.statusCode).toBe(200);
-    mapping = (JSON.parse(connected.body ?? '{}') as { mapping: Record<string, unknown> }).mapping;
-  }, 60_000);
+    const body = JSON.parse(connected.body ?? '{}') as { mapping: Record<string, unknown>; readableAttributes: { key: string }[] };
+    mapping = body.mapping;
+    for (const { key } of body.readableAttributes) state.readable.add(key);
+    expect(state.readable.size).toBeGreaterThan(0);
+    const report = await runImport(env, TENANT, { timeoutMs: 60_000 });
+    expect(report.status).toBe('completed');
+    runId = report.runId;
+    await env.eventSource.stop();
+  }, 90_000);
 
   afterAll(async () => {
     await env?.stack.lambda.idle();
@@ -267,7 +296,7 @@ describe('the connect API under bad input', () => {
     return { status, json };
   }
 
-  /** The property shared by every case: 2xx only when `valid`, otherwise a 4xx that left everything as it was. */
+  /** The property shared by every case: 2xx exactly when `valid`, otherwise a 4xx that left everything as it was. */
   async function expectRejectedOrValid(request: Call, valid: boolean, options: { readOnly?: boolean } = {}): Promise<Outcome> {
     // Prepare
     const before = await storedState(env);
@@ -279,27 +308,39 @@ describe('the connect API under bad input', () => {
     expect(outcome.status, JSON.stringify(outcome.json)).toBeLessThan(500);
     expect(outcome.status).toBeGreaterThanOrEqual(200);
     if (outcome.status < 300) expect(valid, `answered ${outcome.status} to an invalid request`).toBe(true);
+    if (valid) expect(outcome.status, `answered ${outcome.status} ${JSON.stringify(outcome.json)} to a valid request`).toBeLessThan(300);
     if (outcome.status >= 400 || options.readOnly) expect(await storedState(env)).toEqual(before);
     return outcome;
   }
 
   describe.each(ROUTES)('$method $template', (route) => {
-    it('answers any body with a 2xx only when it is valid, otherwise a 4xx error with a stable code, and stores nothing from a rejected one', async () => {
+    it('answers any body with a 2xx exactly when it is valid, otherwise a 4xx error with a stable code, and stores nothing from a rejected one', async () => {
       // Mostly the connected tenant; also one never connected, and the connected one percent-encoded.
       const tenants = fc.constantFrom(TENANT, TENANT, TENANT, UNCONNECTED, TENANT.replace('f', '%66'));
       // Disconnecting or starting an import with a valid (empty) body would change the tenant under the next runs.
       const keepsTenant = route.body === 'none' && route.mutates && !route.template.endsWith('/approve');
       const wire = keepsTenant ? bodies(route.body, mapping).filter((b) => !bodyIsValid('none', decoded(b))) : bodies(route.body, mapping);
+      // A valid request first (harmless to repeat on routes that keep the tenant), so the 2xx direction is always exercised.
+      const validText: Record<BodyKind, string | undefined> = { connect: JSON.stringify(CREDENTIALS), mapping: JSON.stringify(mapping), schedule: JSON.stringify({ enabled: true, every: 'daily' }), none: undefined };
+      const examples: [string, WireBody, string, boolean][] = keepsTenant
+        ? []
+        : [false, true].map((slash): [string, WireBody, string, boolean] => [TENANT, { raw: validText[route.body], isBase64Encoded: false }, route.query ? `${route.query}=5` : '', slash]);
+      let validSeen = 0;
       await fc.assert(
         fc.asyncProperty(tenants, wire, queries(route), fc.boolean(), async (tenant, body, query, trailingSlash) => {
-          const path = fillPath(route.template, tenant) + (trailingSlash ? '/' : '');
+          const path = fillPath(route.template, tenant, runId) + (trailingSlash ? '/' : '');
           const text = decoded(body);
           const valid = TENANT_ID.test(decodeSegment(tenant)) && queryIsValid(route, query) && bodyIsValid(route.body, text)
-            && (route.body !== 'connect' || (() => { const v = tryParse(text); return v.ok && isPlainObject(v.value) && String(v.value['clientId']).trim() === CREDENTIALS.clientId && String(v.value['clientSecret']).trim() === CREDENTIALS.clientSecret; })());
-          await expectRejectedOrValid({ method: route.method, path, query, body }, valid, { readOnly: route.method === 'GET' });
+            && (route.body !== 'connect' || (() => { const v = tryParse(text); return v.ok && isPlainObject(v.value) && String(v.value['clientId']).trim() === CREDENTIALS.clientId && String(v.value['clientSecret']).trim() === CREDENTIALS.clientSecret; })())
+            && servable(route, tenant, text, state);
+          const outcome = await expectRejectedOrValid({ method: route.method, path, query, body }, valid, { readOnly: route.method === 'GET' });
+          if (route.body === 'connect' && outcome.status < 300) state.connected.add(decodeSegment(tenant));
+          if (valid) validSeen++;
         }),
-        { numRuns: NUM_RUNS },
+        { numRuns: NUM_RUNS, examples },
       );
+      // Approving a completed run is refused, so only the routes that keep the tenant and approve never see a valid request.
+      if (!keepsTenant && !route.template.endsWith('/approve')) expect(validSeen).toBeGreaterThan(0);
     });
   });
 

@@ -13,8 +13,9 @@ import { startPersonioProxy } from '../helpers/personio-proxy.js';
 import { startPersonioSim, type PersonioSim } from '../../local/personio-sim/index.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { connectThroughApi } from '../../local/runner/import-run.js';
-import { lambdaContext, sqsEvent } from '../helpers/events.js';
+import { httpEvent, lambdaContext, sqsEvent } from '../helpers/events.js';
 import { deleteMessages, queueDepth } from '../helpers/queue.js';
+import { expectedUser } from '../helpers/expected-user.js';
 import { anyBodyText, anyJsonValue, isPlainObject, scanTable, tryParse } from './support.js';
 
 /** One credential per tenant: the client paces each credential to Personio's 15 requests/s on its own. */
@@ -174,12 +175,12 @@ describe('the fetch under bad Personio pages', () => {
     }
   }
 
-  it('fails the run with personio_bad_response for any first page that is not a valid one, sends nothing and stores no user', async () => {
+  it('fails the run with personio_bad_response for any first page that is not a valid one, sends nothing and stores no user; a valid one completes the run', async () => {
     const canaries = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'.split('')), minLength: 12, maxLength: 12 }).map((s) => `canary${s}`);
     const body = fc.oneof(
       { weight: 2, arbitrary: anyBodyText.map((text) => (_page: string, _canary: string) => text) },
       { weight: 3, arbitrary: breaks.map((broken) => (page: string, canary: string) => broken(withCanary(page, canary, 0), JSON.stringify(withCanary(page, canary, 0)))) },
-      // The real page, untouched: the fetch completes.
+      // The real page, untouched: the fetch completes, and so does the run.
       { weight: 1, arbitrary: fc.constant((page: string) => page) },
     );
     await fc.assert(
@@ -188,7 +189,13 @@ describe('the fetch under bad Personio pages', () => {
         const index = turn++ % TENANTS.length;
         const tenantId = TENANTS[index]!;
         let served: string | undefined;
-        front.rewrite = (offset, real) => (offset === 0 ? (served = makeBody(real, canary)) : undefined);
+        let untouched = false;
+        front.rewrite = (offset, real) => {
+          if (offset !== 0) return undefined;
+          served = makeBody(real, canary);
+          untouched = served === real;
+          return served;
+        };
         const usersBefore = await scanTable(localNames.usersTable);
 
         // Act: no exception may escape the handler
@@ -208,14 +215,26 @@ describe('the fetch under bad Personio pages', () => {
           expect(await queueDepth(env)).toBe(0);
           expect(outcome.failure.message.length).toBeLessThan(500);
           expectNothingLeaked([outcome.failure.message, JSON.stringify(run)], canary, index);
+          await drainQueue(false);
+          expect(await scanTable(localNames.usersTable)).toEqual(usersBefore);
         } else {
-          expect(['fetched', 'failed']).toContain(outcome.status);
-          if (outcome.status === 'failed') expect(outcome.failure.code).toMatch(/^personio_/);
+          // A valid page 0: the fetch completes, and the run with it once the worker has the messages.
+          expect(outcome, `page 0 served: ${served?.slice(0, 300)}`).toMatchObject({ status: 'fetched' });
+          if (outcome.status !== 'fetched') return;
+          if (untouched) expect(outcome.employeesFetched).toBe(sim.employees().length);
+          await drainQueue(true);
+          const report = await env.handlers.connect(httpEvent('GET', `/tenants/${tenantId}/personio/imports/${outcome.runId}`));
+          expect(JSON.parse(report.body ?? '{}')).toMatchObject({ runId: outcome.runId, status: 'completed', employeesFetched: outcome.employeesFetched });
+          if (untouched) {
+            const imported = new Set((await env.users.list(tenantId)).map((u) => u.personioId));
+            const withEmail = sim.employees().filter((e) => expectedUser(e)['email'] !== null);
+            expect(withEmail.length).toBeGreaterThan(0);
+            expect(withEmail.filter((e) => !imported.has(e.id)).map((e) => e.id)).toEqual([]);
+          }
         }
-        await drainQueue(false);
-        expect(await scanTable(localNames.usersTable)).toEqual(usersBefore);
       }),
-      { numRuns: 30 },
+      // The untouched page first, so the valid direction is always exercised.
+      { numRuns: 30, examples: [[(page: string) => page, 'canaryuntouchedpage']] },
     );
   });
 
