@@ -262,12 +262,12 @@ export class PersonioClient {
 
   /** Another client's auth, cool-down included, is bounded by that client's budget, which may be longer than ours. */
   private async withinBudget<T>(pending: Promise<T>): Promise<T> {
-    const left = this.timeLeft();
-    if (left === Number.POSITIVE_INFINITY) return pending;
+    const waitUntil = this.waitUntil();
+    if (waitUntil === Number.POSITIVE_INFINITY) return pending;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
-      const ranOut = (): void => reject(new PersonioError('timeout', 'The time budget for Personio requests ran out while waiting for a token.'));
-      timer = setTimeout(ranOut, Math.min(Math.max(0, left), MAX_TIMER_MS));
+      const late = (): void => reject(new PersonioError('timeout', 'Waiting any longer for a token would pass the time budget for Personio requests.'));
+      timer = setTimeout(late, Math.min(Math.max(0, waitUntil - Date.now()), MAX_TIMER_MS));
     });
     try {
       return await Promise.race([pending, expired]);
