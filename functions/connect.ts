@@ -13,7 +13,7 @@ import { RunStore } from '../lib/runs/store.js';
 import { EventBridgeSchedules } from '../lib/schedules/eventbridge.js';
 import { ConnectionStore } from '../lib/tenants/connections.js';
 import { UserStore } from '../lib/users/store.js';
-import { createDocumentClient, createSecretsClient } from './shared/clients.js';
+import { createSecretsClient, createStoreClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
 
 const config = loadConfig([
@@ -31,7 +31,7 @@ const config = loadConfig([
   'scheduleExpression',
   'scheduleFlexibleWindowMinutes',
 ]);
-const db = createDocumentClient();
+const db = createStoreClient();
 const secrets = createSecretsClient();
 const logger = createLogger('personio-connect');
 const deps: ConnectDeps = {

@@ -9,12 +9,12 @@ import { tenantIdSchema } from '../lib/tenants/tenant-id.js';
 import { ConnectionStore } from '../lib/tenants/connections.js';
 import { UserStore } from '../lib/users/store.js';
 import { runIdSchema } from '../lib/runs/run.js';
-import { createDocumentClient, createSecretsClient, createSqsClient } from './shared/clients.js';
+import { createSecretsClient, createSqsClient, createStoreClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
 import { countRunOutcome, createMetrics, metricNames, MetricUnit } from './shared/metrics.js';
 
 const config = loadConfig(['usersTable', 'connectionsTable', 'runsTable', 'importQueueUrl', 'secretPrefix', 'personioBaseUrl', 'personioAppId', 'deactivationThreshold']);
-const db = createDocumentClient();
+const db = createStoreClient();
 const sqs = createSqsClient();
 const logger = createLogger('personio-fetch');
 const metrics = createMetrics();
@@ -30,7 +30,10 @@ const deps = {
 };
 
 // `runId` is set by connect's "import now", which answers the caller with it before the fetch starts.
-const input = z.object({ tenantId: tenantIdSchema, mode: z.literal('full').default('full'), runId: runIdSchema.optional() }).strict();
+// `scheduledAt` is the schedule's firing time (Scheduler fills in <aws.scheduler.scheduled-time>): one firing, one run.
+const input = z
+  .object({ tenantId: tenantIdSchema, mode: z.literal('full').default('full'), runId: runIdSchema.optional(), scheduledAt: z.iso.datetime({ offset: true }).optional() })
+  .strict();
 // The tenant's EventBridge Scheduler schedule sends its input as the event; a console invoke sends
 // the same shape by hand; a scheduled rule would wrap it in `detail`.
 const eventSchema = z.union([input, z.object({ 'detail-type': z.string(), detail: input }).transform((e) => e.detail)]);
@@ -45,12 +48,12 @@ export const handler = async (event: unknown, context: Context): Promise<FetchOu
   const parsed = eventSchema.safeParse(event);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new FetchEventError(`Expected {"tenantId": "<tenant>", "mode"?: "full", "runId"?: "<run id>"}; ${issue?.path.join('.') || 'event'}: ${issue?.message}`);
+    throw new FetchEventError(`Expected {"tenantId": "<tenant>", "mode"?: "full", "runId"?: "<run id>", "scheduledAt"?: "<ISO time>"}; ${issue?.path.join('.') || 'event'}: ${issue?.message}`);
   }
-  const { tenantId, mode, runId } = parsed.data;
-  const trigger = runId ? 'api' : typeof event === 'object' && event !== null && 'detail-type' in event ? 'schedule-rule' : 'invoke';
+  const { tenantId, mode, runId, scheduledAt } = parsed.data;
+  const trigger = runId ? 'api' : scheduledAt ? 'schedule' : typeof event === 'object' && event !== null && 'detail-type' in event ? 'schedule-rule' : 'invoke';
   try {
-    const outcome = await runFetch(deps, { tenantId, mode, trigger, ...(runId ? { runId } : {}) }, Date.now() + context.getRemainingTimeInMillis());
+    const outcome = await runFetch(deps, { tenantId, mode, trigger, ...(runId ? { runId } : {}), ...(scheduledAt ? { scheduledAt } : {}) }, Date.now() + context.getRemainingTimeInMillis());
     logger.info('fetch finished', { tenantId, ...outcome });
     if (outcome.status === 'fetched' || outcome.status === 'failed') {
       metrics.addMetric(metricNames.personio429, MetricUnit.Count, outcome.personio429);

@@ -1,15 +1,18 @@
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { RunStore } from '../lib/runs/store.js';
 import { UserStore } from '../lib/users/store.js';
 import { PermanentMessageError } from '../lib/worker/errors.js';
 import { parseImportMessage, processImportMessage } from '../lib/worker/process-message.js';
-import { createDocumentClient } from './shared/clients.js';
+import { retryVisibilitySeconds } from '../lib/worker/retry.js';
+import { createSqsClient, createStoreClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
 import { countRunOutcome, createMetrics, metricNames, MetricUnit } from './shared/metrics.js';
 
-const config = loadConfig(['usersTable', 'runsTable', 'deactivationThreshold']);
-const db = createDocumentClient();
+const config = loadConfig(['usersTable', 'runsTable', 'deactivationThreshold', 'importQueueUrl']);
+const db = createStoreClient();
+const sqs = createSqsClient();
 const logger = createLogger('personio-worker');
 const metrics = createMetrics();
 const deps = {
@@ -39,14 +42,31 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
       countRunOutcome(metrics, result.finalStatus);
     } catch (error) {
       const permanent = error instanceof PermanentMessageError;
-      logger[permanent ? 'error' : 'warn'](permanent ? 'message can never succeed; leaving it to the DLQ redrive' : 'message failed; SQS will retry it', {
+      // Name and code only: an SDK or marshalling error can quote a value of the employee being written.
+      const { name, code } = describeError(error);
+      logger[permanent ? 'error' : 'warn'](permanent ? 'message can never succeed; leaving it to the DLQ redrive' : 'message failed; retrying it shortly', {
         messageId: record.messageId,
         receiveCount: record.attributes?.ApproximateReceiveCount,
-        error: describeError(error),
+        error: permanent ? describeError(error) : { name, ...(code ? { code } : {}) },
       });
+      if (!permanent) await retrySoon(record);
       batchItemFailures.push({ itemIdentifier: record.messageId });
     }
   }
   metrics.publishStoredMetrics();
   return { batchItemFailures };
 };
+
+/**
+ * A transient failure (throttling that outlasted the retries, a timeout) comes back within seconds, not after the
+ * queue's visibility timeout (minutes: sized for the worker's timeout). Best effort: if this fails, SQS still retries
+ * the message after the visibility timeout.
+ */
+async function retrySoon(record: SQSRecord): Promise<void> {
+  try {
+    const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
+    await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: config.importQueueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: retryVisibilitySeconds(receiveCount) }));
+  } catch (error) {
+    logger.debug('could not shorten the retry of a failed message', { messageId: record.messageId, error: describeError(error) });
+  }
+}

@@ -298,10 +298,12 @@ describe('the connect API endpoints', () => {
       expect(status.body.runs[0]).toMatchObject({ status: 'completed', created: 30 });
     });
 
-    it('answers 409 import_running with the running run while the fetch holds the tenant’s lock', async () => {
-      // Prepare
+    it('answers 409 import_running with the running run while a run holds the tenant', async () => {
+      // Prepare: a run that is fetching, within its lease, and holds the tenant
       await connect('busy');
-      await env.connections.acquireFetchLock('busy', '20250301T120000.000Z-00000000', Date.now(), 60_000);
+      const runId = '20250301T120000.000Z-00000000';
+      await env.runs.create({ tenantId: 'busy', runId, mode: 'full', trigger: 'test', mapping: (await env.connections.get('busy'))!.mapping, startedAt: new Date(), leaseExpiresAt: Date.now() + 60_000 });
+      expect(await env.connections.claimRun('busy', runId, Date.now() + 60_000)).toEqual({ claimed: true });
 
       // Act
       const response = await call('POST', '/tenants/busy/personio/imports');
@@ -310,7 +312,7 @@ describe('the connect API endpoints', () => {
       expect(response.status).toBe(409);
       expect(response.body.error).toMatchObject({ code: 'import_running', details: { runId: '20250301T120000.000Z-00000000' } });
       expect(response.body.error.message).toContain('GET /tenants/busy/personio/imports/20250301T120000.000Z-00000000');
-      await env.connections.releaseFetchLock('busy', '20250301T120000.000Z-00000000');
+      await env.connections.releaseRun('busy', runId);
     });
 
     it('answers 503 import_unavailable when Lambda cannot start the fetch', async () => {

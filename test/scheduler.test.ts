@@ -47,7 +47,7 @@ describe('the EventBridge Scheduler adapter', () => {
       ScheduleExpression: 'rate(1 hour)',
       State: 'ENABLED',
       FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 15 },
-      Target: expect.objectContaining({ Arn: options.targetArn, RoleArn: options.roleArn, Input: '{"tenantId":"acme"}' }),
+      Target: expect.objectContaining({ Arn: options.targetArn, RoleArn: options.roleArn, Input: '{"tenantId":"acme","scheduledAt":"<aws.scheduler.scheduled-time>"}' }),
     });
     expect(scheduler).not.toHaveReceivedCommand(UpdateScheduleCommand);
     expect(result).toEqual({ enabled: true, expression: 'rate(1 hour)', every: 'hourly', name: 'personio-acme', flexibleWindowMinutes: 15 });

@@ -146,7 +146,7 @@ export async function getConnection(deps: Pick<ConnectDeps, 'connections' | 'run
     connectedAt: connection.connectedAt,
     updatedAt: connection.updatedAt,
     disconnectedAt: connection.disconnectedAt ?? null,
-    runs: runs.map((r) => toReport(r, deps.now())),
+    runs: await Promise.all(runs.map(async (r) => toReport(await deps.runs.withLiveCounts(r), deps.now()))),
   };
 }
 

@@ -1,6 +1,7 @@
 import { InvokeError } from '../imports/invoker.js';
 import { approveRun, RunError } from '../runs/approve.js';
 import { newRunId, toReport, type RunReport } from '../runs/run.js';
+import { claimTenant } from '../runs/tenant-lock.js';
 import { requireConnection } from './connection.js';
 import type { ConnectDeps } from './deps.js';
 import { ConnectError } from './errors.js';
@@ -12,23 +13,26 @@ export interface ImportAccepted {
 }
 
 /**
- * Starts an import now: checks that none is running (the fetch's lock on the connection), then invokes the
- * fetch asynchronously with a run id chosen here, so the caller can follow the run at once.
+ * Starts an import now: claims the tenant for a run id chosen here (one run per tenant until it is final; a run that
+ * stalled is settled first), then invokes the fetch asynchronously with it, so the caller can follow the run at once.
  */
 export async function startImport(deps: ConnectDeps, tenantId: string): Promise<ImportAccepted> {
-  const connection = await requireConnection(deps, tenantId);
-  const now = deps.now();
-  if (connection.activeRunId && (connection.lockExpiresAt ?? 0) > now.getTime()) {
+  await requireConnection(deps, tenantId);
+  const runId = newRunId(deps.now());
+  const claim = await claimTenant(deps, tenantId, runId);
+  if (!claim.claimed) {
+    const running = claim.runningRunId;
+    if (running === undefined) throw new ConnectError('import_unavailable', 'The import could not be started because the connection changed meanwhile; nothing was started. Try again in a minute.');
     throw new ConnectError(
       'import_running',
-      `An import of tenant ${tenantId} is running (run ${connection.activeRunId}); follow it with GET /tenants/${tenantId}/personio/imports/${connection.activeRunId} and start another once it has finished.`,
-      { runId: connection.activeRunId },
+      `An import of tenant ${tenantId} is running (run ${running}); follow it with GET /tenants/${tenantId}/personio/imports/${running} and start another once it has finished.`,
+      { runId: running },
     );
   }
-  const runId = newRunId(now);
   try {
     await deps.imports.invokeAsync({ tenantId, runId });
   } catch (error) {
+    await deps.connections.releaseRun(tenantId, runId);
     if (error instanceof InvokeError) throw new ConnectError('import_unavailable', 'The import could not be started (AWS Lambda is unavailable); nothing was started. Try again in a minute.');
     throw error;
   }
@@ -39,11 +43,12 @@ export async function startImport(deps: ConnectDeps, tenantId: string): Promise<
 export async function getImport(deps: Pick<ConnectDeps, 'runs' | 'now'>, tenantId: string, runId: string): Promise<RunReport> {
   const run = await deps.runs.get(tenantId, runId);
   if (!run) throw runNotFound(tenantId, runId);
-  return toReport(run, deps.now());
+  return toReport(await deps.runs.withLiveCounts(run), deps.now());
 }
 
-/** Applies a held run: deactivates the users it found gone from Personio. */
+/** Applies a held run of a connected tenant: deactivates exactly the users it held, minus any changed since. */
 export async function approveImport(deps: ConnectDeps, tenantId: string, runId: string): Promise<RunReport> {
+  await requireConnection(deps, tenantId);
   try {
     return await approveRun(deps, tenantId, runId);
   } catch (error) {

@@ -87,7 +87,7 @@ export async function withStoredCredentials<T>(deps: ConnectDeps, tenantId: stri
   try {
     return await call(personioClient(deps, credentials));
   } catch (error) {
-    if (error instanceof PersonioError && error.code === 'invalid_credentials') await deps.connections.setStatus(tenantId, 'invalid_credentials', deps.now());
+    if (error instanceof PersonioError && error.code === 'invalid_credentials') await deps.connections.markCredentialsInvalid(tenantId, deps.now());
     throw toConnectError(error, tenantId, 'stored');
   }
 }

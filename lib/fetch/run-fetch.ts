@@ -6,12 +6,14 @@ import { PersonioError } from '../personio/errors.js';
 import { pageEmployees } from '../personio/pager.js';
 import { MessagePacker } from '../queue/packer.js';
 import type { QueueSender } from '../queue/sender.js';
-import { finalizeRunIfDone, type FinalizeDeps } from '../runs/finalize.js';
+import { finalizeRun } from '../runs/finalize.js';
+import { leaseUntil, runLeases } from '../runs/lease.js';
+import { claimTenant, type TenantLockDeps } from '../runs/tenant-lock.js';
 import { boundedFinding, newRunId, type Finding, type RunMode } from '../runs/run.js';
 import { errorName } from '../util/errors.js';
 import type { ConnectionStore } from '../tenants/connections.js';
 
-export interface FetchDeps extends FinalizeDeps {
+export interface FetchDeps extends TenantLockDeps {
   connections: ConnectionStore;
   credentials: CredentialsStore;
   createSender: () => QueueSender;
@@ -22,23 +24,26 @@ export interface FetchInput {
   tenantId: string;
   mode: RunMode;
   trigger: string;
-  /** Chosen by the caller (connect's "import now" answers with it); a new one otherwise. */
+  /** Chosen by the caller (connect's "import now" answers with it and has claimed the tenant for it); a new one otherwise. */
   runId?: string;
+  /** The schedule firing this fetch is for: a duplicate delivery of the same firing starts nothing. */
+  scheduledAt?: string;
 }
 
 export type FetchOutcome =
   | { status: 'fetched'; runId: string; messagesSent: number; employeesFetched: number; personioRequests: number; personio429: number; finalStatus: 'completed' | 'held' | undefined }
   | { status: 'failed'; runId: string; failure: Finding; personio429: number }
   | { status: 'already_running'; runId: string | undefined }
+  | { status: 'duplicate'; scheduledAt: string }
   | { status: 'not_connected' };
 
 /** Time kept back from the deadline to close the run record after Personio paging stops. */
 const CLOSE_MARGIN_MS = 15_000;
 
 /**
- * One import's fetch: takes the tenant's lock, opens a run, pages every employee from Personio into
- * SQS messages, and closes the fetch part of the run. A fetch that fails or runs out of time marks
- * the run failed with the reason; a failed run never deactivates anyone.
+ * One import's fetch: claims the tenant (one run at a time, until that run is final), opens a run, pages every
+ * employee from Personio into SQS messages, and closes the fetch part of the run. A fetch that fails or runs out of
+ * time marks the run failed with the reason and frees the tenant; a failed run never deactivates anyone.
  */
 export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: number): Promise<FetchOutcome> {
   const connection = await deps.connections.get(input.tenantId);
@@ -48,41 +53,59 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
   const runId = input.runId ?? newRunId(startedAt);
   // A redelivered invocation of a run that exists already (Lambda retries asynchronous events) starts nothing.
   if (input.runId && (await deps.runs.get(input.tenantId, input.runId))) return { status: 'already_running', runId: input.runId };
-  const lock = await deps.connections.acquireFetchLock(input.tenantId, runId, startedAt.getTime(), Math.max(60_000, deadline - startedAt.getTime() + 60_000));
-  if (!lock.acquired) return { status: 'already_running', runId: lock.heldBy };
+  // EventBridge Scheduler and Lambda's asynchronous invoke both deliver at least once: one firing, one run.
+  if (input.scheduledAt && !(await deps.runs.recordFiring(input.tenantId, input.scheduledAt, startedAt))) return { status: 'duplicate', scheduledAt: input.scheduledAt };
+  const claim = await claimTenant(deps, input.tenantId, runId);
+  if (!claim.claimed) return { status: 'already_running', runId: claim.runningRunId };
 
   const stats = { personioRequests: 0, personio429: 0, employeesFetched: 0 };
+  let client: PersonioClient | undefined;
   try {
-    await deps.runs.create({ tenantId: input.tenantId, runId, mode: input.mode, trigger: input.trigger, mapping: connection.mapping, startedAt });
-    let client: PersonioClient | undefined;
-    try {
-      const credentials = await deps.credentials.get(input.tenantId);
-      client = new PersonioClient({ ...deps.personio, credentials, deadline: deadline - CLOSE_MARGIN_MS });
-      const packer = new MessagePacker({ tenantId: input.tenantId, runId, fetchedAt: startedAt.toISOString() });
-      const sender = deps.createSender();
-      const paging = await pageEmployees(client, { attributes: projection(connection.mapping) }, async (employees) => {
-        for (const employee of employees) await sender.add(packer.add(employee));
-      });
-      await sender.add(packer.flush());
-      await sender.flush();
-      Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited, employeesFetched: paging.employees });
+    await deps.runs.create({
+      tenantId: input.tenantId,
+      runId,
+      mode: input.mode,
+      trigger: input.trigger,
+      mapping: connection.mapping,
+      startedAt,
+      leaseExpiresAt: deadline + runLeases.fetchMarginMs,
+    });
+    const credentials = await deps.credentials.get(input.tenantId);
+    client = new PersonioClient({ ...deps.personio, credentials, deadline: deadline - CLOSE_MARGIN_MS });
+    const packer = new MessagePacker({ tenantId: input.tenantId, runId, fetchedAt: startedAt.toISOString() });
+    const sender = deps.createSender();
+    const paging = await pageEmployees(client, { attributes: projection(connection.mapping) }, async (employees) => {
+      // Counted as they arrive, so a run that fails later still says how many it handed on.
+      stats.employeesFetched += employees.length;
+      for (const employee of employees) await sender.add(packer.add(employee));
+    });
+    await sender.add(packer.flush());
+    await sender.flush();
+    Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited, employeesFetched: paging.employees });
 
-      const run = await deps.runs.closeFetch(input.tenantId, runId, { messagesSent: sender.sent, ...stats, at: deps.now() });
-      // The workers may have processed every message before the fetch closed: then finishing is ours.
-      const finalStatus = await finalizeRunIfDone(deps, run);
-      return { status: 'fetched', runId, messagesSent: sender.sent, ...stats, finalStatus };
-    } catch (error) {
-      if (client) Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited });
-      // Bounded here too, so the outcome answers what the run record holds.
-      const failure = boundedFinding(describeFailure(error));
-      if (error instanceof PersonioError && error.code === 'invalid_credentials') {
-        await deps.connections.setStatus(input.tenantId, 'invalid_credentials', deps.now());
-      }
-      await deps.runs.fail(input.tenantId, runId, failure, stats, deps.now());
-      return { status: 'failed', runId, failure, personio429: stats.personio429 };
-    }
-  } finally {
-    await deps.connections.releaseFetchLock(input.tenantId, runId);
+    const rejected = packer.rejected.map((r) => ({ personioId: r.personioId, reason: r.reason }));
+    const closed = await deps.runs.closeFetch(input.tenantId, runId, {
+      messagesSent: sender.sent,
+      ...stats,
+      personioTotal: paging.total,
+      findings: [],
+      rejected,
+      at: deps.now(),
+      leaseExpiresAt: leaseUntil(deps.now(), runLeases.processingMs),
+    });
+    // Personio accepted the stored credential: an earlier refusal has passed.
+    if (connection.status === 'invalid_credentials') await deps.connections.markCredentialsValid(input.tenantId, deps.now());
+    // The workers may have processed every message before the fetch closed: then finishing is ours.
+    const finalStatus = closed.complete ? await finalizeRun(deps, input.tenantId, runId) : undefined;
+    return { status: 'fetched', runId, messagesSent: sender.sent, ...stats, finalStatus };
+  } catch (error) {
+    if (client) Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited });
+    // Bounded here too, so the outcome answers what the run record holds.
+    const failure = boundedFinding(describeFailure(error));
+    if (error instanceof PersonioError && error.code === 'invalid_credentials') await deps.connections.markCredentialsInvalid(input.tenantId, deps.now());
+    await deps.runs.fail(input.tenantId, runId, failure, stats, deps.now());
+    await deps.connections.releaseRun(input.tenantId, runId);
+    return { status: 'failed', runId, failure, personio429: stats.personio429 };
   }
 }
 

@@ -22,6 +22,8 @@ export interface PagingSummary {
   /** The total changed while paging, so a verification pass re-read the list. */
   totalMoved: boolean;
   verificationPages: number;
+  /** Personio's own count of the list (total_elements) on the last page that arrived; undefined if it never said. */
+  total?: number;
 }
 
 type Deliver = (employees: PersonioEmployee[]) => Promise<void>;
@@ -79,6 +81,8 @@ export async function pageEmployees(
   const fetchPage = async (offset: number): Promise<EmployeesPage> => {
     const page = await source.listEmployees({ limit: pageSize, offset, ...(options.attributes ? { attributes: options.attributes } : {}) });
     summary.pages++;
+    // The latest count wins: after a verification pass it is the count of the list that pass read.
+    if (page.metadata?.total_elements !== undefined) summary.total = page.metadata.total_elements;
     return page;
   };
 

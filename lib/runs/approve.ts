@@ -1,6 +1,7 @@
-import { deactivate, missingUsers, seenIds, type FinalizeDeps } from './finalize.js';
 import { CodedError } from '../util/errors.js';
-import { toReport, type RunReport } from './run.js';
+import { deactivateAll, type FinalizeDeps } from './finalize.js';
+import { leaseExpired, leaseUntil, runLeases } from './lease.js';
+import { toReport, type Run, type RunReport } from './run.js';
 
 export type RunErrorCode = 'run_not_found' | 'run_not_held' | 'run_superseded';
 
@@ -9,27 +10,63 @@ export class RunError extends CodedError<RunErrorCode> {
 }
 
 /**
- * Applies a held run: deactivates the users it did not see, as it would have without the guard. A
- * newer run that did not fail supersedes it (the tenant's data has moved on, so its pending
- * deactivations are stale): approving it then fails with `run_superseded`.
+ * Applies a held run's decision: deactivates exactly the users stored when it was held, minus any a newer import has
+ * changed since (the write's condition checks each). Nothing here depends on markers, which expire. A newer run that
+ * completed or was held, or a newer failed run that processed any employee, has a more recent picture of Personio:
+ * it supersedes this one, and approving answers `run_superseded`. The caller checks that the tenant is connected.
  */
 export async function approveRun(deps: FinalizeDeps, tenantId: string, runId: string): Promise<RunReport> {
   const run = await deps.runs.get(tenantId, runId);
   if (!run) throw new RunError('run_not_found', `Run ${runId} of tenant ${tenantId} does not exist.`);
-  if (run.status !== 'held') throw new RunError('run_not_held', `Run ${runId} is ${run.status}, not held: there is nothing to approve.`);
-  const newer = (await deps.runs.list(tenantId, 20)).find((r) => r.runId !== runId && r.startedAt >= run.startedAt && r.status !== 'failed');
-  if (newer) throw new RunError('run_superseded', `Run ${runId} was superseded by run ${newer.runId}; its pending deactivations no longer apply.`);
-  if (!(await deps.runs.claimApproval(tenantId, runId))) throw new RunError('run_not_held', `Run ${runId} is being approved or was approved already.`);
+  const now = deps.now();
+  // An approval whose caller died (lease expired) can be given again.
+  const retakable = run.status === 'approving' && leaseExpired(run.leaseExpiresAt, now);
+  if (run.status !== 'held' && !retakable) {
+    throw new RunError('run_not_held', run.status === 'approving' ? `Run ${runId} is being approved.` : `Run ${runId} is ${run.status}, not held: there is nothing to approve.`);
+  }
+  const newer = await supersedingRun(deps, run);
+  if (newer) throw new RunError('run_superseded', `Run ${runId} was superseded by run ${newer.runId}, which saw Personio since; its pending deactivations no longer apply.`);
+  if (!(await deps.runs.claimApproval(tenantId, runId, now, leaseUntil(now, runLeases.approvingMs)))) {
+    throw new RunError('run_not_held', `Run ${runId} is being approved or was approved already.`);
+  }
+  return toReport(await applyApproval(deps, run), deps.now());
+}
 
-  const { gone } = missingUsers(await deps.users.list(tenantId), seenIds(await deps.runs.markers(tenantId, runId)));
-  await deactivate(deps, tenantId, gone);
-  const finished = await deps.runs.finish(tenantId, runId, {
+/**
+ * Deactivates the held run's stored list and completes it: also how a stalled approval is finished (the admin's
+ * decision was given). The caller has claimed the approval.
+ */
+export async function applyApproval(deps: FinalizeDeps, run: Run): Promise<Run> {
+  const pending = await deps.runs.pending(run.tenantId, run.runId);
+  const stored = await deps.users.getStored(run.tenantId, pending.map((p) => p.userId));
+  // Exactly as held: a user whose content changed since (a newer import wrote it) is not the user the admin approved.
+  const unchanged = pending.flatMap((p) => {
+    const user = stored.get(p.userId);
+    return user && user.active && user.contentHash === p.contentHash ? [user] : [];
+  });
+  const deactivated = await deactivateAll(deps, run, unchanged);
+  const left = pending.length - deactivated;
+  return deps.runs.finish(run.tenantId, run.runId, {
     from: 'approving',
     status: 'completed',
-    findings: [...run.findings, { code: 'deactivation_approved', message: `Approved: ${gone.length} user(s) no longer in Personio were deactivated.` }],
-    deactivated: gone.length,
+    findings: [
+      ...run.findings,
+      {
+        code: 'deactivation_approved',
+        message: `Approved: ${deactivated} of the ${pending.length} user(s) held were deactivated${left > 0 ? `; ${left} had changed since (a newer import wrote them, or they were already inactive) and were left as they are` : ''}.`,
+      },
+    ],
+    deactivated,
     // The run's own duration ends when it was held, not when someone approved it.
     at: run.finishedAt ? new Date(run.finishedAt) : deps.now(),
   });
-  return toReport(finished, deps.now());
+}
+
+async function supersedingRun(deps: FinalizeDeps, run: Run): Promise<Run | undefined> {
+  const newer = (await deps.runs.list(run.tenantId, 20)).filter((r) => r.runId !== run.runId && r.startedAt > run.startedAt);
+  for (const candidate of newer) {
+    if (candidate.status !== 'failed') return candidate;
+    if (await deps.runs.processedAny(run.tenantId, candidate.runId)) return candidate;
+  }
+  return undefined;
 }

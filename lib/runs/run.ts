@@ -5,18 +5,28 @@ import { truncate } from '../util/text.js';
 
 /**
  * fetching → processing → finalizing → completed | held; held → approving → completed;
- * failed from fetching or processing.
+ * failed from fetching or processing (also when their lease expires: `run_stalled`).
  */
 export type RunStatus = 'fetching' | 'processing' | 'finalizing' | 'completed' | 'held' | 'approving' | 'failed';
 
 /** The statuses a run ends in (a held run may still be approved, but nothing happens to it on its own). */
 const finalRunStatuses: ReadonlySet<string> = new Set<RunStatus>(['completed', 'held', 'failed']);
 export const isFinalRunStatus = (status: unknown): boolean => typeof status === 'string' && finalRunStatuses.has(status);
+/** The states that hold the tenant: one run at a time from its fetch until it is final (a held run does not block). */
+export const blocksTenant = (status: RunStatus): boolean => status === 'fetching' || status === 'processing' || status === 'finalizing';
 export type RunMode = 'full';
 
 export interface Finding {
   code: string;
   message: string;
+}
+
+/** An employee the run could not import, and why (a stable code; never the value). */
+export interface EmployeeFailure {
+  personioId: number | null;
+  reason: string;
+  /** The Personio attribute concerned, when one value was the problem. */
+  attribute?: string;
 }
 
 /** Counters the worker adds per message. */
@@ -36,10 +46,22 @@ export interface Run extends MessageCounts {
   status: RunStatus;
   /** The tenant's mapping when the run started: the fetch's projection and the worker's mapping agree. */
   mapping: Mapping;
+  /** Also the run's `fetchedAt`: the version its data carries; data and decisions of older runs never reverse it. */
   startedAt: string;
+  /** Epoch ms by which a run that is not final must have moved on (lib/runs/lease.ts). */
+  leaseExpiresAt?: number;
   fetchFinishedAt?: string;
+  /** Personio's own count of the list (total_elements) as the fetch last saw it. */
+  personioTotal?: number;
+  /** Employees the fetch could not hand on (too large for a message): seen, so never deactivated, and reported. */
+  rejected?: EmployeeFailure[];
+  /** All of them; more than `rejected` holds means some ids are unknown, so the run cannot tell who left. */
+  rejectedCount?: number;
+  /** Users a held run would deactivate (the list itself is stored beside the run). */
+  pendingDeactivations?: number;
   finishedAt?: string;
   messagesSent?: number;
+  /** Summed from the messages' markers: stored once the run is completed or held, counted live before. */
   messagesProcessed: number;
   employeesFetched: number;
   deactivated: number;

@@ -1,32 +1,44 @@
-import {
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Mapping } from '../mapping/mapping.js';
-import { isFirstTransactConditionFailed, sendConditional } from '../storage/conditional.js';
+import { sendConditional } from '../storage/conditional.js';
 import { queryByPrefix } from '../storage/query.js';
-import { markerSk, runKeys, runMarkersPrefix, runPrefix, runSk } from '../storage/tables.js';
-import { boundedFinding, type Finding, type MessageCounts, type Run, type RunMode, type RunStatus } from './run.js';
+import { firingSk, markerSk, pendingSk, progressSk, runKeys, runMarkersPrefix, runPendingPrefix, runPrefix, runSk } from '../storage/tables.js';
+import { boundedFinding, type EmployeeFailure, type Finding, type MessageCounts, type Run, type RunMode } from './run.js';
 
-/** What a processed message leaves behind: ids it carried (for deactivation) and per-employee failures. */
-export interface MessageMarker {
+export type { EmployeeFailure };
+
+/**
+ * What a processed message leaves behind, written once (a redelivery finds it and counts nothing): the ids it
+ * carried (who the run saw), per-employee failures, and its counts, which the run's completion sums. Keeping the
+ * counts here rather than adding them to the run record is what lets ten workers record messages at once without
+ * contending for one item.
+ */
+export interface MessageMarker extends MessageCounts {
   seq: number;
   personioIds: number[];
   /** User fields whose attribute at least one employee of the message carried (absent = not readable). */
   presentFields: string[];
-  failures: { personioId: number | null; reason: string }[];
+  failures: EmployeeFailure[];
+  /** Values left out of an imported employee (unreadable or not storable): reported, the employee is still imported. */
+  problems: EmployeeFailure[];
 }
 
-/** Longer than the worker's timeout: a finalization older than this has died. */
-const FINALIZATION_STALE_MS = 5 * 60_000;
-/** Message markers only matter while their run finishes; DynamoDB's TTL removes them afterwards. */
+/** A user a held run would deactivate, and the content it had then: approval skips it if either changed since. */
+export interface PendingDeactivation {
+  userId: string;
+  contentHash: string;
+}
+
+/** Markers only matter until their run is final (then the run record holds the sums); DynamoDB's TTL removes them. */
 const MARKER_TTL_S = 30 * 24 * 60 * 60;
+const FIRING_TTL_S = 2 * 24 * 60 * 60;
+/** Pending deactivations per item: 1,000 ids of 36 characters plus hashes stay far below DynamoDB's 400 KB. */
+const PENDING_CHUNK = 1_000;
+
+/** Rejected employees kept on the run record (ids and reasons: ~50 bytes each). */
+const MAX_REJECTED = 1_000;
 
 const runKey = (tenantId: string, runId: string) => ({ tenantId, sk: runSk(runId) });
-const markerKey = (tenantId: string, runId: string, seq: number) => ({ tenantId, sk: markerSk(runId, seq) });
 
 export class RunStore {
   constructor(
@@ -34,7 +46,7 @@ export class RunStore {
     private readonly tableName: string,
   ) {}
 
-  async create(input: { tenantId: string; runId: string; mode: RunMode; trigger: string; mapping: Mapping; startedAt: Date }): Promise<Run> {
+  async create(input: { tenantId: string; runId: string; mode: RunMode; trigger: string; mapping: Mapping; startedAt: Date; leaseExpiresAt: number }): Promise<Run> {
     const run: Run = {
       tenantId: input.tenantId,
       runId: input.runId,
@@ -43,6 +55,7 @@ export class RunStore {
       status: 'fetching',
       mapping: input.mapping,
       startedAt: input.startedAt.toISOString(),
+      leaseExpiresAt: input.leaseExpiresAt,
       messagesProcessed: 0,
       employeesFetched: 0,
       created: 0,
@@ -72,18 +85,41 @@ export class RunStore {
     return items.map(stripKeys);
   }
 
-  /** Closes the fetch part: the worker may finish the run once it has processed this many messages. */
+  /**
+   * The run with its counts as they stand: a run that is not completed or held (still running, or failed while its
+   * messages kept landing) has its counts in its messages' markers, not yet on the record.
+   */
+  async withLiveCounts(run: Run): Promise<Run> {
+    if (run.status === 'completed' || run.status === 'held' || run.status === 'approving') return run;
+    return { ...run, ...sumCounts(await this.markers(run.tenantId, run.runId)) };
+  }
+
+  /**
+   * Closes the fetch part: from now on the message that completes the set finishes the run. Answers whether every
+   * message is already processed (then finishing is the caller's).
+   */
   async closeFetch(
     tenantId: string,
     runId: string,
-    fetch: { messagesSent: number; employeesFetched: number; personioRequests: number; personio429: number; at: Date },
-  ): Promise<Run> {
-    const result = await this.db.send(
+    fetch: {
+      messagesSent: number;
+      employeesFetched: number;
+      personioTotal: number | undefined;
+      personioRequests: number;
+      personio429: number;
+      findings: Finding[];
+      rejected: EmployeeFailure[];
+      at: Date;
+      leaseExpiresAt: number;
+    },
+  ): Promise<{ complete: boolean }> {
+    await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: runKey(tenantId, runId),
         UpdateExpression:
-          'SET #status = :processing, messagesSent = :sent, employeesFetched = :employees, personioRequests = :requests, personio429 = :r429, fetchFinishedAt = :at',
+          'SET #status = :processing, messagesSent = :sent, employeesFetched = :employees, personioRequests = :requests, personio429 = :r429, fetchFinishedAt = :at, leaseExpiresAt = :lease, findings = :findings, rejected = :rejected, rejectedCount = :rejectedCount' +
+          (fetch.personioTotal === undefined ? '' : ', personioTotal = :total'),
         ConditionExpression: '#status = :fetching',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
@@ -94,79 +130,94 @@ export class RunStore {
           ':requests': fetch.personioRequests,
           ':r429': fetch.personio429,
           ':at': fetch.at.toISOString(),
+          ':lease': fetch.leaseExpiresAt,
+          ':findings': fetch.findings.map(boundedFinding),
+          // Ids and reasons only; bounded so a pathological tenant cannot make the run record unwritable.
+          ':rejected': fetch.rejected.slice(0, MAX_REJECTED),
+          ':rejectedCount': fetch.rejected.length,
+          ...(fetch.personioTotal === undefined ? {} : { ':total': fetch.personioTotal }),
         },
+      }),
+    );
+    const progress = await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId, sk: progressSk(runId) },
+        UpdateExpression: 'SET messagesSent = :sent',
+        ExpressionAttributeValues: { ':sent': fetch.messagesSent },
         ReturnValues: 'ALL_NEW',
       }),
     );
-    return stripKeys(result.Attributes ?? {});
+    return { complete: isComplete(progress.Attributes) };
   }
 
-  /** Marks a run failed with its reason; a failed run never deactivates anyone. */
-  async fail(tenantId: string, runId: string, failure: Finding, stats: { personioRequests: number; personio429: number; employeesFetched: number }, at: Date): Promise<void> {
-    await sendConditional(
+  /**
+   * Marks a run failed with its reason; a failed run never deactivates anyone. With `stalledBefore`, only a run whose
+   * lease expired before then (a run that is still alive is left alone). False when the run had moved on.
+   */
+  async fail(
+    tenantId: string,
+    runId: string,
+    failure: Finding,
+    stats: { personioRequests?: number; personio429?: number; employeesFetched?: number },
+    at: Date,
+    options: { stalledBefore?: Date } = {},
+  ): Promise<boolean> {
+    const values: Record<string, unknown> = {
+      ':failed': 'failed',
+      ':fetching': 'fetching',
+      ':processing': 'processing',
+      ':failure': boundedFinding(failure),
+      ':at': at.toISOString(),
+    };
+    const sets = ['#status = :failed', 'failure = :failure', 'finishedAt = :at'];
+    for (const [name, value] of Object.entries(stats)) {
+      if (value === undefined) continue;
+      sets.push(`${name} = :${name}`);
+      values[`:${name}`] = value;
+    }
+    let condition = '#status IN (:fetching, :processing)';
+    if (options.stalledBefore) {
+      condition += ' AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :stalled)';
+      values[':stalled'] = options.stalledBefore.getTime();
+    }
+    return sendConditional(
       this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: runKey(tenantId, runId),
-        UpdateExpression:
-          'SET #status = :failed, failure = :failure, finishedAt = :at, personioRequests = :requests, personio429 = :r429, employeesFetched = :employees',
-        ConditionExpression: '#status IN (:fetching, :processing)',
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE leaseExpiresAt`,
+        ConditionExpression: condition,
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':failed': 'failed',
-          ':fetching': 'fetching',
-          ':processing': 'processing',
-          ':failure': boundedFinding(failure),
-          ':at': at.toISOString(),
-          ':requests': stats.personioRequests,
-          ':r429': stats.personio429,
-          ':employees': stats.employeesFetched,
-        },
+        ExpressionAttributeValues: values,
       }),
     );
   }
 
   /**
-   * Adds a message's counters exactly once: the marker put and the counter update commit together, so
-   * a redelivered message (already marked) changes nothing. Answers false for such a duplicate.
+   * Records a processed message exactly once (the marker's conditional put), then adds its number to the run's set
+   * of processed messages. Adding to a set is idempotent, so a redelivery after a crash between the two writes
+   * repairs the set instead of counting twice. Answers whether the marker is new and whether the set is complete.
    */
-  async recordMessage(tenantId: string, runId: string, marker: MessageMarker, counts: MessageCounts): Promise<boolean> {
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...markerKey(tenantId, runId, marker.seq), runId, ...marker, [runKeys.ttl]: Math.floor(Date.now() / 1000) + MARKER_TTL_S },
-                ConditionExpression: 'attribute_not_exists(sk)',
-              },
-            },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: runKey(tenantId, runId),
-                UpdateExpression:
-                  'ADD messagesProcessed :one, created :created, updated :updated, unchanged :unchanged, failed :failed, dynamoWriteRequests :writes',
-                ConditionExpression: 'attribute_exists(sk)',
-                ExpressionAttributeValues: {
-                  ':one': 1,
-                  ':created': counts.created,
-                  ':updated': counts.updated,
-                  ':unchanged': counts.unchanged,
-                  ':failed': counts.failed,
-                  ':writes': counts.dynamoWriteRequests,
-                },
-              },
-            },
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isFirstTransactConditionFailed(error)) return false;
-      throw error;
-    }
+  async recordMessage(tenantId: string, runId: string, marker: MessageMarker): Promise<{ recorded: boolean; complete: boolean }> {
+    const recorded = await sendConditional(
+      this.db,
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { tenantId, sk: markerSk(runId, marker.seq), runId, ...marker, [runKeys.ttl]: Math.floor(Date.now() / 1000) + MARKER_TTL_S },
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
+    );
+    const progress = await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId, sk: progressSk(runId) },
+        UpdateExpression: 'ADD seqs :seq',
+        ExpressionAttributeValues: { ':seq': new Set([marker.seq]) },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return { recorded, complete: isComplete(progress.Attributes) };
   }
 
   async markers(tenantId: string, runId: string): Promise<MessageMarker[]> {
@@ -175,79 +226,146 @@ export class RunStore {
       seq: item['seq'] as number,
       personioIds: (item['personioIds'] as number[] | undefined) ?? [],
       presentFields: (item['presentFields'] as string[] | undefined) ?? [],
-      failures: (item['failures'] as MessageMarker['failures'] | undefined) ?? [],
+      failures: (item['failures'] as EmployeeFailure[] | undefined) ?? [],
+      problems: (item['problems'] as EmployeeFailure[] | undefined) ?? [],
+      created: (item['created'] as number | undefined) ?? 0,
+      updated: (item['updated'] as number | undefined) ?? 0,
+      unchanged: (item['unchanged'] as number | undefined) ?? 0,
+      failed: (item['failed'] as number | undefined) ?? 0,
+      dynamoWriteRequests: (item['dynamoWriteRequests'] as number | undefined) ?? 0,
     }));
   }
 
+  /** Whether any message of the run was processed (it wrote, or at least looked at, users). */
+  async processedAny(tenantId: string, runId: string): Promise<boolean> {
+    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: runMarkersPrefix(runId), consistentRead: true, limit: 1 });
+    return items.length > 0;
+  }
 
   /**
-   * Claims the run's completion once every message is in. The condition makes exactly one caller win
-   * when two workers (or the fetch and a worker) see the last message at the same moment.
+   * Claims the run's completion once every message is in. The condition makes exactly one caller win when two
+   * workers (or the fetch and a worker) see the last message at the same moment, refuses a run whose processing
+   * lease expired (it has stalled: it is failed, not finished late), and lets a finalization whose worker died be
+   * taken over once its own lease has expired.
    */
-  async claimFinalization(tenantId: string, runId: string, now: Date): Promise<boolean> {
+  async claimFinalization(tenantId: string, runId: string, now: Date, leaseExpiresAt: number): Promise<boolean> {
     return sendConditional(
       this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: runKey(tenantId, runId),
-        UpdateExpression: 'SET #status = :finalizing, finalizingSince = :now',
-        // A finalization whose worker died (timeout) may be taken over once it is clearly stale.
-        ConditionExpression:
-          'messagesProcessed >= messagesSent AND (#status = :processing OR (#status = :finalizing AND finalizingSince < :stale))',
+        UpdateExpression: 'SET #status = :finalizing, leaseExpiresAt = :lease',
+        ConditionExpression: '(#status = :processing AND leaseExpiresAt >= :now) OR (#status = :finalizing AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :now))',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':finalizing': 'finalizing',
-          ':processing': 'processing',
-          ':now': now.toISOString(),
-          ':stale': new Date(now.getTime() - FINALIZATION_STALE_MS).toISOString(),
-        },
+        ExpressionAttributeValues: { ':finalizing': 'finalizing', ':processing': 'processing', ':now': now.getTime(), ':lease': leaseExpiresAt },
       }),
     );
   }
 
-  /** Claims a held run for approval; false when it is not held (any more). */
-  async claimApproval(tenantId: string, runId: string): Promise<boolean> {
-    return this.transition(tenantId, runId, 'held', 'approving');
+  /** Claims a held run for approval, or an approval whose caller died (its lease expired); false otherwise. */
+  async claimApproval(tenantId: string, runId: string, now: Date, leaseExpiresAt: number): Promise<boolean> {
+    return sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: runKey(tenantId, runId),
+        UpdateExpression: 'SET #status = :approving, leaseExpiresAt = :lease',
+        ConditionExpression: '#status = :held OR (#status = :approving AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :now))',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':approving': 'approving', ':held': 'held', ':now': now.getTime(), ':lease': leaseExpiresAt },
+      }),
+    );
   }
 
   async finish(
     tenantId: string,
     runId: string,
-    outcome: { from: 'finalizing' | 'approving'; status: 'completed' | 'held'; findings: Finding[]; deactivated: number; at: Date },
+    outcome: {
+      from: 'finalizing' | 'approving';
+      status: 'completed' | 'held';
+      findings: Finding[];
+      deactivated: number;
+      at: Date;
+      counts?: MessageCounts & { messagesProcessed: number };
+      pendingDeactivations?: number;
+    },
   ): Promise<Run> {
+    const values: Record<string, unknown> = {
+      ':status': outcome.status,
+      ':from': outcome.from,
+      ':findings': outcome.findings.map(boundedFinding),
+      ':deactivated': outcome.deactivated,
+      ':at': outcome.at.toISOString(),
+    };
+    const sets = ['#status = :status', 'findings = :findings', 'deactivated = :deactivated', 'finishedAt = :at'];
+    const extra: Record<string, number | undefined> = { ...outcome.counts, pendingDeactivations: outcome.pendingDeactivations };
+    for (const [name, value] of Object.entries(extra)) {
+      if (value === undefined) continue;
+      sets.push(`${name} = :${name}`);
+      values[`:${name}`] = value;
+    }
     const result = await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: runKey(tenantId, runId),
-        UpdateExpression: 'SET #status = :status, findings = :findings, deactivated = :deactivated, finishedAt = :at',
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE leaseExpiresAt`,
         ConditionExpression: '#status = :from',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':status': outcome.status,
-          ':from': outcome.from,
-          ':findings': outcome.findings,
-          ':deactivated': outcome.deactivated,
-          ':at': outcome.at.toISOString(),
-        },
+        ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
       }),
     );
     return stripKeys(result.Attributes ?? {});
   }
 
-  private async transition(tenantId: string, runId: string, from: RunStatus, to: RunStatus): Promise<boolean> {
+  /**
+   * Records that a schedule firing started a run; false when it already had (a duplicate delivery). Kept two days,
+   * far longer than Scheduler's and Lambda's retries of one firing.
+   */
+  async recordFiring(tenantId: string, scheduledAt: string, now: Date): Promise<boolean> {
     return sendConditional(
       this.db,
-      new UpdateCommand({
+      new PutCommand({
         TableName: this.tableName,
-        Key: runKey(tenantId, runId),
-        UpdateExpression: 'SET #status = :to',
-        ConditionExpression: '#status = :from',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':to': to, ':from': from },
+        Item: { tenantId, sk: firingSk(scheduledAt), at: now.toISOString(), [runKeys.ttl]: Math.floor(now.getTime() / 1000) + FIRING_TTL_S },
+        ConditionExpression: 'attribute_not_exists(sk)',
       }),
     );
   }
+
+  /** Stores a held run's pending deactivations before the run is marked held: approval applies exactly these. */
+  async savePending(tenantId: string, runId: string, pending: PendingDeactivation[]): Promise<void> {
+    for (let i = 0, chunk = 0; i < pending.length; i += PENDING_CHUNK, chunk++) {
+      const users = pending.slice(i, i + PENDING_CHUNK);
+      await this.db.send(new PutCommand({ TableName: this.tableName, Item: { tenantId, sk: pendingSk(runId, chunk), runId, users } }));
+    }
+  }
+
+  async pending(tenantId: string, runId: string): Promise<PendingDeactivation[]> {
+    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: runPendingPrefix(runId), consistentRead: true });
+    return items.flatMap((item) => (item['users'] as PendingDeactivation[] | undefined) ?? []);
+  }
+}
+
+/** A run's counts summed over its markers. */
+export function sumCounts(markers: MessageMarker[]): MessageCounts & { messagesProcessed: number } {
+  const sums = { created: 0, updated: 0, unchanged: 0, failed: 0, dynamoWriteRequests: 0, messagesProcessed: markers.length };
+  for (const m of markers) {
+    sums.created += m.created;
+    sums.updated += m.updated;
+    sums.unchanged += m.unchanged;
+    sums.failed += m.failed;
+    sums.dynamoWriteRequests += m.dynamoWriteRequests;
+  }
+  return sums;
+}
+
+function isComplete(progress: Record<string, unknown> | undefined): boolean {
+  const sent = progress?.['messagesSent'];
+  if (typeof sent !== 'number') return false;
+  const seqs = progress?.['seqs'];
+  const processed = seqs instanceof Set ? seqs.size : 0;
+  return processed >= sent;
 }
 
 function stripKeys(item: Record<string, unknown>): Run {

@@ -86,7 +86,8 @@ export class EventBridgeSchedules implements ScheduleService {
       Target: {
         Arn: this.options.targetArn,
         RoleArn: this.options.roleArn,
-        Input: JSON.stringify({ tenantId }),
+        // The firing's own time, the same on every delivery of it: the fetch starts one run per firing.
+        Input: JSON.stringify({ tenantId, scheduledAt: '<aws.scheduler.scheduled-time>' }),
         // A run that could not start within the hour is replaced by the next one anyway.
         RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 5 },
       },

@@ -8,8 +8,11 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  *              Personio employee to its user; created conditionally, so the link is unique per tenant).
  *              GSI byEmail (tenantId, emailKey) finds an existing user by lower-cased email.
  * connections: pk tenantId (one item per tenant: status, mapping, lock of the running fetch).
- * runs:        pk tenantId, sk `run#<runId>` (the run record) or `msg#<runId>#<seq>` (a processed
- *              message marker that makes counter updates idempotent under redelivery).
+ * runs:        pk tenantId, sk `run#<runId>` (the run record), `msg#<runId>#<seq>` (a processed message's
+ *              marker: its ids and counts, written once, so redelivery counts nothing twice), `prog#<runId>`
+ *              (the set of processed message numbers: how the last message knows it is the last),
+ *              `pend#<runId>#<n>` (a held run's pending deactivations, kept until approval) or
+ *              `fire#<scheduledAt>` (a schedule firing already started, so a duplicate delivery starts nothing).
  */
 export const userKeys = { partition: 'tenantId', sort: 'sk', emailIndex: 'byEmail', emailKey: 'emailKey' } as const;
 export const connectionKeys = { partition: 'tenantId' } as const;
@@ -21,6 +24,9 @@ export const userPrefix = 'user#';
 export const linkPrefix = 'personio#';
 export const runPrefix = 'run#';
 export const markerPrefix = 'msg#';
+export const progressPrefix = 'prog#';
+export const pendingPrefix = 'pend#';
+export const firingPrefix = 'fire#';
 
 export const userSk = (userId: string) => `${userPrefix}${userId}`;
 export const linkSk = (personioId: number) => `${linkPrefix}${personioId}`;
@@ -28,6 +34,11 @@ export const runSk = (runId: string) => `${runPrefix}${runId}`;
 /** All message markers of a run share this prefix. */
 export const runMarkersPrefix = (runId: string) => `${markerPrefix}${runId}#`;
 export const markerSk = (runId: string, seq: number) => `${runMarkersPrefix(runId)}${String(seq).padStart(6, '0')}`;
+export const progressSk = (runId: string) => `${progressPrefix}${runId}`;
+/** All pending-deactivation chunks of a held run share this prefix. */
+export const runPendingPrefix = (runId: string) => `${pendingPrefix}${runId}#`;
+export const pendingSk = (runId: string, chunk: number) => `${runPendingPrefix(runId)}${String(chunk).padStart(4, '0')}`;
+export const firingSk = (scheduledAt: string) => `${firingPrefix}${scheduledAt}`;
 
 export type TableKind = 'users' | 'connections' | 'runs';
 

@@ -1,6 +1,7 @@
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Mapping } from '../mapping/mapping.js';
 import { sendConditional } from '../storage/conditional.js';
+import { CodedError } from '../util/errors.js';
 
 export type ConnectionStatus = 'connected' | 'disconnected' | 'invalid_credentials';
 
@@ -13,9 +14,18 @@ export interface Connection {
   readableAttributes: string[];
   connectedAt: string;
   updatedAt: string;
-  /** The run whose fetch holds the tenant's lock, and until when (a crashed fetch must not block forever). */
+  /**
+   * The tenant's current run: it holds the tenant from its fetch until it is final (lib/runs/tenant-lock.ts). Until
+   * the run's record exists (an accepted "import now" whose fetch has not started), `lockExpiresAt` bounds the claim.
+   */
   activeRunId?: string;
   lockExpiresAt?: number;
+  /** Increases with every change of the settings (mapping, readable attributes): saves are conditioned on it. */
+  version?: number;
+}
+
+export class ConnectionError extends CodedError<'conflict'> {
+  override readonly name = 'ConnectionError';
 }
 
 export function maskClientId(clientId: string): string {
@@ -35,14 +45,14 @@ export class ConnectionStore {
     return result.Item as Connection | undefined;
   }
 
-  /** Saves the connection's settings, keeping a running fetch's lock. */
-  async save(connection: Omit<Connection, 'activeRunId' | 'lockExpiresAt'>): Promise<void> {
+  /** Saves a (re)connect's settings whole, keeping the tenant's current run; a new version, whatever was there. */
+  async save(connection: Omit<Connection, 'activeRunId' | 'lockExpiresAt' | 'version'>): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId: connection.tenantId },
         UpdateExpression:
-          'SET #status = :status, clientIdMasked = :masked, mapping = :mapping, readableAttributes = :readable, connectedAt = if_not_exists(connectedAt, :connectedAt), updatedAt = :updatedAt',
+          'SET #status = :status, clientIdMasked = :masked, mapping = :mapping, readableAttributes = :readable, connectedAt = if_not_exists(connectedAt, :connectedAt), updatedAt = :updatedAt ADD version :one',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':status': connection.status,
@@ -51,47 +61,94 @@ export class ConnectionStore {
           ':readable': connection.readableAttributes,
           ':connectedAt': connection.connectedAt,
           ':updatedAt': connection.updatedAt,
+          ':one': 1,
         },
       }),
     );
   }
 
-  async setStatus(tenantId: string, status: ConnectionStatus, now: Date): Promise<void> {
+  /**
+   * Changes only the given settings, and only if nobody changed the connection since `expected` was read (its
+   * version) and it is not disconnected: a lost race is a `conflict`, never a silent revert of the other change.
+   */
+  async updateSettings(expected: Pick<Connection, 'tenantId' | 'version'>, changes: Partial<Pick<Connection, 'mapping' | 'readableAttributes'>>, now: Date): Promise<void> {
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':now': now.toISOString(), ':one': 1, ':disconnected': 'disconnected' };
+    const sets = ['updatedAt = :now'];
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === undefined) continue;
+      names[`#${key}`] = key;
+      values[`:${key}`] = value;
+      sets.push(`#${key} = :${key}`);
+    }
+    let condition = 'attribute_exists(tenantId) AND #status <> :disconnected AND ';
+    if (expected.version === undefined) condition += 'attribute_not_exists(version)';
+    else {
+      condition += 'version = :version';
+      values[':version'] = expected.version;
+    }
+    const applied = await sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId: expected.tenantId },
+        UpdateExpression: `SET ${sets.join(', ')} ADD version :one`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    if (!applied) throw new ConnectionError('conflict', `The Personio connection of tenant ${expected.tenantId} changed while this change was made (or was disconnected); nothing was saved.`);
+  }
+
+  /** Personio refused the stored credential: shown to admins until an import succeeds again. Never over `disconnected`. */
+  async markCredentialsInvalid(tenantId: string, now: Date): Promise<void> {
+    await this.moveStatus(tenantId, 'connected', 'invalid_credentials', now);
+  }
+
+  /** An import with the stored credential succeeded: whatever refused it before has passed. */
+  async markCredentialsValid(tenantId: string, now: Date): Promise<void> {
+    await this.moveStatus(tenantId, 'invalid_credentials', 'connected', now);
+  }
+
+  private async moveStatus(tenantId: string, from: ConnectionStatus, to: ConnectionStatus, now: Date): Promise<void> {
     await sendConditional(
       this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId },
-        UpdateExpression: 'SET #status = :status, updatedAt = :now',
-        ConditionExpression: 'attribute_exists(tenantId)',
+        UpdateExpression: 'SET #status = :to, updatedAt = :now',
+        ConditionExpression: '#status = :from',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':status': status, ':now': now.toISOString() },
+        ExpressionAttributeValues: { ':to': to, ':from': from, ':now': now.toISOString() },
       }),
     );
   }
 
   /**
-   * Takes the tenant's fetch lock for a run; answers the run that holds it when it is taken. The lock
-   * expires so that a fetch killed by its timeout cannot block the tenant's imports forever.
+   * Points the tenant at a new current run, if it has none (or already points at this one: the fetch of an accepted
+   * "import now"). A disconnected tenant cannot start one. `lockExpiresAt` bounds the claim until the run's record
+   * exists. Answers the run that holds the tenant otherwise.
    */
-  async acquireFetchLock(tenantId: string, runId: string, now: number, ttlMs: number): Promise<{ acquired: true } | { acquired: false; heldBy: string | undefined }> {
-    const acquired = await sendConditional(
+  async claimRun(tenantId: string, runId: string, lockExpiresAt: number): Promise<{ claimed: true } | { claimed: false; heldBy: string | undefined; lockExpiresAt: number | undefined }> {
+    const claimed = await sendConditional(
       this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId },
         UpdateExpression: 'SET activeRunId = :run, lockExpiresAt = :exp',
-        ConditionExpression: 'attribute_exists(tenantId) AND (attribute_not_exists(activeRunId) OR lockExpiresAt < :now)',
-        ExpressionAttributeValues: { ':run': runId, ':exp': now + ttlMs, ':now': now },
+        ConditionExpression: 'attribute_exists(tenantId) AND #status <> :disconnected AND (attribute_not_exists(activeRunId) OR activeRunId = :run)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':run': runId, ':exp': lockExpiresAt, ':disconnected': 'disconnected' },
       }),
     );
-    if (acquired) return { acquired: true };
+    if (claimed) return { claimed: true };
     const current = await this.get(tenantId);
-    return { acquired: false, heldBy: current?.activeRunId };
+    return { claimed: false, heldBy: current?.activeRunId, lockExpiresAt: current?.lockExpiresAt };
   }
 
-  async releaseFetchLock(tenantId: string, runId: string): Promise<void> {
-    // Refused when someone else holds it now (ours expired): leave theirs alone.
+  /** Frees the tenant if `runId` still holds it (a newer run's claim is left alone). */
+  async releaseRun(tenantId: string, runId: string): Promise<void> {
     await sendConditional(
       this.db,
       new UpdateCommand({
@@ -102,5 +159,27 @@ export class ConnectionStore {
         ExpressionAttributeValues: { ':run': runId },
       }),
     );
+  }
+
+  /** Tenants that point at a current run: what the sweeper visits. */
+  async withCurrentRun(): Promise<{ tenantId: string; activeRunId: string; lockExpiresAt: number | undefined }[]> {
+    const found: { tenantId: string; activeRunId: string; lockExpiresAt: number | undefined }[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ProjectionExpression: 'tenantId, activeRunId, lockExpiresAt',
+          FilterExpression: 'attribute_exists(activeRunId)',
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const lockExpiresAt = typeof item['lockExpiresAt'] === 'number' ? item['lockExpiresAt'] : undefined;
+        found.push({ tenantId: String(item['tenantId']), activeRunId: String(item['activeRunId']), lockExpiresAt });
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return found;
   }
 }

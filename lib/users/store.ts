@@ -8,15 +8,15 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { MappedEmployee } from '../mapping/map-employee.js';
-import { contentHash, mergeContent, toUserRecord, type StoredUser, type UserRecord } from './user.js';
-import { isFirstTransactConditionFailed, sendConditional } from '../storage/conditional.js';
+import { contentHash, mergeContent, pickContent, toUserRecord, type StoredUser, type UserRecord } from './user.js';
+import { isFirstTransactConditionFailed, isTransactConditionFailedAt, isTransientStoreError, sendConditional } from '../storage/conditional.js';
 import { queryByPrefix } from '../storage/query.js';
 import { linkPrefix, linkSk, userKeys, userPrefix, userSk } from '../storage/tables.js';
 import { forEachLimited, sleep } from '../util/concurrency.js';
 
 export interface UpsertFailure {
   personioId: number;
-  reason: 'missing_email' | 'email_taken' | 'conflict';
+  reason: 'missing_email' | 'email_taken' | 'conflict' | 'not_storable';
 }
 
 export interface UpsertOutcome {
@@ -74,9 +74,17 @@ export class UserStore {
       // A manager not imported yet will get the derived id; the run's completion corrects the rare
       // case where it never arrives or is linked to an existing Dado user instead.
       const managerUserId = typeof managerId === 'number' ? (known.get(managerId)?.userId ?? personioUserId(tenantId, managerId)) : undefined;
-      const result = existing
-        ? await this.update(tenantId, existing.user, existing.userId, employee, managerUserId, source)
-        : await this.createOrLink(tenantId, employee, managerUserId, source);
+      let result: Result;
+      try {
+        result = existing
+          ? await this.update(tenantId, existing.user, existing.userId, employee, managerUserId, source)
+          : await this.createOrLink(tenantId, employee, managerUserId, source);
+      } catch (error) {
+        // One employee never fails the message: a value DynamoDB will never accept is that employee's failure.
+        // Anything that may pass on a retry (throttling, a timeout, a 5xx) still retries the message.
+        if (isTransientStoreError(error)) throw error;
+        result = { kind: 'failed', reason: 'not_storable', writes: 0 };
+      }
       outcome.writeRequests += result.writes;
       if (result.kind === 'failed') outcome.failures.push({ personioId: employee.personioId, reason: result.reason });
       else outcome[result.kind]++;
@@ -120,31 +128,66 @@ export class UserStore {
 
   /** Every user of the tenant (the `--dump-users` view). */
   async list(tenantId: string): Promise<UserRecord[]> {
-    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: userPrefix });
-    return items.map((item) => toUserRecord(item as unknown as StoredUser));
+    return (await this.listStored(tenantId)).map(toUserRecord);
   }
 
+  /** Every user with its bookkeeping, read strongly consistently: what a run's completion decides on. */
+  async listStored(tenantId: string): Promise<StoredUser[]> {
+    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: userPrefix, consistentRead: true });
+    return items as unknown as StoredUser[];
+  }
+
+  /** These users with their bookkeeping (missing ones are left out). */
+  async getStored(tenantId: string, userIds: string[]): Promise<Map<string, StoredUser>> {
+    return this.getUsers(tenantId, userIds);
+  }
 
   /**
-   * Changes that the run's completion derives (deactivation, manager links) rather than Personio's
-   * payload; the content hash follows so the next import sees them as current.
+   * Links a user to its manager's user, if the user still reports to the same Personio manager. The link is derived,
+   * not Personio data, and the content hash leaves it out, so this write neither advances nor disturbs the user's
+   * version.
    */
-  async applyDerived(
-    tenantId: string,
-    user: UserRecord,
-    changes: Partial<Pick<UserRecord, 'active' | 'managerUserId' | 'deactivatedAt' | 'deactivationReason'>>,
-  ): Promise<void> {
-    const next = { ...user, ...changes };
-    const values: Record<string, unknown> = { ...changes, contentHash: contentHash(next), updatedAt: this.now().toISOString() };
-    const set = setExpression(values);
-    await this.db.send(
+  async setManagerLink(tenantId: string, userId: string, managerPersonioId: number | null, managerUserId: string | null): Promise<boolean> {
+    return sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId, sk: userSk(userId) },
+        UpdateExpression: 'SET managerUserId = :manager',
+        ConditionExpression: managerPersonioId === null ? 'attribute_exists(sk) AND (attribute_not_exists(managerPersonioId) OR managerPersonioId = :null)' : 'managerPersonioId = :mpid',
+        ExpressionAttributeValues: { ':manager': managerUserId, ...(managerPersonioId === null ? { ':null': null } : { ':mpid': managerPersonioId }) },
+      }),
+    );
+  }
+
+  /**
+   * Deactivates (never deletes) a user a run found gone from Personio, as of that run's fetch. A versioned write, and
+   * the rule that protects people who still work there: it applies only if the user is still active, still exactly
+   * as the run saw it (content hash), and no import fetched after this run began has written it (syncedAt). It then
+   * carries the run's fetch time as its version, so an older message redelivered later cannot reactivate a leaver.
+   * False when any of that no longer holds: the user is left alone.
+   */
+  async deactivate(tenantId: string, user: StoredUser, decision: { asOf: string; runId: string; reason: 'not_in_personio' }): Promise<boolean> {
+    const now = this.now().toISOString();
+    const next = { ...pickContent(user), active: false };
+    return sendConditional(
+      this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId, sk: userSk(user.userId) },
-        UpdateExpression: `SET ${set.expression}`,
-        ConditionExpression: 'attribute_exists(sk)',
-        ExpressionAttributeNames: set.names,
-        ExpressionAttributeValues: set.values,
+        UpdateExpression:
+          'SET active = :false, deactivatedAt = :now, deactivationReason = :reason, contentHash = :hash, syncedAt = :asOf, changedInRun = :run, updatedAt = :now',
+        ConditionExpression: `active = :true AND ${user.contentHash ? 'contentHash = :seen' : 'attribute_not_exists(contentHash)'} AND (attribute_not_exists(syncedAt) OR syncedAt <= :asOf)`,
+        ExpressionAttributeValues: {
+          ':false': false,
+          ':true': true,
+          ':now': now,
+          ':reason': decision.reason,
+          ':hash': contentHash(next),
+          ':asOf': decision.asOf,
+          ':run': decision.runId,
+          ...(user.contentHash ? { ':seen': user.contentHash } : {}),
+        },
       }),
     );
   }
@@ -267,8 +310,10 @@ export class UserStore {
       );
     } catch (error) {
       // The link item exists already: another delivery linked this employee first.
-      if (!isFirstTransactConditionFailed(error)) throw error;
-      return this.retryThroughResolve(tenantId, employee, managerUserId, source);
+      if (isFirstTransactConditionFailed(error)) return this.retryThroughResolve(tenantId, employee, managerUserId, source);
+      // The user was linked to another Personio employee meanwhile (a race on one address): this employee's failure.
+      if (isTransactConditionFailedAt(error, 1)) return { kind: 'failed', reason: 'email_taken', writes: 0 };
+      throw error;
     }
     const [current] = (await this.getUsers(tenantId, [userId])).values();
     const result = await this.writeUser(tenantId, userId, current, employee, managerUserId, source, 'updated');

@@ -32,6 +32,8 @@ export interface Handlers {
   connect: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
   fetch: (event: unknown, context: Context) => Promise<FetchOutcome>;
   worker: SqsHandler;
+  /** The scheduled sweeper of stalled runs (deployed on a 5-minute schedule; locally, whoever needs it calls it). */
+  sweeper: () => Promise<{ tenants: number; failed: number }>;
 }
 
 export interface LocalEnvironment {
@@ -108,12 +110,13 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
     });
 
     // Imported only now: the handlers read their configuration at module load, as on Lambda.
-    const [connect, fetch, worker] = await Promise.all([
+    const [connect, fetch, worker, sweeper] = await Promise.all([
       import('../../functions/connect.js'),
       import('../../functions/fetch.js'),
       import('../../functions/worker.js'),
+      import('../../functions/sweeper.js'),
     ]);
-    const handlers: Handlers = { connect: connect.handler, fetch: fetch.handler, worker: worker.handler };
+    const handlers: Handlers = { connect: connect.handler, fetch: fetch.handler, worker: worker.handler, sweeper: sweeper.handler };
     // "Import now" reaches the fetch through the Lambda stand-in, as it reaches the deployed function.
     stack.lambda.register(localNames.fetchFunction, (event) => handlers.fetch(event, fetchContext()));
 
