@@ -14,18 +14,20 @@ describe(`PersonioClient against the Personio simulator: timeouts, the deadline 
   describe('timeouts and the deadline', () => {
     it('times out an attempt that takes longer than timeoutMs (no retry)', async () => {
       // Prepare
-      const personio = simulator.client({ timeoutMs: 100, retryLimit: 0, limiter: ownLimiter() });
+      const sent: Sent[] = [];
+      const personio = simulator.client({ timeoutMs: 100, retryLimit: 0, limiter: ownLimiter(), fetch: recordingFetch(sent) });
       await personio.authenticate();
       simulator.sim.setKnobs({ latencyMs: 600, latencyJitter: false });
-      const started = Date.now();
 
       // Act
       const error = await rejection(personio.listEmployees({ limit: 10, offset: 0 }));
 
-      // Assess
+      // Assess: the attempt was cut, not answered (an answer would have made the call succeed)
       expect(error.code).toBe('timeout');
       expect(error.retryable).toBe(true);
-      expect(Date.now() - started).toBeLessThan(500);
+      const lists = sent.filter((s) => s.method === 'GET');
+      expect(lists).toHaveLength(1);
+      expect(lists[0]?.status).toBeUndefined();
       expect(simulator.sim.stats().employeeListRequests).toBe(1);
     });
 
@@ -57,8 +59,8 @@ describe(`PersonioClient against the Personio simulator: timeouts, the deadline 
       expect(simulator.sim.stats().requests).toBe(0);
     });
 
-    it('stops at a close deadline with timeout, fast, and no request starts after it', async () => {
-      // Prepare: the token is already cached; Personio now takes 2 s per answer
+    it('stops at a close deadline with timeout: the attempt is cut at the deadline, and no request starts after it', async () => {
+      // Prepare: the token is already cached; Personio now takes 2 s per answer, well within the 10 s timeoutMs
       await simulator.client().authenticate();
       simulator.sim.setKnobs({ latencyMs: 2_000, latencyJitter: false });
       simulator.sim.resetStats();
@@ -68,32 +70,38 @@ describe(`PersonioClient against the Personio simulator: timeouts, the deadline 
 
       // Act
       const error = await rejection(personio.listEmployees({ limit: 10, offset: 0 }));
-      const finished = Date.now();
 
-      // Assess
+      // Assess: only the deadline could cut an attempt before its 2 s answer; an answer would have made the call succeed
       expect(error.code).toBe('timeout');
-      expect(finished - deadline).toBeLessThan(300);
       expect(sent.length).toBeGreaterThan(0);
-      for (const request of sent) expect(request.at).toBeLessThan(deadline);
-      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      for (const request of sent) {
+        expect(request.at).toBeLessThan(deadline);
+        expect(request.status).toBeUndefined();
+      }
+      // A retry left running after the rejection would start within the first back-off (at most 1.5 s): none may.
+      await new Promise((resolve) => setTimeout(resolve, 1_600));
       expect(simulator.sim.stats().requests).toBe(sent.length);
     });
 
-    it('does not start a retry whose back-off would overrun the deadline', async () => {
+    it('does not start a retry whose back-off would overrun the deadline, nor sleep before giving up', async () => {
       // Prepare
       await simulator.client().authenticate();
       simulator.sim.setKnobs({ errorRate: 1 });
       simulator.sim.resetStats();
-      const deadline = Date.now() + 1_500;
-      const personio = simulator.client({ deadline, limiter: ownLimiter() });
+      const sent: Sent[] = [];
+      const personio = simulator.client({ deadline: Date.now() + 1_500, fetch: recordingFetch(sent), limiter: ownLimiter() });
 
       // Act
       const error = await rejection(personio.listEmployees({ limit: 10, offset: 0 }));
+      const failedAt = Date.now();
 
-      // Assess
+      // Assess: the first back-off is at least 1 s, so the client decided on the answer rather than after sleeping
       expect(error.code).toBe('unavailable');
-      expect(Date.now()).toBeLessThan(deadline);
+      expect(error.message).toMatch(/Retrying in 1(\.\d)? s would pass the time budget/);
       expect(simulator.sim.stats().employeeListRequests).toBe(1);
+      expect(personio.stats.requests).toBe(1);
+      expect(sent).toHaveLength(1);
+      expect(failedAt - (sent[0]?.answeredAt ?? Number.NaN)).toBeLessThan(1_000);
     });
   });
 
