@@ -16,6 +16,7 @@ export const defaultKnobs: SimKnobs = {
   ipPerMinute: 2000,
   readableAttributes: null,
   strictSpec: false,
+  hiddenEmployeeIds: [],
 };
 
 const share = z.number().min(0).max(1);
@@ -37,6 +38,7 @@ const knobsPatchSchema = z
     ipPerMinute: count,
     readableAttributes: z.array(z.string().min(1)).nullable(),
     strictSpec: z.boolean(),
+    hiddenEmployeeIds: z.array(z.number().int().positive()),
   })
   .partial();
 
@@ -50,6 +52,7 @@ export function mergeKnobs(current: SimKnobs, patch: unknown): SimKnobs {
     if (value !== undefined) Object.assign(merged, { [key]: value });
   }
   if (merged.readableAttributes) merged.readableAttributes = [...merged.readableAttributes];
+  merged.hiddenEmployeeIds = [...merged.hiddenEmployeeIds];
   return merged;
 }
 

@@ -36,6 +36,7 @@ function zeroCounters(): Counters {
 class Simulator {
   private current: SimKnobs;
   private readable: ReadonlySet<string> | null = null;
+  private hidden: ReadonlySet<number> = new Set();
   private readonly store: EmployeeStore;
   private readonly credentials: Map<string, string>;
   private readonly tokens = new TokenRegistry();
@@ -85,6 +86,7 @@ class Simulator {
   /** Everything derived from the knobs besides `current` itself. */
   private applyKnobs(): void {
     this.readable = toSet(this.current.readableAttributes);
+    this.hidden = new Set(this.current.hiddenEmployeeIds);
     this.store.setStrictSpec(this.current.strictSpec);
   }
 
@@ -108,7 +110,11 @@ class Simulator {
         this.tokens.sweep(Date.now(), this.current.tokenTtlSeconds);
         this.applyKnobs();
       },
-      knobs: () => ({ ...this.current, readableAttributes: this.current.readableAttributes && [...this.current.readableAttributes] }),
+      knobs: () => ({
+        ...this.current,
+        readableAttributes: this.current.readableAttributes && [...this.current.readableAttributes],
+        hiddenEmployeeIds: [...this.current.hiddenEmployeeIds],
+      }),
       employees: () => this.store.views(),
       addEmployees: (n) => this.store.add(n),
       removeEmployees: (ids) => this.store.remove(ids),
@@ -242,6 +248,7 @@ class Simulator {
       updatedSinceMs: since,
       projection: projected.length > 0 ? new Set(projected) : null,
       readable: this.readable,
+      hidden: this.hidden,
     });
     const metadata = `{"total_elements":${total},"current_page":${Math.floor(offset / limit)},"total_pages":${Math.ceil(total / limit)}}`;
     const head = Buffer.from(`{"success":true,"metadata":${metadata},"offset":${offset},"limit":${limit},"data":[`);

@@ -29,6 +29,8 @@ export interface EmployeeQuery {
   projection: ReadonlySet<string> | null;
   /** Readable keys of the credential; null = all. */
   readable: ReadonlySet<string> | null;
+  /** Counted in `total` but left out of every page (knob `hiddenEmployeeIds`). */
+  hidden?: ReadonlySet<number>;
 }
 
 export class StoreInputError extends Error {
@@ -90,13 +92,16 @@ export class EmployeeStore {
       matching = matching.filter((e) => e.emailLower === wanted);
     }
     const indices = this.selectedIndices(query.projection, query.readable);
+    const total = matching.length;
+    const hidden = query.hidden;
+    if (hidden && hidden.size > 0) matching = matching.filter((e) => !hidden.has(e.id));
     const slice = matching.slice(query.offset, query.offset + query.limit);
     const parts: Buffer[] = [];
     slice.forEach((employee, n) => {
       if (n > 0) parts.push(COMMA);
       render(employee, indices, parts);
     });
-    return { total: matching.length, count: slice.length, parts };
+    return { total, count: slice.length, parts };
   }
 
   one(id: number, readable: ReadonlySet<string> | null): Buffer[] | undefined {

@@ -28,6 +28,12 @@ export interface SimKnobs {
   readableAttributes: string[] | null;
   /** Empty relations as `value: {}` (validates against the official spec) instead of `value: null`. */
   strictSpec: boolean;
+  /**
+   * Employees counted in the list's `total_elements` (and `total_pages`) but never shown on a page, as when Personio's
+   * list and its count disagree (an employee the credential may count but not list). Pages are cut from the list
+   * without them, so the last page comes back short. By id they are still served.
+   */
+  hiddenEmployeeIds: number[];
 }
 
 export interface SimOptions extends Partial<SimKnobs> {
