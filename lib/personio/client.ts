@@ -222,7 +222,10 @@ export class PersonioClient {
     }
   }
 
-  /** One call and its retries. Every wait in it (the limiter, back-off, Retry-After) ends before the deadline or fails at once. */
+  /**
+   * One call and its retries (POST is only ever /v1/auth, safe to repeat). Every wait in it (the limiter, back-off,
+   * Retry-After) ends before the deadline less the request margin, or the call fails at once.
+   */
   private async send(path: string, options: KyOptions): Promise<string> {
     const url = personioUrl(this.options.baseUrl, path);
     const paced = options.method === 'get';
@@ -242,7 +245,7 @@ export class PersonioClient {
       if (failure instanceof HTTPError && failure.response.status === 429) this.stats.rateLimited++;
       const delay = retry < this.retryLimit ? retryDelayMs(failure, retry + 1, path) : undefined;
       if (delay === undefined) throw await toPersonioError(failure, path);
-      if (Date.now() + delay > this.waitUntil()) throw this.overBudget(await toPersonioError(failure, path), `Retrying in ${seconds(delay)}`);
+      if (delay > 0 && Date.now() + delay > this.waitUntil()) throw this.overBudget(await toPersonioError(failure, path), `Retrying in ${seconds(delay)}`);
       // Nobody reads a body we retry past; cancelling it frees the connection now rather than at garbage collection.
       if (failure instanceof HTTPError) void failure.response.body?.cancel().catch(() => undefined);
       await sleep(delay);
