@@ -1,5 +1,5 @@
 import type { UserFieldName } from '../mapping/mapping.js';
-import { requireConnection } from './connection.js';
+import { requireConnection, updateConnection } from './connection.js';
 import type { ConnectDeps } from './deps.js';
 import { readableAttributes, toAttributeView, withStoredCredentials, type AttributeView } from './personio.js';
 
@@ -19,7 +19,7 @@ export async function listAttributes(deps: ConnectDeps, tenantId: string): Promi
   const attributes = await withStoredCredentials(deps, tenantId, readableAttributes);
   const readable = [...new Set(attributes.map((a) => a.key))].sort();
   if (readable.join('\n') !== [...connection.readableAttributes].sort().join('\n')) {
-    await deps.connections.save({ ...connection, readableAttributes: readable, updatedAt: deps.now().toISOString() });
+    await updateConnection(deps, connection, { readableAttributes: readable });
   }
 
   const mappedTo = new Map<string, string[]>();

@@ -1,3 +1,4 @@
+import { ConnectionError } from '../tenants/connections.js';
 import type { ConnectDeps } from './deps.js';
 import { ConnectError } from './errors.js';
 import type { ConnectionRecord } from './settings.js';
@@ -14,4 +15,17 @@ export async function requireConnection(
     throw new ConnectError('disconnected', `Tenant ${tenantId} is disconnected from Personio. Connect again with PUT /tenants/${tenantId}/personio.`);
   }
   return connection;
+}
+
+/**
+ * Changes only these settings of the connection as it was read: a concurrent change (another admin's save, a
+ * reconnect, a disconnect) makes this answer 409 `conflict` instead of silently writing back a stale copy.
+ */
+export async function updateConnection(deps: Pick<ConnectDeps, 'connections' | 'now'>, read: ConnectionRecord, changes: Partial<Pick<ConnectionRecord, 'mapping' | 'readableAttributes'>>): Promise<void> {
+  try {
+    await deps.connections.updateSettings(read, changes, deps.now());
+  } catch (error) {
+    if (error instanceof ConnectionError) throw new ConnectError('conflict', `${error.message} Reload the connection and try again.`);
+    throw error;
+  }
 }

@@ -13,6 +13,7 @@ export type ConnectErrorCode =
   | 'not_connected'
   | 'disconnected'
   | 'import_running'
+  | 'conflict'
   | 'run_not_found'
   | 'run_not_held'
   | 'run_superseded'
@@ -37,6 +38,7 @@ export const statusByCode: Record<ConnectErrorCode, number> = {
   not_connected: 404,
   disconnected: 409,
   import_running: 409,
+  conflict: 409,
   run_not_found: 404,
   run_not_held: 409,
   run_superseded: 409,

@@ -2,7 +2,7 @@ import { mapEmployee, type MappedFields } from '../mapping/map-employee.js';
 import { projection, userFieldNames, type Mapping } from '../mapping/mapping.js';
 import { compactEmployee } from '../personio/employee.js';
 import { mergeContent, pickContent, type UserRecord } from '../users/user.js';
-import { requireConnection } from './connection.js';
+import { requireConnection, updateConnection } from './connection.js';
 import type { ConnectDeps } from './deps.js';
 import { ConnectError } from './errors.js';
 import { fieldLabels } from './fields.js';
@@ -69,7 +69,7 @@ function checkMapping(tenantId: string, mapping: Mapping, readable: readonly str
 export async function saveMapping(deps: ConnectDeps, tenantId: string, mapping: Mapping): Promise<MappingResult> {
   const connection = await requireConnection(deps, tenantId);
   checkMapping(tenantId, mapping, connection.readableAttributes);
-  await deps.connections.save({ ...connection, mapping, updatedAt: deps.now().toISOString() });
+  await updateConnection(deps, connection, { mapping });
   return { tenantId, saved: true, mapping };
 }
 

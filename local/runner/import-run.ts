@@ -53,7 +53,9 @@ export async function runImport(
       throw new RunnerError(
         fetchOutcome.status === 'already_running'
           ? `An import of tenant "${tenantId}" is already running (run ${fetchOutcome.runId ?? 'unknown'}).`
-          : `Tenant "${tenantId}" is not connected to Personio.`,
+          : fetchOutcome.status === 'duplicate'
+            ? `This schedule firing (${fetchOutcome.scheduledAt}) of tenant "${tenantId}" started a run already.`
+            : `Tenant "${tenantId}" is not connected to Personio.`,
       );
     }
     if (fetchOutcome) runId = fetchOutcome.runId;
@@ -63,7 +65,7 @@ export async function runImport(
     options.onProgress?.({ phase: fetchOutcome ? 'processing' : 'fetching', run, queued });
 
     if (env.eventSource.failure) throw new RunnerError(`Polling SQS failed: ${String(env.eventSource.failure)}`);
-    if (fetchOutcome && run && isFinalRunStatus(run.status) && queued === 0) return toReport(run);
+    if (fetchOutcome && run && isFinalRunStatus(run.status) && queued === 0) return toReport(await env.runs.withLiveCounts(run));
     if (fetchOutcome && queued === 0) {
       const dlq = await dlqDepth(env);
       if (dlq > 0) {
