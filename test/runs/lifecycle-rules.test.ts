@@ -97,7 +97,7 @@ describe('run lifecycle rules', () => {
     const response = await deliver([messageCarrying(b.messages, leaver)!]);
 
     // Assess
-    expect(response.batchItemFailures).toEqual([]);
+    expect(response?.batchItemFailures).toEqual([]);
     expect((await usersById('redelivery')).get(leaver)).toMatchObject({ active: false, deactivationReason: 'not_in_personio' });
   });
 
@@ -119,7 +119,7 @@ describe('run lifecycle rules', () => {
     const response = await deliver([kept!]);
 
     // Assess: R stays failed and decides nothing; everyone in Personio is active
-    expect(response.batchItemFailures).toEqual([]);
+    expect(response?.batchItemFailures).toEqual([]);
     expect(await env.runs.get('redrive', r.runId)).toMatchObject({ status: 'failed', deactivated: 0 });
     const users = await usersById('redrive');
     expect(users.get(hire!)).toMatchObject({ active: true });
