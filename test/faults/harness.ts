@@ -1,11 +1,11 @@
 import { expect } from 'vitest';
 import { clearTokenCache } from '../../lib/personio/client.js';
-import { isFinalRunStatus, type Run } from '../../lib/runs/run.js';
+import { isFinalRunStatus, type Run, type RunReport } from '../../lib/runs/run.js';
 import type { UserRecord } from '../../lib/users/user.js';
 import { defaultKnobs, type PersonioSim } from '../../local/personio-sim/index.js';
 import type { LocalEnvironment } from '../../local/runner/environment.js';
 import { SqsEventSource, type SqsHandler } from '../../local/runner/event-source.js';
-import { lambdaContext, scheduledEvent } from '../../local/runner/events.js';
+import { httpEvent, lambdaContext, scheduledEvent } from '../../local/runner/events.js';
 import { connectThroughApi } from '../../local/runner/import-run.js';
 import { expectedUser } from '../helpers/expected-user.js';
 
@@ -78,8 +78,13 @@ export interface FaultResult {
   /** Failed runs: users whose record differs from the baseline. */
   changedUsers: number;
   run: Run;
+  /** The measured run's report, as the connect API answers it (GET …/imports/{runId}). */
+  report: RunReport;
   users: UserRecord[];
+  /** Wall time of the measured import alone (its fetch invocation until the run settled), in seconds. */
   seconds: number;
+  /** Wall time of the measured import's fetch handler, from its invocation to its answer, in ms. */
+  fetchMs: number;
   note: string;
   /** What the simulator saw during the faulty import. */
   simulator?: { requests: number; status5xx: number; status429: number; authCalls: number };
@@ -125,7 +130,6 @@ export class FaultHarness {
   }
 
   async run(c: FaultCase): Promise<FaultResult> {
-    const started = Date.now();
     const env = this.env;
     const tenantId = `${this.prefix}-${String(++this.seq).padStart(2, '0')}`;
     this.reset();
@@ -156,16 +160,22 @@ export class FaultHarness {
       if (c.worker) this.current = c.worker(env.handlers.worker, ctx);
       const during = c.during?.(ctx);
       let outcome: Awaited<ReturnType<FaultHarness['drive']>>;
+      // Only the measured import is timed: connecting, the baseline and the fault's set-up are not the case's time.
+      let measuredFrom = Date.now();
       try {
         outcome = await this.drive(tenantId, c.budgetMs ?? 300_000, c.settled && (() => c.settled!(ctx)), (runId) => (ctx.runId = runId));
         // Rare faults need more requests than one import of a small tenant makes: import again, as the schedule would.
-        for (let i = 1; i < (c.repeat ?? 1) && outcome.run.status !== 'failed'; i++) outcome = await this.drive(tenantId, c.budgetMs ?? 300_000);
+        for (let i = 1; i < (c.repeat ?? 1) && outcome.run.status !== 'failed'; i++) {
+          measuredFrom = Date.now();
+          outcome = await this.drive(tenantId, c.budgetMs ?? 300_000);
+        }
       } finally {
         done = true;
         await during;
       }
+      const seconds = (Date.now() - measuredFrom) / 1000;
       this.current = env.handlers.worker;
-      const result = await this.measure(c, ctx, outcome.run, (Date.now() - started) / 1000);
+      const result = await this.measure(c, ctx, outcome.run, seconds, outcome.fetchMs);
       const simAfter = this.sim.stats();
       const byStatus = (pred: (status: number) => boolean, st = simAfter) =>
         Object.entries(st.byStatus).reduce((n, [k, v]) => n + (pred(Number(k)) ? v : 0), 0);
@@ -180,7 +190,7 @@ export class FaultHarness {
         // Personio back (knobs as at start), the next import (the schedule's) brings the rest.
         this.reset();
         const retry = await this.drive(tenantId, 300_000);
-        const again = await this.measure({ ...c, expect: { outcome: 'completed' } }, ctx, retry.run, 0);
+        const again = await this.measure({ ...c, expect: { outcome: 'completed' } }, ctx, retry.run, 0, retry.fetchMs);
         FaultHarness.assert({ ...c, expect: { outcome: 'completed' } }, again, ctx);
         result.note += `; next import ${again.run.status}, ${again.usersLost} lost`;
       }
@@ -199,16 +209,18 @@ export class FaultHarness {
     budgetMs: number,
     settled?: () => Promise<boolean>,
     onRunId?: (runId: string) => void,
-  ): Promise<{ run: Run }> {
+  ): Promise<{ run: Run; fetchMs: number }> {
     this.source.start();
+    const invoked = Date.now();
     const outcome = await this.env.handlers.fetch(scheduledEvent(tenantId), lambdaContext('personio-fetch', budgetMs));
+    const fetchMs = Date.now() - invoked;
     if (outcome.status !== 'fetched' && outcome.status !== 'failed') throw new Error(`fetch of ${tenantId} answered ${outcome.status}`);
     onRunId?.(outcome.runId);
     const deadline = Date.now() + 60_000;
     for (;;) {
       const run = await this.env.runs.get(tenantId, outcome.runId);
       const depth = await this.source.depth();
-      if (run && isFinalRunStatus(run.status) && depth === 0 && (!settled || (await settled()))) return { run };
+      if (run && isFinalRunStatus(run.status) && depth === 0 && (!settled || (await settled()))) return { run, fetchMs };
       if (this.source.failure) throw new Error(`SQS polling failed: ${String(this.source.failure)}`);
       if (Date.now() > deadline) throw new Error(`run ${outcome.runId} of ${tenantId} did not settle: status ${run?.status}, ${depth} message(s) queued`);
       await sleep(150);
@@ -227,14 +239,17 @@ export class FaultHarness {
       tableChanged: false,
       changedUsers: 0,
       run: undefined as never,
+      report: undefined as never,
       users: [],
       seconds: 0,
+      fetchMs: Number.NaN,
       note: (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 100),
     });
   }
 
-  private async measure(c: FaultCase, ctx: FaultContext, run: Run, seconds: number): Promise<FaultResult> {
+  private async measure(c: FaultCase, ctx: FaultContext, run: Run, seconds: number, fetchMs: number): Promise<FaultResult> {
     const users = sortUsers(await this.env.users.list(ctx.tenantId));
+    const report = await this.report(ctx.tenantId, run.runId);
     const perPersonioId = new Map<number, number>();
     for (const u of users) perPersonioId.set(u.personioId, (perPersonioId.get(u.personioId) ?? 0) + 1);
     const perEmail = new Map<string, number>();
@@ -278,10 +293,19 @@ export class FaultHarness {
       tableChanged,
       changedUsers,
       run,
+      report,
       users,
       seconds,
+      fetchMs,
       note,
     };
+  }
+
+  /** A run's report as Dado's settings page reads it. */
+  private async report(tenantId: string, runId: string): Promise<RunReport> {
+    const response = await this.env.handlers.connect(httpEvent('GET', `/tenants/${tenantId}/personio/imports/${runId}`));
+    expect(response.statusCode, `report of run ${runId}: ${response.body}`).toBe(200);
+    return JSON.parse(response.body ?? '{}') as RunReport;
   }
 
   /** A failed run that had sent messages: what it wrote is Personio's current data, and nothing else moved. */
