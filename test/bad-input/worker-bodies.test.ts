@@ -143,7 +143,9 @@ describe('the worker under bad SQS bodies', () => {
   it('accounts every employee of a message with garbage attributes once, and stores a user only for a valid id and email', async () => {
     // Prepare: a run that is still fetching, so messages are recorded and it never finishes under the test
     const runId = newRunId(new Date());
-    await env.runs.create({ tenantId: TENANT, runId, mode: 'full', trigger: 'test', mapping: defaultMapping(), startedAt: new Date() });
+    // Its lease (where the run store keeps one) outlasts the test, so nothing settles the run as stalled meanwhile.
+    const fetching = { tenantId: TENANT, runId, mode: 'full' as const, trigger: 'test', mapping: defaultMapping(), startedAt: new Date(), leaseExpiresAt: Date.now() + 60 * 60_000 };
+    await env.runs.create(fetching);
     let seq = 1_000;
     let nextId = 900_000;
     const garbage = fc.oneof(anyJsonValue, weirdString(60), fc.constantFrom('a@b.c', 'A@B.CO', ' x@y.z ', '@', 'x@y', '2014-11-09T00:00:00+01:00', '2014-02-30', { id: 1 }, { attributes: {} }));
