@@ -51,7 +51,7 @@ describe('the connect API endpoints', () => {
         ScheduleExpression: 'rate(1 hour)',
         State: 'ENABLED',
         FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 15 },
-        Target: { Arn: process.env['FETCH_FUNCTION_ARN'], RoleArn: process.env['SCHEDULER_ROLE_ARN'], Input: '{"tenantId":"sched"}' },
+        Target: { Arn: process.env['FETCH_FUNCTION_ARN'], RoleArn: process.env['SCHEDULER_ROLE_ARN'], Input: '{"tenantId":"sched","scheduledAt":"<aws.scheduler.scheduled-time>"}' },
       });
     });
 
@@ -441,7 +441,7 @@ describe('the connect API endpoints', () => {
     ['PUT', '/tenants/nobody/personio/schedule', { enabled: true }, 'not_connected'],
     ['POST', '/tenants/nobody/personio/imports', undefined, 'not_connected'],
     ['GET', '/tenants/nobody/personio/imports/20250301T120000.000Z-00000000', undefined, 'run_not_found'],
-    ['POST', '/tenants/nobody/personio/imports/20250301T120000.000Z-00000000/approve', undefined, 'run_not_found'],
+    ['POST', '/tenants/nobody/personio/imports/20250301T120000.000Z-00000000/approve', undefined, 'not_connected'],
   ])('%s %s for a tenant that never connected', (method, path, body, code) => {
     it(`answers 404 ${code} with a message that says what to do`, async () => {
       // Act

@@ -1,6 +1,7 @@
 import { CodedError } from '../util/errors.js';
 import { deactivateAll, type FinalizeDeps } from './finalize.js';
 import { leaseExpired, leaseUntil, runLeases } from './lease.js';
+import type { ConnectionStore } from '../tenants/connections.js';
 import { toReport, type Run, type RunReport } from './run.js';
 
 export type RunErrorCode = 'run_not_found' | 'run_not_held' | 'run_superseded';
@@ -15,7 +16,7 @@ export class RunError extends CodedError<RunErrorCode> {
  * completed or was held, or a newer failed run that processed any employee, has a more recent picture of Personio:
  * it supersedes this one, and approving answers `run_superseded`. The caller checks that the tenant is connected.
  */
-export async function approveRun(deps: FinalizeDeps, tenantId: string, runId: string): Promise<RunReport> {
+export async function approveRun(deps: FinalizeDeps & { connections: ConnectionStore }, tenantId: string, runId: string): Promise<RunReport> {
   const run = await deps.runs.get(tenantId, runId);
   if (!run) throw new RunError('run_not_found', `Run ${runId} of tenant ${tenantId} does not exist.`);
   const now = deps.now();
@@ -26,10 +27,14 @@ export async function approveRun(deps: FinalizeDeps, tenantId: string, runId: st
   }
   const newer = await supersedingRun(deps, run);
   if (newer) throw new RunError('run_superseded', `Run ${runId} was superseded by run ${newer.runId}, which saw Personio since; its pending deactivations no longer apply.`);
+  // Noted before the claim: if this caller dies after claiming, the sweeper finds the approval and finishes it.
+  await deps.connections.noteApproval(tenantId, runId);
   if (!(await deps.runs.claimApproval(tenantId, runId, now, leaseUntil(now, runLeases.approvingMs)))) {
     throw new RunError('run_not_held', `Run ${runId} is being approved or was approved already.`);
   }
-  return toReport(await applyApproval(deps, run), deps.now());
+  const finished = await applyApproval(deps, run);
+  await deps.connections.clearApproval(tenantId, runId);
+  return toReport(finished, deps.now());
 }
 
 /**

@@ -44,3 +44,10 @@ async function holds(deps: TenantLockDeps, tenantId: string, runId: string, lock
   const settled = await settleRun(deps, run);
   return blocksTenant(settled.status);
 }
+
+/** Finishes an approval whose caller died once its lease expired, and forgets it once the run is final. */
+export async function settleApproval(deps: TenantLockDeps, tenantId: string, runId: string): Promise<void> {
+  const run = await deps.runs.get(tenantId, runId);
+  const settled = run ? await settleRun(deps, run) : undefined;
+  if (!settled || settled.status !== 'approving') await deps.connections.clearApproval(tenantId, runId);
+}

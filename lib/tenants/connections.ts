@@ -24,6 +24,13 @@ export interface Connection {
   version?: number;
 }
 
+export interface OpenRuns {
+  tenantId: string;
+  activeRunId: string | undefined;
+  lockExpiresAt: number | undefined;
+  approvingRunId: string | undefined;
+}
+
 export class ConnectionError extends CodedError<'conflict'> {
   override readonly name = 'ConnectionError';
 }
@@ -161,22 +168,57 @@ export class ConnectionStore {
     );
   }
 
-  /** Tenants that point at a current run: what the sweeper visits. */
-  async withCurrentRun(): Promise<{ tenantId: string; activeRunId: string; lockExpiresAt: number | undefined }[]> {
-    const found: { tenantId: string; activeRunId: string; lockExpiresAt: number | undefined }[] = [];
+  /**
+   * Notes a run being approved, so that an approval whose caller died is found and finished by the sweeper even if
+   * nobody approves again (a held run does not hold the tenant, so the current-run pointer does not cover it).
+   */
+  async noteApproval(tenantId: string, runId: string): Promise<void> {
+    await sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId },
+        UpdateExpression: 'SET approvingRunId = :run',
+        ConditionExpression: 'attribute_exists(tenantId)',
+        ExpressionAttributeValues: { ':run': runId },
+      }),
+    );
+  }
+
+  async clearApproval(tenantId: string, runId: string): Promise<void> {
+    await sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId },
+        UpdateExpression: 'REMOVE approvingRunId',
+        ConditionExpression: 'approvingRunId = :run',
+        ExpressionAttributeValues: { ':run': runId },
+      }),
+    );
+  }
+
+  /**
+   * Tenants with a run that may need settling (a current run, or one being approved): what the sweeper visits. A
+   * scan with a projection: it reads every connection item, which at thousands of tenants every few minutes costs
+   * cents a day; a sparse index is the way on if that ever matters.
+   */
+  async withOpenRuns(): Promise<OpenRuns[]> {
+    const found: OpenRuns[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(
         new ScanCommand({
           TableName: this.tableName,
-          ProjectionExpression: 'tenantId, activeRunId, lockExpiresAt',
-          FilterExpression: 'attribute_exists(activeRunId)',
+          ProjectionExpression: 'tenantId, activeRunId, lockExpiresAt, approvingRunId',
+          FilterExpression: 'attribute_exists(activeRunId) OR attribute_exists(approvingRunId)',
           ExclusiveStartKey: start,
         }),
       );
       for (const item of page.Items ?? []) {
+        const text = (key: string) => (typeof item[key] === 'string' ? (item[key] as string) : undefined);
         const lockExpiresAt = typeof item['lockExpiresAt'] === 'number' ? item['lockExpiresAt'] : undefined;
-        found.push({ tenantId: String(item['tenantId']), activeRunId: String(item['activeRunId']), lockExpiresAt });
+        found.push({ tenantId: String(item['tenantId']), activeRunId: text('activeRunId'), lockExpiresAt, approvingRunId: text('approvingRunId') });
       }
       start = page.LastEvaluatedKey;
     } while (start);
