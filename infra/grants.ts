@@ -22,11 +22,17 @@ import { acknowledge } from './nag.js';
  *   a held run lists the tenant's users (Query) and deactivates the missing ones (UpdateItem, conditioned on the item
  *   existing: lib/runs/approve.ts → finalize.ts `deactivate`); the mapping preview reads users by Personio id
  *   (BatchGetItem: lib/connect/mapping.ts → UserStore.getByPersonioIds). It never looks a user up by email, creates,
- *   links or gets one by key.
- * The product never deletes or scans an item, so neither is granted; code that starts to must widen a profile here,
- * and the stack tests will show it.
+ *   links or gets one by key. The sweeper on the users table too: finishing a stalled finalization or approval lists
+ *   the users (Query), reads the held ones (BatchGetItem), links managers and deactivates (UpdateItem).
+ * - sweep: the sweeper on the connections table, and the product's only Scan. It finds the tenants that point at a
+ *   current run (lib/tenants/connections.ts `withCurrentRun`: a Scan projected to three attributes and filtered on
+ *   `activeRunId`; a tenant-keyed table has no key to Query "every tenant" by, and the table holds one small item
+ *   per tenant, read every sweep period) and frees a tenant whose run is final (`releaseRun`: a conditional
+ *   UpdateItem). It never reads a connection's mapping by key, creates or changes settings.
+ * The product never deletes an item, and only the sweeper scans (one table); code that starts to must widen a profile
+ * here, and the stack tests will show it.
  */
-export type TableAccess = 'read' | 'readWrite' | 'readUpdate';
+export type TableAccess = 'read' | 'readWrite' | 'readUpdate' | 'sweep';
 
 export const tableAccess: Record<TableAccess, { readonly actions: readonly string[]; readonly indexes: boolean }> = {
   read: { actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'], indexes: true },
@@ -35,6 +41,7 @@ export const tableAccess: Record<TableAccess, { readonly actions: readonly strin
     indexes: true,
   },
   readUpdate: { actions: ['dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], indexes: false },
+  sweep: { actions: ['dynamodb:Scan', 'dynamodb:UpdateItem'], indexes: false },
 };
 
 /** Item access on one table (and, if the access allows, Query on each of its indexes, by name) + the table's name in `envName`. */
@@ -51,6 +58,17 @@ export function bindTable(fn: LambdaFunction, table: ProductTable, access: Table
 /** SendMessage (and SendMessageBatch) on one queue + its URL in `envName`. */
 export function bindQueueSender(fn: LambdaFunction, queue: IQueue, envName: EnvName): void {
   queue.grantSendMessages(fn);
+  fn.addEnvironment(envName, queue.queueUrl);
+}
+
+/**
+ * ChangeMessageVisibility on the queue a function consumes + its URL in `envName`: the worker retries a message that
+ * failed transiently within seconds instead of after the visibility timeout (functions/worker.ts). The event source
+ * mapping's consume grant includes this action already; granting it here as well keeps it if the mapping's grant
+ * ever changes, and the policy minimizer (@aws-cdk/aws-iam:minimizePolicies) merges the two.
+ */
+export function bindQueueVisibility(fn: LambdaFunction, queue: IQueue, envName: EnvName): void {
+  queue.grant(fn, 'sqs:ChangeMessageVisibility');
   fn.addEnvironment(envName, queue.queueUrl);
 }
 

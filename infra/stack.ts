@@ -7,9 +7,10 @@ import { ImportFunctions } from './constructs/functions.js';
 import { ImportQueue } from './constructs/import-queue.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { TenantSchedules } from './constructs/schedules.js';
+import { SweepSchedule } from './constructs/sweep-schedule.js';
 import { TenantSecrets } from './constructs/secrets.js';
 import { Tables } from './constructs/tables.js';
-import { bindInvoke, bindQueueSender, bindScheduleManagement, bindSecrets, bindTable, setting } from './grants.js';
+import { bindInvoke, bindQueueSender, bindQueueVisibility, bindScheduleManagement, bindSecrets, bindTable, setting } from './grants.js';
 
 export interface PersonioImportStackProps extends StackProps {
   readonly config: DeploymentConfig;
@@ -17,8 +18,9 @@ export interface PersonioImportStackProps extends StackProps {
 
 /**
  * The whole product: connect (HTTP API) → secrets, connections, schedules; schedule → fetch → import queue → worker →
- * users and runs. The constructs own their resources; this stack wires the permissions, each one through a binder
- * that sets the matching environment variable (see each function's `loadConfig([...])` for the names it reads).
+ * users and runs; every few minutes, the sweeper settles runs that stalled. The constructs own their resources; this
+ * stack wires the permissions, each one through a binder that sets the matching environment variable (see each
+ * function's `loadConfig([...])` for the names it reads).
  */
 export class PersonioImportStack extends Stack {
   readonly tables: Tables;
@@ -26,6 +28,7 @@ export class PersonioImportStack extends Stack {
   readonly importQueue: ImportQueue;
   readonly secrets: TenantSecrets;
   readonly schedules: TenantSchedules;
+  readonly sweepSchedule: SweepSchedule;
   readonly api: ConnectApi;
   readonly monitoring: Monitoring;
 
@@ -36,7 +39,7 @@ export class PersonioImportStack extends Stack {
 
     const tables = (this.tables = new Tables(this, 'Tables'));
     const functions = (this.functions = new ImportFunctions(this, 'Functions', { logRetention }));
-    const { connect, fetch, worker } = functions;
+    const { connect, fetch, worker, sweeper } = functions;
     const importQueue = (this.importQueue = new ImportQueue(this, 'ImportQueue', { worker }));
     const secrets = (this.secrets = new TenantSecrets(this, 'Secrets', { prefix: config.secretPrefix }));
     const schedules = (this.schedules = new TenantSchedules(this, 'Schedules', {
@@ -46,9 +49,11 @@ export class PersonioImportStack extends Stack {
       flexibleWindowMinutes: config.scheduleFlexibleWindowMinutes,
     }));
     const api = (this.api = new ConnectApi(this, 'ConnectApi', { handler: connect, logRetention }));
+    const sweepSchedule = (this.sweepSchedule = new SweepSchedule(this, 'SweepSchedule', { sweeper }));
 
-    // connect: connections (read/write), runs (read/write: approving a held run claims and finishes it), users (read and
-    // update existing ones: approval deactivates, the mapping preview reads), secrets (manage), schedules, "import now".
+    // connect: connections (read/write: "import now" claims the tenant for a run), runs (read/write: "import now" settles
+    // a stalled run, approving a held run claims and finishes it), users (read and update existing ones: approval and
+    // finishing a stalled finalization deactivate, the mapping preview reads), secrets (manage), schedules, "import now".
     bindTable(connect, tables.connections, 'readWrite', envNames.connectionsTable);
     bindTable(connect, tables.runs, 'readWrite', envNames.runsTable);
     bindTable(connect, tables.users, 'readUpdate', envNames.usersTable);
@@ -60,7 +65,8 @@ export class PersonioImportStack extends Stack {
     // Approving a held run applies the same guard as the worker.
     setting(connect, envNames.deactivationThreshold, config.deactivationThreshold);
 
-    // fetch: the tenant lock (connections), runs, users (finalization), secrets (read), the import queue.
+    // fetch: the tenant lock (connections), runs (the run, its firing and progress items), users (finalization),
+    // secrets (read), the import queue.
     bindTable(fetch, tables.connections, 'readWrite', envNames.connectionsTable);
     bindTable(fetch, tables.runs, 'readWrite', envNames.runsTable);
     bindTable(fetch, tables.users, 'readWrite', envNames.usersTable);
@@ -70,11 +76,21 @@ export class PersonioImportStack extends Stack {
     setting(fetch, envNames.personioAppId, config.personioAppId);
     setting(fetch, envNames.deactivationThreshold, config.deactivationThreshold);
 
-    // worker: users and runs only; it never sees Personio, secrets or connections. (Its queue permissions come with
-    // the event source mapping.)
+    // worker: users and runs; it never sees Personio, secrets or connections. It consumes the import queue through
+    // the event source mapping, and shortens the retry of a message that failed transiently.
     bindTable(worker, tables.users, 'readWrite', envNames.usersTable);
     bindTable(worker, tables.runs, 'readWrite', envNames.runsTable);
+    bindQueueVisibility(worker, importQueue.queue, envNames.importQueueUrl);
     setting(worker, envNames.deactivationThreshold, config.deactivationThreshold);
+
+    // sweeper: finds the tenants with a current run and frees them (connections: the only Scan), settles their runs
+    // (runs: read/write), finishes stalled finalizations and approvals (users: read and update existing ones, like
+    // connect). No Personio, secrets or queues.
+    bindTable(sweeper, tables.connections, 'sweep', envNames.connectionsTable);
+    bindTable(sweeper, tables.runs, 'readWrite', envNames.runsTable);
+    bindTable(sweeper, tables.users, 'readUpdate', envNames.usersTable);
+    // Finishing a stalled finalization applies the same guard as the worker.
+    setting(sweeper, envNames.deactivationThreshold, config.deactivationThreshold);
 
     const monitoring = (this.monitoring = new Monitoring(this, 'Monitoring', {
       functions: functions.all,
@@ -83,11 +99,13 @@ export class PersonioImportStack extends Stack {
       fetchDeadLetterQueue: functions.fetchDeadLetterQueue,
       api,
       schedules,
+      sweepSchedule,
     }));
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.apiEndpoint, description: 'Connect API base URL (IAM auth: sign requests with SigV4)' });
     new CfnOutput(this, 'ApiInvokeArn', { value: api.routeArn, description: 'Resource for the callers\' execute-api:Invoke permission' });
     new CfnOutput(this, 'FetchFunctionName', { value: fetch.functionName, description: 'Invoke with {"tenantId": "…"} to import a tenant now' });
+    new CfnOutput(this, 'SweeperFunctionName', { value: sweeper.functionName, description: 'Invoke with {} to sweep stalled runs now' });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.alarmTopic.topicArn, description: 'Subscribe on-call tooling to this topic' });
     new CfnOutput(this, 'ImportDeadLetterQueueUrl', { value: importQueue.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'FetchDeadLetterQueueUrl', { value: functions.fetchDeadLetterQueue.queueUrl });

@@ -4,10 +4,13 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { envNames, loadConfig } from '../lib/config.js';
+import { runLeases, SWEEP_PERIOD_MS } from '../lib/runs/lease.js';
 import { connectionKeys, runKeys, userKeys } from '../lib/storage/tables.js';
+import { functionNames } from '../infra/bundling.js';
 import { parseDeploymentConfig } from '../infra/config.js';
 import { functionSettings } from '../infra/constructs/functions.js';
 import { MAX_RECEIVE_COUNT, workerEventSource } from '../infra/constructs/import-queue.js';
+import { SWEEP_DELIVERY_RETRIES } from '../infra/constructs/sweep-schedule.js';
 import { importMetrics, metricNames } from '../infra/metrics.js';
 import { PersonioImportStack } from '../infra/stack.js';
 
@@ -60,6 +63,7 @@ const pairs = (actions: readonly string[], ...targets: string[]): string[] => ac
 const arn = (id: string) => `\${${id}.Arn}`;
 const read = ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query'];
 const readWrite = [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+const readUpdate = ['dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
 const xray = pairs(['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*');
 const logsOf = (logGroupId: string) => pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], arn(logGroupId));
 const secretArn = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${config.secretPrefix}*`;
@@ -104,6 +108,18 @@ describe('import queue and worker event source', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [lid(stack.importQueue.deadLetterQueue), 'Arn'] }, maxReceiveCount: 5 },
     });
+  });
+
+  it('lets the worker shorten a failed message\'s retry: ChangeMessageVisibility on the queue its IMPORT_QUEUE_URL names', () => {
+    // Prepare
+    const queueId = lid(stack.importQueue.queue);
+
+    // Act
+    const permissions = permissionsOf(lid(stack.functions.worker.role!));
+
+    // Assess: once (the binder's grant and the event source's merge), on the import queue only
+    expect(permissions.filter((p) => p.startsWith('sqs:ChangeMessageVisibility '))).toEqual([`sqs:ChangeMessageVisibility on ${arn(queueId)}`]);
+    expect(environmentOf(lid(stack.functions.worker))[envNames.importQueueUrl]).toEqual({ Ref: queueId });
   });
 
   it('encrypts every queue and refuses requests without TLS', () => {
@@ -172,7 +188,13 @@ describe('tables', () => {
 });
 
 describe('functions', () => {
-  it.each(['connect', 'fetch', 'worker'] as const)('%s: ESM on nodejs24.x, ARM64, JSON logs into its own log group, traced, sized', (name) => {
+  it('deploys exactly the functions infra/bundling.ts lists (the bench measures that list)', () => {
+    // Assess
+    expect(Object.keys(stack.functions.all).sort()).toEqual([...functionNames].sort());
+    template.resourceCountIs('AWS::Lambda::Function', functionNames.length);
+  });
+
+  it.each(functionNames)('%s: ESM on nodejs24.x, ARM64, JSON logs into its own log group, traced, sized', (name) => {
     // Prepare
     const fnId = lid(stack.functions[name]);
     const logGroupId = lid(stack.functions.node.findChild(`${name[0]!.toUpperCase()}${name.slice(1)}Logs`));
@@ -202,7 +224,7 @@ describe('functions', () => {
 
   it('gives every log group (functions and API access logs) the configured retention', () => {
     // Assess
-    template.resourceCountIs('AWS::Logs::LogGroup', 4);
+    template.resourceCountIs('AWS::Logs::LogGroup', functionNames.length + 1);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: config.logRetentionDays });
   });
 
@@ -211,6 +233,74 @@ describe('functions', () => {
     expect(resources[lid(stack.functions.fetch)]?.Properties.DeadLetterConfig).toEqual({
       TargetArn: { 'Fn::GetAtt': [lid(stack.functions.fetchDeadLetterQueue), 'Arn'] },
     });
+  });
+});
+
+describe('sweeper', () => {
+  const periodSeconds = SWEEP_PERIOD_MS / 1000;
+
+  it('runs every SWEEP_PERIOD_MS (lib/runs/lease.ts) with an empty event, delivery retried within one period', () => {
+    // Prepare
+    const rule = resources[lid(stack.sweepSchedule.rule)]!;
+
+    // Assess
+    expect(periodSeconds % 60).toBe(0);
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    expect(rule.Properties).toMatchObject({
+      ScheduleExpression: `rate(${periodSeconds / 60} minutes)`,
+      State: 'ENABLED',
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': [lid(stack.functions.sweeper), 'Arn'] },
+          Input: '{}',
+          RetryPolicy: { MaximumRetryAttempts: SWEEP_DELIVERY_RETRIES, MaximumEventAgeInSeconds: periodSeconds },
+        },
+      ],
+    });
+  });
+
+  it('may be invoked by this rule only', () => {
+    // Prepare
+    const permissions = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties.FunctionName).includes(lid(stack.functions.sweeper)));
+
+    // Assess
+    expect(permissions.map((p) => p.Properties)).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [lid(stack.functions.sweeper), 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [lid(stack.sweepSchedule.rule), 'Arn'] },
+      },
+    ]);
+  });
+
+  it('runs one sweep at a time; a failed sweep is not retried and a throttled firing is dropped after one period', () => {
+    // Assess
+    expect(resources[lid(stack.functions.sweeper)]?.Properties.ReservedConcurrentExecutions).toBe(1);
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 1);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: lid(stack.functions.sweeper) },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: periodSeconds,
+    });
+  });
+
+  it('ends before the next firing, and before the leases it claims could expire under it', () => {
+    // Prepare
+    const timeoutMs = (resources[lid(stack.functions.sweeper)]?.Properties.Timeout as number) * 1000;
+
+    // Assess: a finalization or approval the sweeper claims is still its own until the sweeper is gone
+    expect(timeoutMs).toBe(functionSettings.sweeper.timeout.toMilliseconds());
+    expect(timeoutMs).toBeLessThan(SWEEP_PERIOD_MS);
+    expect(timeoutMs).toBeLessThanOrEqual(runLeases.finalizingMs);
+    expect(timeoutMs).toBeLessThanOrEqual(runLeases.approvingMs);
+  });
+
+  it('the leases outlast the functions that hold them: a finalizing worker, an approving connect', () => {
+    // Assess (lib/runs/lease.ts states both against the deployed timeouts)
+    expect(functionSettings.worker.timeout.toMilliseconds()).toBeLessThanOrEqual(runLeases.finalizingMs);
+    expect(functionSettings.connect.timeout.toMilliseconds()).toBeLessThanOrEqual(runLeases.approvingMs);
   });
 });
 
@@ -264,7 +354,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     );
   });
 
-  it('worker: users (read/write, email index) and runs (read/write), consume the import queue; no secrets, no connections', () => {
+  it('worker: users (read/write, email index) and runs (read/write), consume the import queue (and change a message\'s visibility); no secrets, no connections', () => {
     // Prepare
     const users = arn(lid(stack.tables.users.table));
 
@@ -283,9 +373,40 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     );
   });
 
+  it('sweeper: connections (Scan and UpdateItem only), runs (read/write), users (list, batch-read, update; no create, no email index); no secrets, no queues', () => {
+    // Act
+    const permissions = permissionsOf(lid(stack.functions.sweeper.role!));
+
+    // Assess
+    expect(permissions).toEqual(
+      [
+        ...logsOf(lid(stack.functions.node.findChild('SweeperLogs'))),
+        ...xray,
+        ...pairs(['dynamodb:Scan', 'dynamodb:UpdateItem'], arn(lid(stack.tables.connections.table))),
+        ...pairs(readWrite, arn(lid(stack.tables.runs.table))),
+        ...pairs(readUpdate, arn(lid(stack.tables.users.table))),
+      ].sort(),
+    );
+  });
+
+  it('lets only the sweeper Scan, and only the connections table; nobody deletes or batch-writes', () => {
+    // Act
+    const byFunction = Object.fromEntries(
+      Object.entries(stack.functions.all).map(([name, fn]) => [name, permissionsOf(lid(fn.role!)).filter((p) => /^dynamodb:(Scan|DeleteItem|BatchWriteItem|\*)/.test(p))]),
+    );
+
+    // Assess
+    expect(byFunction).toEqual({
+      connect: [],
+      fetch: [],
+      worker: [],
+      sweeper: [`dynamodb:Scan on ${arn(lid(stack.tables.connections.table))}`],
+    });
+  });
+
   it('uses a `*` resource only for X-Ray, which has no resource-level permissions', () => {
     // Prepare
-    const roles = [stack.functions.connect, stack.functions.fetch, stack.functions.worker].map((fn) => lid(fn.role!));
+    const roles = Object.values(stack.functions.all).map((fn) => lid(fn.role!));
 
     // Act
     const starred = roles.flatMap(permissionsOf).filter((p) => p.endsWith(' on *'));
@@ -354,6 +475,16 @@ describe('environment: every grant comes with the variable that names its resour
       () => ({
         [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
         [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
+        [envNames.importQueueUrl]: { Ref: lid(stack.importQueue.queue) },
+        [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+      }),
+    ],
+    [
+      'sweeper',
+      () => ({
+        [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
+        [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
+        [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
         [envNames.deactivationThreshold]: String(config.deactivationThreshold),
       }),
     ],
@@ -365,7 +496,7 @@ describe('environment: every grant comes with the variable that names its resour
     expect(environment).toEqual(expected());
   });
 
-  it.each(['connect', 'fetch', 'worker'] as const)('%s: each resource in its policy is named in its environment (or is its own log group, DLQ or event source)', (name) => {
+  it.each(functionNames)('%s: each resource in its policy is named in its environment (or is its own log group, DLQ or event source)', (name) => {
     // Prepare
     const fn = stack.functions[name];
     const fnId = lid(fn);
@@ -416,7 +547,7 @@ function loadConfigKeys(name: string): ConfigKey[] {
 }
 
 describe('environment: every variable a handler\'s loadConfig([...]) reads is set, and nothing else', () => {
-  it.each(['connect', 'fetch', 'worker'] as const)('%s', (name) => {
+  it.each(functionNames)('%s', (name) => {
     // Prepare
     const keys = loadConfigKeys(name);
     const environment = environmentOf(lid(stack.functions[name]));
@@ -463,7 +594,7 @@ describe('connect API', () => {
 describe('monitoring', () => {
   const productMetric = (name: string) => ({ Namespace: importMetrics.namespace, MetricName: name, Dimensions: [{ Name: 'service', Value: importMetrics.service }] });
 
-  it.each(['connect', 'fetch', 'worker'] as const)('alarms on %s errors and throttles', (name) => {
+  it.each(functionNames)('alarms on %s errors and throttles', (name) => {
     // Prepare
     const dimensions = [{ Name: 'FunctionName', Value: { Ref: lid(stack.functions[name]) } }];
 
@@ -502,6 +633,17 @@ describe('monitoring', () => {
     }
   });
 
+  it('alarms when EventBridge cannot invoke the sweeper', () => {
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Events',
+      MetricName: 'FailedInvocations',
+      Dimensions: [{ Name: 'RuleName', Value: { Ref: lid(stack.sweepSchedule.rule) } }],
+      Statistic: 'Sum',
+      Threshold: 1,
+    });
+  });
+
   it('alarms on dropped schedule invocations and on 5xx answers of the API', () => {
     // Assess
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -524,5 +666,17 @@ describe('monitoring', () => {
       expect(body).toContain(`["${importMetrics.namespace}","${name}","service","${importMetrics.service}"`);
     }
     for (const title of ['Import throughput', 'Personio 429s', 'Run outcomes']) expect(body).toContain(title);
+  });
+
+  it('shows every function on the dashboard\'s per-function graphs', () => {
+    // Prepare
+    const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
+    const body = render(dashboard.Properties.DashboardBody!);
+
+    // Assess
+    for (const name of functionNames) {
+      for (const label of [`${name} errors`, `${name} throttles`]) expect(body).toContain(`"label":"${label}"`);
+      expect(body).toContain(`"FunctionName","\${${lid(stack.functions[name])}}"`);
+    }
   });
 });

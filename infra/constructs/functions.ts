@@ -19,6 +19,8 @@ interface FunctionSettings {
   description: string;
   timeout: Duration;
   memorySize: number;
+  /** Only where the function must not run twice at once (the sweeper); the others scale with their callers. */
+  reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -52,6 +54,21 @@ export const functionSettings: Record<FunctionName, FunctionSettings> = {
     // Finalizing holds all of the tenant's users in memory, like the fetch.
     memorySize: 1024,
   },
+  sweeper: {
+    description: 'Personio run sweeper: every few minutes, settles runs whose lease expired (fails stalled runs, finishes stalled finalizations)',
+    // Usually a scan of the connections and a few reads per tenant with a current run: seconds. The budget is for
+    // finishing stalled finalizations (the worker's last-message work: ~100 s of writes for 20,000 users), eight
+    // tenants at a time (lib/runs/sweep.ts). 4 minutes stays under the sweep period, so sweeps do not pile up, and
+    // under the 5-minute lease of a finalization or approval the sweeper claims (lib/runs/lease.ts runLeases), so
+    // nobody else can take a claim over while the sweep that holds it still runs. A sweep cut short leaves the rest
+    // to the next one. The stack tests check both bounds.
+    timeout: Duration.minutes(4),
+    // Finishing a finalization lists all of a tenant's users, like the worker.
+    memorySize: 1024,
+    // One sweep at a time: a second would only race the first for the same claims. A firing that finds the previous
+    // sweep still running is throttled and retried by Lambda until the event is one period old (SweepSchedule).
+    reservedConcurrentExecutions: 1,
+  },
 };
 
 interface ImportFunctionsProps {
@@ -59,7 +76,7 @@ interface ImportFunctionsProps {
 }
 
 /**
- * The three handlers, bundled by esbuild (no Docker), with a log group and a role each. The roles start with nothing
+ * The four handlers, bundled by esbuild (no Docker), with a log group and a role each. The roles start with nothing
  * but writing their own log group (no AWSLambdaBasicExecutionRole, which allows logs:CreateLogGroup on `*`); the stack
  * adds each permission through `infra/grants.ts`.
  */
@@ -67,6 +84,8 @@ export class ImportFunctions extends Construct {
   readonly connect: NodejsFunction;
   readonly fetch: NodejsFunction;
   readonly worker: NodejsFunction;
+  /** Settles stalled runs on a schedule (infra/constructs/sweep-schedule.ts). */
+  readonly sweeper: NodejsFunction;
   /** Asynchronous invocations of the fetch (schedules, connect's "import now") that failed all retries. */
   readonly fetchDeadLetterQueue: Queue;
 
@@ -81,6 +100,7 @@ export class ImportFunctions extends Construct {
     this.connect = this.function('Connect', 'connect', props);
     this.fetch = this.function('Fetch', 'fetch', props, this.fetchDeadLetterQueue);
     this.worker = this.function('Worker', 'worker', props);
+    this.sweeper = this.function('Sweeper', 'sweeper', props);
 
     acknowledge(
       this.connect,
@@ -92,10 +112,15 @@ export class ImportFunctions extends Construct {
       'Serverless-LambdaDLQ',
       'Only the SQS event source mapping invokes the worker, synchronously; failed messages go to the import queue\'s own dead-letter queue (redrive policy).',
     );
+    acknowledge(
+      this.sweeper,
+      'Serverless-LambdaDLQ',
+      'The sweeper\'s events are a constant {} from its schedule: a dead-letter queue would keep copies of nothing, and the next firing (one sweep period later) does the same work. Its errors and throttles are alarmed.',
+    );
   }
 
   get all(): Record<FunctionName, NodejsFunction> {
-    return { connect: this.connect, fetch: this.fetch, worker: this.worker };
+    return { connect: this.connect, fetch: this.fetch, worker: this.worker, sweeper: this.sweeper };
   }
 
   private function(id: string, name: FunctionName, props: ImportFunctionsProps, deadLetterQueue?: Queue): NodejsFunction {

@@ -20,6 +20,7 @@ import type { ConnectApi } from './api.js';
 import type { FunctionName } from './functions.js';
 import { MAX_RECEIVE_COUNT } from './import-queue.js';
 import type { TenantSchedules } from './schedules.js';
+import type { SweepSchedule } from './sweep-schedule.js';
 
 const period = Duration.minutes(5);
 /**
@@ -36,6 +37,7 @@ interface MonitoringProps {
   fetchDeadLetterQueue: IQueue;
   api: ConnectApi;
   schedules: TenantSchedules;
+  sweepSchedule: SweepSchedule;
 }
 
 /** A product metric the functions emit in EMF (see `infra/metrics.ts`), summed per 5 minutes. */
@@ -78,6 +80,12 @@ export class Monitoring extends Construct {
       'ScheduleInvocationsDropped',
       'EventBridge Scheduler dropped invocations of the fetch (target unreachable or permission denied after retries).',
       props.schedules.group.metricDropped({ period, statistic: Stats.SUM }),
+      1,
+    );
+    this.alarm(
+      'SweepInvocationsFailed',
+      'EventBridge could not invoke the run sweeper after retries (permission or function missing): stalled runs are not settled until a tenant\'s next fetch.',
+      props.sweepSchedule.metricFailedInvocations({ period }),
       1,
     );
     this.alarm('Api5xx', 'The connect API answered 5xx (connect failed or timed out).', props.api.stage.metricServerError({ period, statistic: Stats.SUM }), 1);
