@@ -8,6 +8,7 @@ import { measureOurFetch, measureSequentialPager, type FetchMeasurement } from '
 import { rateLimitFloorMs } from './floor.js';
 import { markdownTable, summary, targets, type ReportRow } from './report.js';
 import { startSimProcess } from './sim-process.js';
+import type { DynamoRequestCounts } from './dynamo-requests.js';
 import { measureMapping, measureWorker } from './worker-bench.js';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     'memory-sizes': { type: 'string', default: '1000,50000' },
     'worker-employees': { type: 'string', default: '10000' },
     'init-runs': { type: 'string', default: '11' },
+    only: { type: 'string', default: 'bundles,fetch,memory,worker' },
   },
   strict: true,
 });
@@ -28,9 +30,15 @@ const latencyMs = Number(values['latency-ms']);
 const memorySizes = values['memory-sizes'].split(',').filter(Boolean).map(Number);
 const workerEmployees = Number(values['worker-employees']);
 const initRuns = Number(values['init-runs']);
+const SECTIONS = ['bundles', 'fetch', 'memory', 'worker'] as const;
+type Section = (typeof SECTIONS)[number];
+const only = values.only.split(',').filter(Boolean);
+const runs = (section: Section) => only.includes(section);
 const positive = (n: number) => Number.isInteger(n) && n >= 1;
-if (!positive(employees) || !Number.isInteger(latencyMs) || latencyMs < 0 || memorySizes.some((n) => !positive(n)) || !positive(workerEmployees) || !positive(initRuns)) {
-  console.error('usage: npm run bench -- [--employees N] [--latency-ms L] [--memory-sizes 1000,50000] [--worker-employees N] [--init-runs N] [--json FILE]');
+if (!positive(employees) || !Number.isInteger(latencyMs) || latencyMs < 0 || memorySizes.some((n) => !positive(n)) || !positive(workerEmployees) || !positive(initRuns) || only.length === 0 || only.some((s) => !(SECTIONS as readonly string[]).includes(s))) {
+  console.error(
+    'usage: npm run bench -- [--employees N] [--latency-ms L] [--memory-sizes 1000,50000] [--worker-employees N] [--init-runs N] [--only bundles,fetch,memory,worker] [--json FILE]',
+  );
   process.exit(2);
 }
 
@@ -70,75 +78,82 @@ async function memoryRun(size: number): Promise<FetchMeasurement & { peakRssMb: 
   }
 }
 
+async function workerSection() {
+  log(`worker: ${workerEmployees.toLocaleString('en-US')} employees on DynamoDB Local, first import then an unchanged re-import`);
+  const workerSim = await startSimProcess({ employees: workerEmployees, latencyMs: 0 });
+  try {
+    await workerSim.knobs(NO_LIMITS);
+    const worker = await measureWorker(workerSim, workerEmployees, (line) => log(line));
+    const mappingCost = await measureMapping(workerSim);
+    return { worker, mappingCost };
+  } finally {
+    await workerSim.stop();
+  }
+}
+
 const startedAt = new Date();
-log(`bundles: each function built as the synth builds it, import() timed in ${initRuns} fresh processes`);
-const functions = await measureFunctions(initRuns, log);
-const fetchFigures = await fetchSection();
+let functions: Awaited<ReturnType<typeof measureFunctions>> | undefined;
+if (runs('bundles')) {
+  log(`bundles: each function built as the synth builds it, import() timed in ${initRuns} fresh processes`);
+  functions = await measureFunctions(initRuns, log);
+}
+const fetchFigures = runs('fetch') ? await fetchSection() : undefined;
 const memory: Record<number, FetchMeasurement & { peakRssMb: number }> = {};
-for (const size of memorySizes) {
-  log(`memory: fetch of ${size.toLocaleString('en-US')} employees in a fresh process`);
-  memory[size] = await memoryRun(size);
+if (runs('memory')) {
+  for (const size of memorySizes) {
+    log(`memory: fetch of ${size.toLocaleString('en-US')} employees in a fresh process`);
+    memory[size] = await memoryRun(size);
+  }
 }
-
-log(`worker: ${workerEmployees.toLocaleString('en-US')} employees on DynamoDB Local, first import then an unchanged re-import`);
-const workerSim = await startSimProcess({ employees: workerEmployees, latencyMs: 0 });
-let worker: Awaited<ReturnType<typeof measureWorker>>;
-let mappingCost: Awaited<ReturnType<typeof measureMapping>>;
-try {
-  await workerSim.knobs(NO_LIMITS);
-  worker = await measureWorker(workerSim, workerEmployees, (line) => log(line));
-  mappingCost = await measureMapping(workerSim);
-} finally {
-  await workerSim.stop();
-}
-
+const workerFigures = runs('worker') ? await workerSection() : undefined;
 
 const finishedAt = new Date();
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const sec = (ms: number, digits = 2) => `${(ms / 1000).toFixed(digits)} s`;
 const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
-const { ours, sequential, oursStats, sequentialStats, floorMs, pages } = fetchFigures;
-const overFloor = ratio(ours.wallMs, floorMs);
-const sequentialOverOurs = ratio(sequential.wallMs, ours.wallMs);
 const perSecond = (employeesDone: number, ms: number) => ratio(employeesDone * 1000, ms);
-const firstImportPerSecond = perSecond(worker.firstImport.employeesFetched, worker.firstImportMs);
-const reimportPerSecond = perSecond(worker.reimport.employeesFetched, worker.reimportMs);
-const writesPerEmployee = ratio(worker.firstImport.dynamoWriteRequests, worker.firstImport.employeesFetched);
-const mappingOverParse = ratio(mappingCost.mappingUsPerEmployee, mappingCost.jsonParseUsPerEmployee);
 
-const rows: ReportRow[] = [
-  {
-    measure: `fetch of ${int(employees)} employees vs rate-limit floor (${pages} pages)`,
-    value: `${sec(ours.wallMs)} vs ${sec(floorMs)} = ${overFloor.toFixed(2)}×`,
-    target: `≤ ${targets.fetchOverFloor}× floor`,
-    pass: overFloor <= targets.fetchOverFloor,
-  },
-  {
-    measure: 'sequential pager vs ours',
-    value: `${sec(sequential.wallMs)} = ${sequentialOverOurs.toFixed(2)}× ours`,
-    target: `≥ ${targets.sequentialOverOurs}× ours`,
-    pass: sequentialOverOurs >= targets.sequentialOverOurs,
-  },
-  {
-    measure: '429s received, ours (sequential)',
-    value: `${oursStats.rateLimited} of ${int(oursStats.requests)} requests (${sequentialStats.rateLimited} of ${int(sequentialStats.requests)})`,
-    target: '0 from our pacing',
-    pass: oursStats.rateLimited === 0,
-  },
-  {
-    measure: 'employees fetched, ours / sequential',
-    value: `${int(ours.employees)} / ${int(sequential.employees)}`,
-    target: `${int(employees)} each`,
-    pass: ours.employees === employees && sequential.employees === employees,
-  },
-  {
-    measure: 'fetch client CPU, ours / sequential',
-    value: `${int(ours.cpuMs)} ms / ${int(sequential.cpuMs)} ms`,
-    target: '–',
-    pass: null,
-  },
-];
-const sizes = [...memorySizes].sort((a, b) => a - b);
+const rows: ReportRow[] = [];
+if (fetchFigures) {
+  const { ours, sequential, oursStats, sequentialStats, floorMs, pages } = fetchFigures;
+  const overFloor = ratio(ours.wallMs, floorMs);
+  const sequentialOverOurs = ratio(sequential.wallMs, ours.wallMs);
+  rows.push(
+    {
+      measure: `fetch of ${int(employees)} employees vs rate-limit floor (${pages} pages)`,
+      value: `${sec(ours.wallMs)} vs ${sec(floorMs)} = ${overFloor.toFixed(2)}×`,
+      target: `≤ ${targets.fetchOverFloor}× floor`,
+      pass: overFloor <= targets.fetchOverFloor,
+    },
+    {
+      measure: 'sequential pager vs ours',
+      value: `${sec(sequential.wallMs)} = ${sequentialOverOurs.toFixed(2)}× ours`,
+      target: `≥ ${targets.sequentialOverOurs}× ours`,
+      pass: sequentialOverOurs >= targets.sequentialOverOurs,
+    },
+    {
+      measure: '429s received, ours (sequential)',
+      value: `${oursStats.rateLimited} of ${int(oursStats.requests)} requests (${sequentialStats.rateLimited} of ${int(sequentialStats.requests)})`,
+      target: '0 from our pacing',
+      pass: oursStats.rateLimited === 0,
+    },
+    {
+      measure: 'employees fetched, ours / sequential',
+      value: `${int(ours.employees)} / ${int(sequential.employees)}`,
+      target: `${int(employees)} each`,
+      pass: ours.employees === employees && sequential.employees === employees,
+    },
+    {
+      measure: 'fetch client CPU, ours / sequential',
+      value: `${int(ours.cpuMs)} ms / ${int(sequential.cpuMs)} ms`,
+      target: '–',
+      pass: null,
+    },
+  );
+}
+const sizes = Object.keys(memory)
+  .map(Number)
+  .sort((a, b) => a - b);
 const smallest = sizes[0];
 const largest = sizes.at(-1);
 if (smallest !== undefined && largest !== undefined && largest > smallest) {
@@ -154,45 +169,72 @@ if (smallest !== undefined && largest !== undefined && largest > smallest) {
 } else {
   for (const size of sizes) rows.push({ measure: `fetch peak RSS, ${int(size)} employees`, value: `${int(memory[size]!.peakRssMb)} MB`, target: '– (needs two sizes)', pass: null });
 }
-rows.push(
-  {
-    measure: 'worker throughput, first import (4 environments)',
-    value: `${int(firstImportPerSecond)} employees/s (${int(worker.firstImport.employeesFetched)} in ${sec(worker.firstImportMs, 1)})`,
-    target: '– (none set)',
-    pass: null,
-  },
-  {
-    measure: 'worker throughput, unchanged re-import',
-    value: `${int(reimportPerSecond)} employees/s (${int(worker.reimport.employeesFetched)} in ${sec(worker.reimportMs, 1)})`,
-    target: '– (none set)',
-    pass: null,
-  },
-  {
-    measure: 'user writes, first import',
-    value: `${int(worker.firstImport.dynamoWriteRequests)} for ${int(worker.firstImport.employeesFetched)} employees = ${writesPerEmployee.toFixed(2)}× (${int(worker.firstImport.created)} created)`,
-    target: `≤ ${targets.firstImportWritesPerEmployee}× employees`,
-    pass: writesPerEmployee <= targets.firstImportWritesPerEmployee,
-  },
-  {
-    measure: 'user writes, unchanged re-import',
-    value: `${int(worker.reimport.dynamoWriteRequests)} (${int(worker.reimport.unchanged)} users unchanged)`,
-    target: `${targets.reimportWrites}`,
-    pass: worker.reimport.dynamoWriteRequests === targets.reimportWrites,
-  },
-  {
-    measure: 'worker peak RSS, one environment',
-    value: `${int(worker.peakRssMb)} MB`,
-    target: `< ${targets.workerPeakRssMb} MB`,
-    pass: worker.peakRssMb < targets.workerPeakRssMb,
-  },
-  {
-    measure: 'mapping vs JSON.parse, per employee',
-    value: `${mappingCost.mappingUsPerEmployee.toFixed(2)} µs vs ${mappingCost.jsonParseUsPerEmployee.toFixed(2)} µs = ${mappingOverParse.toFixed(2)}×`,
-    target: `≤ ${targets.mappingOverJsonParse}× JSON.parse`,
-    pass: mappingOverParse <= targets.mappingOverJsonParse,
-  },
-);
-for (const [name, f] of Object.entries(functions)) {
+/** Requests per employee of one import, 3 decimals (NaN when no employee was fetched). */
+const requestsPerEmployee = (requests: DynamoRequestCounts, employeesFetched: number) => ratio(requests.total, employeesFetched);
+const operationsText = (requests: DynamoRequestCounts) =>
+  Object.entries(requests.byOperation)
+    .map(([operation, n]) => `${operation} ${int(n)}`)
+    .join(', ');
+if (workerFigures) {
+  const { worker, mappingCost } = workerFigures;
+  const firstImportPerSecond = perSecond(worker.firstImport.employeesFetched, worker.firstImportMs);
+  const reimportPerSecond = perSecond(worker.reimport.employeesFetched, worker.reimportMs);
+  const writesPerEmployee = ratio(worker.firstImport.dynamoWriteRequests, worker.firstImport.employeesFetched);
+  const mappingOverParse = ratio(mappingCost.mappingUsPerEmployee, mappingCost.jsonParseUsPerEmployee);
+  const firstRequests = worker.firstImportDynamoRequests;
+  const reRequests = worker.reimportDynamoRequests;
+  rows.push(
+    {
+      measure: 'worker throughput, first import (4 environments)',
+      value: `${int(firstImportPerSecond)} employees/s (${int(worker.firstImport.employeesFetched)} in ${sec(worker.firstImportMs, 1)})`,
+      target: '– (none set)',
+      pass: null,
+    },
+    {
+      measure: 'worker throughput, unchanged re-import',
+      value: `${int(reimportPerSecond)} employees/s (${int(worker.reimport.employeesFetched)} in ${sec(worker.reimportMs, 1)})`,
+      target: '– (none set)',
+      pass: null,
+    },
+    {
+      measure: 'user writes, first import',
+      value: `${int(worker.firstImport.dynamoWriteRequests)} for ${int(worker.firstImport.employeesFetched)} employees = ${writesPerEmployee.toFixed(2)}× (${int(worker.firstImport.created)} created)`,
+      target: `≤ ${targets.firstImportWritesPerEmployee}× employees`,
+      pass: writesPerEmployee <= targets.firstImportWritesPerEmployee,
+    },
+    {
+      measure: 'user writes, unchanged re-import',
+      value: `${int(worker.reimport.dynamoWriteRequests)} (${int(worker.reimport.unchanged)} users unchanged)`,
+      target: `${targets.reimportWrites}`,
+      pass: worker.reimport.dynamoWriteRequests === targets.reimportWrites,
+    },
+    {
+      measure: 'all DynamoDB requests, first import (fetch + worker, run bookkeeping included)',
+      value: `${int(firstRequests.total)} = ${requestsPerEmployee(firstRequests, worker.firstImport.employeesFetched).toFixed(3)} per employee (${operationsText(firstRequests)})`,
+      target: '–',
+      pass: null,
+    },
+    {
+      measure: 'all DynamoDB requests, unchanged re-import',
+      value: `${int(reRequests.total)} = ${requestsPerEmployee(reRequests, worker.reimport.employeesFetched).toFixed(3)} per employee (${operationsText(reRequests)})`,
+      target: '–',
+      pass: null,
+    },
+    {
+      measure: 'worker peak RSS, one environment',
+      value: `${int(worker.peakRssMb)} MB`,
+      target: `< ${targets.workerPeakRssMb} MB`,
+      pass: worker.peakRssMb < targets.workerPeakRssMb,
+    },
+    {
+      measure: 'mapping vs JSON.parse, per employee',
+      value: `${mappingCost.mappingUsPerEmployee.toFixed(2)} µs vs ${mappingCost.jsonParseUsPerEmployee.toFixed(2)} µs = ${mappingOverParse.toFixed(2)}×`,
+      target: `≤ ${targets.mappingOverJsonParse}× JSON.parse`,
+      pass: mappingOverParse <= targets.mappingOverJsonParse,
+    },
+  );
+}
+for (const [name, f] of Object.entries(functions ?? {})) {
   rows.push({
     measure: `${name} bundle`,
     value: `${int(f.bundleKb)} KiB (${int(f.gzipKb)} KiB gzip)`,
@@ -200,7 +242,7 @@ for (const [name, f] of Object.entries(functions)) {
     pass: f.bundleKb <= targets.bundleKb,
   });
 }
-for (const [name, f] of Object.entries(functions)) {
+for (const [name, f] of Object.entries(functions ?? {})) {
   rows.push({
     measure: `${name} init, import() with --enable-source-maps`,
     value: `${int(f.initMsWithSourceMaps.median)} ms median (fastest ${int(f.initMsWithSourceMaps.fastest)} ms; ${int(f.initMs.median)} ms without source maps)`,
@@ -220,6 +262,7 @@ log('');
 log(
   `${startedAt.toISOString()} – ${finishedAt.toISOString()}, Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}, load average ${machine.loadAverage.join(' / ')} (1 / 5 / 15 min) at the end`,
 );
+if (SECTIONS.some((s) => !runs(s))) log(`Sections run: ${SECTIONS.filter(runs).join(', ')} (--only); the others' rows are left out.`);
 for (const line of markdownTable(rows)) log(line);
 log('');
 log(summary(rows));
@@ -229,52 +272,75 @@ log(
 
 if (values.json) {
   const largestRun = largest !== undefined ? memory[largest] : undefined;
+  const fetchJson = fetchFigures && {
+    employees,
+    wallMs: Math.round(fetchFigures.ours.wallMs),
+    floorMs: fetchFigures.floorMs,
+    sequentialWallMs: Math.round(fetchFigures.sequential.wallMs),
+    requests: fetchFigures.oursStats.requests,
+    rateLimited: fetchFigures.oursStats.rateLimited,
+  };
+  const memoryJson = runs('memory') && {
+    peakRssMb: largestRun ? Math.round(largestRun.peakRssMb) : null,
+  };
+  const fetchRestJson = fetchFigures && {
+    cpuMs: Math.round(fetchFigures.ours.cpuMs),
+    sequentialCpuMs: Math.round(fetchFigures.sequential.cpuMs),
+    sequentialRequests: fetchFigures.sequentialStats.requests,
+    sequentialRateLimited: fetchFigures.sequentialStats.rateLimited,
+  };
+  const memoryRestJson = runs('memory') && {
+    peakRssMbBySize: Object.fromEntries(Object.entries(memory).map(([k, v]) => [k, Math.round(v.peakRssMb)])),
+  };
+  const workerJson = workerFigures && workerJsonOf(workerFigures);
   const figures = {
-    fetch: {
-      employees,
-      wallMs: Math.round(ours.wallMs),
-      floorMs,
-      sequentialWallMs: Math.round(sequential.wallMs),
-      requests: oursStats.requests,
-      rateLimited: oursStats.rateLimited,
-      peakRssMb: largestRun ? Math.round(largestRun.peakRssMb) : null,
-      cpuMs: Math.round(ours.cpuMs),
-      sequentialCpuMs: Math.round(sequential.cpuMs),
-      sequentialRequests: sequentialStats.requests,
-      sequentialRateLimited: sequentialStats.rateLimited,
-      peakRssMbBySize: Object.fromEntries(Object.entries(memory).map(([k, v]) => [k, Math.round(v.peakRssMb)])),
-    },
-    worker: {
-      employees: worker.employees,
-      firstImportWriteRequests: worker.firstImport.dynamoWriteRequests,
-      reimportWriteRequests: worker.reimport.dynamoWriteRequests,
-      mappingUsPerEmployee: Number(mappingCost.mappingUsPerEmployee.toFixed(3)),
-      jsonParseUsPerEmployee: Number(mappingCost.jsonParseUsPerEmployee.toFixed(3)),
-      peakRssMb: Math.round(worker.peakRssMb),
-      firstImportWorkerMs: Math.round(worker.firstImportWorkerMs),
-      firstImportMs: Math.round(worker.firstImportMs),
-      reimportMs: Math.round(worker.reimportMs),
-      firstImportEmployeesPerSecond: Math.round(firstImportPerSecond),
-      reimportEmployeesPerSecond: Math.round(reimportPerSecond),
-      usersCreated: worker.firstImport.created,
-    },
-    functions: Object.fromEntries(
-      Object.entries(functions).map(([name, f]) => [
-        name,
-        {
-          bundleKb: f.bundleKb,
-          // As deployed (NODE_OPTIONS=--enable-source-maps): median of the runs.
-          initMs: f.initMsWithSourceMaps.median,
-          initMsFastest: f.initMsWithSourceMaps.fastest,
-          initMsWithoutSourceMaps: f.initMs.median,
-          gzipKb: f.gzipKb,
-        },
-      ]),
-    ),
+    ...((fetchJson || memoryJson) && { fetch: { ...fetchJson, ...memoryJson, ...fetchRestJson, ...memoryRestJson } }),
+    ...(workerJson && { worker: workerJson }),
+    ...(functions && {
+      functions: Object.fromEntries(
+        Object.entries(functions).map(([name, f]) => [
+          name,
+          {
+            bundleKb: f.bundleKb,
+            // As deployed (NODE_OPTIONS=--enable-source-maps): median of the runs.
+            initMs: f.initMsWithSourceMaps.median,
+            initMsFastest: f.initMsWithSourceMaps.fastest,
+            initMsWithoutSourceMaps: f.initMs.median,
+            gzipKb: f.gzipKb,
+          },
+        ]),
+      ),
+    }),
     report: rows,
     targets,
-    machine: { ...machine, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), initRuns },
+    machine: { ...machine, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), initRuns, sections: SECTIONS.filter(runs) },
   };
   await writeFile(values.json, `${JSON.stringify(figures, null, 2)}\n`);
   log(`\nwrote ${values.json}`);
+}
+
+function workerJsonOf({ worker, mappingCost }: NonNullable<typeof workerFigures>) {
+  const perEmployee = (requests: DynamoRequestCounts, employeesFetched: number) => Number(requestsPerEmployee(requests, employeesFetched).toFixed(3));
+  return {
+    employees: worker.employees,
+    firstImportWriteRequests: worker.firstImport.dynamoWriteRequests,
+    reimportWriteRequests: worker.reimport.dynamoWriteRequests,
+    mappingUsPerEmployee: Number(mappingCost.mappingUsPerEmployee.toFixed(3)),
+    jsonParseUsPerEmployee: Number(mappingCost.jsonParseUsPerEmployee.toFixed(3)),
+    peakRssMb: Math.round(worker.peakRssMb),
+    firstImportWorkerMs: Math.round(worker.firstImportWorkerMs),
+    firstImportMs: Math.round(worker.firstImportMs),
+    reimportMs: Math.round(worker.reimportMs),
+    firstImportEmployeesPerSecond: Math.round(perSecond(worker.firstImport.employeesFetched, worker.firstImportMs)),
+    reimportEmployeesPerSecond: Math.round(perSecond(worker.reimport.employeesFetched, worker.reimportMs)),
+    usersCreated: worker.firstImport.created,
+    // Every DynamoDB request of each import (the fetch's and the worker processes'; the run's bookkeeping included).
+    firstImportDynamoRequests: worker.firstImportDynamoRequests.total,
+    reimportDynamoRequests: worker.reimportDynamoRequests.total,
+    firstImportDynamoRequestsPerEmployee: perEmployee(worker.firstImportDynamoRequests, worker.firstImport.employeesFetched),
+    reimportDynamoRequestsPerEmployee: perEmployee(worker.reimportDynamoRequests, worker.reimport.employeesFetched),
+    dynamoRequestsByOperation: { firstImport: worker.firstImportDynamoRequests.byOperation, reimport: worker.reimportDynamoRequests.byOperation },
+    // HTTP attempts, the SDK's own retries included (= the requests when it retried nothing).
+    dynamoHttpAttempts: { firstImport: worker.firstImportDynamoRequests.attempts, reimport: worker.reimportDynamoRequests.attempts },
+  };
 }

@@ -11,6 +11,7 @@ import { startLocalEnvironment } from '../local/runner/environment.js';
 import { connectThroughApi } from '../local/runner/import-run.js';
 import { fetchContext } from '../local/runner/events.js';
 import { runTsxChild } from './child.js';
+import { countDynamoRequests, dynamoRequests, dynamoRequestsSince, sumDynamoRequests, type DynamoRequestCounts } from './dynamo-requests.js';
 import type { SimProcess } from './sim-process.js';
 
 export interface WorkerFigures {
@@ -23,14 +24,22 @@ export interface WorkerFigures {
   firstImportMs: number;
   reimportMs: number;
   peakRssMb: number;
+  /**
+   * Every DynamoDB request of each import: the fetch's (this process) and the worker processes', the run's own
+   * bookkeeping included; not the bench's own reads (connecting the tenant, waiting for the run to be final).
+   */
+  firstImportDynamoRequests: DynamoRequestCounts;
+  reimportDynamoRequests: DynamoRequestCounts;
 }
 
 /** The worker on DynamoDB Local: a first import of the simulator's tenant, then an unchanged re-import. */
 export async function measureWorker(sim: SimProcess, employees: number, log: (line: string) => void): Promise<WorkerFigures> {
+  countDynamoRequests();
   const env = await startLocalEnvironment({ personio: { url: sim.url, ...DEFAULT_SIM_CREDENTIAL }, logLevel: 'ERROR' });
   try {
     await connectThroughApi(env, 'bench', env.personio);
-    const run = async (label: string): Promise<{ report: RunReport; workerMs: number; importMs: number; peakRssMb: number }> => {
+    const run = async (label: string): Promise<{ report: RunReport; workerMs: number; importMs: number; peakRssMb: number; dynamoRequests: DynamoRequestCounts }> => {
+      const before = dynamoRequests();
       const fetched = await env.handlers.fetch({ tenantId: 'bench' }, fetchContext());
       if (fetched.status !== 'fetched') throw new Error(`fetch: ${JSON.stringify(fetched)}`);
       const started = performance.now();
@@ -38,13 +47,19 @@ export async function measureWorker(sim: SimProcess, employees: number, log: (li
       const workers = await Promise.all(Array.from({ length: 4 }, () => runWorkerProcess(env.stack.env, env.queueUrls.importQueueUrl)));
       const worker = { peakRssMb: Math.max(...workers.map((w) => w.peakRssMb)) };
       const workerMs = performance.now() - started;
+      // Taken before waitForFinal's reads: the fetch's requests (and any other of this process during the import).
+      const ours = dynamoRequestsSince(dynamoRequests(), before);
+      const requests = sumDynamoRequests([ours, ...workers.map((w) => w.dynamoRequests)]);
       const report = await waitForFinal(env, fetched.runId);
       if (report.status !== 'completed') throw new Error(`${label}: the run ended ${report.status}, not completed`);
       // The import proper: from the first environment ready to poll to the run's finish (written by the worker that
       // finalized it), without the processes' start-up (tsx) and the 2 s of empty queue they wait before exiting.
       const importMs = Date.parse(report.finishedAt ?? '') - Math.min(...workers.map((w) => w.readyAt));
       log(`  ${label}: ${report.status}, created ${report.created}, unchanged ${report.unchanged}, ${report.dynamoWriteRequests} writes, import ${(importMs / 1000).toFixed(1)} s (worker processes ${(workerMs / 1000).toFixed(1)} s)`);
-      return { report, workerMs, importMs, peakRssMb: worker.peakRssMb };
+      const perEmployee = report.employeesFetched > 0 ? requests.total / report.employeesFetched : Number.NaN;
+      const operations = Object.entries(requests.byOperation).map(([operation, n]) => `${operation} ${n}`).join(', ');
+      log(`    DynamoDB requests: ${requests.total} = ${perEmployee.toFixed(3)} per employee (${operations}; fetch ${ours.total}; ${requests.attempts} HTTP attempts)`);
+      return { report, workerMs, importMs, peakRssMb: worker.peakRssMb, dynamoRequests: requests };
     };
     const first = await run('first import');
     const again = await run('unchanged re-import');
@@ -56,6 +71,8 @@ export async function measureWorker(sim: SimProcess, employees: number, log: (li
       firstImportMs: first.importMs,
       reimportMs: again.importMs,
       peakRssMb: Math.max(first.peakRssMb, again.peakRssMb),
+      firstImportDynamoRequests: first.dynamoRequests,
+      reimportDynamoRequests: again.dynamoRequests,
     };
   } finally {
     await env.stop();
@@ -71,7 +88,7 @@ async function waitForFinal(env: Awaited<ReturnType<typeof startLocalEnvironment
   throw new Error(`run ${runId} did not finish`);
 }
 
-function runWorkerProcess(stackEnv: Record<string, string>, queueUrl: string): Promise<{ peakRssMb: number; readyAt: number }> {
+function runWorkerProcess(stackEnv: Record<string, string>, queueUrl: string): Promise<{ peakRssMb: number; readyAt: number; dynamoRequests: DynamoRequestCounts }> {
   const entry = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
   return runTsxChild(entry, [], { ...process.env, ...stackEnv, IMPORT_QUEUE_URL: queueUrl, POWERTOOLS_LOG_LEVEL: 'ERROR', WORKER_CONCURRENCY: '1' });
 }

@@ -1,16 +1,18 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsEventSource } from '../local/runner/event-source.js';
 import { printWithPeakRss } from './child.js';
+import { countDynamoRequests, dynamoRequests } from './dynamo-requests.js';
 
 /**
  * Child-process entry: plays the SQS event source for the real worker handler until the queue has
  * stayed empty for a while, then reports the process's peak RSS, so the figure is the worker's own,
  * and when it was ready to poll (epoch ms, after loading the handler), so the parent can time the
- * import without the processes' start-up and idle tail.
+ * import without the processes' start-up and idle tail, and every DynamoDB request the handler made.
  * The environment (endpoints, table names) comes from the parent.
  */
 const queueUrl = process.env['IMPORT_QUEUE_URL'];
 if (!queueUrl) throw new Error('IMPORT_QUEUE_URL is not set');
+countDynamoRequests();
 const { handler } = await import('../functions/worker.js');
 const readyAt = Date.now();
 const source = new SqsEventSource({ sqs: new SQSClient({}), queueUrl, handler, concurrency: Number(process.env['WORKER_CONCURRENCY'] ?? 4) });
@@ -25,4 +27,4 @@ for (;;) {
   if (emptySince !== undefined && Date.now() - emptySince > 2_000) break;
 }
 await source.stop();
-printWithPeakRss({ ...source.stats, readyAt });
+printWithPeakRss({ ...source.stats, readyAt, dynamoRequests: dynamoRequests() });
