@@ -290,6 +290,7 @@ describe('mapEmployee', () => {
         fields: { ...BERGMANN_FIELDS, preferredName: 'Alexander Bergmann', birthday: '1985-03-07' },
         customFields: {},
         problems: [],
+        personioStatus: 'active',
       },
     });
   });

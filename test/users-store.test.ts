@@ -74,15 +74,17 @@ describe('the user store on DynamoDB Local', () => {
     expect((await users.list('t-order'))[0]?.position).toBe('CTO');
   });
 
-  it('refuses to give one email to two Personio employees', async () => {
+  it('refuses to give one email to two active Personio employees once the run has seen everyone, naming both', async () => {
     // Prepare
     await users.upsertMany('t-dup', [employee(10, { email: 'same@example.com', status: 'active' })], run1);
 
-    // Act
-    const outcome = await users.upsertMany('t-dup', [employee(11, { email: 'same@example.com', status: 'active' })], run1);
+    // Act: during the run the holder may still turn out gone (deferred); at the run's completion it is a conflict
+    const during = await users.upsertMany('t-dup', [employee(11, { email: 'same@example.com', status: 'active' })], run1);
+    const atCompletion = await users.upsertMany('t-dup', during.deferred, { ...run1, final: true });
 
     // Assess
-    expect(outcome.failures).toEqual([{ personioId: 11, reason: 'email_taken' }]);
+    expect(during).toMatchObject({ created: 0, failures: [], deferred: [{ personioId: 11 }] });
+    expect(atCompletion.failures).toEqual([{ personioId: 11, reason: 'email_taken', otherPersonioId: 10 }]);
     expect(await users.list('t-dup')).toHaveLength(1);
   });
 

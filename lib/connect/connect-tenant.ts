@@ -73,6 +73,14 @@ export async function connectTenant(deps: ConnectDeps, tenantId: string, input: 
       'The Personio credential cannot read Email: enable it in Personio under Settings → Integrations → API credentials → Readable employee attributes. Dado cannot import users without it.',
     );
   }
+  // Status is how a leaver loses access (Personio lists leavers as inactive): importing without it would keep every
+  // leaver an active Dado user.
+  if (!readable.has('status')) {
+    throw new ConnectError(
+      'status_not_readable',
+      'The Personio credential cannot read Status: enable it in Personio under Settings → Integrations → API credentials → Readable employee attributes. Dado needs it to deactivate people who leave, whether or not the Status field is imported.',
+    );
+  }
 
   const existing = (await deps.connections.get(tenantId)) as ConnectionRecord | undefined;
   const birthday = attributes.find((a) => a.universal_id === BIRTHDAY_UNIVERSAL_ID)?.key ?? null;

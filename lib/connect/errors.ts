@@ -8,6 +8,7 @@ export type ConnectErrorCode =
   | 'method_not_allowed'
   | 'invalid_credentials'
   | 'email_not_readable'
+  | 'status_not_readable'
   | 'personio_unavailable'
   | 'personio_rate_limited'
   | 'not_connected'
@@ -33,6 +34,7 @@ export const statusByCode: Record<ConnectErrorCode, number> = {
   method_not_allowed: 405,
   invalid_credentials: 422,
   email_not_readable: 422,
+  status_not_readable: 422,
   personio_unavailable: 502,
   personio_rate_limited: 503,
   not_connected: 404,

@@ -56,6 +56,12 @@ export interface MappedEmployee {
   customFields: Record<string, unknown>;
   /** Fields present in Personio's payload whose value cannot be used (left as they were, reported). */
   problems: MappingProblem[];
+  /**
+   * Personio's `status` when the payload carried a status Personio defines, whether or not the tenant imports the
+   * status field: it decides whether the user is active (inactive = a leaver). Absent when the payload had no status or
+   * one the mapping cannot read (then `active` stays as it was, and the problem is reported).
+   */
+  personioStatus?: Status;
 }
 
 export type MapResult =
@@ -121,5 +127,24 @@ export function mapEmployee(employee: PersonioEmployee, mapping: Mapping): MapRe
     else customFields[name] = converted;
   }
 
-  return { ok: true, employee: { personioId, fields: fields as Partial<MappedFields>, customFields, problems } };
+  const personioStatus = leaverSignal(employee, mapping, problems);
+  return { ok: true, employee: { personioId, fields: fields as Partial<MappedFields>, customFields, problems, ...(personioStatus ? { personioStatus } : {}) } };
+}
+
+/**
+ * Personio keeps leavers in the list with status `inactive`, so its status is what makes a leaver lose access: read
+ * whenever it is sent (the fetch always asks for it), imported as a field or not. A value it cannot read is a problem,
+ * reported once (under the status field when that is imported, as `active` otherwise).
+ */
+function leaverSignal(employee: PersonioEmployee, mapping: Mapping, problems: MappingProblem[]): Status | undefined {
+  const attribute = employee['status'];
+  if (!attribute) return undefined;
+  const status = toStatus(attribute.value);
+  // An empty status says nothing about the employee: `active` stays as it was.
+  if (status === null) return undefined;
+  if (status instanceof Unusable) {
+    if (!problems.some((p) => p.attribute === 'status')) problems.push({ field: 'active', attribute: 'status', code: status.code });
+    return undefined;
+  }
+  return status;
 }

@@ -58,6 +58,18 @@ export async function finalizeRun(deps: FinalizeDeps, tenantId: string, runId: s
     const skipped = decision.gone.length - deactivated;
     if (skipped > 0) findings.push({ code: 'deactivation_skipped', message: `${skipped} user(s) missing from Personio were left active: a newer import wrote them after this run began.` });
   }
+  // Employees whose address was held by a user the run might find gone: now every leaver is known (and deactivated,
+  // unless the run is held), so the address passes to them or is a genuine conflict.
+  const deferred = markers.flatMap((m) => m.deferred);
+  if (deferred.length > 0) {
+    const late = await deps.users.upsertMany(tenantId, deferred, { runId, fetchedAt: run.startedAt, final: true });
+    counts.created += late.created;
+    counts.updated += late.updated;
+    counts.unchanged += late.unchanged;
+    counts.failed += late.failures.length;
+    counts.dynamoWriteRequests += late.writeRequests;
+    findings.push(...failureFindings(late.failures));
+  }
   const status = decision.held ? 'held' : 'completed';
   await deps.runs.finish(tenantId, runId, {
     from: 'finalizing',
@@ -105,6 +117,21 @@ function decideDeactivations(deps: FinalizeDeps, run: Run, users: StoredUser[], 
   // Only users this run could judge: one an import fetched after this run began is not this run's to deactivate.
   const gone = active.filter((u) => !seen.has(u.personioId) && (!u.syncedAt || u.syncedAt <= run.startedAt));
   const vanished = vanishedFields(run.mapping, markers, active);
+  if (!statusReadable(markers)) {
+    return {
+      held: true,
+      gone,
+      findings: [
+        {
+          code: 'status_not_readable',
+          message:
+            'Personio sent no status for any employee: the credential can no longer read Status, so leavers (status inactive) cannot be told apart. Enable Status in Personio under Settings → Integrations → API credentials → Readable employee attributes; the next import applies it.',
+        },
+        ...vanished,
+        heldFinding(gone.length, active.length, 'Personio sent no status'),
+      ],
+    };
+  }
   if (vanished.length > 0) {
     return { held: true, gone, findings: [...vanished, heldFinding(gone.length, active.length, 'a mapped field is missing for everyone')] };
   }
@@ -118,6 +145,12 @@ function decideDeactivations(deps: FinalizeDeps, run: Run, users: StoredUser[], 
     };
   }
   return { held: false, gone, findings: [] };
+}
+
+/** Whether the run's employees carried Personio's status (a run without employees has nothing to say). */
+function statusReadable(markers: MessageMarker[]): boolean {
+  const employees = markers.reduce((n, m) => n + m.personioIds.length, 0);
+  return employees === 0 || markers.some((m) => m.statusSeen > 0);
 }
 
 function heldFinding(count: number, active: number, why: string): Finding {
@@ -153,7 +186,7 @@ function vanishedFields(mapping: Mapping, markers: MessageMarker[], active: Stor
 const failureReasons: Record<string, string> = {
   missing_id: 'had no Personio id',
   missing_email: 'have no usable email address in Personio',
-  email_taken: 'have an email address that another imported user already has',
+  email_taken: 'have an email address that the user of another, still active, Personio employee has',
   conflict: 'changed concurrently; the next import will retry them',
   not_storable: 'have a value that cannot be stored',
   employee_too_large: 'are too large to import (over the message size)',
@@ -161,15 +194,16 @@ const failureReasons: Record<string, string> = {
 
 /** One finding per reason (and attribute), naming Personio ids and attributes, never values. */
 export function failureFindings(failures: EmployeeFailure[]): Finding[] {
-  const byReason = new Map<string, { reason: string; attribute: string | undefined; ids: (number | null)[] }>();
+  const byReason = new Map<string, { reason: string; attribute: string | undefined; ids: (number | null)[]; pairs: [number | null, number][] }>();
   for (const failure of failures) {
     const key = `${failure.reason}\u0000${failure.attribute ?? ''}`;
-    const entry = byReason.get(key) ?? { reason: failure.reason, attribute: failure.attribute, ids: [] };
+    const entry = byReason.get(key) ?? { reason: failure.reason, attribute: failure.attribute, ids: [], pairs: [] };
     entry.ids.push(failure.personioId);
+    if (failure.otherPersonioId !== undefined) entry.pairs.push([failure.personioId, failure.otherPersonioId]);
     byReason.set(key, entry);
   }
-  return [...byReason.values()].map(({ reason, attribute, ids }) => {
-    const sample = idSample(ids);
+  return [...byReason.values()].map(({ reason, attribute, ids, pairs }) => {
+    const sample = reason === 'email_taken' && pairs.length > 0 ? pairSample(pairs) : idSample(ids);
     const what = failureReasons[reason] ?? reason;
     const where = attribute ? ` in attribute ${attribute}` : '';
     return {
@@ -198,6 +232,12 @@ export function problemFindings(problems: EmployeeFailure[]): Finding[] {
     code: `values_${reason}`,
     message: `The ${attribute} value of ${ids.length} employee(s) ${problemWording[reason] ?? reason}; those fields were left as they were (Personio ids ${idSample(ids)}).`,
   }));
+}
+
+/** Up to ten `id (address held by other)` pairs. */
+function pairSample(pairs: readonly [number | null, number][]): string {
+  const sample = pairs.slice(0, 10).map(([id, other]) => `${id ?? 'unknown'} (address held by active employee ${other})`);
+  return `${sample.join(', ')}${pairs.length > sample.length ? ', …' : ''}`;
 }
 
 /** Up to ten of the (known) ids, `, …` when there are more; empty when none is known. */

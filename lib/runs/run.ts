@@ -27,6 +27,8 @@ export interface EmployeeFailure {
   reason: string;
   /** The Personio attribute concerned, when one value was the problem. */
   attribute?: string;
+  /** For email_taken: the Personio employee whose user holds the address. */
+  otherPersonioId?: number;
 }
 
 /** Counters the worker adds per message. */

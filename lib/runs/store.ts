@@ -1,4 +1,5 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { MappedEmployee } from '../mapping/map-employee.js';
 import type { Mapping } from '../mapping/mapping.js';
 import { sendConditional } from '../storage/conditional.js';
 import { queryByPrefix } from '../storage/query.js';
@@ -21,6 +22,10 @@ export interface MessageMarker extends MessageCounts {
   failures: EmployeeFailure[];
   /** Values left out of an imported employee (unreadable or not storable): reported, the employee is still imported. */
   problems: EmployeeFailure[];
+  /** Employees whose payload carried Personio's status (the leaver signal). */
+  statusSeen: number;
+  /** Employees whose address waits for the run's completion (held by a user this run may find gone). */
+  deferred: MappedEmployee[];
 }
 
 /** A user a held run would deactivate, and the content it had then: approval skips it if either changed since. */
@@ -228,6 +233,9 @@ export class RunStore {
       presentFields: (item['presentFields'] as string[] | undefined) ?? [],
       failures: (item['failures'] as EmployeeFailure[] | undefined) ?? [],
       problems: (item['problems'] as EmployeeFailure[] | undefined) ?? [],
+      // Markers written before the count existed: assume status was there, as it always was requested.
+      statusSeen: (item['statusSeen'] as number | undefined) ?? Number.POSITIVE_INFINITY,
+      deferred: (item['deferred'] as MappedEmployee[] | undefined) ?? [],
       created: (item['created'] as number | undefined) ?? 0,
       updated: (item['updated'] as number | undefined) ?? 0,
       unchanged: (item['unchanged'] as number | undefined) ?? 0,

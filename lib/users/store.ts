@@ -8,6 +8,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { MappedEmployee } from '../mapping/map-employee.js';
+import { decideEmail, EmailHolders } from './email-holders.js';
 import { contentHash, mergeContent, pickContent, toUserRecord, type StoredUser, type UserRecord } from './user.js';
 import { isFirstTransactConditionFailed, isTransactConditionFailedAt, isTransientStoreError, sendConditional } from '../storage/conditional.js';
 import { queryByPrefix } from '../storage/query.js';
@@ -17,6 +18,8 @@ import { forEachLimited, sleep } from '../util/concurrency.js';
 export interface UpsertFailure {
   personioId: number;
   reason: 'missing_email' | 'email_taken' | 'conflict' | 'not_storable';
+  /** For email_taken: the Personio employee whose user holds the address. */
+  otherPersonioId?: number;
 }
 
 export interface UpsertOutcome {
@@ -24,6 +27,8 @@ export interface UpsertOutcome {
   updated: number;
   unchanged: number;
   failures: UpsertFailure[];
+  /** Employees whose address waits for the run's completion (see `ImportSource.final`). */
+  deferred: MappedEmployee[];
   /** Items written (a two-item transaction counts two): what DynamoDB bills as write requests. */
   writeRequests: number;
 }
@@ -51,14 +56,18 @@ export function personioUserId(tenantId: string, personioId: number): string {
  * happened to the email since.
  */
 export class UserStore {
+  private readonly emails: EmailHolders;
+
   constructor(
     private readonly db: Pick<DynamoDBDocumentClient, 'send'>,
     private readonly tableName: string,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.emails = new EmailHolders(db, tableName, (tenantId, userIds) => this.getUsers(tenantId, userIds), now);
+  }
 
   async upsertMany(tenantId: string, employees: MappedEmployee[], source: ImportSource): Promise<UpsertOutcome> {
-    const outcome: UpsertOutcome = { created: 0, updated: 0, unchanged: 0, failures: [], writeRequests: 0 };
+    const outcome: UpsertOutcome = { created: 0, updated: 0, unchanged: 0, failures: [], deferred: [], writeRequests: 0 };
     if (employees.length === 0) return outcome;
 
     const wanted = new Set<number>();
@@ -86,7 +95,9 @@ export class UserStore {
         result = { kind: 'failed', reason: 'not_storable', writes: 0 };
       }
       outcome.writeRequests += result.writes;
-      if (result.kind === 'failed') outcome.failures.push({ personioId: employee.personioId, reason: result.reason });
+      if (result.kind === 'failed') {
+        outcome.failures.push({ personioId: employee.personioId, reason: result.reason, ...(result.otherPersonioId !== undefined ? { otherPersonioId: result.otherPersonioId } : {}) });
+      } else if (result.kind === 'deferred') outcome.deferred.push(employee);
       else outcome[result.kind]++;
     });
     return outcome;
@@ -218,12 +229,32 @@ export class UserStore {
     kind: 'created' | 'updated',
   ): Promise<Result> {
     const content = contentFor(current, employee, managerUserId);
-    // Back in Personio after a deactivation: active again unless Personio says inactive.
-    const reactivated = !!current?.deactivatedAt;
-    if (reactivated) content.active = content.status !== 'inactive';
+    // Back in Personio after a deactivation: active again unless Personio says inactive. Without a readable status
+    // the user stays as it was (the problem is reported) rather than guessing either way.
+    const reactivated = !!current?.deactivatedAt && employee.personioStatus !== undefined;
+    if (reactivated) content.active = employee.personioStatus !== 'inactive';
+    // The hash is of what Personio says, also when the address is not this user's to take (below): otherwise every
+    // import would try the same refused change again.
     const hash = contentHash(content);
     if (current && current.contentHash === hash && !reactivated) return { kind: classifyUnwritten(current, source), writes: 0 };
-    if (!content.email) return { kind: 'failed', reason: 'missing_email', writes: 0 };
+    if (!content.email && !current?.previousEmail) return { kind: 'failed', reason: 'missing_email', writes: 0 };
+
+    let writes = 0;
+    let refused: Result | undefined;
+    const newKey = content.email?.toLowerCase();
+    if (newKey && newKey !== current?.emailKey) {
+      const decision = decideEmail(await this.emails.find(tenantId, newKey), { userId, personioId: employee.personioId }, source.final === true);
+      if (decision.kind === 'take') {
+        for (const holder of decision.from) if (await this.emails.release(tenantId, holder)) writes++;
+      } else if (decision.kind === 'defer' && content.active) {
+        return { kind: 'deferred', writes: 0 };
+      } else if (decision.kind === 'conflict' || decision.kind === 'defer' || decision.kind === 'link') {
+        // Not this user's address: it keeps the one it has. A leaver simply does not take an active user's address;
+        // an active employee reports the conflict.
+        if (decision.kind === 'conflict' && content.active) refused = { kind: 'failed', reason: 'email_taken', otherPersonioId: decision.holder.personioId, writes: 0 };
+        content.email = current?.email ?? null;
+      }
+    }
 
     const now = this.now().toISOString();
     const values: Record<string, unknown> = {
@@ -231,26 +262,28 @@ export class UserStore {
       ...(reactivated ? { deactivatedAt: null, deactivationReason: null } : {}),
       personioId: employee.personioId,
       userId,
-      emailKey: content.email.toLowerCase(),
       contentHash: hash,
       syncedAt: source.fetchedAt,
       changedInRun: source.runId,
       updatedAt: now,
     };
     const set = setExpression(values);
+    // The address is the user's key in the email index: a user without one (it passed to a newer employee) has none.
+    const emailKey = content.email ? { ':emailKey': content.email.toLowerCase() } : {};
     const written = await sendConditional(
       this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId, sk: userSk(userId) },
-        UpdateExpression: `SET ${set.expression}, createdAt = if_not_exists(createdAt, :now)`,
+        UpdateExpression: `SET ${set.expression}, createdAt = if_not_exists(createdAt, :now)${content.email ? ', emailKey = :emailKey' : ''}${content.email ? '' : ' REMOVE emailKey'}`,
         // Never let an older message's data replace data fetched later.
         ConditionExpression: 'attribute_not_exists(syncedAt) OR syncedAt <= :fetchedAt',
         ExpressionAttributeNames: set.names,
-        ExpressionAttributeValues: { ...set.values, ':fetchedAt': source.fetchedAt, ':now': now },
+        ExpressionAttributeValues: { ...set.values, ...emailKey, ':fetchedAt': source.fetchedAt, ':now': now },
       }),
     );
-    return written ? { kind, writes: 1 } : { kind: 'unchanged', writes: 0 };
+    if (refused) return { ...refused, writes: writes + (written ? 1 : 0) };
+    return written ? { kind, writes: writes + 1 } : { kind: 'unchanged', writes };
   }
 
   private async createOrLink(tenantId: string, employee: MappedEmployee, managerUserId: string | undefined, source: ImportSource): Promise<Result> {
@@ -258,10 +291,24 @@ export class UserStore {
     if (!email) return { kind: 'failed', reason: 'missing_email', writes: 0 };
 
     const userId = personioUserId(tenantId, employee.personioId);
-    const existing = await this.findByEmail(tenantId, email);
-    if (existing && existing.userId !== userId) {
-      if (existing.personioId !== undefined && existing.personioId !== employee.personioId) return { kind: 'failed', reason: 'email_taken', writes: 0 };
-      return this.link(tenantId, existing.userId, employee, managerUserId, source);
+    const decision = decideEmail(await this.emails.find(tenantId, email), { userId, personioId: employee.personioId }, source.final === true);
+    let writes = 0;
+    switch (decision.kind) {
+      case 'link':
+        return this.link(tenantId, decision.userId, employee, managerUserId, source);
+      case 'defer':
+        return { kind: 'deferred', writes: 0 };
+      case 'conflict':
+        return { kind: 'failed', reason: 'email_taken', otherPersonioId: decision.holder.personioId, writes: 0 };
+      case 'take':
+        for (const holder of decision.from) {
+          // Lost a race (the holder changed): decide again from what the table holds now.
+          if (!(await this.emails.release(tenantId, holder))) return source.retried ? { kind: 'failed', reason: 'conflict', writes: 0 } : this.createOrLink(tenantId, employee, managerUserId, { ...source, retried: true });
+          writes++;
+        }
+        break;
+      case 'free':
+        break;
     }
 
     const content = contentFor(undefined, employee, managerUserId);
@@ -284,7 +331,7 @@ export class UserStore {
     // The derived id makes this put the uniqueness check: a concurrent delivery of the same
     // employee targets the same item, and only one of them can create it.
     if (await sendConditional(this.db, new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(sk)' }))) {
-      return { kind: 'created', writes: 1 };
+      return { kind: 'created', writes: writes + 1 };
     }
     return this.retryThroughResolve(tenantId, employee, managerUserId, source);
   }
@@ -326,23 +373,6 @@ export class UserStore {
     return this.update(tenantId, existing.user, existing.userId, employee, managerUserId, source);
   }
 
-  private async findByEmail(tenantId: string, email: string): Promise<{ userId: string; personioId: number | undefined } | undefined> {
-    const result = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: userKeys.emailIndex,
-        KeyConditionExpression: 'tenantId = :t AND emailKey = :e',
-        ExpressionAttributeValues: { ':t': tenantId, ':e': email.toLowerCase() },
-        Limit: 1,
-      }),
-    );
-    const key = result.Items?.[0];
-    if (!key) return undefined;
-    const userId = String(key['sk']).slice(userPrefix.length);
-    const user = (await this.getUsers(tenantId, [userId])).get(userId);
-    return user ? { userId, personioId: user.personioId } : undefined;
-  }
-
   private async getUsers(tenantId: string, userIds: string[]): Promise<Map<string, StoredUser>> {
     const items = await this.batchGet(userIds.map((id) => ({ tenantId, sk: userSk(id) })));
     return new Map(items.map((item) => [String(item['userId']), item as unknown as StoredUser]));
@@ -370,6 +400,13 @@ export class UserStore {
 export interface ImportSource {
   runId: string;
   fetchedAt: string;
+  /**
+   * At the run's completion: every employee of the run has been seen and its leavers are deactivated, so an address
+   * still held by an active user is a genuine conflict rather than one the run may yet resolve.
+   */
+  final?: boolean;
+  /** Set on the one retry after an address changed hands under us. */
+  retried?: boolean;
 }
 
 /**
@@ -392,7 +429,9 @@ function contentFor(current: StoredUser | undefined, employee: MappedEmployee, m
 
 type Result =
   | { kind: 'created' | 'updated' | 'unchanged'; writes: number }
-  | { kind: 'failed'; reason: UpsertFailure['reason']; writes: number };
+  /** The address is held by an active user whom this run may still find gone: decided at the run's completion. */
+  | { kind: 'deferred'; writes: number }
+  | { kind: 'failed'; reason: UpsertFailure['reason']; otherPersonioId?: number | undefined; writes: number };
 
 /** `SET #f0 = :v0, …` over arbitrary attribute names (some, like `status`, are reserved words). */
 function setExpression(values: Record<string, unknown>): { expression: string; names: Record<string, string>; values: Record<string, unknown> } {

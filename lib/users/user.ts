@@ -12,6 +12,8 @@ export interface UserRecord extends MappedFields {
   customFields: Record<string, unknown>;
   deactivatedAt?: string | null;
   deactivationReason?: string | null;
+  /** The address this user had until a newer employee took it over (it left; the address was recycled). */
+  previousEmail?: string | null;
 }
 
 /** What the table holds besides the record: keys and bookkeeping. */
@@ -52,7 +54,8 @@ export type ContentField = (typeof recordFields)[number];
 export function mergeContent(current: Pick<UserRecord, ContentField> | undefined, mapped: MappedEmployee): Pick<UserRecord, ContentField> {
   const base = current ? pickContent(current) : { ...emptyFields, active: true, managerUserId: null, customFields: {} };
   const next = { ...base, ...mapped.fields, customFields: { ...base.customFields, ...mapped.customFields } };
-  if (mapped.fields.status !== undefined) next.active = mapped.fields.status !== 'inactive';
+  // Personio's status decides, imported as a field or not; without a readable one, `active` stays as it was.
+  if (mapped.personioStatus !== undefined) next.active = mapped.personioStatus !== 'inactive';
   if (mapped.fields.managerPersonioId === null) next.managerUserId = null;
   return next;
 }
@@ -103,5 +106,6 @@ export function toUserRecord(item: StoredUser): UserRecord {
     record.deactivatedAt = item.deactivatedAt;
     record.deactivationReason = item.deactivationReason ?? null;
   }
+  if (item.previousEmail) record.previousEmail = item.previousEmail;
   return record;
 }

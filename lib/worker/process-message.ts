@@ -48,10 +48,11 @@ export async function processImportMessage(deps: ProcessMessageDeps, message: Im
   if (!run) throw new PermanentMessageError('unknown_run', `Run ${message.runId} of tenant ${message.tenantId} does not exist.`);
 
   const mapped: MappedEmployee[] = [];
-  const marker: MessageMarker = { seq: message.seq, personioIds: [], presentFields: [], failures: [], problems: [], created: 0, updated: 0, unchanged: 0, failed: 0, dynamoWriteRequests: 0 };
+  const marker: MessageMarker = { seq: message.seq, personioIds: [], presentFields: [], failures: [], problems: [], statusSeen: 0, deferred: [], created: 0, updated: 0, unchanged: 0, failed: 0, dynamoWriteRequests: 0 };
   const present = new Set<string>();
   for (const employee of message.employees) {
     const result = mapEmployee(employee, run.mapping);
+    if (employee['status'] !== undefined) marker.statusSeen++;
     if (result.ok) {
       mapped.push(result.employee);
       marker.personioIds.push(result.employee.personioId);
@@ -69,6 +70,7 @@ export async function processImportMessage(deps: ProcessMessageDeps, message: Im
 
   const outcome = await deps.users.upsertMany(message.tenantId, mapped, { runId: message.runId, fetchedAt: message.fetchedAt });
   for (const failure of outcome.failures) marker.failures.push(failure);
+  marker.deferred = outcome.deferred;
   Object.assign(marker, {
     created: outcome.created,
     updated: outcome.updated,
