@@ -57,8 +57,11 @@ export async function measureWorker(sim: SimProcess, employees: number, log: (li
       const importMs = Date.parse(report.finishedAt ?? '') - Math.min(...workers.map((w) => w.readyAt));
       log(`  ${label}: ${report.status}, created ${report.created}, unchanged ${report.unchanged}, ${report.dynamoWriteRequests} writes, import ${(importMs / 1000).toFixed(1)} s (worker processes ${(workerMs / 1000).toFixed(1)} s)`);
       const perEmployee = report.employeesFetched > 0 ? requests.total / report.employeesFetched : Number.NaN;
-      const operations = Object.entries(requests.byOperation).map(([operation, n]) => `${operation} ${n}`).join(', ');
-      log(`    DynamoDB requests: ${requests.total} = ${perEmployee.toFixed(3)} per employee (${operations}; fetch ${ours.total}; ${requests.attempts} HTTP attempts)`);
+      const operations = (c: DynamoRequestCounts) =>
+        Object.entries(c.byOperation)
+          .map(([operation, n]) => `${operation} ${n}`)
+          .join(', ');
+      log(`    DynamoDB requests: ${requests.total} = ${perEmployee.toFixed(3)} per employee (${operations(requests)}); ${requests.attempts} HTTP attempts; of them the fetch's: ${ours.total} (${operations(ours)})`);
       return { report, workerMs, importMs, peakRssMb: worker.peakRssMb, dynamoRequests: requests };
     };
     const first = await run('first import');
