@@ -18,21 +18,15 @@ import { acknowledge } from './nag.js';
  * - read / readWrite: the item-level actions the stores use (lib/*\/store.ts, lib/tenants/connections.ts): Get,
  *   BatchGet, Query, Put, Update, and TransactWrite (authorized per item as Put/Update/ConditionCheck), with Query on
  *   every index (the users' email index: creating or linking a user looks it up by email).
- * - readUpdate: read and change existing items only, never create one, no index. Connect on the users table: approving
- *   a held run lists the tenant's users (Query) and deactivates the missing ones (UpdateItem, conditioned on the item
- *   existing: lib/runs/approve.ts → finalize.ts `deactivate`); the mapping preview reads users by Personio id
- *   (BatchGetItem: lib/connect/mapping.ts → UserStore.getByPersonioIds). It never looks a user up by email, creates,
- *   links or gets one by key. The sweeper on the users table too: finishing a stalled finalization or approval lists
- *   the users (Query), reads the held ones (BatchGetItem), links managers and deactivates (UpdateItem).
  * - sweep: the sweeper on the connections table, and the product's only Scan. It finds the tenants that point at a
- *   current run (lib/tenants/connections.ts `withCurrentRun`: a Scan projected to three attributes and filtered on
- *   `activeRunId`; a tenant-keyed table has no key to Query "every tenant" by, and the table holds one small item
+ *   current run or a run being approved (lib/tenants/connections.ts `withOpenRuns`: a Scan projected to four attributes and filtered on
+ *   `activeRunId` or `approvingRunId`; a tenant-keyed table has no key to Query "every tenant" by, and the table holds one small item
  *   per tenant, read every sweep period) and frees a tenant whose run is final (`releaseRun`: a conditional
  *   UpdateItem). It never reads a connection's mapping by key, creates or changes settings.
  * The product never deletes an item, and only the sweeper scans (one table); code that starts to must widen a profile
  * here, and the stack tests will show it.
  */
-export type TableAccess = 'read' | 'readWrite' | 'readUpdate' | 'sweep';
+export type TableAccess = 'read' | 'readWrite' | 'sweep';
 
 export const tableAccess: Record<TableAccess, { readonly actions: readonly string[]; readonly indexes: boolean }> = {
   read: { actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'], indexes: true },
@@ -40,7 +34,6 @@ export const tableAccess: Record<TableAccess, { readonly actions: readonly strin
     actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     indexes: true,
   },
-  readUpdate: { actions: ['dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], indexes: false },
   sweep: { actions: ['dynamodb:Scan', 'dynamodb:UpdateItem'], indexes: false },
 };
 

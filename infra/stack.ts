@@ -52,11 +52,13 @@ export class PersonioImportStack extends Stack {
     const sweepSchedule = (this.sweepSchedule = new SweepSchedule(this, 'SweepSchedule', { sweeper }));
 
     // connect: connections (read/write: "import now" claims the tenant for a run), runs (read/write: "import now" settles
-    // a stalled run, approving a held run claims and finishes it), users (read and update existing ones: approval and
-    // finishing a stalled finalization deactivate, the mapping preview reads), secrets (manage), schedules, "import now".
+    // a stalled run, approving a held run claims and finishes it), users (read/write: finishing a stalled finalization
+    // is the worker's own completion, which may create the user of an employee whose address passed to it; approval
+    // deactivates; the mapping preview reads users and the holders of an address), secrets (manage), schedules,
+    // "import now".
     bindTable(connect, tables.connections, 'readWrite', envNames.connectionsTable);
     bindTable(connect, tables.runs, 'readWrite', envNames.runsTable);
-    bindTable(connect, tables.users, 'readUpdate', envNames.usersTable);
+    bindTable(connect, tables.users, 'readWrite', envNames.usersTable);
     bindSecrets(connect, secrets, 'manage');
     bindScheduleManagement(connect, schedules);
     bindInvoke(connect, fetch, envNames.fetchFunctionName);
@@ -84,11 +86,11 @@ export class PersonioImportStack extends Stack {
     setting(worker, envNames.deactivationThreshold, config.deactivationThreshold);
 
     // sweeper: finds the tenants with a current run and frees them (connections: the only Scan), settles their runs
-    // (runs: read/write), finishes stalled finalizations and approvals (users: read and update existing ones, like
-    // connect). No Personio, secrets or queues.
+    // (runs: read/write), finishes stalled finalizations and approvals (users: read/write, like the worker whose
+    // completion it finishes). No Personio, secrets or queues.
     bindTable(sweeper, tables.connections, 'sweep', envNames.connectionsTable);
     bindTable(sweeper, tables.runs, 'readWrite', envNames.runsTable);
-    bindTable(sweeper, tables.users, 'readUpdate', envNames.usersTable);
+    bindTable(sweeper, tables.users, 'readWrite', envNames.usersTable);
     // Finishing a stalled finalization applies the same guard as the worker.
     setting(sweeper, envNames.deactivationThreshold, config.deactivationThreshold);
 

@@ -63,7 +63,6 @@ const pairs = (actions: readonly string[], ...targets: string[]): string[] => ac
 const arn = (id: string) => `\${${id}.Arn}`;
 const read = ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query'];
 const readWrite = [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
-const readUpdate = ['dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
 const xray = pairs(['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*');
 const logsOf = (logGroupId: string) => pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], arn(logGroupId));
 const secretArn = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${config.secretPrefix}*`;
@@ -305,9 +304,10 @@ describe('sweeper', () => {
 });
 
 describe('IAM: each function may do exactly what its code needs, on its own resources', () => {
-  it('connect: connections and runs (read/write), users (list, batch-read, update; no create, no email index), secrets under the prefix (manage), its schedules, invoke the fetch', () => {
+  it('connect: connections, runs and users (read/write, email index), secrets under the prefix (manage), its schedules, invoke the fetch', () => {
     // Prepare
     const { connect, fetch } = stack.functions;
+    const users = arn(lid(stack.tables.users.table));
     const scheduleArn = `arn:\${AWS::Partition}:scheduler:\${AWS::Region}:\${AWS::AccountId}:schedule/${config.stackName}/*`;
 
     // Act
@@ -318,9 +318,10 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
       [
         ...logsOf(lid(stack.functions.node.findChild('ConnectLogs'))),
         ...xray,
-        ...pairs(readWrite, arn(lid(stack.tables.connections.table)), arn(lid(stack.tables.runs.table))),
-        // Approving a held run: list the users (Query) and deactivate (UpdateItem); the mapping preview: BatchGetItem.
-        ...pairs(['dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], arn(lid(stack.tables.users.table))),
+        // Users: finishing a stalled run's completion may create users (an address passed on); approval deactivates; the
+        // mapping preview reads users and the holders of an address (the email index).
+        ...pairs(readWrite, arn(lid(stack.tables.connections.table)), arn(lid(stack.tables.runs.table)), users),
+        `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
         ...pairs(
           ['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret'],
           secretArn,
@@ -373,7 +374,10 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     );
   });
 
-  it('sweeper: connections (Scan and UpdateItem only), runs (read/write), users (list, batch-read, update; no create, no email index); no secrets, no queues', () => {
+  it('sweeper: connections (Scan and UpdateItem only), runs and users (read/write, email index: it finishes a stalled completion as the worker would); no secrets, no queues', () => {
+    // Prepare
+    const users = arn(lid(stack.tables.users.table));
+
     // Act
     const permissions = permissionsOf(lid(stack.functions.sweeper.role!));
 
@@ -383,8 +387,8 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
         ...logsOf(lid(stack.functions.node.findChild('SweeperLogs'))),
         ...xray,
         ...pairs(['dynamodb:Scan', 'dynamodb:UpdateItem'], arn(lid(stack.tables.connections.table))),
-        ...pairs(readWrite, arn(lid(stack.tables.runs.table))),
-        ...pairs(readUpdate, arn(lid(stack.tables.users.table))),
+        ...pairs(readWrite, arn(lid(stack.tables.runs.table)), users),
+        `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
       ].sort(),
     );
   });

@@ -1,4 +1,6 @@
-import { mapEmployee, type MappedFields } from '../mapping/map-employee.js';
+import { mapEmployee, type MappedEmployee, type MappedFields } from '../mapping/map-employee.js';
+import { decideEmail } from '../users/email-holders.js';
+import { personioUserId } from '../users/store.js';
 import { projection, userFieldNames, type Mapping } from '../mapping/mapping.js';
 import { compactEmployee } from '../personio/employee.js';
 import { mergeContent, pickContent, type UserRecord } from '../users/user.js';
@@ -23,10 +25,17 @@ export interface FieldChange {
   to: unknown;
 }
 
+/** What the next import would do with the employee's user. */
+export type PreviewAction = 'create' | 'update' | 'reactivate' | 'deactivate' | 'refuse' | 'none';
+
 export interface PreviewEmployee {
   personioId: number | null;
   /** `new`: would be created; `changed` / `unchanged`: already imported; `unmappable`: skipped (see `problems`). */
   outcome: 'new' | 'changed' | 'unchanged' | 'unmappable';
+  /** The whole story: created, updated, reactivated, deactivated (Personio says inactive), refused, or nothing. */
+  action: PreviewAction;
+  /** Why, in a sentence an admin can act on (ids and field names, never values). */
+  why: string;
   userId: string | null;
   fields: Partial<MappedFields>;
   customFields: Record<string, unknown>;
@@ -45,6 +54,7 @@ export interface PreviewResult {
   mapping: Mapping;
   employees: PreviewEmployee[];
   counts: Record<PreviewEmployee['outcome'], number>;
+  actions: Record<PreviewAction, number>;
 }
 
 /**
@@ -86,24 +96,68 @@ export async function previewMapping(deps: ConnectDeps, tenantId: string, mappin
   const ids = mapped.flatMap((m) => (m.ok ? [m.employee.personioId] : []));
   const users = ids.length > 0 ? await deps.users.getByPersonioIds(tenantId, ids) : new Map<number, UserRecord>();
 
-  const employees = mapped.map((result): PreviewEmployee => {
-    if (!result.ok) return { personioId: result.personioId ?? null, outcome: 'unmappable', userId: null, fields: {}, customFields: {}, changes: [], problems: [result.reason] };
+  const employees: PreviewEmployee[] = [];
+  for (const result of mapped) {
+    if (!result.ok) {
+      employees.push({ personioId: result.personioId ?? null, outcome: 'unmappable', action: 'refuse', why: `Not imported: ${result.reason.replace('_', ' ')}.`, userId: null, fields: {}, customFields: {}, changes: [], problems: [result.reason] });
+      continue;
+    }
     const { employee } = result;
     const user = users.get(employee.personioId);
-    const changes = user ? diff(user, mergeContent(user, employee)) : [];
-    return {
+    const next = user ? mergeContent(user, employee) : undefined;
+    // As the import does: a user deactivated for leaving comes back when Personio lists it with a readable status.
+    if (user && next && user.deactivatedAt && employee.personioStatus !== undefined) next.active = employee.personioStatus !== 'inactive';
+    const changes = user && next ? diff(user, next) : [];
+    const story = user && next ? existingStory(user, next.active, changes.length) : await newStory(deps, tenantId, employee);
+    employees.push({
       personioId: employee.personioId,
-      outcome: !user ? 'new' : changes.length > 0 ? 'changed' : 'unchanged',
+      outcome: !user ? (story.action === 'refuse' ? 'unmappable' : 'new') : changes.length > 0 ? 'changed' : 'unchanged',
+      ...story,
       userId: user?.userId ?? null,
       fields: employee.fields,
       customFields: employee.customFields,
       changes,
       problems: employee.problems.map((p) => p.field),
-    };
-  });
+    });
+  }
   const counts = { new: 0, changed: 0, unchanged: 0, unmappable: 0 };
-  for (const e of employees) counts[e.outcome]++;
-  return { tenantId, saved: false, mapping, employees, counts };
+  const actions: Record<PreviewAction, number> = { create: 0, update: 0, reactivate: 0, deactivate: 0, refuse: 0, none: 0 };
+  for (const e of employees) {
+    counts[e.outcome]++;
+    actions[e.action]++;
+  }
+  return { tenantId, saved: false, mapping, employees, counts, actions };
+}
+
+function existingStory(user: UserRecord, nextActive: boolean, changed: number): { action: PreviewAction; why: string } {
+  if (!user.active && nextActive) {
+    return { action: 'reactivate', why: user.deactivatedAt ? `Deactivated on ${user.deactivatedAt.slice(0, 10)} as no longer in Personio; Personio lists the employee again, so the user becomes active.` : 'Personio no longer says inactive, so the user becomes active.' };
+  }
+  if (user.active && !nextActive) return { action: 'deactivate', why: 'Personio says inactive (the employee left): the user is deactivated.' };
+  if (changed > 0) return { action: 'update', why: `${changed} field(s) change (see changes).` };
+  return { action: 'none', why: 'Nothing changes.' };
+}
+
+/** What the import would do for an employee without a user, including what happens to the address it brings. */
+async function newStory(deps: ConnectDeps, tenantId: string, employee: MappedEmployee): Promise<{ action: PreviewAction; why: string }> {
+  const email = employee.fields.email;
+  if (!email) return { action: 'refuse', why: 'Not imported: Personio has no usable email address for the employee.' };
+  const inactive = employee.personioStatus === 'inactive' ? ' inactive (Personio says inactive)' : '';
+  const decision = decideEmail(await deps.users.emailHolders(tenantId, email), { userId: personioUserId(tenantId, employee.personioId), personioId: employee.personioId }, false);
+  switch (decision.kind) {
+    case 'link':
+      return { action: 'update', why: `An existing Dado user with this address (user ${decision.userId}) is linked to the employee${inactive}.` };
+    case 'take':
+      return { action: 'create', why: `Created${inactive}, taking over the address of ${decision.from.map((u) => `user ${u.userId} (Personio id ${u.personioId ?? 'none'})`).join(', ')}, who left; that user keeps it as previousEmail.` };
+    case 'defer':
+    case 'conflict':
+      return {
+        action: 'refuse',
+        why: `Not imported while the address belongs to the active user of Personio employee ${decision.holder.personioId}: it passes over only once that employee has left (email_taken).`,
+      };
+    case 'free':
+      return { action: 'create', why: `Created${inactive}.` };
+  }
 }
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);

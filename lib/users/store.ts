@@ -137,6 +137,11 @@ export class UserStore {
     return found;
   }
 
+  /** Every user holding the address: what the mapping preview explains an import's email decision from. */
+  async emailHolders(tenantId: string, email: string): Promise<StoredUser[]> {
+    return this.emails.find(tenantId, email);
+  }
+
   /** Every user of the tenant (the `--dump-users` view). */
   async list(tenantId: string): Promise<UserRecord[]> {
     return (await this.listStored(tenantId)).map(toUserRecord);
