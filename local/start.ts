@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { RunReport } from '../lib/runs/run.js';
 import { parseStartArgs, usage, UsageError } from './runner/args.js';
 import { startLocalEnvironment, type LocalEnvironment } from './runner/environment.js';
-import { connectThroughApi, runImport } from './runner/import-run.js';
+import { connectThroughApi, runImport, saveMappingThroughApi } from './runner/import-run.js';
 import { bar, fmt, Progress } from './runner/progress.js';
 
 // Local runs use this machine's Node 20; the deployed functions run on nodejs24.x, where the SDK's notice does not apply.
@@ -40,6 +40,12 @@ async function main(): Promise<number> {
     const { warnings } = await connectThroughApi(env, args.tenant, env.personio);
     progress.log(`Connected tenant "${args.tenant}" (credentials stored in the local Secrets Manager).`);
     for (const warning of warnings) progress.log(`  note: ${warning}`);
+    if (args.mapping) {
+      await saveMappingThroughApi(env, args.tenant, args.mapping.mapping);
+      const fields = Object.values(args.mapping.mapping.fields).filter((s) => s !== null).length;
+      const custom = Object.keys(args.mapping.mapping.customFields).length;
+      progress.log(`Saved the mapping from ${args.mapping.file}: ${fields} field(s), ${custom} custom field(s).`);
+    }
 
     const reports: RunReport[] = [];
     // The simulator's data set does not change between runs; counting it parses every employee.

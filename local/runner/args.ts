@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { mappingSchema, type Mapping } from '../../lib/mapping/mapping.js';
 import { tenantIdSchema } from '../../lib/tenants/tenant-id.js';
 
 export interface StartArgs {
@@ -8,6 +10,8 @@ export interface StartArgs {
   personio: { url: string; clientId: string; clientSecret: string } | undefined;
   dumpUsers: string | undefined;
   report: string | undefined;
+  /** A mapping in the API's `PUT …/mapping` shape, saved for the tenant's connection before the import. */
+  mapping: { file: string; mapping: Mapping } | undefined;
   verbose: boolean;
   help: boolean;
 }
@@ -24,9 +28,12 @@ the Personio simulator) through the real Lambda handlers, then stops everything.
   --employees N        employees in the simulator (default 1000)
   --tenant ID          Dado tenant id (default demo)
   --runs N             import N times into the same store (default 1)
-  --personio-url URL   use this Personio API root instead of the simulator (with --client-id, --client-secret)
-  --client-id ID       Personio Client ID (with --personio-url)
-  --client-secret S    Personio Client Secret (with --personio-url)
+  --personio-url URL   use this Personio API root instead of the simulator (with its Client ID and Secret)
+  --client-id ID       Personio Client ID (or PERSONIO_CLIENT_ID; the flag wins)
+  --client-secret S    Personio Client Secret (or PERSONIO_CLIENT_SECRET; the flag wins; the variable keeps it
+                       out of your shell history and npm's echo of the command)
+  --mapping FILE       a JSON mapping in the shape PUT /tenants/{t}/personio/mapping takes ({fields, customFields}),
+                       saved for the tenant before the import and checked the same way
   --dump-users FILE    write the tenant's users after the last run as a JSON array
   --report FILE        write one run report per run as a JSON array
   --verbose            show the handlers' log lines
@@ -51,7 +58,29 @@ export function parseFlags<const T extends FlagOptions>(argv: string[], options:
   }
 }
 
-export function parseStartArgs(argv: string[]): StartArgs {
+/** Reads and checks a mapping file with the API's own schema, so a bad one fails before anything starts. */
+function readMapping(file: string): { file: string; mapping: Mapping } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--mapping: cannot read ${file} (${(error as { code?: string }).code ?? 'unreadable'})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--mapping: ${file} is not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const parsed = mappingSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new UsageError(`--mapping: ${file} is not a valid mapping: ${problems.join('; ')}`);
+  }
+  return { file, mapping: parsed.data };
+}
+
+export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): StartArgs {
   const values = parseFlags(argv, {
     employees: { type: 'string' },
     tenant: { type: 'string' },
@@ -61,6 +90,7 @@ export function parseStartArgs(argv: string[]): StartArgs {
     'client-secret': { type: 'string' },
     'dump-users': { type: 'string' },
     report: { type: 'string' },
+    mapping: { type: 'string' },
     verbose: { type: 'boolean' },
     help: { type: 'boolean' },
   });
@@ -69,11 +99,12 @@ export function parseStartArgs(argv: string[]): StartArgs {
   if (!tenantCheck.success) throw new UsageError(`--tenant: ${tenantCheck.error.issues[0]?.message}`);
 
   const url = values['personio-url'];
-  const clientId = values['client-id'];
-  const clientSecret = values['client-secret'];
+  // Flags win over the environment; the environment alone never switches away from the simulator.
+  const clientId = values['client-id'] ?? (url !== undefined ? env['PERSONIO_CLIENT_ID'] : undefined);
+  const clientSecret = values['client-secret'] ?? (url !== undefined ? env['PERSONIO_CLIENT_SECRET'] : undefined);
   let personio: StartArgs['personio'];
   if (url !== undefined || clientId !== undefined || clientSecret !== undefined) {
-    if (!url || !clientId || !clientSecret) throw new UsageError('--personio-url, --client-id and --client-secret go together');
+    if (!url || !clientId || !clientSecret) throw new UsageError('--personio-url goes with a Client ID and Secret (--client-id and --client-secret, or PERSONIO_CLIENT_ID and PERSONIO_CLIENT_SECRET)');
     if (!/^https?:\/\/[^\s]+$/.test(url)) throw new UsageError(`--personio-url must be an http(s) URL (got "${url}")`);
     personio = { url, clientId, clientSecret };
   }
@@ -84,6 +115,7 @@ export function parseStartArgs(argv: string[]): StartArgs {
     personio,
     dumpUsers: values['dump-users'],
     report: values.report,
+    mapping: values.mapping === undefined ? undefined : readMapping(values.mapping),
     verbose: values.verbose ?? false,
     help: values.help ?? false,
   };

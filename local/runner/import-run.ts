@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { Mapping } from '../../lib/mapping/mapping.js';
 import { isFinalRunStatus, toReport, type Run, type RunReport } from '../../lib/runs/run.js';
 import type { FetchOutcome } from '../../lib/fetch/run-fetch.js';
 import { IMPORT_QUEUE_MAX_RECEIVE_COUNT } from '../aws/stack.js';
@@ -19,6 +20,14 @@ export async function connectThroughApi(env: LocalEnvironment, tenantId: string,
     throw new RunnerError(`Connecting tenant "${tenantId}" failed (${response.statusCode} ${body.error?.code ?? ''}): ${body.error?.message ?? 'no details'}`);
   }
   return { warnings: body.warnings ?? [] };
+}
+
+/** Saves a mapping through the connect API, checked as the API checks it (a bad one names each field). */
+export async function saveMappingThroughApi(env: LocalEnvironment, tenantId: string, mapping: Mapping): Promise<void> {
+  const response = await env.handlers.connect(httpEvent('PUT', `/tenants/${encodeURIComponent(tenantId)}/personio/mapping`, mapping));
+  if (response.statusCode === 200) return;
+  const body = JSON.parse(response.body ?? '{}') as { error?: { code: string; message: string } };
+  throw new RunnerError(`Saving the mapping of tenant "${tenantId}" failed (${response.statusCode} ${body.error?.code ?? ''}): ${body.error?.message ?? 'no details'}`);
 }
 
 export interface RunProgress {
