@@ -56,7 +56,7 @@ describe('npm start --mapping', () => {
     const byId = new Map((await simEmployees()).map((e) => [e.id, e]));
     let titled = 0;
     for (const user of dumped) {
-      const title = byId.get(user.personioId)?.attributes['dynamic_24407']?.value;
+      const title = (byId.get(user.personioId)?.attributes['dynamic_24407'] as { value?: unknown } | undefined)?.value;
       expect(user.customFields['title'] ?? null, `user ${user.personioId}`).toBe(typeof title === 'string' && title.trim() !== '' ? title.trim() : null);
       if (user.customFields['title']) titled++;
     }

@@ -107,8 +107,10 @@ export async function previewMapping(deps: ConnectDeps, tenantId: string, mappin
     const next = user ? mergeContent(user, employee) : undefined;
     // As the import does: a user deactivated for leaving comes back when Personio lists it with a readable status.
     if (user && next && user.deactivatedAt && employee.personioStatus !== undefined) next.active = employee.personioStatus !== 'inactive';
-    const changes = user && next ? diff(user, next) : [];
-    const story = user && next ? existingStory(user, next.active, changes.length) : await newStory(deps, tenantId, employee);
+    let changes = user && next ? diff(user, next) : [];
+    const address = user && next ? await addressStory(deps, tenantId, user, next.email) : undefined;
+    if (address?.refused) changes = changes.filter((c) => c.field !== 'email');
+    const story = user && next ? existingStory(user, next.active, changes.length, address?.why) : await newStory(deps, tenantId, employee);
     employees.push({
       personioId: employee.personioId,
       outcome: !user ? (story.action === 'refuse' ? 'unmappable' : 'new') : changes.length > 0 ? 'changed' : 'unchanged',
@@ -129,13 +131,34 @@ export async function previewMapping(deps: ConnectDeps, tenantId: string, mappin
   return { tenantId, saved: false, mapping, employees, counts, actions };
 }
 
-function existingStory(user: UserRecord, nextActive: boolean, changed: number): { action: PreviewAction; why: string } {
+function existingStory(user: UserRecord, nextActive: boolean, changed: number, address: string | undefined): { action: PreviewAction; why: string } {
+  const also = address ? ` ${address}` : '';
   if (!user.active && nextActive) {
-    return { action: 'reactivate', why: user.deactivatedAt ? `Deactivated on ${user.deactivatedAt.slice(0, 10)} as no longer in Personio; Personio lists the employee again, so the user becomes active.` : 'Personio no longer says inactive, so the user becomes active.' };
+    return {
+      action: 'reactivate',
+      why: `${user.deactivatedAt ? `Deactivated on ${user.deactivatedAt.slice(0, 10)} as no longer in Personio; Personio lists the employee again, so the user becomes active.` : 'Personio no longer says inactive, so the user becomes active.'}${also}`,
+    };
   }
-  if (user.active && !nextActive) return { action: 'deactivate', why: 'Personio says inactive (the employee left): the user is deactivated.' };
-  if (changed > 0) return { action: 'update', why: `${changed} field(s) change (see changes).` };
-  return { action: 'none', why: 'Nothing changes.' };
+  if (user.active && !nextActive) return { action: 'deactivate', why: `Personio says inactive (the employee left): the user is deactivated.${also}` };
+  if (changed > 0) return { action: 'update', why: `${changed} field(s) change (see changes).${also}` };
+  return { action: 'none', why: `Nothing changes.${also}` };
+}
+
+/** What happens to a new address an existing user's employee brings, as the import decides it. */
+async function addressStory(deps: ConnectDeps, tenantId: string, user: UserRecord, email: string | null): Promise<{ refused: boolean; why: string } | undefined> {
+  if (!email || email.toLowerCase() === user.email?.toLowerCase()) return undefined;
+  const decision = decideEmail(await deps.users.emailHolders(tenantId, email), { userId: user.userId, personioId: user.personioId }, false);
+  switch (decision.kind) {
+    case 'take':
+      return { refused: false, why: `The new address takes over that of ${decision.from.map((u) => `user ${u.userId} (Personio id ${u.personioId ?? 'none'})`).join(', ')}, who left.` };
+    case 'defer':
+    case 'conflict':
+      return { refused: true, why: `The new address belongs to the active user of Personio employee ${decision.holder.personioId}: the user keeps its address (email_taken) until that employee has left.` };
+    case 'link':
+      return { refused: true, why: `The new address belongs to Dado user ${decision.userId}, not linked to Personio: the user keeps its address.` };
+    case 'free':
+      return undefined;
+  }
 }
 
 /** What the import would do for an employee without a user, including what happens to the address it brings. */
