@@ -29,6 +29,10 @@ export const metricNames = {
   usersCreated: 'UsersCreated',
   /** Users updated by the worker. Count. */
   usersUpdated: 'UsersUpdated',
+  /** Runs the sweeper failed because their lease expired (run_stalled). Count, per sweep. */
+  runsStalled: 'RunsStalled',
+  /** Tenants the sweeper could not settle (an error; the next sweep tries again). Count, per sweep. */
+  sweepTenantsFailed: 'SweepTenantsFailed',
 } as const;
 
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];

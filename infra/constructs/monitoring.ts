@@ -76,6 +76,8 @@ export class Monitoring extends Construct {
     this.alarm('ImportQueueAge', `The import queue's oldest message is older than ${OLDEST_MESSAGE_ALARM.toHumanString()}.`, props.importQueue.metricApproximateAgeOfOldestMessage({ period, statistic: Stats.MAXIMUM }), OLDEST_MESSAGE_ALARM.toSeconds());
     this.alarm('RunsFailed', 'An import run failed (Personio unreachable, credentials revoked, …); see the run record.', productMetric(metricNames.runsFailed), 1);
     this.alarm('RunsHeld', 'An import run is held for approval: it would deactivate more users than the threshold allows.', productMetric(metricNames.runsHeld), 1);
+    this.alarm('RunsStalled', 'The sweeper failed an import run whose lease expired (a killed fetch, or a message stuck or in the DLQ); see the run record.', productMetric(metricNames.runsStalled), 1);
+    this.alarm('SweepTenantsFailed', 'The sweeper could not settle a tenant\'s run (an error; it tries again next sweep); see the sweeper\'s log.', productMetric(metricNames.sweepTenantsFailed), 1);
     this.alarm(
       'ScheduleInvocationsDropped',
       'EventBridge Scheduler dropped invocations of the fetch (target unreachable or permission denied after retries).',
@@ -132,6 +134,8 @@ export class Monitoring extends Construct {
           productMetric(metricNames.runsCompleted, 'completed'),
           productMetric(metricNames.runsHeld, 'held'),
           productMetric(metricNames.runsFailed, 'failed'),
+          productMetric(metricNames.runsStalled, 'failed as stalled (sweeper)'),
+          productMetric(metricNames.sweepTenantsFailed, 'tenants the sweeper could not settle'),
         ],
       }),
       new GraphWidget({ title: 'Personio 429s (per 5 min)', width: 6, left: [productMetric(metricNames.personio429, '429 responses')] }),

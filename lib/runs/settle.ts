@@ -9,7 +9,7 @@ import { isFinalRunStatus, type Run } from './run.js';
  * later still apply their data), a stalled `finalizing` or `approving` run is claimed again and finished. A run that
  * is final or still within its lease is left alone. Answers the run as it is afterwards.
  */
-export async function settleRun(deps: FinalizeDeps, run: Run): Promise<Run> {
+export async function settleRun(deps: FinalizeDeps, run: Run, onSettled?: (outcome: SettleOutcome) => void): Promise<Run> {
   const now = deps.now();
   if (isFinalRunStatus(run.status) || !leaseExpired(run.leaseExpiresAt, now)) return run;
   switch (run.status) {
@@ -34,5 +34,11 @@ export async function settleRun(deps: FinalizeDeps, run: Run): Promise<Run> {
       if (await deps.runs.claimApproval(run.tenantId, run.runId, now, leaseUntil(now, runLeases.approvingMs))) await applyApproval(deps, run);
       break;
   }
-  return (await deps.runs.get(run.tenantId, run.runId)) ?? run;
+  const after = (await deps.runs.get(run.tenantId, run.runId)) ?? run;
+  if (after.status === 'failed') onSettled?.('stalled');
+  else if (isFinalRunStatus(after.status)) onSettled?.(after.status === 'held' ? 'held' : 'completed');
+  return after;
 }
+
+/** What settling a run came to: failed as stalled, or finished (a stalled finalization or approval taken over). */
+export type SettleOutcome = 'stalled' | 'completed' | 'held';

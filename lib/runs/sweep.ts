@@ -1,9 +1,13 @@
 import { forEachLimited } from '../util/concurrency.js';
+import type { SettleOutcome } from './settle.js';
 import { settleApproval, settleTenant, type TenantLockDeps } from './tenant-lock.js';
 
 export interface SweepOutcome {
   tenants: number;
+  /** Tenants whose settling threw (the next sweep tries again). */
   failed: number;
+  /** What the sweep did to runs: failed as stalled, or finished. */
+  settled: Record<SettleOutcome, number>;
 }
 
 /** Tenants settled at once: each costs a few small reads, and a stalled finalization a run's worth of writes. */
@@ -17,13 +21,15 @@ const CONCURRENCY = 8;
 export async function sweepStalledRuns(deps: TenantLockDeps): Promise<SweepOutcome> {
   const tenants = await deps.connections.withOpenRuns();
   let failed = 0;
+  const settled: Record<SettleOutcome, number> = { stalled: 0, completed: 0, held: 0 };
+  const count = (outcome: SettleOutcome) => void settled[outcome]++;
   await forEachLimited(tenants, CONCURRENCY, async ({ tenantId, activeRunId, lockExpiresAt, approvingRunId }) => {
     try {
-      if (activeRunId) await settleTenant(deps, tenantId, activeRunId, lockExpiresAt);
-      if (approvingRunId) await settleApproval(deps, tenantId, approvingRunId);
+      if (activeRunId) await settleTenant(deps, tenantId, activeRunId, lockExpiresAt, count);
+      if (approvingRunId) await settleApproval(deps, tenantId, approvingRunId, count);
     } catch {
       failed++;
     }
   });
-  return { tenants: tenants.length, failed };
+  return { tenants: tenants.length, failed, settled };
 }

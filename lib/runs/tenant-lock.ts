@@ -2,7 +2,7 @@ import type { ConnectionStore } from '../tenants/connections.js';
 import type { FinalizeDeps } from './finalize.js';
 import { leaseUntil, runLeases } from './lease.js';
 import { blocksTenant } from './run.js';
-import { settleRun } from './settle.js';
+import { settleRun, type SettleOutcome } from './settle.js';
 
 export interface TenantLockDeps extends FinalizeDeps {
   connections: ConnectionStore;
@@ -33,21 +33,21 @@ export async function claimTenant(deps: TenantLockDeps, tenantId: string, runId:
 }
 
 /** Settles the tenant's current run if it stalled, and frees the tenant once that run no longer holds it. */
-export async function settleTenant(deps: TenantLockDeps, tenantId: string, runId: string, lockExpiresAt: number | undefined): Promise<void> {
-  if (!(await holds(deps, tenantId, runId, lockExpiresAt))) await deps.connections.releaseRun(tenantId, runId);
+export async function settleTenant(deps: TenantLockDeps, tenantId: string, runId: string, lockExpiresAt: number | undefined, onSettled?: (outcome: SettleOutcome) => void): Promise<void> {
+  if (!(await holds(deps, tenantId, runId, lockExpiresAt, onSettled))) await deps.connections.releaseRun(tenantId, runId);
 }
 
-async function holds(deps: TenantLockDeps, tenantId: string, runId: string, lockExpiresAt: number | undefined): Promise<boolean> {
+async function holds(deps: TenantLockDeps, tenantId: string, runId: string, lockExpiresAt: number | undefined, onSettled?: (outcome: SettleOutcome) => void): Promise<boolean> {
   const run = await deps.runs.get(tenantId, runId);
   // Accepted, fetch not started yet: the claim holds until it expires.
   if (!run) return (lockExpiresAt ?? 0) >= deps.now().getTime();
-  const settled = await settleRun(deps, run);
+  const settled = await settleRun(deps, run, onSettled);
   return blocksTenant(settled.status);
 }
 
 /** Finishes an approval whose caller died once its lease expired, and forgets it once the run is final. */
-export async function settleApproval(deps: TenantLockDeps, tenantId: string, runId: string): Promise<void> {
+export async function settleApproval(deps: TenantLockDeps, tenantId: string, runId: string, onSettled?: (outcome: SettleOutcome) => void): Promise<void> {
   const run = await deps.runs.get(tenantId, runId);
-  const settled = run ? await settleRun(deps, run) : undefined;
+  const settled = run ? await settleRun(deps, run, onSettled) : undefined;
   if (!settled || settled.status !== 'approving') await deps.connections.clearApproval(tenantId, runId);
 }

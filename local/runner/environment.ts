@@ -10,6 +10,7 @@ import { DEFAULT_SIM_CREDENTIAL, startPersonioSim, type PersonioSim, type SimOpt
 import { SqsEventSource, type SqsHandler } from './event-source.js';
 import { fetchContext } from './events.js';
 import { ConnectionStore } from '../../lib/tenants/connections.js';
+import type { SweepOutcome } from '../../lib/runs/sweep.js';
 
 export interface PersonioTarget {
   url: string;
@@ -33,7 +34,7 @@ export interface Handlers {
   fetch: (event: unknown, context: Context) => Promise<FetchOutcome>;
   worker: SqsHandler;
   /** The scheduled sweeper of stalled runs (deployed on a 5-minute schedule; locally, whoever needs it calls it). */
-  sweeper: () => Promise<{ tenants: number; failed: number }>;
+  sweeper: () => Promise<SweepOutcome>;
 }
 
 export interface LocalEnvironment {
