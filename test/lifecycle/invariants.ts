@@ -1,0 +1,184 @@
+import type { Model, RunModel } from './model.js';
+import { blocks, InvariantViolation, isFinal, reportedFailures, userJson, type Item, type Observation } from './observe.js';
+
+/**
+ * The invariants (issue 11, "Proof: a lifecycle simulation"), each from Personio's state and the model's timeline:
+ *
+ *  1. employed → active: no user whose employee is in Personio with a non-inactive status is inactive once a final run
+ *     saw the employee (and, the other way round, Personio's `inactive` makes the user inactive);
+ *  2. one user each: every employee a final run saw has exactly one user, unless the latest such run reported it
+ *     failed with a reason (an email reason only where Personio's data really leaves no address: none, or one another
+ *     active employee or still-active user holds); never two users with one Personio id; the user carries
+ *     Personio's current email;
+ *  3. nothing stuck: at most one run holds the tenant at a time; once the clock passed every lease and the sweeper
+ *     (or the next fetch) came, no run is left unfinished;
+ *  4. approval: a held run's approval deactivates exactly what it answers, only users it had pending and nobody
+ *     touched since, only on a connected tenant, and not once a newer run wrote users; a refused approval changes
+ *     nobody;
+ *  5. counters: a finished run's report equals what landed in the table.
+ * Plus: a disconnected tenant stays disconnected (no status write overwrites it).
+ */
+
+const violation = (invariant: string, detail: string) => new InvariantViolation(invariant, detail);
+
+/** Final runs that can have seen anyone: completed or held (a failed run promises nothing). */
+function finishedRuns(model: Model, obs: Observation): { run: RunModel; item: Item }[] {
+  const out: { run: RunModel; item: Item }[] = [];
+  for (const item of obs.runs) {
+    const status = item['status'];
+    if (status !== 'completed' && status !== 'held') continue;
+    const run = model.runs.get(String(item['runId']));
+    if (run) out.push({ run, item });
+  }
+  return out;
+}
+
+const usersOf = (obs: Observation) => {
+  const byPersonioId = new Map<number, Item[]>();
+  for (const u of obs.users) {
+    if (typeof u['personioId'] !== 'number') continue;
+    byPersonioId.set(u['personioId'], [...(byPersonioId.get(u['personioId']) ?? []), u]);
+  }
+  return byPersonioId;
+};
+
+const lower = (email: unknown) => (typeof email === 'string' ? email.toLowerCase() : '');
+
+export function checkAfterStep(model: Model, obs: Observation): InvariantViolation[] {
+  const found: InvariantViolation[] = [];
+  const finished = finishedRuns(model, obs);
+  const byPersonioId = usersOf(obs);
+  const activeByEmail = new Map<string, number[]>();
+  for (const e of obs.employees) {
+    if (e.status === 'inactive' || !e.email) continue;
+    activeByEmail.set(lower(e.email), [...(activeByEmail.get(lower(e.email)) ?? []), e.id]);
+  }
+
+  for (const [personioId, users] of byPersonioId) {
+    if (users.length > 1) found.push(violation('inv2 one user each', `Personio employee ${personioId} has ${users.length} users (${users.map((u) => u['userId']).join(', ')})`));
+  }
+
+  for (const e of obs.employees) {
+    const seenBy = finished.filter(({ run }) => model.saw(run, e.id));
+    if (seenBy.length === 0) continue;
+    const latest = seenBy.reduce((a, b) => (b.run.fetchStart > a.run.fetchStart ? b : a));
+    const users = byPersonioId.get(e.id) ?? [];
+    const employed = e.status !== 'inactive';
+    const runs = seenBy.map(({ run }) => run.runId).join(', ');
+
+    for (const u of users) {
+      if (employed && u['active'] !== true) {
+        found.push(violation('inv1 employed but inactive', `employee ${e.id} is ${e.status} in Personio, run(s) ${runs} saw it, yet its user ${u['userId']} is inactive${u['deactivationReason'] ? ` (${u['deactivationReason']})` : ''}`));
+      }
+      if (!employed && u['active'] !== false) {
+        found.push(violation('inv1 status decides active', `employee ${e.id} is inactive in Personio, run(s) ${runs} saw it, yet its user ${u['userId']} is active`));
+      }
+    }
+
+    if (users.length === 0) {
+      const reason = reportedFailures(latest.item).get(e.id);
+      const emailTakenOk = (() => {
+        const email = lower(e.email);
+        if (!email) return true;
+        if ((activeByEmail.get(email) ?? []).some((id) => id !== e.id)) return true;
+        return (latest.run.activeEmailsAtStart.get(email) ?? []).some((id) => id !== e.id);
+      })();
+      const excused = reason !== undefined && (!/email/i.test(reason) || emailTakenOk);
+      if (!excused) {
+        found.push(
+          violation(
+            'inv2 one user each',
+            `employee ${e.id} (${e.status}) has no user though run(s) ${runs} saw it; the latest, ${latest.run.runId}, ${reason ? `reported "${reason}", which Personio's data does not explain (no other active employee or active user holds its address)` : 'did not report it as failed'}`,
+          ),
+        );
+      }
+    } else if (users.length === 1 && employed && e.email && (activeByEmail.get(lower(e.email)) ?? []).length === 1 && lower(users[0]?.['email']) !== lower(e.email)) {
+      found.push(violation('inv2 user carries Personio’s data', `employee ${e.id}'s user has an older email than Personio's current one, though run(s) ${runs} saw it (older data over newer)`));
+    }
+  }
+
+  const blocking = obs.runs.filter((r) => blocks(r['status']));
+  if (blocking.length > 1) {
+    found.push(violation('inv3 one run at a time', `${blocking.length} runs hold the tenant at once: ${blocking.map((r) => `${r['runId']} (${r['status']})`).join(', ')}`));
+  }
+
+  if (model.connection === 'disconnected' && obs.connection && obs.connection['status'] !== 'disconnected') {
+    found.push(violation('connection state', `the tenant was disconnected, but its connection now says "${obs.connection['status']}"`));
+  }
+  return found;
+}
+
+/** Invariant 3: after every lease and the sweeper's period have passed and someone came, nothing is left unfinished. */
+export function checkNothingStuck(obs: Observation, startedBefore: number): InvariantViolation[] {
+  return obs.runs
+    .filter((r) => !isFinal(r['status']) && Date.parse(String(r['startedAt'])) < startedBefore)
+    .map((r) =>
+      violation('inv3 nothing stuck', `run ${r['runId']} is still ${r['status']} ${Math.round((obs.now - Date.parse(String(r['startedAt']))) / 60_000)} simulated minutes after it started, past every lease and a sweep`),
+    );
+}
+
+/**
+ * Invariant 5 for a run that just finished (completed or held, not by an approval), from the two readings around the
+ * action that finished it: its counters against the table.
+ */
+export function checkCounters(run: RunModel, item: Item, deactivatedHere: Item[] | undefined): InvariantViolation[] {
+  const found: InvariantViolation[] = [];
+  const n = (k: string) => Number(item[k] ?? 0);
+  const sum = n('created') + n('updated') + n('unchanged') + n('failed');
+  if (sum !== n('employeesFetched')) {
+    found.push(
+      violation(
+        'inv5 counters',
+        `run ${run.runId} (${item['status']}) reports created ${n('created')} + updated ${n('updated')} + unchanged ${n('unchanged')} + failed ${n('failed')} = ${sum} employees, but employeesFetched ${n('employeesFetched')}`,
+      ),
+    );
+  }
+  if (run.created.exact && n('created') !== run.created.count) {
+    found.push(violation('inv5 counters', `run ${run.runId} reports created ${n('created')}, but ${run.created.count} users appeared in the table while only its messages were processed`));
+  }
+  if (deactivatedHere && n('deactivated') !== deactivatedHere.length) {
+    found.push(violation('inv5 counters', `run ${run.runId} reports deactivated ${n('deactivated')}, but ${deactivatedHere.length} users were deactivated when it finished`));
+  }
+  return found;
+}
+
+export interface ApprovalCheck {
+  run: RunModel;
+  statusBefore: string | undefined;
+  answer: { status: number; body: any };
+  before: Observation;
+  after: Observation;
+  connected: boolean;
+  /** Newer runs (fetch started after this run's) that wrote users. */
+  newerWriters: string[];
+}
+
+/** Invariant 4. */
+export function checkApproval(model: Model, a: ApprovalCheck): InvariantViolation[] {
+  const found: InvariantViolation[] = [];
+  const previous = new Map(a.before.users.map((u) => [u['userId'], u]));
+  const deactivated = a.after.users.filter((u) => previous.get(u['userId'])?.['active'] === true && u['active'] === false);
+  const what = `approving run ${a.run.runId} (${a.statusBefore ?? 'unknown'})`;
+  if (a.answer.status !== 200) {
+    if (deactivated.length > 0) found.push(violation('inv4 approval', `${what} was refused (${a.answer.status} ${a.answer.body?.error?.code ?? ''}) yet deactivated ${deactivated.length} user(s)`));
+    return found;
+  }
+  if (!a.connected) found.push(violation('inv4 approval', `${what} was accepted on a disconnected tenant and deactivated ${deactivated.length} user(s)`));
+  if (a.statusBefore !== 'held') found.push(violation('inv4 approval', `${what} was accepted though the run was not held`));
+  if (a.newerWriters.length > 0) found.push(violation('inv4 approval', `${what} was accepted though newer run(s) ${a.newerWriters.join(', ')} wrote users since (superseded: must answer 409)`));
+  const answered = Number(a.answer.body?.deactivated ?? Number.NaN);
+  if (answered !== deactivated.length) found.push(violation('inv4 approval', `${what} answered deactivated ${a.answer.body?.deactivated}, but ${deactivated.length} user(s) were deactivated`));
+  const held = a.run.held;
+  for (const u of deactivated) {
+    const id = u['personioId'];
+    if (typeof id === 'number' && model.saw(a.run, id)) found.push(violation('inv4 approval', `${what} deactivated user ${u['userId']} of employee ${id}, whom the run itself saw`));
+    if (!held) continue;
+    if (!held.activeUserIds.has(u['userId'])) found.push(violation('inv4 approval', `${what} deactivated user ${u['userId']}, who was not active when the run was held (not on its pending list)`));
+    const atHold = held.users.get(u['userId']);
+    const beforeApproval = previous.get(u['userId']);
+    if (atHold !== undefined && beforeApproval && atHold !== userJson(beforeApproval)) {
+      found.push(violation('inv4 approval', `${what} deactivated user ${u['userId']}, whom an import touched after the run was held`));
+    }
+  }
+  return found;
+}

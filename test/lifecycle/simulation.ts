@@ -1,0 +1,115 @@
+import fc from 'fast-check';
+import { commandArbitrary, ConnectCommand, Settle } from './commands.js';
+import { Model } from './model.js';
+import { InvariantViolation } from './observe.js';
+import { forget, ignoreInvariants } from './step.js';
+import type { World } from './world.js';
+
+/**
+ * Runs sequences of commands against the world, one fast-check run per sequence (seed `seed + i`), each on a fresh
+ * tenant with a fresh Personio of 3–30 employees: connect, the sequence, then a final settle. A sequence that breaks
+ * an invariant is shrunk (within a limit) and reported with its seed, its fast-check path and its shortest form.
+ */
+
+export interface SimulationOptions {
+  sequences: number;
+  seed: number;
+  /** Commands per sequence at most (default 30). */
+  maxCommands?: number;
+  /** Shrink steps per failing sequence at most (default 60); 0 reports the sequence as found. */
+  shrinks?: number;
+  /** Real time a failing sequence may spend shrinking (default 120 s). */
+  shrinkTimeMs?: number;
+  /** Replays one sequence exactly (fast-check's path, from a report). */
+  path?: string;
+  /** Invariants (name prefixes, e.g. "inv3 one run") not to fail on. */
+  ignore?: readonly string[];
+  onSequence?: (done: number, violation: ViolationReport | undefined) => void;
+}
+
+export interface ViolationReport {
+  seed: number;
+  path: string;
+  invariant: string;
+  detail: string;
+  /** The shortest failing sequence found, command by command. */
+  commands: string[];
+  /** A failure of the simulation itself (not an invariant): reported so it cannot hide one. */
+  harnessError: boolean;
+}
+
+export interface SimulationResult {
+  sequences: number;
+  violations: ViolationReport[];
+  durationMs: number;
+  notes: string[];
+}
+
+export async function simulate(world: World, options: SimulationOptions): Promise<SimulationResult> {
+  const started = performance.now();
+  const violations: ViolationReport[] = [];
+  const notes: string[] = [];
+  if (world.sweeperProblem) notes.push(world.sweeperProblem);
+  ignoreInvariants(options.ignore ?? []);
+  if (options.ignore?.length) notes.push(`not failing on: ${options.ignore.join('; ')}`);
+  const commands = fc.commands([commandArbitrary()], { maxCommands: options.maxCommands ?? 30, size: 'max' });
+  const sequence = options.shrinks === 0 ? fc.noShrink(commands) : fc.limitShrink(commands, options.shrinks ?? 60);
+  const tenantSetup = fc.record({ employees: fc.integer({ min: 3, max: 30 }), seed: fc.integer({ min: 1, max: 1_000_000 }) });
+
+  const property = fc.asyncProperty(tenantSetup, sequence, async (setup, cmds) => {
+    const tenant = await world.newTenant(setup);
+    const model = new Model(
+      tenant.id,
+      tenant.sim.employees().map((e) => e.id),
+      { sweeper: world.sweeper !== undefined },
+    );
+    try {
+      await new ConnectCommand().run(model, tenant);
+      await fc.asyncModelRun(() => ({ model, real: tenant }), cmds);
+      await new Settle().run(model, tenant);
+    } finally {
+      forget(model);
+      await tenant.close();
+    }
+  });
+
+  for (let i = 0; i < options.sequences; i++) {
+    const seed = options.seed + i;
+    const result = await fc.check(property, {
+      seed,
+      numRuns: 1,
+      ...(options.path ? { path: options.path } : {}),
+      interruptAfterTimeLimit: options.shrinkTimeMs ?? 120_000,
+      // Without shrinking, the sequence as found (its tenant too).
+      ...(options.shrinks === 0 ? { endOnFailure: true } : {}),
+    });
+    let report: ViolationReport | undefined;
+    if (result.failed && result.counterexample) {
+      const [setup, cmds] = result.counterexample;
+      const error = result.errorInstance;
+      const violation = error instanceof InvariantViolation ? error : undefined;
+      report = {
+        seed,
+        path: result.counterexamplePath ?? '',
+        invariant: violation?.invariant ?? 'harness error',
+        detail: violation?.detail ?? (error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+        commands: [`Tenant(${setup.employees} employees, simulator seed ${setup.seed})`, 'Connect', ...executed(cmds), 'Settle'],
+        harnessError: !violation,
+      };
+      violations.push(report);
+    }
+    options.onSequence?.(i + 1, report);
+  }
+  for (const hung of world.invocations.hung) notes.push(`a ${hung.fn} invocation (#${hung.id}) hung and was killed by the watchdog`);
+  return { sequences: options.sequences, violations, durationMs: performance.now() - started, notes };
+}
+
+/** The commands fast-check ran (its toString lists only those whose precondition held), one per entry. */
+function executed(cmds: Iterable<fc.AsyncCommand<Model, unknown>>): string[] {
+  const text = String(cmds).replace(/\s*\/\*replayPath=.*?\*\//g, '');
+  return text === '' ? [] : text.split(/,(?![^(]*\))/).map((s) => s.trim());
+}
+
+export function formatViolation(v: ViolationReport): string {
+  return `seed ${v.seed} (path ${v.path}): ${v.invariant}: ${v.detail}\n  shortest sequence: ${v.commands.join(' → ')}`;
+}
