@@ -83,6 +83,7 @@ const BIRTHDAY_KEY = 'dynamic_180883';
 const LANGUAGES_KEY = 'dynamic_3';
 const MARITAL_KEY = 'dynamic_2';
 const EXTRA_KEY_BASE = 9000;
+const INTEGER_KEY_BASE = 9500;
 const RELATION_KEYS = ['supervisor', 'department', 'office', 'team'] as const;
 export const relationKeys: ReadonlySet<string> = new Set(RELATION_KEYS);
 
@@ -146,18 +147,24 @@ export class EmployeeGenerator {
   readonly keys: readonly string[];
   readonly definitions: readonly AttributeDefinition[];
   private readonly extraKeys: string[] = [];
+  private readonly integerKeys: string[] = [];
   private readonly rng: Rng;
   private lastId = 0;
   private readonly usedEmails = new Set<string>();
   private generated = 0;
 
-  constructor(seed: number, extraAttributes: number) {
+  constructor(seed: number, extraAttributes: number, integerAttributes = 0) {
     this.rng = mulberry32(seed);
     this.template = baseTemplate();
     for (let k = 0; k < extraAttributes; k += 1) {
       const key = `dynamic_${EXTRA_KEY_BASE + k}`;
       this.template[key] = { label: `Zusatzfeld ${k + 1}`, value: null, universal_id: null, type: 'standard' };
       this.extraKeys.push(key);
+    }
+    for (let k = 0; k < integerAttributes; k += 1) {
+      const key = `dynamic_${INTEGER_KEY_BASE + k}`;
+      this.template[key] = { label: `Nummer ${k + 1}`, value: null, universal_id: null, type: 'integer' };
+      this.integerKeys.push(key);
     }
     this.keys = Object.keys(this.template);
     this.definitions = this.keys.map((key) => {
@@ -315,6 +322,8 @@ export class EmployeeGenerator {
     set(LANGUAGES_KEY, this.chance(0.1) ? null : languages.join(','));
     set(MARITAL_KEY, this.chance(0.15) ? null : this.pick(maritalDefinition.options));
     for (const key of this.extraKeys) set(key, this.filler());
+    // Personio sends custom integer attributes as digit strings (a badge or account number).
+    for (const key of this.integerKeys) set(key, this.chance(0.2) ? null : String(this.int(1, 99_999)));
     return a;
   }
 

@@ -59,13 +59,13 @@ class Simulator {
   private host = '127.0.0.1';
 
   constructor(options: SimOptions) {
-    const { port: _port, host: _host, employees, seed, extraAttributes, credentials, ...knobPatch } = options;
+    const { port: _port, host: _host, employees, seed, extraAttributes, integerAttributes, credentials, ...knobPatch } = options;
     this.current = mergeKnobs(defaultKnobs, knobPatch);
     const baseSeed = seed ?? 1;
     this.faultRng = mulberry32(baseSeed ^ 0x5eed_f417);
     this.malformedRng = mulberry32(baseSeed ^ 0x0bad_7e57);
     this.latencyRng = mulberry32(baseSeed ^ 0x1a7e_9c11);
-    this.store = new EmployeeStore(new EmployeeGenerator(baseSeed, extraAttributes ?? 0), employees ?? 1000, this.current.strictSpec);
+    this.store = new EmployeeStore(new EmployeeGenerator(baseSeed, extraAttributes ?? 0, integerAttributes ?? 0), employees ?? 1000, this.current.strictSpec);
     this.applyKnobs();
     const accepted = credentials ?? [DEFAULT_SIM_CREDENTIAL];
     this.credentials = new Map(accepted.map((c) => [c.clientId, c.clientSecret]));

@@ -44,6 +44,8 @@ export interface SimOptions extends Partial<SimKnobs> {
   seed?: number;
   /** Extra `dynamic_9000…` text attributes per employee, for message-size tests. */
   extraAttributes?: number;
+  /** Extra `dynamic_9500…` custom integer attributes (type `integer`, values as digit strings, as Personio sends them). */
+  integerAttributes?: number;
   credentials?: SimCredential[];
 }
 

@@ -1,14 +1,14 @@
 import { parseArgs } from 'node:util';
-import { formatViolation, simulate } from './simulation.js';
+import { formatViolation, replay, simulate } from './simulation.js';
 import { World } from './world.js';
 
 /**
- * `npm run simulate -- --sequences N --seed S [--max-commands C] [--shrinks K] [--path P]`
+ * `npm run simulate -- --sequences N --seed S [--max-commands C] [--shrinks K]`
  *
  * Runs N lifecycle sequences (seeds S, S+1, …) on the local stack, prints one line per invariant violation with its
  * seed and the shortest failing sequence, then `N sequences, V invariant violations`; exits 1 on any violation.
- * `--path` (with the seed of a report) replays that exact sequence; `--ignore <invariant prefix>` (repeatable) looks past
- * an invariant that most sequences break, to find the others.
+ * `--replay "<a report's shortest sequence>"` runs that sequence again (LIFECYCLE_TRACE=1 prints every step);
+ * `--ignore <invariant prefix>` (repeatable) looks past an invariant that most sequences break, to find the others.
  */
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
@@ -20,7 +20,9 @@ for (const stream of [process.stdout, process.stderr]) {
     typeof chunk === 'string' && chunk.startsWith('No application metrics to publish') ? true : write(chunk, ...rest)) as typeof stream.write;
 }
 
-const usage = 'usage: simulate [--sequences N] [--seed S] [--max-commands C] [--shrinks K] [--path P] [--ignore "inv3 one run"]… [--quiet]';
+const usage =
+  'usage: simulate [--sequences N] [--seed S] [--max-commands C] [--shrinks K] [--ignore "inv3 one run"]… [--quiet]\n' +
+  '       simulate --replay "Tenant(3 employees, simulator seed 1) → Connect → … → Settle"   (LIFECYCLE_TRACE=1 prints each step)';
 
 function number(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -41,7 +43,7 @@ async function main(): Promise<number> {
         seed: { type: 'string' },
         'max-commands': { type: 'string' },
         shrinks: { type: 'string' },
-        path: { type: 'string' },
+        replay: { type: 'string' },
         ignore: { type: 'string', multiple: true },
         quiet: { type: 'boolean' },
         help: { type: 'boolean' },
@@ -59,12 +61,16 @@ async function main(): Promise<number> {
   const seed = number(values.seed, 1, 'seed');
   const world = await World.start();
   try {
+    if (values.replay) {
+      const violation = await replay(world, values.replay);
+      process.stdout.write(violation ? `${formatViolation(violation)}\n` : 'the sequence kept every invariant\n');
+      return violation ? 1 : 0;
+    }
     const result = await simulate(world, {
       sequences,
       seed,
       maxCommands: number(values['max-commands'], 30, 'max-commands'),
       shrinks: number(values.shrinks, 60, 'shrinks'),
-      ...(values.path ? { path: values.path } : {}),
       ...(values.ignore ? { ignore: values.ignore } : {}),
       onSequence: (done, violation) => {
         if (violation) process.stdout.write(`${formatViolation(violation)}\n`);

@@ -67,6 +67,19 @@ class Connect extends Step {
   }
 }
 
+/** The first connect of a sequence: connect, then map the simulator's custom attributes onto custom fields. */
+class ConnectWithCustomFields extends Step {
+  check = (m: Readonly<Model>) => m.connection !== 'connected';
+  toString = () => 'ConnectWithCustomFields';
+  protected async step(m: Model, t: Tenant) {
+    const answer = await act(m, t, {}, () => t.connect());
+    if (answer.status !== 200) throw new Error(`connecting the tenant failed: ${answer.status} ${answer.body?.error?.code ?? ''}`);
+    m.connection = 'connected';
+    const mapped = await act(m, t, {}, () => t.mapCustomFields());
+    if (mapped.status !== 200) throw new Error(`mapping the custom fields failed: ${mapped.status} ${mapped.body?.error?.code ?? ''}`);
+  }
+}
+
 class Disconnect extends Step {
   check = (m: Readonly<Model>) => m.connection === 'connected';
   toString = () => 'Disconnect';
@@ -148,6 +161,23 @@ class Approve extends Step {
   }
 }
 
+/** A held run is approved a month later: after its message markers' TTL. */
+class LateApproval extends Step {
+  constructor(readonly n: number) {
+    super();
+  }
+  check = (m: Readonly<Model>) => [...m.runs.values()].some((r) => r.status === 'held');
+  toString = () => `LateApproval(#${this.n})`;
+  protected async step(m: Model, t: Tenant) {
+    await act(m, t, {}, () => t.world.clock.jump(31 * DAY));
+    const run = pick(
+      [...m.runs.values()].filter((r) => r.status === 'held'),
+      this.n,
+    );
+    if (run) await act(m, t, { approval: run.runId }, () => t.approve(run.runId));
+  }
+}
+
 class Sweep extends Step {
   check = (m: Readonly<Model>) => m.sweeper;
   toString = () => 'Sweep';
@@ -186,14 +216,14 @@ class Leave extends PersonioChange {
 /** Several leave at once: enough for the deactivation guard to hold the next run. */
 class MassLeave extends PersonioChange {
   constructor(
-    readonly share: number,
+    readonly percent: number,
     readonly seed: number,
   ) {
     super();
   }
-  toString = () => `MassLeave(${Math.round(this.share * 100)} %, #${this.seed})`;
+  toString = () => `MassLeave(${this.percent} %, #${this.seed})`;
   protected async step(m: Model, t: Tenant) {
-    const count = Math.max(1, Math.round(m.presentIds.length * this.share));
+    const count = Math.max(1, Math.round((m.presentIds.length * this.percent) / 100));
     leave(m, t, shuffled(m.presentIds, this.seed).slice(0, count));
   }
 }
@@ -304,6 +334,35 @@ class Unhide extends Step {
     if (id === undefined) return;
     m.setHidden(id, false);
     t.sim.setKnobs({ hiddenEmployeeIds: [...m.hidden] });
+  }
+}
+
+/**
+ * One employee's value that must cost at most that value (or that employee, reported), never a message or a run:
+ * an integer beyond 2^53 (as Personio sends it, a string), an employee larger than a message, a character SQS
+ * refuses, an unpaired surrogate.
+ */
+export const POISONS = {
+  bigint: ['dynamic_9500', '12345678901234567891'],
+  huge: ['dynamic_9000', 'Ü'.repeat(70_000)],
+  sqsRefused: ['dynamic_9000', 'Notiz \uFFFF Ende'],
+  surrogate: ['position', 'Entwickler \uD800'],
+} as const;
+
+class Poison extends PersonioChange {
+  constructor(
+    readonly kind: keyof typeof POISONS,
+    readonly n: number,
+  ) {
+    super();
+  }
+  toString = () => `Poison(${this.kind}, #${this.n})`;
+  protected async step(m: Model, t: Tenant) {
+    const id = pick(m.presentIds, this.n);
+    if (id === undefined) return;
+    const [attribute, value] = POISONS[this.kind];
+    t.sim.updateEmployee(id, { [attribute]: value });
+    m.changed(id);
   }
 }
 
@@ -546,11 +605,12 @@ export class Settle extends Step {
     const startedBefore = Date.now();
     await act(m, t, {}, () => t.world.clock.jump(STALL_HORIZON_MS));
     if (m.sweeper) await act(m, t, {}, () => t.sweep());
+    const nextFetchAt = Date.now();
     if (m.connection === 'connected') {
       await act(m, t, {}, async () => void t.startFetch({ tenantId: t.id }, 'console'));
       await deliverEverything(m, t);
     }
-    await checkStuck(m, t, startedBefore);
+    await checkStuck(m, t, startedBefore, m.connection === 'connected' ? nextFetchAt : undefined);
   }
 }
 
@@ -582,7 +642,7 @@ export function commandArbitrary(): fc.Arbitrary<Cmd> {
     { weight: 3, arbitrary: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined, freq: 3 }).map((k) => new ConsoleFetch(k)) },
     { weight: 3, arbitrary: fc.integer({ min: 1, max: 3 }).map((c) => new Hire(c)) },
     { weight: 3, arbitrary: n.map((i) => new Leave(i)) },
-    { weight: 2, arbitrary: fc.tuple(fc.double({ min: 0.2, max: 0.6, noNaN: true }), n).map(([s, i]) => new MassLeave(s, i)) },
+    { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 20, max: 60 }), n).map(([p, i]) => new MassLeave(p, i)) },
     { weight: 3, arbitrary: n.map((i) => new Terminate(i)) },
     { weight: 1, arbitrary: n.map((i) => new Reinstate(i)) },
     { weight: 2, arbitrary: n.map((i) => new Rehire(i)) },
@@ -594,13 +654,15 @@ export function commandArbitrary(): fc.Arbitrary<Cmd> {
     { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 0, max: 12 }), n).map(([w, o]) => new WorkerDies(w, o)) },
     { weight: 2, arbitrary: n.map((i) => new Redeliver(i)) },
     { weight: 1, arbitrary: fc.tuple(n, fc.integer({ min: 1, max: 90 })).map(([i, mins]) => new Delay(i, mins)) },
-    { weight: 1, arbitrary: n.map((i) => new ToDlq(i)) },
-    { weight: 1, arbitrary: fc.constant(new Redrive()) },
+    { weight: 2, arbitrary: n.map((i) => new ToDlq(i)) },
+    { weight: 2, arbitrary: fc.constant(new Redrive()) },
     { weight: 2, arbitrary: fc.constant(new CloseGate()) },
     { weight: 2, arbitrary: fc.constant(new OpenGate()) },
     { weight: 1, arbitrary: fc.constant(new KillFetch()) },
     { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...FAULT_TARGETS), fc.integer({ min: 1, max: 3 })).map(([f, c]) => new InjectFault(f, c)) },
     { weight: 3, arbitrary: fc.tuple(n, fc.boolean()).map(([i, any]) => new Approve(i, any && i % 4 === 0)) },
+    { weight: 2, arbitrary: n.map((i) => new LateApproval(i)) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...(Object.keys(POISONS) as (keyof typeof POISONS)[])), n).map(([k, i]) => new Poison(k, i)) },
     { weight: 1, arbitrary: fc.constant(new Disconnect()) },
     { weight: 2, arbitrary: fc.constant(new Connect()) },
     { weight: 3, arbitrary: fc.integer({ min: 0, max: TIME_STEPS.length - 1 }).map((c) => new TimePasses(c)) },
@@ -610,4 +672,51 @@ export function commandArbitrary(): fc.Arbitrary<Cmd> {
 }
 
 /** Used by the harness around every sequence. */
-export { Connect as ConnectCommand };
+export { ConnectWithCustomFields as FirstConnect };
+
+// ---- replaying a printed sequence ----------------------------------------------------------------------------
+
+const parsers: [RegExp, (g: string[]) => Cmd][] = [
+  [/^Connect$/, () => new Connect()],
+  [/^ConnectWithCustomFields$/, () => new ConnectWithCustomFields()],
+  [/^LateApproval\(#(\d+)\)$/, (g) => new LateApproval(Number(g[1]))],
+  [/^Poison\((\w+), #(\d+)\)$/, (g) => new Poison(g[1] as keyof typeof POISONS, Number(g[2]))],
+  [/^Disconnect$/, () => new Disconnect()],
+  [/^ImportNow$/, () => new ImportNow()],
+  [/^Sweep$/, () => new Sweep()],
+  [/^Settle$/, () => new Settle()],
+  [/^Redrive$/, () => new Redrive()],
+  [/^HoldFetchPages$/, () => new CloseGate()],
+  [/^ReleaseFetchPages$/, () => new OpenGate()],
+  [/^KillWaitingFetch$/, () => new KillFetch()],
+  [/^ScheduleFires\(\+(\d+)min(?:, delivered twice (concurrent|later))?\)$/, (g) => new ScheduleFires(Number(g[1]), (g[2] as 'concurrent' | 'later' | undefined) ?? 'none')],
+  [/^ConsoleFetch(?:\(dies at DynamoDB write (\d+)\))?$/, (g) => new ConsoleFetch(g[1] === undefined ? undefined : Number(g[1]) - 1)],
+  [/^Approve\((any run|a held run) #(\d+)\)$/, (g) => new Approve(Number(g[2]), g[1] === 'any run')],
+  [/^Hire\((\d+)\)$/, (g) => new Hire(Number(g[1]))],
+  [/^Leave\(#(\d+)\)$/, (g) => new Leave(Number(g[1]))],
+  [/^MassLeave\((\d+) %, #(\d+)\)$/, (g) => new MassLeave(Number(g[1]), Number(g[2]))],
+  [/^Terminate\(#(\d+)\)$/, (g) => new Terminate(Number(g[1]))],
+  [/^Reinstate\(#(\d+)\)$/, (g) => new Reinstate(Number(g[1]))],
+  [/^Rehire\(#(\d+)\)$/, (g) => new Rehire(Number(g[1]))],
+  [/^EmailChange\(#(\d+)\)$/, (g) => new EmailChange(Number(g[1]))],
+  [/^Hide\(#(\d+)\)$/, (g) => new Hide(Number(g[1]))],
+  [/^Unhide\(#(\d+)\)$/, (g) => new Unhide(Number(g[1]))],
+  [/^(Readable|Unreadable)\((\w+)\)$/, (g) => new Readable(g[2] as (typeof REVOCABLE_ATTRIBUTES)[number], g[1] === 'Readable')],
+  [/^Deliver\((\d+) at once, order #(\d+)\)$/, (g) => new Deliver(Number(g[1]), Number(g[2]))],
+  [/^DeliverTwice\(order #(\d+)\)$/, (g) => new DeliverTwice(Number(g[1]))],
+  [/^WorkerDies\(at write (\d+), order #(\d+)\)$/, (g) => new WorkerDies(Number(g[1]) - 1, Number(g[2]))],
+  [/^Redeliver\(#(\d+)\)$/, (g) => new Redeliver(Number(g[1]))],
+  [/^Delay\(#(\d+), (\d+) min\)$/, (g) => new Delay(Number(g[1]), Number(g[2]))],
+  [/^ToDlq\(#(\d+)\)$/, (g) => new ToDlq(Number(g[1]))],
+  [/^Fault\(([\w-]+) ×(\d+)\)$/, (g) => new InjectFault(g[1] as FaultTarget, Number(g[2]))],
+  [/^TimePasses\((.+)\)$/, (g) => new TimePasses(TIME_STEPS.findIndex(([label]) => label === g[1]))],
+];
+
+/** A command from its printed form (as a report shows it). */
+export function parseCommand(text: string): Cmd {
+  for (const [pattern, make] of parsers) {
+    const match = pattern.exec(text.trim());
+    if (match) return make(match.map((g) => g ?? undefined) as string[]);
+  }
+  throw new Error(`not a command: ${text}`);
+}

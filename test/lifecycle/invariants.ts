@@ -97,6 +97,17 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
     }
   }
 
+  for (const [personioId, users] of byPersonioId) {
+    const e = model.employees.get(personioId);
+    if (!e || e.removedAt === undefined) continue;
+    for (const u of users) {
+      if (u['active'] === false) model.leaversDeactivated.add(personioId);
+      else if (model.leaversDeactivated.has(personioId)) {
+        found.push(violation('inv1 leaver stays inactive', `employee ${personioId} left Personio and its user ${u['userId']} was deactivated, yet it is active again (older data reversed the deactivation)`));
+      }
+    }
+  }
+
   const blocking = obs.runs.filter((r) => blocks(r['status']));
   if (blocking.length > 1) {
     found.push(violation('inv3 one run at a time', `${blocking.length} runs hold the tenant at once: ${blocking.map((r) => `${r['runId']} (${r['status']})`).join(', ')}`));
@@ -115,6 +126,24 @@ export function checkNothingStuck(obs: Observation, startedBefore: number): Inva
     .map((r) =>
       violation('inv3 nothing stuck', `run ${r['runId']} is still ${r['status']} ${Math.round((obs.now - Date.parse(String(r['startedAt']))) / 60_000)} simulated minutes after it started, past every lease and a sweep`),
     );
+}
+
+/**
+ * Invariant 3, "imports keep running": with faults cleared and every message delivered, the run the next fetch
+ * started (at `nextFetchAt` or later) finished: completed or held, not failed and not left running.
+ */
+export function checkImportsRun(obs: Observation, nextFetchAt: number): InvariantViolation[] {
+  const runs = obs.runs.filter((r) => Date.parse(String(r['startedAt'])) >= nextFetchAt - 1_000);
+  if (runs.length === 0) return [violation('inv3 imports keep running', 'the next fetch, with everything settled and nothing failing, started no run')];
+  const newest = runs.reduce((a, b) => (String(b['startedAt']) > String(a['startedAt']) ? b : a));
+  if (newest['status'] === 'completed' || newest['status'] === 'held') return [];
+  const failure = newest['failure'] as Item | undefined;
+  return [
+    violation(
+      'inv3 imports keep running',
+      `the next run ${newest['runId']}, with faults cleared and every message delivered, ended ${newest['status']}${failure ? ` (${failure['code']}: ${String(failure['message']).slice(0, 160)})` : ''}`,
+    ),
+  ];
 }
 
 /**

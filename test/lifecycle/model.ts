@@ -68,6 +68,8 @@ export class Model {
   /** Simulated time of the last schedule firing (epoch ms, on the hour). */
   lastFiring: number | undefined;
   faultRules = 0;
+  /** Employees who left Personio whose user was seen inactive: nothing may make it active again. */
+  readonly leaversDeactivated = new Set<number>();
   readonly sweeper: boolean;
 
   constructor(

@@ -86,12 +86,15 @@ export function newUsers(before: Observation, after: Observation): Item[] {
   return after.users.filter((u) => !known.has(u['userId']));
 }
 
-/** Users deactivated between two readings because they left Personio (not because Personio's status says inactive). */
+/**
+ * Users deactivated between two readings because they left Personio (not because Personio's status says inactive):
+ * also those created in between (by an older run's message) and deactivated right after.
+ */
 export function deactivatedByAbsence(before: Observation, after: Observation): Item[] {
   const previous = new Map(before.users.map((u) => [u['userId'], u]));
   return after.users.filter((u) => {
     const was = previous.get(u['userId']);
-    return was && was['active'] === true && u['active'] === false && !was['deactivatedAt'] && !!u['deactivatedAt'];
+    return u['active'] === false && !!u['deactivatedAt'] && (!was || (was['active'] === true && !was['deactivatedAt']));
   });
 }
 

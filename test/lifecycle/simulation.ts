@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { commandArbitrary, ConnectCommand, Settle } from './commands.js';
+import { commandArbitrary, FirstConnect, parseCommand, Settle } from './commands.js';
 import { Model } from './model.js';
 import { InvariantViolation } from './observe.js';
 import { forget, ignoreInvariants } from './step.js';
@@ -8,7 +8,7 @@ import type { World } from './world.js';
 /**
  * Runs sequences of commands against the world, one fast-check run per sequence (seed `seed + i`), each on a fresh
  * tenant with a fresh Personio of 3–30 employees: connect, the sequence, then a final settle. A sequence that breaks
- * an invariant is shrunk (within a limit) and reported with its seed, its fast-check path and its shortest form.
+ * an invariant is shrunk (within a limit) and reported with its seed and its shortest form (which `replay` runs again).
  */
 
 export interface SimulationOptions {
@@ -20,8 +20,6 @@ export interface SimulationOptions {
   shrinks?: number;
   /** Real time a failing sequence may spend shrinking (default 120 s). */
   shrinkTimeMs?: number;
-  /** Replays one sequence exactly (fast-check's path, from a report). */
-  path?: string;
   /** Invariants (name prefixes, e.g. "inv3 one run") not to fail on. */
   ignore?: readonly string[];
   onSequence?: (done: number, violation: ViolationReport | undefined) => void;
@@ -29,7 +27,6 @@ export interface SimulationOptions {
 
 export interface ViolationReport {
   seed: number;
-  path: string;
   invariant: string;
   detail: string;
   /** The shortest failing sequence found, command by command. */
@@ -64,7 +61,7 @@ export async function simulate(world: World, options: SimulationOptions): Promis
       { sweeper: world.sweeper !== undefined },
     );
     try {
-      await new ConnectCommand().run(model, tenant);
+      await new FirstConnect().run(model, tenant);
       await fc.asyncModelRun(() => ({ model, real: tenant }), cmds);
       await new Settle().run(model, tenant);
     } finally {
@@ -78,7 +75,6 @@ export async function simulate(world: World, options: SimulationOptions): Promis
     const result = await fc.check(property, {
       seed,
       numRuns: 1,
-      ...(options.path ? { path: options.path } : {}),
       interruptAfterTimeLimit: options.shrinkTimeMs ?? 120_000,
       // Without shrinking, the sequence as found (its tenant too).
       ...(options.shrinks === 0 ? { endOnFailure: true } : {}),
@@ -90,10 +86,9 @@ export async function simulate(world: World, options: SimulationOptions): Promis
       const violation = error instanceof InvariantViolation ? error : undefined;
       report = {
         seed,
-        path: result.counterexamplePath ?? '',
         invariant: violation?.invariant ?? 'harness error',
         detail: violation?.detail ?? (error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
-        commands: [`Tenant(${setup.employees} employees, simulator seed ${setup.seed})`, 'Connect', ...executed(cmds), 'Settle'],
+        commands: [`Tenant(${setup.employees} employees, simulator seed ${setup.seed})`, 'ConnectWithCustomFields', ...executed(cmds), 'Settle'],
         harnessError: !violation,
       };
       violations.push(report);
@@ -111,5 +106,39 @@ function executed(cmds: Iterable<fc.AsyncCommand<Model, unknown>>): string[] {
 }
 
 export function formatViolation(v: ViolationReport): string {
-  return `seed ${v.seed} (path ${v.path}): ${v.invariant}: ${v.detail}\n  shortest sequence: ${v.commands.join(' → ')}`;
+  const where = Number.isNaN(v.seed) ? 'replay' : `seed ${v.seed}`;
+  return `${where}: ${v.invariant}: ${v.detail}\n  shortest sequence: ${v.commands.join(' → ')}`;
+}
+
+/**
+ * Runs one printed sequence again, as a report shows it (`Tenant(…) → Connect → … → Settle`), without shrinking:
+ * answers the violation it hits, if any. A command whose precondition does not hold is skipped, as in a generated run.
+ */
+export async function replay(world: World, printed: string): Promise<ViolationReport | undefined> {
+  const parts = printed.split('→').map((p) => p.trim()).filter((p) => p !== '');
+  const tenantSpec = /^Tenant\((\d+) employees, simulator seed (\d+)\)$/.exec(parts[0] ?? '');
+  if (!tenantSpec) throw new Error('a replayed sequence starts with Tenant(N employees, simulator seed S)');
+  const commands = parts.slice(1).map(parseCommand);
+  const tenant = await world.newTenant({ employees: Number(tenantSpec[1]), seed: Number(tenantSpec[2]) });
+  const model = new Model(
+    tenant.id,
+    tenant.sim.employees().map((e) => e.id),
+    { sweeper: world.sweeper !== undefined },
+  );
+  try {
+    for (const command of commands) if (command.check(model)) await command.run(model, tenant);
+    return undefined;
+  } catch (error) {
+    const violation = error instanceof InvariantViolation ? error : undefined;
+    return {
+      seed: Number.NaN,
+      invariant: violation?.invariant ?? 'harness error',
+      detail: violation?.detail ?? (error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+      commands: parts,
+      harnessError: !violation,
+    };
+  } finally {
+    forget(model);
+    await tenant.close();
+  }
 }

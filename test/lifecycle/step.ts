@@ -1,4 +1,4 @@
-import { checkAfterStep, checkApproval, checkCounters, checkNothingStuck } from './invariants.js';
+import { checkAfterStep, checkApproval, checkCounters, checkImportsRun, checkNothingStuck } from './invariants.js';
 import type { Model } from './model.js';
 import { deactivatedByAbsence, followRuns, InvariantViolation, isFinal, newUsers, read, type Observation, userJson } from './observe.js';
 import type { ApiAnswer, Tenant } from './world.js';
@@ -98,11 +98,14 @@ export async function endStep(model: Model, tenant: Tenant): Promise<void> {
   throwFirst(found);
 }
 
-/** Invariant 3 at the end of a settle: every run started before `startedBefore` must be final. */
-export async function checkStuck(model: Model, tenant: Tenant, startedBefore: number): Promise<void> {
+/**
+ * Invariant 3 at the end of a settle: every run started before `startedBefore` must be final, and the run of the
+ * fetch that came at `nextFetchAt` (faults cleared, every message delivered) must have finished (completed or held).
+ */
+export async function checkStuck(model: Model, tenant: Tenant, startedBefore: number, nextFetchAt: number | undefined): Promise<void> {
   const obs = await read(model, tenant);
   lastReading.set(model, obs);
-  throwFirst(checkNothingStuck(obs, startedBefore));
+  throwFirst([...checkNothingStuck(obs, startedBefore), ...(nextFetchAt === undefined ? [] : checkImportsRun(obs, nextFetchAt))]);
 }
 
 function summarize(model: Model, tenant: Tenant, obs: Observation): void {

@@ -18,6 +18,9 @@ import { PersonioRouter, type Gate } from './personio.js';
  * gets a `Tenant`: a fresh tenant id with its own Personio simulator, message pool and gate.
  */
 
+/** The custom fields every tenant maps: the simulator's `extraAttributes: 1` and `integerAttributes: 1`. */
+export const CUSTOM_FIELDS = { note: 'dynamic_9000', badge: 'dynamic_9500' } as const;
+
 const SWEEPER_PATH = new URL('../../functions/sweeper.ts', import.meta.url);
 type SweeperHandler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -82,7 +85,8 @@ export class World {
     const n = ++this.tenantCount;
     const tenantId = `lc-${process.pid}-${n}`;
     const credential = { clientId: `lc-client-${process.pid}-${n}`, clientSecret: `lc-secret-${randomUUID()}` };
-    const sim = await startPersonioSim({ employees: options.employees, seed: options.seed, credentials: [credential], latencyMs: 0 });
+    // One custom text and one custom integer attribute, which the tenant maps (see ConnectWithCustomFields).
+    const sim = await startPersonioSim({ employees: options.employees, seed: options.seed, credentials: [credential], latencyMs: 0, extraAttributes: 1, integerAttributes: 1 });
     const gate = this.router.add(credential.clientId, sim);
     const tenant = new Tenant(this, tenantId, credential, sim, gate);
     this.current = tenant;
@@ -164,6 +168,13 @@ export class Tenant {
 
   connect(): Promise<ApiAnswer> {
     return this.api('PUT', `/tenants/${this.id}/personio`, { clientId: this.credential.clientId, clientSecret: this.credential.clientSecret });
+  }
+
+  /** Maps the simulator's custom attributes onto custom fields, on top of the tenant's current mapping. */
+  async mapCustomFields(): Promise<ApiAnswer> {
+    const current = await this.api('GET', `/tenants/${this.id}/personio`);
+    if (current.status !== 200) return current;
+    return this.api('PUT', `/tenants/${this.id}/personio/mapping`, { fields: current.body.mapping.fields, customFields: CUSTOM_FIELDS });
   }
 
   disconnect(): Promise<ApiAnswer> {
