@@ -1,6 +1,7 @@
 import { InvokeError } from '../imports/invoker.js';
 import { approveRun, RunError } from '../runs/approve.js';
 import { newRunId, toReport, type RunReport } from '../runs/run.js';
+import { settleRun } from '../runs/settle.js';
 import { claimTenant } from '../runs/tenant-lock.js';
 import { requireConnection } from './connection.js';
 import type { ConnectDeps } from './deps.js';
@@ -39,11 +40,14 @@ export async function startImport(deps: ConnectDeps, tenantId: string): Promise<
   return { tenantId, runId, status: 'accepted' };
 }
 
-/** The run report; a run of another tenant is simply not found (runs are keyed by tenant). */
-export async function getImport(deps: Pick<ConnectDeps, 'runs' | 'now'>, tenantId: string, runId: string): Promise<RunReport> {
+/**
+ * The run report; a run of another tenant is simply not found (runs are keyed by tenant). A run whose lease expired
+ * is settled first, so the answer never shows a run as running after it has stalled.
+ */
+export async function getImport(deps: ConnectDeps, tenantId: string, runId: string): Promise<RunReport> {
   const run = await deps.runs.get(tenantId, runId);
   if (!run) throw runNotFound(tenantId, runId);
-  return toReport(await deps.runs.withLiveCounts(run), deps.now());
+  return toReport(await deps.runs.withLiveCounts(await settleRun(deps, run)), deps.now());
 }
 
 /** Applies a held run of a connected tenant: deactivates exactly the users it held, minus any changed since. */

@@ -78,6 +78,8 @@ export function toConnectError(error: unknown, tenantId: string, credentials: 'g
  * status becomes `invalid_credentials`, as when an import finds them refused.
  */
 export async function withStoredCredentials<T>(deps: ConnectDeps, tenantId: string, call: (client: PersonioClient) => Promise<T>): Promise<T> {
+  // Read before the secret: if Personio refuses it, only this credential is marked invalid, not one stored since.
+  const { credentialsAt } = (await deps.connections.get(tenantId)) ?? {};
   let credentials: PersonioCredentials;
   try {
     credentials = await deps.credentials.get(tenantId);
@@ -87,7 +89,7 @@ export async function withStoredCredentials<T>(deps: ConnectDeps, tenantId: stri
   try {
     return await call(personioClient(deps, credentials));
   } catch (error) {
-    if (error instanceof PersonioError && error.code === 'invalid_credentials') await deps.connections.markCredentialsInvalid(tenantId, deps.now());
+    if (error instanceof PersonioError && error.code === 'invalid_credentials') await deps.connections.markCredentialsInvalid(tenantId, deps.now(), credentialsAt);
     throw toConnectError(error, tenantId, 'stored');
   }
 }

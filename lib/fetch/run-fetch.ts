@@ -50,11 +50,15 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
   if (!connection || connection.status === 'disconnected') return { status: 'not_connected' };
 
   const startedAt = deps.now();
-  const runId = input.runId ?? newRunId(startedAt);
+  let runId = input.runId ?? newRunId(startedAt);
+  // EventBridge Scheduler and Lambda's asynchronous invoke both deliver at least once: one firing, one run. A retry
+  // after a delivery that died before its run existed gets that delivery's run id, and starts it.
+  if (input.scheduledAt) {
+    runId = await deps.runs.runOfFiring(input.tenantId, input.scheduledAt, runId, startedAt);
+    if (await deps.runs.get(input.tenantId, runId)) return { status: 'duplicate', scheduledAt: input.scheduledAt };
+  }
   // A redelivered invocation of a run that exists already (Lambda retries asynchronous events) starts nothing.
   if (input.runId && (await deps.runs.get(input.tenantId, input.runId))) return { status: 'already_running', runId: input.runId };
-  // EventBridge Scheduler and Lambda's asynchronous invoke both deliver at least once: one firing, one run.
-  if (input.scheduledAt && !(await deps.runs.recordFiring(input.tenantId, input.scheduledAt, startedAt))) return { status: 'duplicate', scheduledAt: input.scheduledAt };
   const claim = await claimTenant(deps, input.tenantId, runId);
   if (!claim.claimed) return { status: 'already_running', runId: claim.runningRunId };
 
@@ -102,7 +106,8 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
     if (client) Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited });
     // Bounded here too, so the outcome answers what the run record holds.
     const failure = boundedFinding(describeFailure(error));
-    if (error instanceof PersonioError && error.code === 'invalid_credentials') await deps.connections.markCredentialsInvalid(input.tenantId, deps.now());
+    // Only the credential this fetch used: an admin may have reconnected with a new one meanwhile.
+    if (error instanceof PersonioError && error.code === 'invalid_credentials') await deps.connections.markCredentialsInvalid(input.tenantId, deps.now(), connection.credentialsAt);
     await deps.runs.fail(input.tenantId, runId, failure, stats, deps.now());
     await deps.connections.releaseRun(input.tenantId, runId);
     return { status: 'failed', runId, failure, personio429: stats.personio429 };

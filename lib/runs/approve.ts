@@ -49,7 +49,12 @@ export async function applyApproval(deps: FinalizeDeps, run: Run): Promise<Run> 
     const user = stored.get(p.userId);
     return user && user.active && user.contentHash === p.contentHash ? [user] : [];
   });
-  const deactivated = await deactivateAll(deps, run, unchanged);
+  // An approval taken over from a caller that died after deactivating some: those count as this approval's too.
+  const earlier = pending.filter((p) => {
+    const user = stored.get(p.userId);
+    return user && !user.active && user.deactivatedInRun === run.runId;
+  }).length;
+  const deactivated = (await deactivateAll(deps, run, unchanged)) + earlier;
   const left = pending.length - deactivated;
   return deps.runs.finish(run.tenantId, run.runId, {
     from: 'approving',

@@ -54,8 +54,10 @@ export async function finalizeRun(deps: FinalizeDeps, tenantId: string, runId: s
   if (decision.held) {
     await deps.runs.savePending(tenantId, runId, decision.gone.map((u) => ({ userId: u.userId, contentHash: u.contentHash })));
   } else {
-    deactivated = await deactivateAll(deps, run, decision.gone);
-    const skipped = decision.gone.length - deactivated;
+    // A completion taken over from a worker that died after deactivating some: those count as this run's too.
+    const earlier = users.filter((u) => !u.active && u.deactivatedInRun === runId).length;
+    deactivated = (await deactivateAll(deps, run, decision.gone)) + earlier;
+    const skipped = decision.gone.length - (deactivated - earlier);
     if (skipped > 0) findings.push({ code: 'deactivation_skipped', message: `${skipped} user(s) missing from Personio were left active: a newer import wrote them after this run began.` });
   }
   // Employees whose address was held by a user the run might find gone: now every leaver is known (and deactivated,
@@ -116,6 +118,17 @@ function decideDeactivations(deps: FinalizeDeps, run: Run, users: StoredUser[], 
   const active = managedActiveUsers(users);
   // Only users this run could judge: one an import fetched after this run began is not this run's to deactivate.
   const gone = active.filter((u) => !seen.has(u.personioId) && (!u.syncedAt || u.syncedAt <= run.startedAt));
+  // An empty list is never on its own a reason to deactivate everyone, however few they are.
+  if (seen.size === 0 && gone.length > 0) {
+    return {
+      held: true,
+      gone,
+      findings: [
+        { code: 'personio_list_empty', message: `Personio listed no employees, though ${active.length} users are active: check the credential's access in Personio.` },
+        heldFinding(gone.length, active.length, 'Personio listed nobody'),
+      ],
+    };
+  }
   const vanished = vanishedFields(run.mapping, markers, active);
   if (!statusReadable(markers)) {
     return {

@@ -327,18 +327,23 @@ export class RunStore {
   }
 
   /**
-   * Records that a schedule firing started a run; false when it already had (a duplicate delivery). Kept two days,
-   * far longer than Scheduler's and Lambda's retries of one firing.
+   * The run of a schedule firing: the one given, if this is the firing's first delivery; otherwise the run an earlier
+   * delivery chose for it (a duplicate delivery, or Lambda's retry after a crash). Kept two days, far longer than
+   * Scheduler's and Lambda's retries of one firing.
    */
-  async recordFiring(tenantId: string, scheduledAt: string, now: Date): Promise<boolean> {
-    return sendConditional(
+  async runOfFiring(tenantId: string, scheduledAt: string, runId: string, now: Date): Promise<string> {
+    const key = { tenantId, sk: firingSk(scheduledAt) };
+    const fresh = await sendConditional(
       this.db,
       new PutCommand({
         TableName: this.tableName,
-        Item: { tenantId, sk: firingSk(scheduledAt), at: now.toISOString(), [runKeys.ttl]: Math.floor(now.getTime() / 1000) + FIRING_TTL_S },
+        Item: { ...key, runId, at: now.toISOString(), [runKeys.ttl]: Math.floor(now.getTime() / 1000) + FIRING_TTL_S },
         ConditionExpression: 'attribute_not_exists(sk)',
       }),
     );
+    if (fresh) return runId;
+    const earlier = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    return typeof earlier.Item?.['runId'] === 'string' ? earlier.Item['runId'] : runId;
   }
 
   /** Stores a held run's pending deactivations before the run is marked held: approval applies exactly these. */

@@ -22,6 +22,8 @@ export interface Connection {
   lockExpiresAt?: number;
   /** Increases with every change of the settings (mapping, readable attributes): saves are conditioned on it. */
   version?: number;
+  /** When the stored credential was last replaced (a connect): a refusal of an older one says nothing about it. */
+  credentialsAt?: string;
 }
 
 export interface OpenRuns {
@@ -53,13 +55,13 @@ export class ConnectionStore {
   }
 
   /** Saves a (re)connect's settings whole, keeping the tenant's current run; a new version, whatever was there. */
-  async save(connection: Omit<Connection, 'activeRunId' | 'lockExpiresAt' | 'version'>): Promise<void> {
+  async save(connection: Omit<Connection, 'activeRunId' | 'lockExpiresAt' | 'version' | 'credentialsAt'>): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId: connection.tenantId },
         UpdateExpression:
-          'SET #status = :status, clientIdMasked = :masked, mapping = :mapping, readableAttributes = :readable, connectedAt = if_not_exists(connectedAt, :connectedAt), updatedAt = :updatedAt ADD version :one',
+          'SET #status = :status, clientIdMasked = :masked, mapping = :mapping, readableAttributes = :readable, connectedAt = if_not_exists(connectedAt, :connectedAt), updatedAt = :updatedAt, credentialsAt = :updatedAt ADD version :one',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':status': connection.status,
@@ -108,9 +110,12 @@ export class ConnectionStore {
     if (!applied) throw new ConnectionError('conflict', `The Personio connection of tenant ${expected.tenantId} changed while this change was made (or was disconnected); nothing was saved.`);
   }
 
-  /** Personio refused the stored credential: shown to admins until an import succeeds again. Never over `disconnected`. */
-  async markCredentialsInvalid(tenantId: string, now: Date): Promise<void> {
-    await this.moveStatus(tenantId, 'connected', 'invalid_credentials', now);
+  /**
+   * Personio refused the stored credential: shown to admins until an import succeeds again. Never over
+   * `disconnected`, and never for a credential replaced since `credentialsAt` (the one the caller read and used).
+   */
+  async markCredentialsInvalid(tenantId: string, now: Date, credentialsAt?: string): Promise<void> {
+    await this.moveStatus(tenantId, 'connected', 'invalid_credentials', now, credentialsAt);
   }
 
   /** An import with the stored credential succeeded: whatever refused it before has passed. */
@@ -118,16 +123,16 @@ export class ConnectionStore {
     await this.moveStatus(tenantId, 'invalid_credentials', 'connected', now);
   }
 
-  private async moveStatus(tenantId: string, from: ConnectionStatus, to: ConnectionStatus, now: Date): Promise<void> {
+  private async moveStatus(tenantId: string, from: ConnectionStatus, to: ConnectionStatus, now: Date, credentialsAt?: string): Promise<void> {
     await sendConditional(
       this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId },
         UpdateExpression: 'SET #status = :to, updatedAt = :now',
-        ConditionExpression: '#status = :from',
+        ConditionExpression: `#status = :from${credentialsAt ? ' AND (attribute_not_exists(credentialsAt) OR credentialsAt = :credentialsAt)' : ''}`,
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':to': to, ':from': from, ':now': now.toISOString() },
+        ExpressionAttributeValues: { ':to': to, ':from': from, ':now': now.toISOString(), ...(credentialsAt ? { ':credentialsAt': credentialsAt } : {}) },
       }),
     );
   }

@@ -192,7 +192,7 @@ export class UserStore {
         TableName: this.tableName,
         Key: { tenantId, sk: userSk(user.userId) },
         UpdateExpression:
-          'SET active = :false, deactivatedAt = :now, deactivationReason = :reason, contentHash = :hash, syncedAt = :asOf, changedInRun = :run, updatedAt = :now',
+          'SET active = :false, deactivatedAt = :now, deactivationReason = :reason, deactivatedInRun = :run, contentHash = :hash, syncedAt = :asOf, changedInRun = :run, updatedAt = :now',
         ConditionExpression: `active = :true AND ${user.contentHash ? 'contentHash = :seen' : 'attribute_not_exists(contentHash)'} AND (attribute_not_exists(syncedAt) OR syncedAt <= :asOf)`,
         ExpressionAttributeValues: {
           ':false': false,
@@ -264,7 +264,7 @@ export class UserStore {
     const now = this.now().toISOString();
     const values: Record<string, unknown> = {
       ...content,
-      ...(reactivated ? { deactivatedAt: null, deactivationReason: null } : {}),
+      ...(reactivated ? { deactivatedAt: null, deactivationReason: null, deactivatedInRun: null } : {}),
       personioId: employee.personioId,
       userId,
       contentHash: hash,

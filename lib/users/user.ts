@@ -23,6 +23,8 @@ export interface StoredUser extends UserRecord {
   contentHash: string;
   /** fetchedAt of the data in the item; an older message never overwrites it. */
   syncedAt: string;
+  /** The run whose decision deactivated the user: how a completion or approval that is taken over counts its own. */
+  deactivatedInRun?: string | null;
   /** The runs that created and last changed the user: how a redelivery of the same run reports it. */
   createdInRun: string;
   changedInRun: string;

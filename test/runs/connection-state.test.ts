@@ -93,10 +93,7 @@ describe('connection state', () => {
     expect((await connection('left')).status).toBe('disconnected');
   });
 
-  // BUG (reported to the lead): a fetch that read the old credential marks the tenant invalid_credentials after the admin
-  // reconnected with a new one that Personio accepts, so the API says imports fail until the next import succeeds.
-  // Remove `.fails` once the mark applies only while the credential the fetch used is still the stored one.
-  it.fails('keeps a tenant that reconnected with a new credential connected when a fetch with the old one is refused afterwards', async () => {
+  it('keeps a tenant that reconnected with a new credential connected when a fetch with the old one is refused afterwards', async () => {
     // Prepare: Personio knows two credentials of the tenant; a fetch with the first waits for its first page
     const [oldCredential, newCredential] = [1, 2].map((n) => ({ clientId: `rotated-client-${n}`, clientSecret: `rotated-secret-${n}-${Math.random().toString(36).slice(2, 10)}` }));
     const sim = await startPersonioSim({ employees: 150, seed: 7, credentials: [oldCredential!, newCredential!] });

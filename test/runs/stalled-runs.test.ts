@@ -226,10 +226,7 @@ describe('stalled runs', () => {
       expect(await env.users.list('final-claimed')).toEqual(usersAfter);
     });
 
-    // BUG (reported to the lead): the second finalization lists only users still active, so the two users the dead
-    // worker deactivated are not counted: the report says `deactivated: 0` while two users carry this run's
-    // deactivation. Remove `.fails` once finalization counts the users this run already deactivated.
-    it.fails('that died after deactivating is finished by the sweeper and reports the deactivations it made', async () => {
+    it('that died after deactivating is finished by the sweeper and reports the deactivations it made', async () => {
       // Prepare: two leavers; the worker finishing the run deactivates them, then dies before the run is marked completed
       const personio = await world.personio('final-died', { employees: 250 });
       const { leavers } = await importedThenLeaving(personio, 2);
@@ -318,10 +315,7 @@ describe('stalled runs', () => {
       expect(retried.status).toBe(409);
     });
 
-    // BUG (reported to the lead): the retaken approval skips pending users that are no longer active, so it answers
-    // `deactivated: 0` ("0 of the N held were deactivated; N had changed since") for the users the first attempt
-    // deactivated. Remove `.fails` once approval counts the users this run already deactivated.
-    it.fails('that died after deactivating answers, when approved again, the users the approval deactivated', async () => {
+    it('that died after deactivating answers, when approved again, the users the approval deactivated', async () => {
       // Prepare: the approval deactivates the held users, then dies before the run is marked completed
       const { runId, leavers } = await heldRun('approval-half');
       faults = injectDynamoFaults([
@@ -344,10 +338,7 @@ describe('stalled runs', () => {
     });
   });
 
-  // BUG (reported to the lead): the firing is recorded before the tenant is claimed and the run created, so Lambda's
-  // retry of a delivery that died in between answers `duplicate` and the firing starts no run at all. Remove `.fails`
-  // once a firing counts as started only when its run exists.
-  it.fails('starts the run of a schedule firing whose first delivery died before starting it', async () => {
+  it('starts the run of a schedule firing whose first delivery died before starting it', async () => {
     // Prepare: the first delivery of a firing crashes before its run exists (DynamoDB refuses the tenant's claim)
     const personio = await world.personio('firing-retried');
     await personio.connect();
