@@ -62,18 +62,22 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
   const claim = await claimTenant(deps, input.tenantId, runId);
   if (!claim.claimed) return { status: 'already_running', runId: claim.runningRunId };
 
+  // Two deliveries of one firing (or of one "import now") may both get here with the same run id: the run's
+  // conditional creation lets exactly one go on; the other starts nothing and fails nothing.
+  const created = await deps.runs.create({
+    tenantId: input.tenantId,
+    runId,
+    mode: input.mode,
+    trigger: input.trigger,
+    mapping: connection.mapping,
+    startedAt,
+    leaseExpiresAt: deadline + runLeases.fetchMarginMs,
+  });
+  if (!created) return input.scheduledAt ? { status: 'duplicate', scheduledAt: input.scheduledAt } : { status: 'already_running', runId };
+
   const stats = { personioRequests: 0, personio429: 0, employeesFetched: 0 };
   let client: PersonioClient | undefined;
   try {
-    await deps.runs.create({
-      tenantId: input.tenantId,
-      runId,
-      mode: input.mode,
-      trigger: input.trigger,
-      mapping: connection.mapping,
-      startedAt,
-      leaseExpiresAt: deadline + runLeases.fetchMarginMs,
-    });
     const credentials = await deps.credentials.get(input.tenantId);
     client = new PersonioClient({ ...deps.personio, credentials, deadline: deadline - CLOSE_MARGIN_MS });
     const packer = new MessagePacker({ tenantId: input.tenantId, runId, fetchedAt: startedAt.toISOString() });

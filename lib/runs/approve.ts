@@ -1,5 +1,6 @@
 import { CodedError } from '../util/errors.js';
-import { deactivateAll, type FinalizeDeps } from './finalize.js';
+import { deactivateAll } from './deactivation.js';
+import type { FinalizeDeps } from './finalize.js';
 import { leaseExpired, leaseUntil, runLeases } from './lease.js';
 import type { ConnectionStore } from '../tenants/connections.js';
 import { toReport, type Run, type RunReport } from './run.js';

@@ -1,38 +1,14 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { MappedEmployee } from '../mapping/map-employee.js';
 import type { Mapping } from '../mapping/mapping.js';
 import { sendConditional } from '../storage/conditional.js';
 import { queryByPrefix } from '../storage/query.js';
 import { firingSk, markerSk, pendingSk, progressSk, runKeys, runMarkersPrefix, runPendingPrefix, runPrefix, runSk } from '../storage/tables.js';
+import { isComplete, sumCounts, toMarker, type MessageMarker, type PendingDeactivation } from './marker.js';
 import { boundedFinding, type EmployeeFailure, type Finding, type MessageCounts, type Run, type RunMode } from './run.js';
 
 export type { EmployeeFailure };
-
-/**
- * What a processed message leaves behind, written once (a redelivery finds it and counts nothing): the ids it
- * carried (who the run saw), per-employee failures, and its counts, which the run's completion sums. Keeping the
- * counts here rather than adding them to the run record is what lets ten workers record messages at once without
- * contending for one item.
- */
-export interface MessageMarker extends MessageCounts {
-  seq: number;
-  personioIds: number[];
-  /** User fields whose attribute at least one employee of the message carried (absent = not readable). */
-  presentFields: string[];
-  failures: EmployeeFailure[];
-  /** Values left out of an imported employee (unreadable or not storable): reported, the employee is still imported. */
-  problems: EmployeeFailure[];
-  /** Employees whose payload carried Personio's status (the leaver signal). */
-  statusSeen: number;
-  /** Employees whose address waits for the run's completion (held by a user this run may find gone). */
-  deferred: MappedEmployee[];
-}
-
-/** A user a held run would deactivate, and the content it had then: approval skips it if either changed since. */
-export interface PendingDeactivation {
-  userId: string;
-  contentHash: string;
-}
+export type { MessageMarker, PendingDeactivation } from './marker.js';
+export { sumCounts } from './marker.js';
 
 /** Markers only matter until their run is final (then the run record holds the sums); DynamoDB's TTL removes them. */
 const MARKER_TTL_S = 30 * 24 * 60 * 60;
@@ -51,7 +27,8 @@ export class RunStore {
     private readonly tableName: string,
   ) {}
 
-  async create(input: { tenantId: string; runId: string; mode: RunMode; trigger: string; mapping: Mapping; startedAt: Date; leaseExpiresAt: number }): Promise<Run> {
+  /** Creates the run; undefined when a run with this id exists already (another delivery of the same fetch made it). */
+  async create(input: { tenantId: string; runId: string; mode: RunMode; trigger: string; mapping: Mapping; startedAt: Date; leaseExpiresAt: number }): Promise<Run | undefined> {
     const run: Run = {
       tenantId: input.tenantId,
       runId: input.runId,
@@ -73,10 +50,11 @@ export class RunStore {
       personio429: 0,
       findings: [],
     };
-    await this.db.send(
+    const created = await sendConditional(
+      this.db,
       new PutCommand({ TableName: this.tableName, Item: { ...runKey(run.tenantId, run.runId), ...run }, ConditionExpression: 'attribute_not_exists(sk)' }),
     );
-    return run;
+    return created ? run : undefined;
   }
 
   async get(tenantId: string, runId: string): Promise<Run | undefined> {
@@ -227,21 +205,7 @@ export class RunStore {
 
   async markers(tenantId: string, runId: string): Promise<MessageMarker[]> {
     const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: runMarkersPrefix(runId), consistentRead: true });
-    return items.map((item) => ({
-      seq: item['seq'] as number,
-      personioIds: (item['personioIds'] as number[] | undefined) ?? [],
-      presentFields: (item['presentFields'] as string[] | undefined) ?? [],
-      failures: (item['failures'] as EmployeeFailure[] | undefined) ?? [],
-      problems: (item['problems'] as EmployeeFailure[] | undefined) ?? [],
-      // Markers written before the count existed: assume status was there, as it always was requested.
-      statusSeen: (item['statusSeen'] as number | undefined) ?? Number.POSITIVE_INFINITY,
-      deferred: (item['deferred'] as MappedEmployee[] | undefined) ?? [],
-      created: (item['created'] as number | undefined) ?? 0,
-      updated: (item['updated'] as number | undefined) ?? 0,
-      unchanged: (item['unchanged'] as number | undefined) ?? 0,
-      failed: (item['failed'] as number | undefined) ?? 0,
-      dynamoWriteRequests: (item['dynamoWriteRequests'] as number | undefined) ?? 0,
-    }));
+    return items.map(toMarker);
   }
 
   /** Whether any message of the run was processed (it wrote, or at least looked at, users). */
@@ -358,27 +322,6 @@ export class RunStore {
     const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: runPendingPrefix(runId), consistentRead: true });
     return items.flatMap((item) => (item['users'] as PendingDeactivation[] | undefined) ?? []);
   }
-}
-
-/** A run's counts summed over its markers. */
-export function sumCounts(markers: MessageMarker[]): MessageCounts & { messagesProcessed: number } {
-  const sums = { created: 0, updated: 0, unchanged: 0, failed: 0, dynamoWriteRequests: 0, messagesProcessed: markers.length };
-  for (const m of markers) {
-    sums.created += m.created;
-    sums.updated += m.updated;
-    sums.unchanged += m.unchanged;
-    sums.failed += m.failed;
-    sums.dynamoWriteRequests += m.dynamoWriteRequests;
-  }
-  return sums;
-}
-
-function isComplete(progress: Record<string, unknown> | undefined): boolean {
-  const sent = progress?.['messagesSent'];
-  if (typeof sent !== 'number') return false;
-  const seqs = progress?.['seqs'];
-  const processed = seqs instanceof Set ? seqs.size : 0;
-  return processed >= sent;
 }
 
 function stripKeys(item: Record<string, unknown>): Run {
