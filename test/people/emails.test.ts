@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../lib/runs/run.js';
 import type { StoredUser } from '../../lib/users/user.js';
 import type { PersonioSim, SimEmployeeView } from '../../local/personio-sim/index.js';
-import { activeWithEmail, connect, finding, importAll, startPeopleWorld, usersByPersonioId, type PeopleWorld } from './support.js';
+import { activeWithEmail, connect, finding, holdEmailLookupsTogether, importAll, startPeopleWorld, usersByPersonioId, type PeopleWorld } from './support.js';
 
 /**
  * One email, one active user; the newest employment wins (DESIGN §3 "Employees' state", issue 12), end to end on the
@@ -120,28 +120,64 @@ describe('emails: one address, one active user', () => {
       // Act: the next import (A, if still in Personio, still carries the address there)
       const next = await importAll(world, tenant);
 
-      // Assess: settled (DESIGN §3 Writes: an employee whose content is unchanged causes no write)
+      // Assess: settled (whether the import writes the old user once more: the test after this block)
       const after = await usersByPersonioId(world, tenant);
-      const rewritten = [...after.values()].filter((u) => u.changedInRun === next.runId).map((u) => u.personioId);
-      expect.soft(rewritten, 'Personio ids whose users the import after the handover wrote').toEqual([]);
-      expect.soft(next, 'the import after the handover').toMatchObject({ status: 'completed', created: 0, updated: 0 });
+      expect(next).toMatchObject({ status: 'completed', created: 0 });
       expect(finding(next, 'employees_email_taken')).toBeUndefined();
       expect(after.get(b)).toMatchObject({ email, active: true });
       expect(after.get(a.id)).toMatchObject({ active: false, previousEmail: email });
     });
   });
 
+  // BUG (reported to the lead): EmailHolders.release stores the hash of the user's content without the address, while
+  // Personio still sends the address for the leaver (inactive, still in the list), so the next import finds a
+  // difference, decides the address again (the new user holds it), and writes the old user once more although nothing
+  // changed in Personio (DESIGN §3 Writes). Remove `.fails` once a release leaves the Personio content hash as it was.
+  it.fails('writes nothing for a leaver still in Personio on the import after its address passed to a new employee', async () => {
+    // Prepare: A inactive in Personio, imported; B hired with A's address, imported (the handover)
+    sim = await world.freshPersonio();
+    await connect(world, 'recycled-settled');
+    await importAll(world, 'recycled-settled');
+    const [a] = twoActive();
+    sim.updateEmployee(a.id, { status: 'inactive' });
+    await importAll(world, 'recycled-settled');
+    const b = hireWith(a.email!);
+    await importAll(world, 'recycled-settled');
+    expect((await usersByPersonioId(world, 'recycled-settled')).get(b)).toMatchObject({ email: address(a), active: true });
+
+    // Act: nothing changed in Personio since
+    const next = await importAll(world, 'recycled-settled');
+
+    // Assess: no user written
+    const rewritten = [...(await usersByPersonioId(world, 'recycled-settled')).values()].filter((u) => u.changedInRun === next.runId).map((u) => u.personioId);
+    expect(rewritten, 'Personio ids whose users the import after the handover wrote').toEqual([]);
+    expect(next).toMatchObject({ status: 'completed', created: 0, updated: 0 });
+  });
+
   describe('a genuine duplicate between two active employees', () => {
-    it('imports one of two new employees sharing an address and names both in the finding', async () => {
+    // BUG (reported to the lead): the address is no key. createOrLink reads its holders through the email index, then
+    // puts the user conditioned on the user's own key only, so two new employees with one address whose look-ups both
+    // come before either write (one message, 16 at a time; across workers; the index being eventually consistent)
+    // both find it free and both become active users with it, with no finding. Remove `.fails` once an address is
+    // claimed by an item written in the same transaction as the user (as the Personio link is).
+    it.fails('imports one of two new employees sharing an address and names both in the finding', async () => {
       // Prepare: in Personio before the first import, E2 has E1's address
       sim = await world.freshPersonio();
       const [e1, e2] = twoActive();
       const email = address(e1);
       sim.updateEmployee(e2.id, { email: e1.email });
       await connect(world, 'duplicate-new');
+      // Both employees look the address up before either is written (concurrent workers on real DynamoDB)
+      const lookups = holdEmailLookupsTogether(email);
 
       // Act
-      const report = await importAll(world, 'duplicate-new');
+      let report: RunReport;
+      try {
+        report = await importAll(world, 'duplicate-new');
+      } finally {
+        lookups.restore();
+      }
+      expect(lookups.arrived()).toBeGreaterThanOrEqual(2);
 
       // Assess: exactly one of the two is a user (with the address); the run names both
       const users = await usersByPersonioId(world, 'duplicate-new');
@@ -223,7 +259,11 @@ describe('emails: one address, one active user', () => {
       expectNoAddressIn(report, address(e1), address(e2));
     });
 
-    it('refused while the holder is active is reported again by the next run, and lands once the holder leaves', async () => {
+    // BUG (reported to the lead): writeUser stores the hash of Personio's content (with the refused address) although
+    // the user kept its old address, so every later import finds the user unchanged: the conflict is reported by one
+    // run only, and when the holder leaves the address never passes (until another of E2's attributes changes).
+    // Remove `.fails` once a user whose address differs from Personio's (and is not its previousEmail) is decided again.
+    it.fails('refused while the holder is active is reported again by the next run, and lands once the holder leaves', async () => {
       // Prepare: E2's change onto E1's address refused once
       sim = await world.freshPersonio();
       await connect(world, 'change-later');

@@ -5,7 +5,10 @@
  * import the two things that must always hold for people (DESIGN §3): one user per Personio id, and one active user per
  * email address.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
+import { userKeys } from '../../lib/storage/tables.js';
 import type { Mapping } from '../../lib/mapping/mapping.js';
 import { clearTokenCache } from '../../lib/personio/client.js';
 import type { RunReport } from '../../lib/runs/run.js';
@@ -119,3 +122,61 @@ export function activeWithEmail(sim: PersonioSim): SimEmployeeView[] {
 
 /** The run's finding with this code (undefined when it has none). */
 export const finding = (report: RunReport, code: string) => report.findings.find((f) => f.code === code);
+
+type Send = (this: unknown, command: unknown, ...rest: unknown[]) => Promise<unknown>;
+
+/**
+ * Real DynamoDB's timing at one exact point: the email index look-ups for this address (from any DynamoDB client of the
+ * process, the handlers' included) are held until `together` of them have been sent, then all go on at once, so each
+ * employee's look-up happens before any of them writes (as concurrent workers, or an eventually consistent index, give
+ * on real DynamoDB). Nothing is changed or answered in DynamoDB's place. If fewer look-ups come (code that serializes
+ * them), the held ones go on after `capMs`: a cap on the hold, not a bound the test asserts.
+ */
+export function holdEmailLookupsTogether(address: string, together = 2, capMs = 5_000): { arrived(): number; restore(): void } {
+  const prototypes = [DynamoDBDocumentClient.prototype, DynamoDBClient.prototype] as unknown as Record<string, unknown>[];
+  const previous = prototypes.map((p) => (Object.prototype.hasOwnProperty.call(p, 'send') ? (p['send'] as Send) : undefined));
+  const inherited = Object.getPrototypeOf(DynamoDBClient.prototype).send as Send;
+  const key = address.toLowerCase();
+  let arrived = 0;
+  let open: () => void = () => undefined;
+  const barrier = new Promise<void>((resolve) => (open = resolve));
+  const timers = new Set<NodeJS.Timeout>();
+  const isLookup = (command: unknown): boolean => {
+    const input = (command as { input?: { IndexName?: unknown; ExpressionAttributeValues?: Record<string, unknown> } }).input;
+    if (input?.IndexName !== userKeys.emailIndex) return false;
+    const values = input.ExpressionAttributeValues ?? {};
+    // Document client values are native; a low-level client's are { S: … }.
+    return Object.values(values).some((v) => v === key || (v as { S?: unknown } | undefined)?.S === key);
+  };
+  prototypes.forEach((proto, i) => {
+    const next = previous[i] ?? inherited;
+    proto['send'] = async function (this: unknown, command: unknown, ...rest: unknown[]) {
+      if (isLookup(command)) {
+        arrived++;
+        if (arrived >= together) open();
+        else {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, capMs);
+            timers.add(timer);
+            void barrier.then(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        }
+      }
+      return next.call(this, command, ...rest);
+    } as Send;
+  });
+  return {
+    arrived: () => arrived,
+    restore: () => {
+      open();
+      for (const t of timers) clearTimeout(t);
+      prototypes.forEach((proto, i) => {
+        if (previous[i] === undefined) delete proto['send'];
+        else proto['send'] = previous[i];
+      });
+    },
+  };
+}
