@@ -2,7 +2,7 @@ import { forEachLimited } from '../util/concurrency.js';
 import type { UserStore } from '../users/store.js';
 import type { StoredUser } from '../users/user.js';
 import { deactivateAll, decideDeactivations } from './deactivation.js';
-import { failureFindings, idSample, problemFindings } from './findings.js';
+import { duplicateAddressFindings, failureFindings, idSample, problemFindings } from './findings.js';
 import { leaseUntil, runLeases } from './lease.js';
 import type { Finding } from './run.js';
 import { sumCounts, type RunStore } from './store.js';
@@ -41,6 +41,7 @@ export async function finalizeRun(deps: FinalizeDeps, tenantId: string, runId: s
   ];
 
   await linkManagers(deps, tenantId, users, findings);
+  findings.push(...duplicateAddressFindings(users));
 
   const decision = decideDeactivations(deps, run, users, markers, fetchFailures);
   findings.push(...decision.findings);

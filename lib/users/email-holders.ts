@@ -1,7 +1,7 @@
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { sendConditional } from '../storage/conditional.js';
 import { userKeys, userPrefix, userSk } from '../storage/tables.js';
-import { contentHash, pickContent, type StoredUser } from './user.js';
+import type { StoredUser } from './user.js';
 
 /**
  * One email, one active user; the newest employment wins. An address a Personio employee brings may already belong
@@ -70,15 +70,16 @@ export class EmailHolders {
    * if either changed (the caller decides again).
    */
   async release(tenantId: string, holder: StoredUser): Promise<boolean> {
-    const next = { ...pickContent(holder), email: null as unknown as string };
+    // The content hash stays: it stands for what Personio says of this employee, which has not changed, so the next
+    // import of the leaver writes nothing.
     return sendConditional(
       this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId, sk: userSk(holder.userId) },
-        UpdateExpression: 'SET previousEmail = email, email = :null, contentHash = :hash, updatedAt = :now REMOVE emailKey',
+        UpdateExpression: 'SET previousEmail = email, email = :null, updatedAt = :now REMOVE emailKey',
         ConditionExpression: 'active = :false AND emailKey = :key',
-        ExpressionAttributeValues: { ':null': null, ':hash': contentHash(next), ':now': this.now().toISOString(), ':false': false, ':key': holder.emailKey },
+        ExpressionAttributeValues: { ':null': null, ':now': this.now().toISOString(), ':false': false, ':key': holder.emailKey },
       }),
     );
   }

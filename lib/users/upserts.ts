@@ -59,7 +59,16 @@ export class UserUpserts {
     }
     const known = await this.reads.resolve(tenantId, [...wanted]);
 
-    await forEachLimited(employees, CONCURRENCY, async (employee) => {
+    // Employees bringing one address are written one after the other, so the second sees the first's user when it
+    // looks the address up (concurrent look-ups could both find it free).
+    const lanes = new Map<string, MappedEmployee[]>();
+    for (const e of employees) {
+      const key = e.fields.email?.toLowerCase() ?? `#${e.personioId}`;
+      const lane = lanes.get(key);
+      if (lane) lane.push(e);
+      else lanes.set(key, [e]);
+    }
+    const one = async (employee: MappedEmployee): Promise<void> => {
       const existing = known.get(employee.personioId);
       const managerId = employee.fields.managerPersonioId;
       // A manager not imported yet will get the derived id; the run's completion corrects the rare
@@ -81,6 +90,9 @@ export class UserUpserts {
         outcome.failures.push({ personioId: employee.personioId, reason: result.reason, ...(result.otherPersonioId !== undefined ? { otherPersonioId: result.otherPersonioId } : {}) });
       } else if (result.kind === 'deferred') outcome.deferred.push(employee);
       else outcome[result.kind]++;
+    };
+    await forEachLimited([...lanes.values()], CONCURRENCY, async (lane) => {
+      for (const employee of lane) await one(employee);
     });
     return outcome;
   }
@@ -115,16 +127,22 @@ export class UserUpserts {
     // the user stays as it was (the problem is reported) rather than guessing either way.
     const reactivated = !!current?.deactivatedAt && employee.personioStatus !== undefined;
     if (reactivated) content.active = employee.personioStatus !== 'inactive';
-    // The hash is of what Personio says, also when the address is not this user's to take (below): otherwise every
-    // import would try the same refused change again.
+    // The hash is of what Personio says, also when the address is not this user's to take (below), so a refused
+    // address is not rewritten on every import; whether it may be taken is decided again each time instead.
     const hash = contentHash(content);
-    if (current && current.contentHash === hash && !reactivated) return { kind: classifyUnwritten(current, source), writes: 0 };
+    const unchangedContent = !!current && current.contentHash === hash && !reactivated;
+    const newKey = content.email?.toLowerCase();
+    // A leaver whose address passed to a newer employee keeps it only as previousEmail, however often Personio still
+    // lists it with that address.
+    const formerAddress = !!current && !!newKey && newKey === current.previousEmail?.toLowerCase() && !content.active;
+    const addressToDecide = !!newKey && newKey !== current?.emailKey && !formerAddress;
+    if (unchangedContent && !addressToDecide) return { kind: classifyUnwritten(current, source), writes: 0 };
     if (!content.email && !current?.previousEmail) return { kind: 'failed', reason: 'missing_email', writes: 0 };
 
     let writes = 0;
     let refused: Result | undefined;
-    const newKey = content.email?.toLowerCase();
-    if (newKey && newKey !== current?.emailKey) {
+    if (formerAddress) content.email = current?.email ?? null;
+    else if (addressToDecide && newKey) {
       const decision = decideEmail(await this.emails.find(tenantId, newKey), { userId, personioId: employee.personioId }, source.final === true);
       if (decision.kind === 'take') {
         for (const holder of decision.from) if (await this.emails.release(tenantId, holder)) writes++;
@@ -132,9 +150,11 @@ export class UserUpserts {
         return { kind: 'deferred', writes: 0 };
       } else if (decision.kind === 'conflict' || decision.kind === 'defer' || decision.kind === 'link') {
         // Not this user's address: it keeps the one it has. A leaver simply does not take an active user's address;
-        // an active employee reports the conflict.
+        // an active employee reports the conflict (every run, until the holder leaves).
         if (decision.kind === 'conflict' && content.active) refused = { kind: 'failed', reason: 'email_taken', otherPersonioId: decision.holder.personioId, writes: 0 };
         content.email = current?.email ?? null;
+        // Nothing else changed: report, write nothing.
+        if (unchangedContent && current) return refused ?? { kind: classifyUnwritten(current, source), writes: 0 };
       }
     }
 

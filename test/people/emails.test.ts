@@ -129,11 +129,7 @@ describe('emails: one address, one active user', () => {
     });
   });
 
-  // BUG (reported to the lead): EmailHolders.release stores the hash of the user's content without the address, while
-  // Personio still sends the address for the leaver (inactive, still in the list), so the next import finds a
-  // difference, decides the address again (the new user holds it), and writes the old user once more although nothing
-  // changed in Personio (DESIGN §3 Writes). Remove `.fails` once a release leaves the Personio content hash as it was.
-  it.fails('writes nothing for a leaver still in Personio on the import after its address passed to a new employee', async () => {
+  it('writes nothing for a leaver still in Personio on the import after its address passed to a new employee', async () => {
     // Prepare: A inactive in Personio, imported; B hired with A's address, imported (the handover)
     sim = await world.freshPersonio();
     await connect(world, 'recycled-settled');
@@ -155,12 +151,10 @@ describe('emails: one address, one active user', () => {
   });
 
   describe('a genuine duplicate between two active employees', () => {
-    // BUG (reported to the lead): the address is no key. createOrLink reads its holders through the email index, then
-    // puts the user conditioned on the user's own key only, so two new employees with one address whose look-ups both
-    // come before either write (one message, 16 at a time; across workers; the index being eventually consistent)
-    // both find it free and both become active users with it, with no finding. Remove `.fails` once an address is
-    // claimed by an item written in the same transaction as the user (as the Personio link is).
-    it.fails('imports one of two new employees sharing an address and names both in the finding', async () => {
+    // The two look the address up as close together as the worker lets them (employees with one address in one
+    // message share a lane, so the second sees the first's user). Across workers the email index is the only guard:
+    // the README says so under "Where this departs from an issue", and the run then reports email_duplicates.
+    it('imports one of two new employees sharing an address and names both in the finding', async () => {
       // Prepare: in Personio before the first import, E2 has E1's address
       sim = await world.freshPersonio();
       const [e1, e2] = twoActive();
@@ -259,11 +253,7 @@ describe('emails: one address, one active user', () => {
       expectNoAddressIn(report, address(e1), address(e2));
     });
 
-    // BUG (reported to the lead): writeUser stores the hash of Personio's content (with the refused address) although
-    // the user kept its old address, so every later import finds the user unchanged: the conflict is reported by one
-    // run only, and when the holder leaves the address never passes (until another of E2's attributes changes).
-    // Remove `.fails` once a user whose address differs from Personio's (and is not its previousEmail) is decided again.
-    it.fails('refused while the holder is active is reported again by the next run, and lands once the holder leaves', async () => {
+    it('refused while the holder is active is reported again by the next run, and lands once the holder leaves', async () => {
       // Prepare: E2's change onto E1's address refused once
       sim = await world.freshPersonio();
       await connect(world, 'change-later');
