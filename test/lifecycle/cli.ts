@@ -21,7 +21,7 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const usage =
-  'usage: simulate [--sequences N] [--seed S] [--max-commands C] [--shrinks K] [--ignore "inv3 one run"]… [--quiet]\n' +
+  'usage: simulate [--sequences N] [--seed S] [--max-commands C] [--shrinks K] [--ignore "inv3 one run"]… [--quiet] [--coverage]\n' +
   '       simulate --replay "Tenant(3 employees, simulator seed 1) → Connect → … → Settle"   (LIFECYCLE_TRACE=1 prints each step)';
 
 function number(value: string | undefined, fallback: number, name: string): number {
@@ -46,6 +46,7 @@ async function main(): Promise<number> {
         replay: { type: 'string' },
         ignore: { type: 'string', multiple: true },
         quiet: { type: 'boolean' },
+        coverage: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     }));
@@ -69,7 +70,7 @@ async function main(): Promise<number> {
     const result = await simulate(world, {
       sequences,
       seed,
-      maxCommands: number(values['max-commands'], 30, 'max-commands'),
+      maxCommands: number(values['max-commands'], 40, 'max-commands'),
       shrinks: number(values.shrinks, 60, 'shrinks'),
       ...(values.ignore ? { ignore: values.ignore } : {}),
       onSequence: (done, violation) => {
@@ -78,6 +79,7 @@ async function main(): Promise<number> {
       },
     });
     for (const note of result.notes) process.stderr.write(`note: ${note}\n`);
+    if (values.coverage) for (const [name, count] of result.coverage) process.stderr.write(`  ${String(count).padStart(6)}  ${name}\n`);
     const byInvariant = new Map<string, number>();
     for (const v of result.violations) byInvariant.set(v.invariant, (byInvariant.get(v.invariant) ?? 0) + 1);
     for (const [invariant, count] of byInvariant) process.stdout.write(`  ${invariant}: ${count}\n`);

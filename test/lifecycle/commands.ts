@@ -40,6 +40,7 @@ abstract class Step implements Cmd {
   protected abstract step(m: Model, t: Tenant): Promise<void>;
   async run(m: Model, t: Tenant): Promise<void> {
     beginStep(m, t);
+    t.world.coverage.add(`commands: ${this.constructor.name}`);
     await this.step(m, t);
     await endStep(m, t);
     if (process.env['LIFECYCLE_TRACE']) await trace(m, t, this.toString());
@@ -89,19 +90,24 @@ class Disconnect extends Step {
   }
 }
 
-/** The tenant's schedule fires (the clock moves to the next hour, plus the flexible window), maybe delivered twice. */
+/**
+ * The tenant's schedule fires (the clock moves to the next hour, plus the flexible window), maybe delivered twice.
+ * Meanwhile, and right after, the event source delivers what is visible, unless it is `paused` (throttled, disabled).
+ */
 class ScheduleFires extends Step {
   constructor(
     readonly windowMinutes: number,
     readonly duplicate: 'none' | 'concurrent' | 'later',
+    readonly paused = false,
   ) {
     super();
   }
   check = (m: Readonly<Model>) => m.connection === 'connected';
-  toString = () => `ScheduleFires(+${this.windowMinutes}min${this.duplicate === 'none' ? '' : `, delivered twice ${this.duplicate}`})`;
+  toString = () =>
+    `ScheduleFires(+${this.windowMinutes}min${this.duplicate === 'none' ? '' : `, delivered twice ${this.duplicate}`}${this.paused ? ', event source paused' : ''})`;
   protected async step(m: Model, t: Tenant) {
     const firing = (Math.floor(Date.now() / HOUR) + 1) * HOUR;
-    await t.world.clock.jumpTo(firing + this.windowMinutes * MINUTE);
+    await passTime(m, t, firing + this.windowMinutes * MINUTE, !this.paused);
     m.lastFiring = firing;
     const { event } = t.scheduledEvent(new Date(firing));
     await act(m, t, {}, async () => {
@@ -110,6 +116,8 @@ class ScheduleFires extends Step {
       await t.quiesceFetches();
       if (this.duplicate === 'later') t.startFetch(event, 'schedule');
     });
+    // The event source picks the run's messages up within seconds.
+    if (!this.paused) await passTime(m, t, Date.now(), true);
   }
 }
 
@@ -143,22 +151,35 @@ class ImportNow extends Step {
   }
 }
 
+/** Approves a run (a held one when there is one); the function may die at its (n+1)th DynamoDB write. */
 class Approve extends Step {
   constructor(
     readonly n: number,
     readonly anyRun: boolean,
+    readonly killAfterWrites?: number,
   ) {
     super();
   }
   check = (m: Readonly<Model>) => m.runs.size > 0;
-  toString = () => `Approve(${this.anyRun ? 'any run' : 'a held run'} #${this.n})`;
+  toString = () => `Approve(${this.anyRun ? 'any run' : 'a held run'} #${this.n}${this.killAfterWrites === undefined ? '' : `, dies at DynamoDB write ${this.killAfterWrites + 1}`})`;
   protected async step(m: Model, t: Tenant) {
     const all = [...m.runs.values()];
     const held = all.filter((r) => r.status === 'held');
-    const run = pick(this.anyRun || held.length === 0 ? all : held, this.n);
+    // Mostly the newest held run (the one an admin would approve), sometimes an older one.
+    const newestHeld = held.length > 0 && this.n % 4 !== 0 ? [held.reduce((a, b) => (b.fetchStart > a.fetchStart ? b : a))] : held;
+    const run = pick(this.anyRun || held.length === 0 ? all : newestHeld, this.n);
     if (!run) return;
-    await act(m, t, { approval: run.runId }, () => t.approve(run.runId));
+    await act(m, t, { approval: run.runId }, () => t.approve(run.runId, this.killAfterWrites));
   }
+}
+
+/** An admin approves a held run (mostly the newest); the function may die at its (n+1)th DynamoDB write. */
+class ApproveHeld extends Approve {
+  constructor(n: number, killAfterWrites?: number) {
+    super(n, false, killAfterWrites);
+  }
+  override check = (m: Readonly<Model>) => [...m.runs.values()].some((r) => r.status === 'held');
+  override toString = () => `ApproveHeld(#${this.n}${this.killAfterWrites === undefined ? '' : `, dies at DynamoDB write ${this.killAfterWrites + 1}`})`;
 }
 
 /** A held run is approved a month later: after its message markers' TTL. */
@@ -170,10 +191,8 @@ class LateApproval extends Step {
   toString = () => `LateApproval(#${this.n})`;
   protected async step(m: Model, t: Tenant) {
     await act(m, t, {}, () => t.world.clock.jump(31 * DAY));
-    const run = pick(
-      [...m.runs.values()].filter((r) => r.status === 'held'),
-      this.n,
-    );
+    const held = [...m.runs.values()].filter((r) => r.status === 'held');
+    const run = this.n % 4 === 0 ? pick(held, this.n) : held.reduce<(typeof held)[number] | undefined>((a, b) => (!a || b.fetchStart > a.fetchStart ? b : a), undefined);
     if (run) await act(m, t, { approval: run.runId }, () => t.approve(run.runId));
   }
 }
@@ -579,15 +598,34 @@ export const TIME_STEPS = [
   ['31 days', 31 * DAY],
 ] as const;
 
+/** Time passes; the event source delivers what becomes visible meanwhile, unless it is paused. */
 class TimePasses extends Step {
-  constructor(readonly choice: number) {
+  constructor(
+    readonly choice: number,
+    readonly paused = false,
+  ) {
     super();
   }
   check = () => true;
-  toString = () => `TimePasses(${TIME_STEPS[this.choice]?.[0]})`;
+  toString = () => `TimePasses(${TIME_STEPS[this.choice]?.[0]}${this.paused ? ', event source paused' : ''})`;
   protected async step(m: Model, t: Tenant) {
-    await act(m, t, {}, () => t.world.clock.jump(TIME_STEPS[this.choice]?.[1] ?? MINUTE));
+    await passTime(m, t, Date.now() + (TIME_STEPS[this.choice]?.[1] ?? MINUTE), !this.paused);
   }
+}
+
+/** Moves the clock to `until`; with `deliver`, the event source delivers each message as it becomes visible on the way. */
+async function passTime(m: Model, t: Tenant, until: number, deliver: boolean): Promise<void> {
+  for (let round = 0; deliver && round < 60; round++) {
+    await t.pool.pump();
+    if (t.pool.visible().length > 0) {
+      await deliverVisible(m, t);
+      continue;
+    }
+    const next = t.pool.nextVisibleAt();
+    if (next === undefined || next > until) break;
+    await act(m, t, {}, () => t.world.clock.jumpTo(next));
+  }
+  await act(m, t, {}, () => t.world.clock.jumpTo(until));
 }
 
 /**
@@ -617,32 +655,46 @@ export class Settle extends Step {
 async function deliverEverything(m: Model, t: Tenant): Promise<void> {
   for (let round = 0; round < 60; round++) {
     await t.pool.pump();
-    const visible = t.pool.visible();
-    if (visible.length === 0) {
-      const next = t.pool.nextVisibleAt();
-      if (next === undefined) return;
-      await act(m, t, {}, () => t.world.clock.jumpTo(next));
+    if (t.pool.visible().length > 0) {
+      await deliverVisible(m, t);
       continue;
     }
-    const batches: PoolMessage[][] = [];
-    for (let i = 0; i < visible.length && batches.length < MAX_CONCURRENCY; i += BATCH_SIZE) batches.push(visible.slice(i, i + BATCH_SIZE));
-    await act(m, t, { deliveredRuns: deliveredRuns(batches) }, () => t.deliver(batches.map((messages) => ({ messages }))));
+    const next = t.pool.nextVisibleAt();
+    if (next === undefined) return;
+    await act(m, t, {}, () => t.world.clock.jumpTo(next));
   }
+}
+
+/** One round of the event source: the visible messages in batches of 10, up to 10 invocations at once. */
+async function deliverVisible(m: Model, t: Tenant): Promise<void> {
+  const visible = t.pool.visible();
+  const batches: PoolMessage[][] = [];
+  for (let i = 0; i < visible.length && batches.length < MAX_CONCURRENCY; i += BATCH_SIZE) batches.push(visible.slice(i, i + BATCH_SIZE));
+  if (batches.length === 0) return;
+  await act(m, t, { deliveredRuns: deliveredRuns(batches) }, () => t.deliver(batches.map((messages) => ({ messages }))));
 }
 
 // ---- the arbitrary ----------------------------------------------------------------------------------------------
 
 const n = fc.nat({ max: 1_000 });
+/** A value one time in four, undefined otherwise (shrinks towards undefined). */
+const sometimes = <T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arbitrary });
 
 export function commandArbitrary(): fc.Arbitrary<Cmd> {
   return fc.oneof(
     { weight: 14, arbitrary: fc.tuple(fc.integer({ min: 1, max: MAX_CONCURRENCY }), n).map(([c, o]) => new Deliver(c, o)) },
-    { weight: 6, arbitrary: fc.tuple(fc.integer({ min: 0, max: 15 }), fc.constantFrom('none', 'none', 'concurrent', 'later') as fc.Arbitrary<'none' | 'concurrent' | 'later'>).map(([w, d]) => new ScheduleFires(w, d)) },
+    {
+      weight: 6,
+      arbitrary: fc
+        .tuple(fc.integer({ min: 0, max: 15 }), fc.constantFrom('none', 'none', 'concurrent', 'later') as fc.Arbitrary<'none' | 'concurrent' | 'later'>, fc.nat({ max: 2 }))
+        .map(([w, d, p]) => new ScheduleFires(w, d, p === 0)),
+    },
     { weight: 5, arbitrary: fc.constant(new ImportNow()) },
-    { weight: 3, arbitrary: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined, freq: 3 }).map((k) => new ConsoleFetch(k)) },
+    { weight: 3, arbitrary: sometimes(fc.integer({ min: 0, max: 6 })).map((k) => new ConsoleFetch(k)) },
     { weight: 3, arbitrary: fc.integer({ min: 1, max: 3 }).map((c) => new Hire(c)) },
     { weight: 3, arbitrary: n.map((i) => new Leave(i)) },
-    { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 20, max: 60 }), n).map(([p, i]) => new MassLeave(p, i)) },
+    { weight: 4, arbitrary: fc.tuple(fc.integer({ min: 20, max: 60 }), n).map(([p, i]) => new MassLeave(p, i)) },
     { weight: 3, arbitrary: n.map((i) => new Terminate(i)) },
     { weight: 1, arbitrary: n.map((i) => new Reinstate(i)) },
     { weight: 2, arbitrary: n.map((i) => new Rehire(i)) },
@@ -660,12 +712,17 @@ export function commandArbitrary(): fc.Arbitrary<Cmd> {
     { weight: 2, arbitrary: fc.constant(new OpenGate()) },
     { weight: 1, arbitrary: fc.constant(new KillFetch()) },
     { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...FAULT_TARGETS), fc.integer({ min: 1, max: 3 })).map(([f, c]) => new InjectFault(f, c)) },
-    { weight: 3, arbitrary: fc.tuple(n, fc.boolean()).map(([i, any]) => new Approve(i, any && i % 4 === 0)) },
-    { weight: 2, arbitrary: n.map((i) => new LateApproval(i)) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(n, fc.boolean(), sometimes(fc.integer({ min: 0, max: 4 }))).map(([i, any, k]) => new Approve(i, any && i % 4 === 0, k)),
+    },
+    // Skipped while no run is held, so it is generated often.
+    { weight: 6, arbitrary: fc.tuple(n, sometimes(fc.integer({ min: 0, max: 4 }))).map(([i, k]) => new ApproveHeld(i, k)) },
+    { weight: 3, arbitrary: n.map((i) => new LateApproval(i)) },
     { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...(Object.keys(POISONS) as (keyof typeof POISONS)[])), n).map(([k, i]) => new Poison(k, i)) },
     { weight: 1, arbitrary: fc.constant(new Disconnect()) },
     { weight: 2, arbitrary: fc.constant(new Connect()) },
-    { weight: 3, arbitrary: fc.integer({ min: 0, max: TIME_STEPS.length - 1 }).map((c) => new TimePasses(c)) },
+    { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 0, max: TIME_STEPS.length - 1 }), fc.nat({ max: 2 })).map(([c, p]) => new TimePasses(c, p === 0)) },
     { weight: 1, arbitrary: fc.constant(new Sweep()) },
     { weight: 1, arbitrary: fc.constant(new Settle()) },
   );
@@ -680,6 +737,7 @@ const parsers: [RegExp, (g: string[]) => Cmd][] = [
   [/^Connect$/, () => new Connect()],
   [/^ConnectWithCustomFields$/, () => new ConnectWithCustomFields()],
   [/^LateApproval\(#(\d+)\)$/, (g) => new LateApproval(Number(g[1]))],
+  [/^ApproveHeld\(#(\d+)(?:, dies at DynamoDB write (\d+))?\)$/, (g) => new ApproveHeld(Number(g[1]), g[2] === undefined ? undefined : Number(g[2]) - 1)],
   [/^Poison\((\w+), #(\d+)\)$/, (g) => new Poison(g[1] as keyof typeof POISONS, Number(g[2]))],
   [/^Disconnect$/, () => new Disconnect()],
   [/^ImportNow$/, () => new ImportNow()],
@@ -689,9 +747,12 @@ const parsers: [RegExp, (g: string[]) => Cmd][] = [
   [/^HoldFetchPages$/, () => new CloseGate()],
   [/^ReleaseFetchPages$/, () => new OpenGate()],
   [/^KillWaitingFetch$/, () => new KillFetch()],
-  [/^ScheduleFires\(\+(\d+)min(?:, delivered twice (concurrent|later))?\)$/, (g) => new ScheduleFires(Number(g[1]), (g[2] as 'concurrent' | 'later' | undefined) ?? 'none')],
+  [
+    /^ScheduleFires\(\+(\d+)min(?:, delivered twice (concurrent|later))?(, event source paused)?\)$/,
+    (g) => new ScheduleFires(Number(g[1]), (g[2] as 'concurrent' | 'later' | undefined) ?? 'none', g[3] !== undefined),
+  ],
   [/^ConsoleFetch(?:\(dies at DynamoDB write (\d+)\))?$/, (g) => new ConsoleFetch(g[1] === undefined ? undefined : Number(g[1]) - 1)],
-  [/^Approve\((any run|a held run) #(\d+)\)$/, (g) => new Approve(Number(g[2]), g[1] === 'any run')],
+  [/^Approve\((any run|a held run) #(\d+)(?:, dies at DynamoDB write (\d+))?\)$/, (g) => new Approve(Number(g[2]), g[1] === 'any run', g[3] === undefined ? undefined : Number(g[3]) - 1)],
   [/^Hire\((\d+)\)$/, (g) => new Hire(Number(g[1]))],
   [/^Leave\(#(\d+)\)$/, (g) => new Leave(Number(g[1]))],
   [/^MassLeave\((\d+) %, #(\d+)\)$/, (g) => new MassLeave(Number(g[1]), Number(g[2]))],
@@ -709,7 +770,7 @@ const parsers: [RegExp, (g: string[]) => Cmd][] = [
   [/^Delay\(#(\d+), (\d+) min\)$/, (g) => new Delay(Number(g[1]), Number(g[2]))],
   [/^ToDlq\(#(\d+)\)$/, (g) => new ToDlq(Number(g[1]))],
   [/^Fault\(([\w-]+) ×(\d+)\)$/, (g) => new InjectFault(g[1] as FaultTarget, Number(g[2]))],
-  [/^TimePasses\((.+)\)$/, (g) => new TimePasses(TIME_STEPS.findIndex(([label]) => label === g[1]))],
+  [/^TimePasses\((.+?)(, event source paused)?\)$/, (g) => new TimePasses(TIME_STEPS.findIndex(([label]) => label === g[1]), g[2] !== undefined)],
 ];
 
 /** A command from its printed form (as a report shows it). */

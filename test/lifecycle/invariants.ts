@@ -9,17 +9,23 @@ import { blocks, InvariantViolation, isFinal, reportedFailures, userJson, type I
  *  2. one user each: every employee a final run saw has exactly one user, unless the latest such run reported it
  *     failed with a reason (an email reason only where Personio's data really leaves no address: none, or one another
  *     active employee or still-active user holds); never two users with one Personio id; the user carries
- *     Personio's current email;
+ *     Personio's current email (and an integer beyond 2^53 exactly, as a string);
  *  3. nothing stuck: at most one run holds the tenant at a time; once the clock passed every lease and the sweeper
  *     (or the next fetch) came, no run is left unfinished;
  *  4. approval: a held run's approval deactivates exactly what it answers, only users it had pending and nobody
  *     touched since, only on a connected tenant, and not once a newer run wrote users; a refused approval changes
  *     nobody;
  *  5. counters: a finished run's report equals what landed in the table.
- * Plus: a disconnected tenant stays disconnected (no status write overwrites it).
+ * Plus: a leaver's user, once deactivated, is never active again (older data never reverses it); with faults cleared
+ * and every message delivered, the next import finishes (completed or held); a disconnected tenant stays
+ * disconnected, and a connected one whose credential Personio accepts stays `connected`.
  */
 
 const violation = (invariant: string, detail: string) => new InvariantViolation(invariant, detail);
+
+/** The custom integer attribute every tenant maps (world.ts CUSTOM_FIELDS), and its field. */
+const BADGE_ATTRIBUTE = 'dynamic_9500';
+const BADGE_FIELD = 'badge';
 
 /** Final runs that can have seen anyone: completed or held (a failed run promises nothing). */
 function finishedRuns(model: Model, obs: Observation): { run: RunModel; item: Item }[] {
@@ -66,13 +72,20 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
     const employed = e.status !== 'inactive';
     const runs = seenBy.map(({ run }) => run.runId).join(', ');
 
+    const reported = reportedFailures(latest.item).get(e.id);
     for (const u of users) {
       if (employed && u['active'] !== true) {
         found.push(violation('inv1 employed but inactive', `employee ${e.id} is ${e.status} in Personio, run(s) ${runs} saw it, yet its user ${u['userId']} is inactive${u['deactivationReason'] ? ` (${u['deactivationReason']})` : ''}`));
       }
-      if (!employed && u['active'] !== false) {
+      // An employee the latest run could not import (reported) keeps its user as it was.
+      if (!employed && u['active'] !== false && reported === undefined) {
         found.push(violation('inv1 status decides active', `employee ${e.id} is inactive in Personio, run(s) ${runs} saw it, yet its user ${u['userId']} is active`));
       }
+    }
+    const badge = (e.attributes[BADGE_ATTRIBUTE] as { value?: unknown } | undefined)?.value;
+    const stored = users[0]?.['customFields']?.[BADGE_FIELD];
+    if (users.length === 1 && reported === undefined && typeof badge === 'string' && badge.length > 15 && String(stored) !== badge) {
+      found.push(violation('inv2 user carries Personio’s data', `employee ${e.id}'s ${BADGE_FIELD} (an integer beyond 2^53, ${badge.length} digits) is not stored exactly: ${typeof stored === 'string' ? 'another string' : typeof stored}`));
     }
 
     if (users.length === 0) {
@@ -116,6 +129,10 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
   if (model.connection === 'disconnected' && obs.connection && obs.connection['status'] !== 'disconnected') {
     found.push(violation('connection state', `the tenant was disconnected, but its connection now says "${obs.connection['status']}"`));
   }
+  // Personio never refuses this tenant's credential: nothing may mark it otherwise.
+  if (model.connection === 'connected' && obs.connection && obs.connection['status'] !== 'connected') {
+    found.push(violation('connection state', `the tenant is connected with a credential Personio accepts, but its connection says "${obs.connection['status']}"`));
+  }
   return found;
 }
 
@@ -154,7 +171,9 @@ export function checkCounters(run: RunModel, item: Item, deactivatedHere: Item[]
   const found: InvariantViolation[] = [];
   const n = (k: string) => Number(item[k] ?? 0);
   const sum = n('created') + n('updated') + n('unchanged') + n('failed');
-  if (sum !== n('employeesFetched')) {
+  // Employees the fetch could not hand on (too large for a message) are reported apart, whether or not counted as failed.
+  const rejected = Number(item['rejectedCount'] ?? (Array.isArray(item['rejected']) ? item['rejected'].length : 0));
+  if (sum !== n('employeesFetched') && sum + rejected !== n('employeesFetched')) {
     found.push(
       violation(
         'inv5 counters',

@@ -55,6 +55,8 @@ export class Invocations {
   sqsHook: SqsHook | undefined;
   /** Invocations the watchdog had to kill (a handler that hung on its own). */
   readonly hung: { fn: FunctionName; id: number }[] = [];
+  /** Every kill, as "<function>: <reason>" (for the coverage summary). */
+  readonly killed: string[] = [];
 
   install(): void {
     if (this.restoreSend) return;
@@ -107,8 +109,9 @@ export class Invocations {
       deadline: Date.now() + timeout,
       dead: false,
       died,
-      kill(reason: string) {
+      kill: (reason: string) => {
         if (invocation.dead) return;
+        this.killed.push(`${fn}: ${reason}`);
         invocation.dead = true;
         invocation.killedBy = reason;
         markDead();

@@ -9,7 +9,7 @@ import { World } from './world.js';
  */
 
 const SEED = 20_261_201;
-const SEQUENCES = 8;
+const SEQUENCES = 16;
 
 let world: World;
 

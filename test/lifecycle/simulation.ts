@@ -7,14 +7,14 @@ import type { World } from './world.js';
 
 /**
  * Runs sequences of commands against the world, one fast-check run per sequence (seed `seed + i`), each on a fresh
- * tenant with a fresh Personio of 3–30 employees: connect, the sequence, then a final settle. A sequence that breaks
+ * tenant with a fresh Personio (3–30 employees, sometimes 110–220): connect, the sequence, then a final settle. A sequence that breaks
  * an invariant is shrunk (within a limit) and reported with its seed and its shortest form (which `replay` runs again).
  */
 
 export interface SimulationOptions {
   sequences: number;
   seed: number;
-  /** Commands per sequence at most (default 30). */
+  /** Commands per sequence at most (default 40; those whose precondition does not hold are skipped). */
   maxCommands?: number;
   /** Shrink steps per failing sequence at most (default 60); 0 reports the sequence as found. */
   shrinks?: number;
@@ -40,6 +40,8 @@ export interface SimulationResult {
   violations: ViolationReport[];
   durationMs: number;
   notes: string[];
+  /** What the sequences did (runs by outcome, approvals, faults that fired, kills, …), for reading how much they exercised. */
+  coverage: [string, number][];
 }
 
 export async function simulate(world: World, options: SimulationOptions): Promise<SimulationResult> {
@@ -49,9 +51,12 @@ export async function simulate(world: World, options: SimulationOptions): Promis
   if (world.sweeperProblem) notes.push(world.sweeperProblem);
   ignoreInvariants(options.ignore ?? []);
   if (options.ignore?.length) notes.push(`not failing on: ${options.ignore.join('; ')}`);
-  const commands = fc.commands([commandArbitrary()], { maxCommands: options.maxCommands ?? 30, size: 'max' });
+  const commands = fc.commands([commandArbitrary()], { maxCommands: options.maxCommands ?? 40, size: 'max' });
   const sequence = options.shrinks === 0 ? fc.noShrink(commands) : fc.limitShrink(commands, options.shrinks ?? 60);
-  const tenantSetup = fc.record({ employees: fc.integer({ min: 3, max: 30 }), seed: fc.integer({ min: 1, max: 1_000_000 }) });
+  // Mostly small tenants (one page, one message per run); some of 110–220 employees: several pages, and several
+  // messages per run that workers process at once.
+  const employees = fc.oneof({ weight: 6, arbitrary: fc.noBias(fc.integer({ min: 3, max: 30 })) }, { weight: 1, arbitrary: fc.noBias(fc.integer({ min: 110, max: 220 })) });
+  const tenantSetup = fc.record({ employees, seed: fc.integer({ min: 1, max: 1_000_000 }) });
 
   const property = fc.asyncProperty(tenantSetup, sequence, async (setup, cmds) => {
     const tenant = await world.newTenant(setup);
@@ -87,7 +92,7 @@ export async function simulate(world: World, options: SimulationOptions): Promis
       report = {
         seed,
         invariant: violation?.invariant ?? 'harness error',
-        detail: violation?.detail ?? (error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+        detail: violation?.detail ?? harnessError(error),
         commands: [`Tenant(${setup.employees} employees, simulator seed ${setup.seed})`, 'ConnectWithCustomFields', ...executed(cmds), 'Settle'],
         harnessError: !violation,
       };
@@ -96,13 +101,22 @@ export async function simulate(world: World, options: SimulationOptions): Promis
     options.onSequence?.(i + 1, report);
   }
   for (const hung of world.invocations.hung) notes.push(`a ${hung.fn} invocation (#${hung.id}) hung and was killed by the watchdog`);
-  return { sequences: options.sequences, violations, durationMs: performance.now() - started, notes };
+  for (const fault of world.faults.stats.faults) world.coverage.add(`faults injected: ${fault.rule} (${fault.operation})`);
+  world.faults.stats.faults.length = 0;
+  for (const hung of world.invocations.killed.splice(0)) world.coverage.add(`invocations killed: ${hung}`);
+  return { sequences: options.sequences, violations, durationMs: performance.now() - started, notes, coverage: world.coverage.entries() };
 }
 
 /** The commands fast-check ran (its toString lists only those whose precondition held), one per entry. */
 function executed(cmds: Iterable<fc.AsyncCommand<Model, unknown>>): string[] {
   const text = String(cmds).replace(/\s*\/\*replayPath=.*?\*\//g, '');
   return text === '' ? [] : text.split(/,(?![^(]*\))/).map((s) => s.trim());
+}
+
+/** A failure of the simulation itself, without anything that could be an employee's value (addresses). */
+function harnessError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.replace(/[^\s"'<>]+@[^\s"'<>]+/g, '<address>').slice(0, 500);
 }
 
 export function formatViolation(v: ViolationReport): string {
@@ -133,7 +147,7 @@ export async function replay(world: World, printed: string): Promise<ViolationRe
     return {
       seed: Number.NaN,
       invariant: violation?.invariant ?? 'harness error',
-      detail: violation?.detail ?? (error instanceof Error ? `${error.name}: ${error.message}` : String(error)),
+      detail: violation?.detail ?? harnessError(error),
       commands: parts,
       harnessError: !violation,
     };

@@ -75,6 +75,7 @@ export async function act<T>(model: Model, tenant: Tenant, options: ActOptions, 
 
   if (approvedRun && options.approval) {
     const answer = result as unknown as ApiAnswer;
+    tenant.world.coverage.add(`approvals of a ${approvedStatus ?? 'unknown'} run answered ${answer.status}${answer.body?.error?.code ? ` ${answer.body.error.code}` : ''}`);
     const newerWriters = [...model.runs.values()]
       .filter((r) => r.runId !== approvedRun.runId && r.fetchStart > approvedRun.fetchStart)
       .filter((r) => {

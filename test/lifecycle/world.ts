@@ -26,6 +26,8 @@ type SweeperHandler = (event: unknown, context: Context) => Promise<unknown>;
 
 export class World {
   private tenantCount = 0;
+  /** What the sequences did, over all of them: shows what the invariants were exercised on. */
+  readonly coverage = new Coverage();
   current: Tenant | undefined;
   private constructor(
     readonly env: LocalEnvironment,
@@ -89,6 +91,7 @@ export class World {
     const sim = await startPersonioSim({ employees: options.employees, seed: options.seed, credentials: [credential], latencyMs: 0, extraAttributes: 1, integerAttributes: 1 });
     const gate = this.router.add(credential.clientId, sim);
     const tenant = new Tenant(this, tenantId, credential, sim, gate);
+    this.coverage.add(options.employees > 100 ? 'tenants of 110–220 employees' : 'tenants of 3–30 employees');
     this.current = tenant;
     this.invocations.sqsHook = (command) => tenant.pool.hook(command);
     return tenant;
@@ -142,9 +145,15 @@ export class Tenant {
   }
 
   async close(): Promise<void> {
+    const coverage = this.world.coverage;
+    coverage.add('message visibility changes the worker asked for', this.pool.visibilityRequests.length);
+    coverage.add('messages delivered more than once', this.pool.messages.filter((m) => m.processed > 1).length);
+    coverage.add('messages that reached the DLQ', this.pool.messages.filter((m) => m.receiveCount >= 5 || m.state === 'dlq').length);
+    for (const run of await this.runs().catch(() => [])) coverage.add(`runs ended ${String(run['status'])}`);
+    for (const user of await this.users().catch(() => [])) if (user['deactivatedAt']) coverage.add('users deactivated as leavers');
     this.gate.dropAll();
     this.gate.open();
-    for (const fetch of this.fetches) fetch.invocation.kill('the sequence ended');
+    for (const fetch of this.liveFetches()) fetch.invocation.kill('the sequence ended');
     this.world.faults.clear();
     this.world.router.remove(this.credential.clientId);
     await this.sim.close().catch(() => undefined);
@@ -153,11 +162,20 @@ export class Tenant {
 
   // ---- the connect API ---------------------------------------------------------------------------------
 
-  async api(method: string, path: string, body?: unknown): Promise<ApiAnswer> {
+  /** Calls the connect API as API Gateway would; `killAfterWrites` kills the function at that DynamoDB write. */
+  async api(method: string, path: string, body?: unknown, killAfterWrites?: number): Promise<ApiAnswer> {
     // The deployed handler gets Lambda's context too (the local Handlers type leaves it out).
     const connect = this.world.env.handlers.connect as (event: unknown, context: Context) => Promise<{ statusCode?: number; body?: string }>;
-    const { outcome } = this.world.invocations.start('connect', (context) => connect(httpEvent(method, path, body), context));
+    let rule: DynamoFaultRule | undefined;
+    const { outcome } = this.world.invocations.start(
+      'connect',
+      (context) => connect(httpEvent(method, path, body), context),
+      (invocation) => {
+        if (killAfterWrites !== undefined) rule = this.killAfterWrites(invocation, killAfterWrites, 'connect died mid-request');
+      },
+    );
     const result = await outcome;
+    if (rule) this.world.faults.remove(rule);
     if (result.kind === 'returned') {
       const raw = (result.value as { statusCode?: number; body?: string }) ?? {};
       return { status: raw.statusCode ?? 0, body: raw.body ? JSON.parse(raw.body) : null };
@@ -185,8 +203,8 @@ export class Tenant {
     return this.api('POST', `/tenants/${this.id}/personio/imports`);
   }
 
-  approve(runId: string): Promise<ApiAnswer> {
-    return this.api('POST', `/tenants/${this.id}/personio/imports/${runId}/approve`);
+  approve(runId: string, killAfterWrites?: number): Promise<ApiAnswer> {
+    return this.api('POST', `/tenants/${this.id}/personio/imports/${runId}/approve`, undefined, killAfterWrites);
   }
 
   // ---- the fetch ---------------------------------------------------------------------------------------
@@ -343,5 +361,16 @@ export class Tenant {
       }
     }
     return deleted;
+  }
+}
+
+/** Counts of what happened, by name. */
+export class Coverage {
+  private readonly counts = new Map<string, number>();
+  add(name: string, by = 1): void {
+    if (by !== 0) this.counts.set(name, (this.counts.get(name) ?? 0) + by);
+  }
+  entries(): [string, number][] {
+    return [...this.counts].sort(([a], [b]) => a.localeCompare(b));
   }
 }
