@@ -20,7 +20,8 @@ export interface ImportAccepted {
 export async function startImport(deps: ConnectDeps, tenantId: string): Promise<ImportAccepted> {
   await requireConnection(deps, tenantId);
   const runId = newRunId(deps.now());
-  const claim = await claimTenant(deps, tenantId, runId);
+  // Light: inside the API's time; a stalled completion to take over is the sweeper's (the run holds the tenant until then).
+  const claim = await claimTenant(deps, tenantId, runId, { light: true });
   if (!claim.claimed) {
     const running = claim.runningRunId;
     if (running === undefined) throw new ConnectError('import_unavailable', 'The import could not be started because the connection changed meanwhile; nothing was started. Try again in a minute.');
@@ -47,7 +48,7 @@ export async function startImport(deps: ConnectDeps, tenantId: string): Promise<
 export async function getImport(deps: ConnectDeps, tenantId: string, runId: string): Promise<RunReport> {
   const run = await deps.runs.get(tenantId, runId);
   if (!run) throw runNotFound(tenantId, runId);
-  return toReport(await deps.runs.withLiveCounts(await settleRun(deps, run)), deps.now());
+  return toReport(await deps.runs.withLiveCounts(await settleRun(deps, run, { light: true })), deps.now());
 }
 
 /** Applies a held run of a connected tenant: deactivates exactly the users it held, minus any changed since. */
@@ -58,6 +59,7 @@ export async function approveImport(deps: ConnectDeps, tenantId: string, runId: 
   } catch (error) {
     if (!(error instanceof RunError)) throw error;
     if (error.code === 'run_not_found') throw runNotFound(tenantId, runId);
+    if (error.code === 'import_running' && error.runId) throw new ConnectError(error.code, error.message, { runId: error.runId });
     throw new ConnectError(error.code, error.message);
   }
 }

@@ -77,6 +77,8 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
 
   const stats = { personioRequests: 0, personio429: 0, employeesFetched: 0 };
   let client: PersonioClient | undefined;
+  let sent: number;
+  let complete: boolean;
   try {
     const credentials = await deps.credentials.get(input.tenantId);
     client = new PersonioClient({ ...deps.personio, credentials, deadline: deadline - CLOSE_MARGIN_MS });
@@ -92,20 +94,16 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
     Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited, employeesFetched: paging.employees });
 
     const rejected = packer.rejected.map((r) => ({ personioId: r.personioId, reason: r.reason }));
-    const closed = await deps.runs.closeFetch(input.tenantId, runId, {
-      messagesSent: sender.sent,
+    sent = sender.sent;
+    ({ complete } = await deps.runs.closeFetch(input.tenantId, runId, {
+      messagesSent: sent,
       ...stats,
       personioTotal: paging.total,
       findings: [],
       rejected,
       at: deps.now(),
       leaseExpiresAt: leaseUntil(deps.now(), runLeases.processingMs),
-    });
-    // Personio accepted the stored credential: an earlier refusal has passed.
-    if (connection.status === 'invalid_credentials') await deps.connections.markCredentialsValid(input.tenantId, deps.now());
-    // The workers may have processed every message before the fetch closed: then finishing is ours.
-    const finalStatus = closed.complete ? await finalizeRun(deps, input.tenantId, runId) : undefined;
-    return { status: 'fetched', runId, messagesSent: sender.sent, ...stats, finalStatus };
+    }));
   } catch (error) {
     if (client) Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited });
     // Bounded here too, so the outcome answers what the run record holds.
@@ -116,6 +114,14 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
     await deps.connections.releaseRun(input.tenantId, runId);
     return { status: 'failed', runId, failure, personio429: stats.personio429 };
   }
+
+  // Closed: the run now belongs to its messages. An error from here on neither fails it nor frees the tenant (the
+  // workers, the run's lease and the sweeper finish it); it reaches the handler, which logs it.
+  // Personio accepted the stored credential: an earlier refusal has passed.
+  if (connection.status === 'invalid_credentials') await deps.connections.markCredentialsValid(input.tenantId, deps.now());
+  // The workers may have processed every message before the fetch closed: then finishing is ours.
+  const finalStatus = complete ? await finalizeRun(deps, input.tenantId, runId) : undefined;
+  return { status: 'fetched', runId, messagesSent: sent, ...stats, finalStatus };
 }
 
 function describeFailure(error: unknown): Finding {

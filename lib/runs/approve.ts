@@ -3,12 +3,21 @@ import { deactivateAll } from './deactivation.js';
 import type { FinalizeDeps } from './finalize.js';
 import { leaseExpired, leaseUntil, runLeases } from './lease.js';
 import type { ConnectionStore } from '../tenants/connections.js';
+import { claimTenant } from './tenant-lock.js';
 import { toReport, type Run, type RunReport } from './run.js';
 
-export type RunErrorCode = 'run_not_found' | 'run_not_held' | 'run_superseded';
+export type RunErrorCode = 'run_not_found' | 'run_not_held' | 'run_superseded' | 'import_running';
 
 export class RunError extends CodedError<RunErrorCode> {
   override readonly name = 'RunError';
+  constructor(
+    code: RunErrorCode,
+    message: string,
+    /** For import_running: the run that holds the tenant. */
+    readonly runId?: string,
+  ) {
+    super(code, message);
+  }
 }
 
 /**
@@ -28,6 +37,11 @@ export async function approveRun(deps: FinalizeDeps & { connections: ConnectionS
   }
   const newer = await supersedingRun(deps, run);
   if (newer) throw new RunError('run_superseded', `Run ${runId} was superseded by run ${newer.runId}, which saw Personio since; its pending deactivations no longer apply.`);
+  // No run starts while the approval deactivates, and none may be running: its picture would be newer.
+  const claim = await claimTenant(deps, tenantId, runId, { light: true });
+  if (!claim.claimed) {
+    throw new RunError('import_running', `An import of tenant ${tenantId} is running (run ${claim.runningRunId ?? 'unknown'}); it will supersede run ${runId} or hold again. Look at its outcome first.`, claim.runningRunId);
+  }
   // Noted before the claim: if this caller dies after claiming, the sweeper finds the approval and finishes it.
   await deps.connections.noteApproval(tenantId, runId);
   if (!(await deps.runs.claimApproval(tenantId, runId, now, leaseUntil(now, runLeases.approvingMs)))) {
@@ -73,8 +87,9 @@ export async function applyApproval(deps: FinalizeDeps, run: Run): Promise<Run> 
   });
 }
 
-async function supersedingRun(deps: FinalizeDeps, run: Run): Promise<Run | undefined> {
-  const newer = (await deps.runs.list(run.tenantId, 20)).filter((r) => r.runId !== run.runId && r.startedAt > run.startedAt);
+/** A newer run with a more recent picture of Personio: one that completed, was held, or processed any employee. */
+export async function supersedingRun(deps: Pick<FinalizeDeps, 'runs'>, run: Run): Promise<Run | undefined> {
+  const newer = (await deps.runs.newerThan(run.tenantId, run.runId)).filter((r) => r.startedAt > run.startedAt);
   for (const candidate of newer) {
     if (candidate.status !== 'failed') return candidate;
     if (await deps.runs.processedAny(run.tenantId, candidate.runId)) return candidate;

@@ -23,9 +23,9 @@ export interface FinalizeDeps {
  * only one does the work. A run that is final, failed, or whose lease expired is refused by the claim: its messages
  * still apply their data, but it decides nothing.
  */
-export async function finalizeRun(deps: FinalizeDeps, tenantId: string, runId: string): Promise<'completed' | 'held' | undefined> {
+export async function finalizeRun(deps: FinalizeDeps, tenantId: string, runId: string, options: { late?: boolean } = {}): Promise<'completed' | 'held' | undefined> {
   const now = deps.now();
-  if (!(await deps.runs.claimFinalization(tenantId, runId, now, leaseUntil(now, runLeases.finalizingMs)))) return undefined;
+  if (!(await deps.runs.claimFinalization(tenantId, runId, now, leaseUntil(now, runLeases.finalizingMs), options))) return undefined;
   const run = await deps.runs.get(tenantId, runId);
   if (!run) return undefined;
 
@@ -65,7 +65,7 @@ export async function finalizeRun(deps: FinalizeDeps, tenantId: string, runId: s
     counts.unchanged += late.unchanged;
     counts.failed += late.failures.length;
     counts.dynamoWriteRequests += late.writeRequests;
-    findings.push(...failureFindings(late.failures));
+    findings.push(...failureFindings(late.failures), ...problemFindings(late.problems));
   }
   const status = decision.held ? 'held' : 'completed';
   await deps.runs.finish(tenantId, runId, {

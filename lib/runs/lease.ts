@@ -20,6 +20,11 @@ export const runLeases = {
   finalizingMs: 5 * 60_000,
   /** Longer than the connect function's timeout, for the same reason. */
   approvingMs: 5 * 60_000,
+  /**
+   * A processing run whose lease ran out while its messages were still being processed (a long queue backlog at the
+   * top of the hour) gets this much more from its last processed message: a backlog is not a stall.
+   */
+  progressGraceMs: 15 * 60_000,
 } as const;
 
 /** How often the sweeper runs (infra schedules it): a stalled run is settled within its lease plus this. */

@@ -12,8 +12,11 @@ export type RunStatus = 'fetching' | 'processing' | 'finalizing' | 'completed' |
 /** The statuses a run ends in (a held run may still be approved, but nothing happens to it on its own). */
 const finalRunStatuses: ReadonlySet<string> = new Set<RunStatus>(['completed', 'held', 'failed']);
 export const isFinalRunStatus = (status: unknown): boolean => typeof status === 'string' && finalRunStatuses.has(status);
-/** The states that hold the tenant: one run at a time from its fetch until it is final (a held run does not block). */
-export const blocksTenant = (status: RunStatus): boolean => status === 'fetching' || status === 'processing' || status === 'finalizing';
+/**
+ * The states that hold the tenant: one run at a time from its fetch until it is final (a held run does not block, but
+ * its approval does: no run starts while users are being deactivated on an older picture).
+ */
+export const blocksTenant = (status: RunStatus): boolean => status === 'fetching' || status === 'processing' || status === 'finalizing' || status === 'approving';
 export type RunMode = 'full';
 
 export interface Finding {

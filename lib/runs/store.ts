@@ -1,10 +1,11 @@
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Mapping } from '../mapping/mapping.js';
 import { sendConditional } from '../storage/conditional.js';
+import { CodedError } from '../util/errors.js';
 import { queryByPrefix } from '../storage/query.js';
 import { firingSk, markerSk, pendingSk, progressSk, runKeys, runMarkersPrefix, runPendingPrefix, runPrefix, runSk } from '../storage/tables.js';
 import { isComplete, sumCounts, toMarker, type MessageMarker, type PendingDeactivation } from './marker.js';
-import { boundedFinding, type EmployeeFailure, type Finding, type MessageCounts, type Run, type RunMode } from './run.js';
+import { boundedFinding, type EmployeeFailure, type Finding, type MessageCounts, type Run, type RunMode, type RunStatus } from './run.js';
 
 export type { EmployeeFailure };
 export type { MessageMarker, PendingDeactivation } from './marker.js';
@@ -18,6 +19,10 @@ const PENDING_CHUNK = 1_000;
 
 /** Rejected employees kept on the run record (ids and reasons: ~50 bytes each). */
 const MAX_REJECTED = 1_000;
+
+export class RunStoreError extends CodedError<'run_moved_on'> {
+  override readonly name = 'RunStoreError';
+}
 
 const runKey = (tenantId: string, runId: string) => ({ tenantId, sk: runSk(runId) });
 
@@ -96,7 +101,8 @@ export class RunStore {
       leaseExpiresAt: number;
     },
   ): Promise<{ complete: boolean }> {
-    await this.db.send(
+    const closed = await sendConditional(
+      this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: runKey(tenantId, runId),
@@ -122,6 +128,12 @@ export class RunStore {
         },
       }),
     );
+    // Refused: either the SDK repeated a close that had been applied (the answer was lost), or the run moved on
+    // without this fetch (failed as stalled). Only the first is ours to go on with.
+    if (!closed) {
+      const run = await this.get(tenantId, runId);
+      if (!run?.fetchFinishedAt || run.messagesSent !== fetch.messagesSent) throw new RunStoreError('run_moved_on', `Run ${runId} is ${run?.status ?? 'gone'}; its fetch could not close it.`);
+    }
     const progress = await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -195,8 +207,8 @@ export class RunStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId, sk: progressSk(runId) },
-        UpdateExpression: 'ADD seqs :seq',
-        ExpressionAttributeValues: { ':seq': new Set([marker.seq]) },
+        UpdateExpression: 'ADD seqs :seq SET lastProgressAt = :now',
+        ExpressionAttributeValues: { ':seq': new Set([marker.seq]), ':now': Date.now() },
         ReturnValues: 'ALL_NEW',
       }),
     );
@@ -208,10 +220,66 @@ export class RunStore {
     return items.map(toMarker);
   }
 
-  /** Whether any message of the run was processed (it wrote, or at least looked at, users). */
+  /** Whether any message of the run was processed (its progress item, which never expires, says so). */
   async processedAny(tenantId: string, runId: string): Promise<boolean> {
-    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: runMarkersPrefix(runId), consistentRead: true, limit: 1 });
-    return items.length > 0;
+    const item = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: { tenantId, sk: progressSk(runId) }, ConsistentRead: true }))).Item;
+    return item?.['seqs'] instanceof Set && item['seqs'].size > 0;
+  }
+
+  /** Whether every message of the run is processed, and when the last one was. */
+  async progress(tenantId: string, runId: string): Promise<{ complete: boolean; lastProgressAt: number | undefined }> {
+    const item = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: { tenantId, sk: progressSk(runId) }, ConsistentRead: true }))).Item;
+    return { complete: isComplete(item), lastProgressAt: typeof item?.['lastProgressAt'] === 'number' ? item['lastProgressAt'] : undefined };
+  }
+
+  /** More time for a run still in `status` (false if it moved on meanwhile). */
+  async extendLease(tenantId: string, runId: string, status: RunStatus, leaseExpiresAt: number): Promise<boolean> {
+    return sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: runKey(tenantId, runId),
+        UpdateExpression: 'SET leaseExpiresAt = :lease',
+        ConditionExpression: '#status = :status',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':lease': leaseExpiresAt, ':status': status },
+      }),
+    );
+  }
+
+  /** Runs started after this one, oldest first, however many (run ids sort by start time). */
+  async newerThan(tenantId: string, runId: string): Promise<Run[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'tenantId = :t AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':t': tenantId, ':from': `${runSk(runId)}\u0000`, ':to': `${runPrefix}\uffff` },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items.map(stripKeys);
+  }
+
+  /** An approval whose caller died, not to be finished (superseded, or disconnected): back to held, with a finding. */
+  async abandonApproval(tenantId: string, runId: string, now: Date, finding: Finding): Promise<boolean> {
+    return sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: runKey(tenantId, runId),
+        UpdateExpression: 'SET #status = :held, findings = list_append(findings, :finding) REMOVE leaseExpiresAt',
+        ConditionExpression: '#status = :approving AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :now)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':held': 'held', ':approving': 'approving', ':now': now.getTime(), ':finding': [boundedFinding(finding)] },
+      }),
+    );
   }
 
   /**
@@ -220,14 +288,16 @@ export class RunStore {
    * lease expired (it has stalled: it is failed, not finished late), and lets a finalization whose worker died be
    * taken over once its own lease has expired.
    */
-  async claimFinalization(tenantId: string, runId: string, now: Date, leaseExpiresAt: number): Promise<boolean> {
+  async claimFinalization(tenantId: string, runId: string, now: Date, leaseExpiresAt: number, options: { late?: boolean } = {}): Promise<boolean> {
     return sendConditional(
       this.db,
       new UpdateCommand({
         TableName: this.tableName,
         Key: runKey(tenantId, runId),
         UpdateExpression: 'SET #status = :finalizing, leaseExpiresAt = :lease',
-        ConditionExpression: '(#status = :processing AND leaseExpiresAt >= :now) OR (#status = :finalizing AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :now))',
+        // `late`: the settling of a run whose messages are all in but whose completion never started (the caller
+        // checked the set is complete): finishing it is safe, since it still holds the tenant.
+        ConditionExpression: `(#status = :processing${options.late ? '' : ' AND leaseExpiresAt >= :now'}) OR (#status = :finalizing AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :now))`,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':finalizing': 'finalizing', ':processing': 'processing', ':now': now.getTime(), ':lease': leaseExpiresAt },
       }),

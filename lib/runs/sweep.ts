@@ -1,4 +1,5 @@
 import { forEachLimited } from '../util/concurrency.js';
+import { errorName } from '../util/errors.js';
 import type { SettleOutcome } from './settle.js';
 import { settleApproval, settleTenant, type TenantLockDeps } from './tenant-lock.js';
 
@@ -6,6 +7,8 @@ export interface SweepOutcome {
   tenants: number;
   /** Tenants whose settling threw (the next sweep tries again). */
   failed: number;
+  /** Which tenants, and the error's name (never its message: it could quote a stored value). */
+  failures: { tenantId: string; error: string }[];
   /** What the sweep did to runs: failed as stalled, or finished. */
   settled: Record<SettleOutcome, number>;
 }
@@ -20,16 +23,16 @@ const CONCURRENCY = 8;
  */
 export async function sweepStalledRuns(deps: TenantLockDeps): Promise<SweepOutcome> {
   const tenants = await deps.connections.withOpenRuns();
-  let failed = 0;
+  const failures: SweepOutcome['failures'] = [];
   const settled: Record<SettleOutcome, number> = { stalled: 0, completed: 0, held: 0 };
   const count = (outcome: SettleOutcome) => void settled[outcome]++;
   await forEachLimited(tenants, CONCURRENCY, async ({ tenantId, activeRunId, lockExpiresAt, approvingRunId }) => {
     try {
-      if (activeRunId) await settleTenant(deps, tenantId, activeRunId, lockExpiresAt, count);
-      if (approvingRunId) await settleApproval(deps, tenantId, approvingRunId, count);
-    } catch {
-      failed++;
+      if (activeRunId) await settleTenant(deps, tenantId, activeRunId, lockExpiresAt, { onSettled: count });
+      if (approvingRunId) await settleApproval(deps, tenantId, approvingRunId, { onSettled: count });
+    } catch (error) {
+      failures.push({ tenantId, error: errorName(error) });
     }
   });
-  return { tenants: tenants.length, failed, settled };
+  return { tenants: tenants.length, failed: failures.length, failures, settled };
 }

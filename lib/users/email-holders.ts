@@ -61,7 +61,9 @@ export class EmailHolders {
       for (const item of page.Items ?? []) userIds.push(String(item['sk']).slice(userPrefix.length));
       start = page.LastEvaluatedKey;
     } while (start);
-    return [...(await this.getUsers(tenantId, userIds)).values()];
+    // The index is eventually consistent: a user it still lists may have passed the address on already.
+    const key = email.toLowerCase();
+    return [...(await this.getUsers(tenantId, userIds)).values()].filter((u) => u.emailKey === key);
   }
 
   /**

@@ -121,7 +121,7 @@ export class UserStore {
   async deactivate(tenantId: string, user: StoredUser, decision: { asOf: string; runId: string; reason: 'not_in_personio' }): Promise<boolean> {
     const now = this.now().toISOString();
     const next = { ...pickContent(user), active: false };
-    return sendConditional(
+    const applied = await sendConditional(
       this.db,
       new UpdateCommand({
         TableName: this.tableName,
@@ -141,6 +141,10 @@ export class UserStore {
         },
       }),
     );
+    if (applied) return true;
+    // Refused: also when the SDK repeated this very write after its answer was lost. It is this run's if it says so.
+    const stored = (await this.getUsers(tenantId, [user.userId])).get(user.userId);
+    return !!stored && !stored.active && stored.deactivatedInRun === decision.runId;
   }
 
   async getUsers(tenantId: string, userIds: string[]): Promise<Map<string, StoredUser>> {

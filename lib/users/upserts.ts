@@ -20,6 +20,8 @@ export interface UpsertOutcome {
   updated: number;
   unchanged: number;
   failures: UpsertFailure[];
+  /** Values left out of imported employees (an address Personio cleared): reported with the mapping's problems. */
+  problems: { personioId: number; reason: string; attribute: string }[];
   /** Employees whose address waits for the run's completion (see `ImportSource.final`). */
   deferred: MappedEmployee[];
   /** Items written (a two-item transaction counts two): what DynamoDB bills as write requests. */
@@ -49,7 +51,7 @@ export class UserUpserts {
   ) {}
 
   async upsertMany(tenantId: string, employees: MappedEmployee[], source: ImportSource): Promise<UpsertOutcome> {
-    const outcome: UpsertOutcome = { created: 0, updated: 0, unchanged: 0, failures: [], deferred: [], writeRequests: 0 };
+    const outcome: UpsertOutcome = { created: 0, updated: 0, unchanged: 0, failures: [], problems: [], deferred: [], writeRequests: 0 };
     if (employees.length === 0) return outcome;
 
     const wanted = new Set<number>();
@@ -89,7 +91,10 @@ export class UserUpserts {
       if (result.kind === 'failed') {
         outcome.failures.push({ personioId: employee.personioId, reason: result.reason, ...(result.otherPersonioId !== undefined ? { otherPersonioId: result.otherPersonioId } : {}) });
       } else if (result.kind === 'deferred') outcome.deferred.push(employee);
-      else outcome[result.kind]++;
+      else {
+        outcome[result.kind]++;
+        if (result.problem) outcome.problems.push({ personioId: employee.personioId, ...result.problem });
+      }
     };
     await forEachLimited([...lanes.values()], CONCURRENCY, async (lane) => {
       for (const employee of lane) await one(employee);
@@ -123,6 +128,10 @@ export class UserUpserts {
     kind: 'created' | 'updated',
   ): Promise<Result> {
     const content = contentFor(current, employee, managerUserId);
+    // Personio no longer gives an address (HR cleared it at offboarding): the user keeps the one it has, and the rest
+    // (the status above all) still lands. Only a user not created yet needs one.
+    const cleared = !!current && !content.email && !!current.email;
+    if (cleared) content.email = current?.email ?? null;
     // Back in Personio after a deactivation: active again unless Personio says inactive. Without a readable status
     // the user stays as it was (the problem is reported) rather than guessing either way.
     const reactivated = !!current?.deactivatedAt && employee.personioStatus !== undefined;
@@ -137,7 +146,7 @@ export class UserUpserts {
     const formerAddress = !!current && !!newKey && newKey === current.previousEmail?.toLowerCase() && !content.active;
     const addressToDecide = !!newKey && newKey !== current?.emailKey && !formerAddress;
     if (unchangedContent && !addressToDecide) return { kind: classifyUnwritten(current, source), writes: 0 };
-    if (!content.email && !current?.previousEmail) return { kind: 'failed', reason: 'missing_email', writes: 0 };
+    if (!content.email && !current) return { kind: 'failed', reason: 'missing_email', writes: 0 };
 
     let writes = 0;
     let refused: Result | undefined;
@@ -185,7 +194,8 @@ export class UserUpserts {
       }),
     );
     if (refused) return { ...refused, writes: writes + (written ? 1 : 0) };
-    return written ? { kind, writes: writes + 1 } : { kind: 'unchanged', writes };
+    const problem = cleared ? { problem: { reason: 'unreadable_value', attribute: 'email' } } : {};
+    return written ? { kind, writes: writes + 1, ...problem } : { kind: 'unchanged', writes, ...problem };
   }
 
   private async createOrLink(tenantId: string, employee: MappedEmployee, managerUserId: string | undefined, source: ImportSource): Promise<Result> {
@@ -310,7 +320,8 @@ function contentFor(current: StoredUser | undefined, employee: MappedEmployee, m
 }
 
 type Result =
-  | { kind: 'created' | 'updated' | 'unchanged'; writes: number }
+  /** `problem`: a value left out of an employee that was imported (reported, not a failure). */
+  | { kind: 'created' | 'updated' | 'unchanged'; writes: number; problem?: { reason: string; attribute: string } }
   /** The address is held by an active user whom this run may still find gone: decided at the run's completion. */
   | { kind: 'deferred'; writes: number }
   | { kind: 'failed'; reason: UpsertFailure['reason']; otherPersonioId?: number | undefined; writes: number };

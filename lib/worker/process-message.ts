@@ -71,6 +71,7 @@ export async function processImportMessage(deps: ProcessMessageDeps, message: Im
   const outcome = await deps.users.upsertMany(message.tenantId, mapped, { runId: message.runId, fetchedAt: message.fetchedAt });
   for (const failure of outcome.failures) marker.failures.push(failure);
   marker.deferred = outcome.deferred;
+  for (const problem of outcome.problems) marker.problems.push(problem);
   Object.assign(marker, {
     created: outcome.created,
     updated: outcome.updated,

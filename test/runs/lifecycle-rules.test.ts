@@ -9,7 +9,7 @@ import { DEFAULT_SIM_CREDENTIAL, startPersonioSim, type PersonioSim } from '../.
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { connectThroughApi, runImport } from '../../local/runner/import-run.js';
 import { queryByPrefix } from '../../lib/storage/query.js';
-import { apiCaller } from '../helpers/connect-support.js';
+import { apiCaller, eventually } from '../helpers/connect-support.js';
 import { lambdaContext, sqsEvent } from '../helpers/events.js';
 import { injectDynamoFaults } from '../helpers/faulty-dynamodb.js';
 import { startPersonioFront, type PersonioFront } from '../helpers/personio-front.js';
@@ -126,6 +126,52 @@ describe('run lifecycle rules', () => {
     const shouldBeActive = withEmail().filter((e) => e.status !== 'inactive');
     expect(shouldBeActive.length).toBeGreaterThan(0);
     for (const e of shouldBeActive) expect(users.get(e.id), `employee ${e.id}`).toMatchObject({ active: true });
+  });
+
+  it('deactivates a leaver whose address HR cleared at offboarding, keeping the address it had', async () => {
+    // Prepare
+    await connect('cleared');
+    await importAll('cleared');
+    const leaver = withEmail().find((e) => e.status === 'active')!;
+    const address = leaver.email!.trim().toLowerCase();
+    sim.updateEmployee(leaver.id, { status: 'inactive', email: null });
+
+    // Act
+    const report = await importAll('cleared');
+
+    // Assess: status decides; the address stays (a user needs one), and the run says Personio cleared it
+    expect(report.status).toBe('completed');
+    expect((await usersById('cleared')).get(leaver.id)).toMatchObject({ active: false, status: 'inactive', email: address });
+    expect(report.findings.find((f) => f.code === 'values_unreadable_value')?.message).toContain(String(leaver.id));
+  });
+
+  it('neither fails a run nor frees its tenant when the fetch errs after handing the run to its messages', async () => {
+    // Prepare: the tenant shows invalid_credentials from an earlier refusal, so the fetch's last step after closing
+    // its run is to set it back to connected; that write dies (connections: the tenant's claim is the first write)
+    await connect('after-close');
+    await db.send(new UpdateCommand({ TableName: localNames.connectionsTable, Key: { tenantId: 'after-close' }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': 'invalid_credentials' } }));
+    const faults = injectDynamoFaults([{ name: 'after-close', command: 'UpdateItem', table: localNames.connectionsTable, tenantId: 'after-close', skip: 1, count: 1, fault: { error: () => new Error('the fetch was stopped') } }]);
+    let crashed: unknown;
+    try {
+      // Act
+      await env.handlers.fetch({ tenantId: 'after-close' }, lambdaContext('personio-fetch', 60_000)).catch((error: unknown) => void (crashed = error));
+    } finally {
+      faults.restore();
+    }
+
+    // Assess: the run was not failed and still holds the tenant; its messages finish it
+    expect(faults.stats.faults.map((f) => f.rule)).toEqual(['after-close']);
+    expect(crashed).toBeInstanceOf(Error);
+    const [run] = await env.runs.list('after-close', 1);
+    expect(run?.status).toBe('processing');
+    expect((await call('POST', '/tenants/after-close/personio/imports')).status).toBe(409);
+    env.eventSource.start();
+    const finished = await eventually(async () => {
+      const now = await env.runs.get('after-close', run!.runId);
+      return now?.status === 'completed' ? now : undefined;
+    }, 30_000, 'the run finished by its messages');
+    await env.eventSource.stop();
+    expect(finished).toMatchObject({ created: withEmail().length });
   });
 
   describe('a held run', () => {

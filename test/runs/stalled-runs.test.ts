@@ -294,25 +294,28 @@ describe('stalled runs', () => {
       expect(await deactivatedIds('approval-died')).toEqual([...leavers].sort());
     });
 
-    it('is settled once its lease expired although a newer run has started since', async () => {
-      // Prepare: the approval claims the run and dies; a newer import runs meanwhile
-      const { runId } = await heldRun('approval-passed');
+    it('holds the tenant while it is stalled: a newer import waits, and runs once the stalled approval is finished', async () => {
+      // Prepare: the approval claims the run and dies
+      const { runId, leavers } = await heldRun('approval-passed');
       faults = injectDynamoFaults([{ name: 'died', command: 'BatchGetItem', table: localNames.usersTable, tenantId: 'approval-passed', count: 1, fault: { error: killed } }]);
       expect((await approveAndDie('approval-passed', runId)).statusCode).toBe(500);
       faults.restore();
       faults = undefined;
-      const newer = await importAll('approval-passed');
-      expect(newer.runId).not.toBe(runId);
 
-      // Act: its lease runs out; the sweeper runs, and the admin tries again
+      // Act: an import while the approval holds the tenant; then its lease runs out, the sweeper runs, and the
+      // import is tried again
+      const during = await env.handlers.fetch({ tenantId: 'approval-passed' }, lambdaContext('personio-fetch', 60_000));
       await expireLease('approval-passed', runId);
       await env.handlers.sweeper();
-      const retried = await approve('approval-passed', runId);
+      const newer = await importAll('approval-passed');
 
-      // Assess: no run of the tenant is left in a state that is not final
+      // Assess: the import waited; the admin's decision was carried out exactly; nothing is left running
+      expect(during).toEqual({ status: 'already_running', runId });
+      expect(await env.runs.get('approval-passed', runId)).toMatchObject({ status: 'completed', deactivated: leavers.length });
+      expect(await deactivatedIds('approval-passed')).toEqual([...leavers].sort());
+      expect(newer).toMatchObject({ status: 'completed', deactivated: 0 });
       const runs = await env.runs.list('approval-passed', 10);
       expect(runs.filter((r) => !isFinalRunStatus(r.status)).map((r) => `${r.runId} ${r.status}`)).toEqual([]);
-      expect(retried.status).toBe(409);
     });
 
     it('that died after deactivating answers, when approved again, the users the approval deactivated', async () => {

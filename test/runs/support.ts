@@ -10,7 +10,7 @@ import type { Message } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../functions/shared/clients.js';
-import { runSk } from '../../lib/storage/tables.js';
+import { progressSk, runSk } from '../../lib/storage/tables.js';
 import { startPersonioSim, type PersonioSim, type SimCredential, type SimOptions } from '../../local/personio-sim/index.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { connectThroughApi } from '../../local/runner/import-run.js';
@@ -97,8 +97,32 @@ export async function setRun(tenantId: string, runId: string, values: { status?:
   );
 }
 
-/** The lease of the run's current state has run out (as 45 minutes, or 5, of real time would leave it). */
-export const expireLease = (tenantId: string, runId: string): Promise<void> => setRun(tenantId, runId, { leaseExpiresAt: Date.now() - 1_000 });
+/**
+ * The lease of the run's current state has run out, and its last processed message is as long ago (as 45 minutes, or
+ * 5, of real time would leave them: a run still making progress is given more time instead).
+ */
+export async function expireLease(tenantId: string, runId: string): Promise<void> {
+  await setRun(tenantId, runId, { leaseExpiresAt: Date.now() - 1_000 });
+  await db.send(
+    new UpdateCommand({
+      TableName: localNames.runsTable,
+      Key: { tenantId, sk: progressSk(runId) },
+      UpdateExpression: 'SET lastProgressAt = :long',
+      ConditionExpression: 'attribute_exists(sk)',
+      ExpressionAttributeValues: { ':long': Date.now() - 60 * 60_000 },
+    }),
+  ).catch(() => undefined);
+}
+
+/** Sets how many messages the run's fetch sent (the run and its progress item): the fetch packed them that way. */
+export async function setMessagesSent(tenantId: string, runId: string, sent: number): Promise<void> {
+  await db.send(
+    new UpdateCommand({ TableName: localNames.runsTable, Key: { tenantId, sk: runSk(runId) }, UpdateExpression: 'SET messagesSent = :n', ExpressionAttributeValues: { ':n': sent } }),
+  );
+  await db.send(
+    new UpdateCommand({ TableName: localNames.runsTable, Key: { tenantId, sk: progressSk(runId) }, UpdateExpression: 'SET messagesSent = :n', ExpressionAttributeValues: { ':n': sent } }),
+  );
+}
 
 /** Points the tenant's connection at a run directly: the claim an accepted "import now" leaves until its fetch starts. */
 export async function setClaim(tenantId: string, claim: { activeRunId: string; lockExpiresAt: number }): Promise<void> {
