@@ -207,15 +207,23 @@ export function checkApproval(model: Model, a: ApprovalCheck): InvariantViolatio
   const previous = new Map(a.before.users.map((u) => [u['userId'], u]));
   const deactivated = a.after.users.filter((u) => previous.get(u['userId'])?.['active'] === true && u['active'] === false);
   const what = `approving run ${a.run.runId} (${a.statusBefore ?? 'unknown'})`;
-  if (a.answer.status !== 200) {
+  // A function that died (500 thrown, 503 timed out) may have applied part of the approval: that part must still be
+  // allowed; it is finished later (the run stays approving until then).
+  const died = a.answer.status >= 500;
+  if (a.answer.status !== 200 && !died) {
     if (deactivated.length > 0) found.push(violation('inv4 approval', `${what} was refused (${a.answer.status} ${a.answer.body?.error?.code ?? ''}) yet deactivated ${deactivated.length} user(s)`));
     return found;
   }
-  if (!a.connected) found.push(violation('inv4 approval', `${what} was accepted on a disconnected tenant and deactivated ${deactivated.length} user(s)`));
-  if (a.statusBefore !== 'held') found.push(violation('inv4 approval', `${what} was accepted though the run was not held`));
-  if (a.newerWriters.length > 0) found.push(violation('inv4 approval', `${what} was accepted though newer run(s) ${a.newerWriters.join(', ')} wrote users since (superseded: must answer 409)`));
+  const how = died ? `died (${a.answer.status}) after it deactivated ${deactivated.length} user(s)` : 'was accepted';
+  if (died && deactivated.length === 0) return found;
+  if (!a.connected) found.push(violation('inv4 approval', `${what} ${how} on a disconnected tenant and deactivated ${deactivated.length} user(s)`));
+  // A stalled approval (approving, its lease expired) may be taken up again and finished.
+  const resumed = a.statusBefore === 'approving';
+  if (a.statusBefore !== 'held' && !resumed) found.push(violation('inv4 approval', `${what} ${how} though the run was not held`));
+  if (a.newerWriters.length > 0) found.push(violation('inv4 approval', `${what} ${how} though newer run(s) ${a.newerWriters.join(', ')} wrote users since (superseded: must answer 409)`));
   const answered = Number(a.answer.body?.deactivated ?? Number.NaN);
-  if (answered !== deactivated.length) found.push(violation('inv4 approval', `${what} answered deactivated ${a.answer.body?.deactivated}, but ${deactivated.length} user(s) were deactivated`));
+  // A resumed approval answers all it deactivated, the part before its predecessor died included.
+  if (!died && !resumed && answered !== deactivated.length) found.push(violation('inv4 approval', `${what} answered deactivated ${a.answer.body?.deactivated}, but ${deactivated.length} user(s) were deactivated`));
   const held = a.run.held;
   for (const u of deactivated) {
     const id = u['personioId'];

@@ -32,6 +32,8 @@ export interface RunModel {
   status: string | undefined;
   /** Users this run created, counted from the table step by step; `exact` false once a step mixed runs. */
   created: { count: number; exact: boolean };
+  /** Seen writing users (an action that delivered only its messages changed a user). */
+  wroteUsers: boolean;
   /** Set when the run was first seen held: the users as they were then (for the approval check). */
   held: HeldSnapshot | undefined;
 }

@@ -56,10 +56,14 @@ export function followRuns(model: Model, tenant: Tenant, before: Observation | u
         activeEmailsAtStart: activeEmails([...(before?.users ?? []), ...after.users]),
         status: undefined,
         created: { count: 0, exact: true },
+        wroteUsers: false,
         held: undefined,
       };
       model.runs.set(runId, run);
     }
+    // A fetch names its run only when it returns (import now names it up front): until then its run is taken to have
+    // seen nobody; once it is known, the fetch's first step is when the run began (never later than it did).
+    if (handle && run.fetchStart === Number.NEGATIVE_INFINITY) run.fetchStart = handle.startStep;
     if (handle && handle.endStep !== undefined && handle.settled?.kind === 'returned') run.fetchEnd = handle.endStep;
     const status = String(item['status']);
     if (status !== run.status) {
@@ -78,6 +82,12 @@ function activeEmails(users: Item[]): Map<string, number[]> {
     map.set(key, [...(map.get(key) ?? []), Number(u['personioId'])]);
   }
   return map;
+}
+
+/** Whether any user appeared or changed between two readings. */
+export function usersChanged(before: Observation, after: Observation): boolean {
+  const previous = new Map(before.users.map((u) => [u['userId'], userJson(u)]));
+  return after.users.some((u) => previous.get(u['userId']) !== userJson(u));
 }
 
 /** Users that appeared between two readings. */

@@ -1,6 +1,6 @@
 import { checkAfterStep, checkApproval, checkCounters, checkImportsRun, checkNothingStuck } from './invariants.js';
 import type { Model } from './model.js';
-import { deactivatedByAbsence, followRuns, InvariantViolation, isFinal, newUsers, read, type Observation, userJson } from './observe.js';
+import { deactivatedByAbsence, followRuns, InvariantViolation, isFinal, newUsers, read, type Observation, userJson, usersChanged } from './observe.js';
 import type { ApiAnswer, Tenant } from './world.js';
 
 /**
@@ -60,6 +60,11 @@ export async function act<T>(model: Model, tenant: Tenant, options: ActOptions, 
     }
   }
 
+  if (delivered.length === 1 && usersChanged(before, after)) {
+    const run = model.runs.get(delivered[0] as string);
+    if (run) run.wroteUsers = true;
+  }
+
   for (const { run, to } of changes) {
     if (to === 'held' && !run.held) {
       const active = new Set([...before.users, ...after.users].filter((u) => u['active'] === true).map((u) => String(u['userId'])));
@@ -80,7 +85,7 @@ export async function act<T>(model: Model, tenant: Tenant, options: ActOptions, 
       .filter((r) => r.runId !== approvedRun.runId && r.fetchStart > approvedRun.fetchStart)
       .filter((r) => {
         const item = before.runs.find((x) => x['runId'] === r.runId);
-        return item && Number(item['created'] ?? 0) + Number(item['updated'] ?? 0) > 0;
+        return r.wroteUsers || (item && Number(item['created'] ?? 0) + Number(item['updated'] ?? 0) > 0);
       })
       .map((r) => r.runId);
     found.push(...checkApproval(model, { run: approvedRun, statusBefore: approvedStatus, answer, before, after, connected: model.connection === 'connected', newerWriters }));
