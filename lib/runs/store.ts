@@ -207,8 +207,9 @@ export class RunStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId, sk: progressSk(runId) },
-        UpdateExpression: 'ADD seqs :seq SET lastProgressAt = :now',
-        ExpressionAttributeValues: { ':seq': new Set([marker.seq]), ':now': Date.now() },
+        // Progress is a message newly recorded; a redelivery only repairs the set (and changes nothing if it is whole).
+        UpdateExpression: recorded ? 'ADD seqs :seq SET lastProgressAt = :now' : 'ADD seqs :seq',
+        ExpressionAttributeValues: { ':seq': new Set([marker.seq]), ...(recorded ? { ':now': Date.now() } : {}) },
         ReturnValues: 'ALL_NEW',
       }),
     );

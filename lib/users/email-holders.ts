@@ -26,12 +26,14 @@ export type EmailDecision =
  * completion, when every employee of the run has been seen and its leavers deactivated: an active holder then is a
  * genuine conflict.
  */
-export function decideEmail(holders: readonly StoredUser[], self: { userId: string; personioId: number }, final: boolean): EmailDecision {
+export function decideEmail(holders: readonly StoredUser[], self: { userId: string; personioId: number }, final: boolean, runId?: string): EmailDecision {
   const others = holders.filter((h) => h.userId !== self.userId);
   if (others.length === 0) return { kind: 'free' };
   const sameEmployee = others.find((h) => h.personioId === self.personioId || h.personioId === undefined || h.personioId === null);
   const activeOther = others.find((h) => h !== sameEmployee && h.active);
-  if (activeOther) return final ? { kind: 'conflict', holder: activeOther } : { kind: 'defer', holder: activeOther };
+  // A holder this very run has written is in Personio now: it cannot turn out gone, so there is nothing to wait for.
+  const seenByRun = runId !== undefined && (activeOther?.changedInRun === runId || activeOther?.createdInRun === runId);
+  if (activeOther) return final || seenByRun ? { kind: 'conflict', holder: activeOther } : { kind: 'defer', holder: activeOther };
   if (sameEmployee) return { kind: 'link', userId: sameEmployee.userId };
   return { kind: 'take', from: others };
 }

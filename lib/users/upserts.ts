@@ -152,7 +152,7 @@ export class UserUpserts {
     let refused: Result | undefined;
     if (formerAddress) content.email = current?.email ?? null;
     else if (addressToDecide && newKey) {
-      const decision = decideEmail(await this.emails.find(tenantId, newKey), { userId, personioId: employee.personioId }, source.final === true);
+      const decision = decideEmail(await this.emails.find(tenantId, newKey), { userId, personioId: employee.personioId }, source.final === true, source.runId);
       if (decision.kind === 'take') {
         for (const holder of decision.from) if (await this.emails.release(tenantId, holder)) writes++;
       } else if (decision.kind === 'defer' && content.active) {
@@ -203,7 +203,7 @@ export class UserUpserts {
     if (!email) return { kind: 'failed', reason: 'missing_email', writes: 0 };
 
     const userId = personioUserId(tenantId, employee.personioId);
-    const decision = decideEmail(await this.emails.find(tenantId, email), { userId, personioId: employee.personioId }, source.final === true);
+    const decision = decideEmail(await this.emails.find(tenantId, email), { userId, personioId: employee.personioId }, source.final === true, source.runId);
     let writes = 0;
     switch (decision.kind) {
       case 'link':
