@@ -78,13 +78,16 @@ describe('the user store on DynamoDB Local', () => {
     // Prepare
     await users.upsertMany('t-dup', [employee(10, { email: 'same@example.com', status: 'active' })], run1);
 
-    // Act: during the run the holder may still turn out gone (deferred); at the run's completion it is a conflict
-    const during = await users.upsertMany('t-dup', [employee(11, { email: 'same@example.com', status: 'active' })], run1);
-    const atCompletion = await users.upsertMany('t-dup', during.deferred, { ...run1, final: true });
+    // Act: during the next run the holder may still turn out gone (deferred); at that run's completion it is a
+    // conflict; and within the run that wrote the holder, it is a conflict at once
+    const during = await users.upsertMany('t-dup', [employee(11, { email: 'same@example.com', status: 'active' })], run2);
+    const atCompletion = await users.upsertMany('t-dup', during.deferred, { ...run2, final: true });
+    const sameRun = await users.upsertMany('t-dup', [employee(12, { email: 'same@example.com', status: 'active' })], run1);
 
     // Assess
     expect(during).toMatchObject({ created: 0, failures: [], deferred: [{ personioId: 11 }] });
     expect(atCompletion.failures).toEqual([{ personioId: 11, reason: 'email_taken', otherPersonioId: 10 }]);
+    expect(sameRun).toMatchObject({ created: 0, deferred: [], failures: [{ personioId: 12, reason: 'email_taken', otherPersonioId: 10 }] });
     expect(await users.list('t-dup')).toHaveLength(1);
   });
 
