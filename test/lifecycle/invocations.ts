@@ -10,11 +10,14 @@ import { lambdaContext } from '../../local/runner/events.js';
  * the invocation counts as ended without an answer.
  *
  * `install()` patches `send` of smithy's Client.prototype (every AWS SDK client: DynamoDB, SQS, Secrets Manager,
- * Scheduler, Lambda) for that, and lets a hook answer an SQS command instead of SQS (the simulated event source
- * takes over ChangeMessageVisibility and DeleteMessage for the messages it delivered).
+ * Scheduler, Lambda) and the global `fetch` (Personio) for that, and lets a hook answer an SQS command instead of SQS
+ * (the simulated event source takes over ChangeMessageVisibility and DeleteMessage for the messages it delivered).
  */
 
 export type FunctionName = 'fetch' | 'worker' | 'connect' | 'sweeper';
+
+/** Set on every HTTP request an invocation makes (the Personio router reads and removes it). */
+export const INVOCATION_HEADER = 'x-lifecycle-invocation';
 
 /** Deployed timeouts (infra/constructs/functions.ts). */
 export const FUNCTION_TIMEOUT_MS: Record<FunctionName, number> = {
@@ -72,8 +75,20 @@ export class Invocations {
       }
       return original.call(this, command, ...rest);
     };
+    // HTTP (Personio): a killed invocation makes no more calls; the others name themselves to the Personio router,
+    // so its gate knows whose page it holds.
+    const originalFetch = globalThis.fetch;
+    globalThis.fetch = (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+      const invocation = self.als.getStore();
+      if (!invocation) return originalFetch(input, init);
+      if (invocation.dead) return new Promise<Response>(() => undefined);
+      const request = new Request(input, init);
+      request.headers.set(INVOCATION_HEADER, String(invocation.id));
+      return originalFetch(request);
+    };
     this.restoreSend = () => {
       base.send = original;
+      globalThis.fetch = originalFetch;
     };
   }
 

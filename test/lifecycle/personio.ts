@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { closeServer, listenOn } from '../../local/aws/ports.js';
 import type { PersonioSim } from '../../local/personio-sim/index.js';
+import { INVOCATION_HEADER } from './invocations.js';
 
 /**
  * One Personio URL for the whole process (the handlers read PERSONIO_BASE_URL once, at module load) in front of a
@@ -61,7 +62,7 @@ export class PersonioRouter {
         return;
       }
       if (req.method === 'GET' && url.pathname === '/v1/company/employees' && url.searchParams.get('limit') === '100') {
-        if (!(await route.gate.pass())) {
+        if (!(await route.gate.pass(Number(req.headers[INVOCATION_HEADER] ?? 0)))) {
           res.destroy();
           return;
         }
@@ -95,7 +96,7 @@ interface Route {
 /** Holds list pages while closed; a held request goes on when the gate opens, or is dropped (its caller was killed). */
 export class Gate {
   private closed = false;
-  private held: { go: (pass: boolean) => void }[] = [];
+  private held: { invocation: number; go: (pass: boolean) => void }[] = [];
   private waiters: (() => void)[] = [];
 
   get isClosed(): boolean {
@@ -104,6 +105,11 @@ export class Gate {
 
   get heldCount(): number {
     return this.held.length;
+  }
+
+  /** The invocations (Lambda invocation ids) whose page is held now. */
+  heldFor(): Set<number> {
+    return new Set(this.held.map((h) => h.invocation));
   }
 
   close(): void {
@@ -142,11 +148,11 @@ export class Gate {
     return true;
   }
 
-  /** Called per gated request: true to go on, false when dropped. */
-  pass(): Promise<boolean> {
+  /** Called per gated request (of this invocation, 0 when unknown): true to go on, false when dropped. */
+  pass(invocation = 0): Promise<boolean> {
     if (!this.closed) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
-      this.held.push({ go: resolve });
+      this.held.push({ invocation, go: resolve });
       const waiters = this.waiters;
       this.waiters = [];
       for (const w of waiters) w();
@@ -154,7 +160,7 @@ export class Gate {
   }
 }
 
-const HOP_BY_HOP = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade']);
+const HOP_BY_HOP = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', INVOCATION_HEADER]);
 
 function clientIdOf(body: string, url: URL): string | undefined {
   const text = body.trim();

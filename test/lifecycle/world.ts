@@ -260,7 +260,8 @@ export class Tenant {
     for (;;) {
       const live = this.liveFetches();
       if (live.length === 0) return;
-      if (this.gate.isClosed && this.gate.heldCount >= live.length) return;
+      const held = this.gate.heldFor();
+      if (this.gate.isClosed && live.every((f) => held.has(f.invocation.id))) return;
       if (performance.now() > deadline) return;
       await Promise.race([Promise.race(live.map((f) => f.outcome)), this.gate.waitHeld(this.gate.heldCount + 1, 250)]);
     }
