@@ -82,7 +82,7 @@ async function main(): Promise<number> {
     if (values.coverage) for (const [name, count] of result.coverage) process.stderr.write(`  ${String(count).padStart(6)}  ${name}\n`);
     const byInvariant = new Map<string, number>();
     for (const v of result.violations) byInvariant.set(v.invariant, (byInvariant.get(v.invariant) ?? 0) + 1);
-    for (const [invariant, count] of byInvariant) process.stdout.write(`  ${invariant}: ${count}\n`);
+    for (const [invariant, count] of byInvariant) process.stderr.write(`  ${invariant}: ${count}\n`);
     process.stdout.write(`${result.sequences} sequences, ${result.violations.length} invariant violations (${(result.durationMs / 1000).toFixed(1)} s)\n`);
     return result.violations.length > 0 ? 1 : 0;
   } finally {

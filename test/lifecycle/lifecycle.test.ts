@@ -24,7 +24,7 @@ afterAll(async () => {
 describe('run lifecycle simulation', () => {
   it(`keeps every invariant over ${SEQUENCES} sequences (seeds ${SEED}…${SEED + SEQUENCES - 1})`, async () => {
     const result = await simulate(world, { sequences: SEQUENCES, seed: SEED, maxCommands: 20, shrinks: 30, shrinkTimeMs: 20_000 });
-    const lines = result.violations.map(formatViolation);
+    const lines = result.violations.map((v) => formatViolation(v).replace(' | shortest sequence: ', '\n    shortest sequence: '));
     expect(lines, `${result.sequences} sequences, ${result.violations.length} invariant violations:\n${lines.join('\n')}`).toEqual([]);
   }, 600_000);
 });

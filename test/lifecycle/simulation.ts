@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { commandArbitrary, FirstConnect, parseCommand, Settle } from './commands.js';
+import { commandArbitrary, FirstConnect, parseCommand, Settle } from './commands/index.js';
 import { Model } from './model.js';
 import { InvariantViolation } from './observe.js';
 import { forget, ignoreInvariants } from './step.js';
@@ -121,7 +121,7 @@ function harnessError(error: unknown): string {
 
 export function formatViolation(v: ViolationReport): string {
   const where = Number.isNaN(v.seed) ? 'replay' : `seed ${v.seed}`;
-  return `${where}: ${v.invariant}: ${v.detail}\n  shortest sequence: ${v.commands.join(' → ')}`;
+  return `${where}: ${v.invariant}: ${v.detail} | shortest sequence: ${v.commands.join(' → ')}`;
 }
 
 /**
