@@ -1,83 +1,30 @@
-import { createServer } from 'node:http';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clearTokenCache } from '../lib/personio/client.js';
 import type { RunReport } from '../lib/runs/run.js';
 import type { UserRecord } from '../lib/users/user.js';
-import { closeServer, listenOn } from '../local/aws/ports.js';
-import { DEFAULT_SIM_CREDENTIAL, startPersonioSim, type PersonioSim } from '../local/personio-sim/index.js';
-import { startLocalEnvironment, type LocalEnvironment } from '../local/runner/environment.js';
+import { startPersonioSim, type PersonioSim } from '../local/personio-sim/index.js';
 import { connectThroughApi, runImport } from '../local/runner/import-run.js';
 import { apiCaller } from './helpers/connect-support.js';
+import { freshSimulatorBehind, useFrontedEnvironment } from './helpers/personio-front.js';
 
 const EMPLOYEES = 200;
 const SEED = 21;
 
-/**
- * The Personio the local environment is pointed at (the deployment's base URL is fixed when the handlers load):
- * it forwards to whichever simulator a test points it at, so every test has a Personio of its own.
- */
-async function startPersonioFront(): Promise<{ url: string; upstream: string | undefined; close(): Promise<void> }> {
-  const state = { upstream: undefined as string | undefined };
-  const server = createServer((req, res) => {
-    void (async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-      if (!state.upstream) throw new Error('no simulator behind the front');
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k, v]) => typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
-      const method = req.method ?? 'GET';
-      const answer = await fetch(`${state.upstream}${req.url ?? '/'}`, { method, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
-      const out: Record<string, string> = {};
-      answer.headers.forEach((value, key) => {
-        if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive'].includes(key)) out[key] = value;
-      });
-      res.writeHead(answer.status, out);
-      res.end(Buffer.from(await answer.arrayBuffer()));
-    })().catch(() => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-  });
-  const port = await listenOn(server, 0, '127.0.0.1');
-  return {
-    url: `http://127.0.0.1:${port}`,
-    get upstream() {
-      return state.upstream;
-    },
-    set upstream(url: string | undefined) {
-      state.upstream = url;
-    },
-    close: () => closeServer(server),
-  };
-}
-
 describe('deactivation and its guard', () => {
-  let env: LocalEnvironment;
-  let front: Awaited<ReturnType<typeof startPersonioFront>>;
+  const world = useFrontedEnvironment();
   /** This test's own simulator: the same seeded employees for every test, whatever the others removed. */
   let sim: PersonioSim;
   const extraSims: PersonioSim[] = [];
-  const call = apiCaller(() => env);
-
-  beforeAll(async () => {
-    front = await startPersonioFront();
-    env = await startLocalEnvironment({ personio: { url: front.url, ...DEFAULT_SIM_CREDENTIAL } });
-  }, 60_000);
-
-  afterAll(async () => {
-    await env?.stop();
-    await front?.close();
-  });
+  const call = apiCaller(() => world.env);
 
   const freshSim = () => startPersonioSim({ employees: EMPLOYEES, seed: SEED });
 
   beforeEach(async () => {
-    sim = await freshSim();
-    front.upstream = sim.url;
-    clearTokenCache();
+    sim = await freshSimulatorBehind(world.front, { employees: EMPLOYEES, seed: SEED });
   });
 
   afterEach(async () => {
-    front.upstream = undefined;
+    world.front.upstream = undefined;
     await Promise.all([sim, ...extraSims.splice(0)].map((s) => s.close()));
   });
 
@@ -86,19 +33,19 @@ describe('deactivation and its guard', () => {
 
   it('deactivates (never deletes) a few employees who left Personio', async () => {
     // Prepare
-    await connectThroughApi(env, 'few', env.personio);
-    expect((await runImport(env, 'few')).status).toBe('completed');
-    const before = await env.users.list('few');
+    await connectThroughApi(world.env, 'few', world.env.personio);
+    expect((await runImport(world.env, 'few')).status).toBe('completed');
+    const before = await world.env.users.list('few');
     const leaving = before.filter((u) => u.active).slice(0, 5).map((u) => u.personioId);
     expect(leaving).toHaveLength(5);
     sim.removeEmployees(leaving);
 
     // Act
-    const report = await runImport(env, 'few');
+    const report = await runImport(world.env, 'few');
 
     // Assess
     expect(report).toMatchObject({ status: 'completed', deactivated: 5 });
-    const after = await env.users.list('few');
+    const after = await world.env.users.list('few');
     expect(after).toHaveLength(before.length);
     const gone = after.filter((u) => leaving.includes(u.personioId));
     expect(gone).toHaveLength(5);
@@ -111,22 +58,22 @@ describe('deactivation and its guard', () => {
 
   it('holds a run that would deactivate 30 % of active users, deactivates nothing, and applies exactly those on approval', async () => {
     // Prepare
-    await connectThroughApi(env, 'many', env.personio);
-    expect((await runImport(env, 'many')).status).toBe('completed');
-    const before = await env.users.list('many');
+    await connectThroughApi(world.env, 'many', world.env.personio);
+    expect((await runImport(world.env, 'many')).status).toBe('completed');
+    const before = await world.env.users.list('many');
     const active = before.filter((u) => u.active);
     expect(active.length).toBeGreaterThan(0);
     const vanishing = active.slice(0, Math.ceil(active.length * 0.3)).map((u) => u.personioId);
     sim.removeEmployees(vanishing);
 
     // Act
-    const held = await runImport(env, 'many');
+    const held = await runImport(world.env, 'many');
 
     // Assess: held, with a finding that says why, and nobody deactivated
     expect(held.status).toBe('held');
     expect(held.deactivated).toBe(0);
     expect(held.findings.map((f) => f.code)).toContain('deactivation_held');
-    expect(byUserId(await env.users.list('many'))).toEqual(byUserId(before));
+    expect(byUserId(await world.env.users.list('many'))).toEqual(byUserId(before));
 
     // Act: an admin approves
     const approved = await approve('many', held.runId);
@@ -134,7 +81,7 @@ describe('deactivation and its guard', () => {
     // Assess: exactly the vanished users are now inactive
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ runId: held.runId, status: 'completed', deactivated: vanishing.length });
-    const after = await env.users.list('many');
+    const after = await world.env.users.list('many');
     expect(after.filter((u) => !u.active && u.deactivationReason === 'not_in_personio').map((u) => u.personioId).sort()).toEqual([...vanishing].sort());
     expect(after.filter((u) => u.active)).toHaveLength(active.length - vanishing.length);
 
@@ -146,22 +93,22 @@ describe('deactivation and its guard', () => {
 
   it('lets a newer run supersede a held one: approving the old one is refused', async () => {
     // Prepare: a complete import, then a glitch in Personio (half its employees missing) holds a run
-    await connectThroughApi(env, 'glitch', env.personio);
-    expect((await runImport(env, 'glitch')).status).toBe('completed');
-    const before = await env.users.list('glitch');
+    await connectThroughApi(world.env, 'glitch', world.env.personio);
+    expect((await runImport(world.env, 'glitch')).status).toBe('completed');
+    const before = await world.env.users.list('glitch');
     const glitching = await freshSim();
     extraSims.push(glitching);
     const everyone = glitching.employees().map((e) => e.id);
     glitching.removeEmployees(everyone.slice(0, Math.ceil(everyone.length * 0.5)));
-    front.upstream = glitching.url;
+    world.front.upstream = glitching.url;
     clearTokenCache();
-    const held = await runImport(env, 'glitch');
+    const held = await runImport(world.env, 'glitch');
     expect(held.status).toBe('held');
 
     // Act: Personio is back (the same employees as before the glitch); the schedule's next run is judged on its own
-    front.upstream = sim.url;
+    world.front.upstream = sim.url;
     clearTokenCache();
-    const newer: RunReport = await runImport(env, 'glitch');
+    const newer: RunReport = await runImport(world.env, 'glitch');
     const refused = await approve('glitch', held.runId);
 
     // Assess: the newer run completes without an admin and deactivates nobody; the held run's deactivations are dropped
@@ -169,35 +116,35 @@ describe('deactivation and its guard', () => {
     expect(newer.runId).not.toBe(held.runId);
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('run_superseded');
-    const after = await env.users.list('glitch');
+    const after = await world.env.users.list('glitch');
     expect(after.filter((u) => u.active)).toHaveLength(before.filter((u) => u.active).length);
     expect(byUserId(after)).toEqual(byUserId(before));
   }, 120_000);
 
   it('keeps every user’s department when the attribute disappears from Personio, and holds the run', async () => {
     // Prepare
-    await connectThroughApi(env, 'nodept', env.personio);
-    expect((await runImport(env, 'nodept')).status).toBe('completed');
-    const before = await env.users.list('nodept');
+    await connectThroughApi(world.env, 'nodept', world.env.personio);
+    expect((await runImport(world.env, 'nodept')).status).toBe('completed');
+    const before = await world.env.users.list('nodept');
     expect(before.length).toBeGreaterThan(0);
     expect(before.filter((u) => u.department !== null).length).toBeGreaterThan(before.length / 2);
     const readable = Object.keys(sim.employees()[0]!.attributes).filter((k) => k !== 'department');
     sim.setKnobs({ readableAttributes: readable });
 
     // Act
-    const report = await runImport(env, 'nodept');
+    const report = await runImport(world.env, 'nodept');
 
     // Assess
     expect(report.status).toBe('held');
     expect(report.findings.find((f) => f.code === 'field_missing')?.message).toContain('department');
-    const after = await env.users.list('nodept');
+    const after = await world.env.users.list('nodept');
     expect(after.map((u) => [u.userId, u.department]).sort()).toEqual(before.map((u) => [u.userId, u.department]).sort());
     expect(report.updated).toBe(0);
   });
 
   it('refuses to approve a run that does not exist', async () => {
     // Prepare
-    await connectThroughApi(env, 'norun', env.personio);
+    await connectThroughApi(world.env, 'norun', world.env.personio);
 
     // Act
     const answer = await approve('norun', '20990101T000000Z-00000000');

@@ -1,5 +1,8 @@
-import { createServer } from 'node:http';
-import { closeServer, listenOn } from '../../local/aws/ports.js';
+import { afterAll, beforeAll } from 'vitest';
+import { clearTokenCache } from '../../lib/personio/client.js';
+import { DEFAULT_SIM_CREDENTIAL, startPersonioSim, type PersonioSim, type SimOptions } from '../../local/personio-sim/index.js';
+import { startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
+import { startPersonioProxy } from './personio-proxy.js';
 
 export interface PersonioFront {
   url: string;
@@ -17,31 +20,11 @@ export interface PersonioFront {
  */
 export async function startPersonioFront(): Promise<PersonioFront> {
   const state: { upstream: string | undefined; rewrite: PersonioFront['rewrite'] } = { upstream: undefined, rewrite: undefined };
-  const server = createServer((req, res) => {
-    void (async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-      if (!state.upstream) throw new Error('no simulator behind the front');
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k, v]) => typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
-      const answer = await fetch(`${state.upstream}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
-      let payload = Buffer.from(await answer.arrayBuffer());
-      const path = new URL(req.url ?? '/', 'http://front').pathname;
-      const rewritten = answer.ok ? state.rewrite?.(path, payload.toString('utf8')) : undefined;
-      if (rewritten !== undefined) payload = Buffer.from(rewritten, 'utf8');
-      const out: Record<string, string> = {};
-      answer.headers.forEach((value, key) => {
-        if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive'].includes(key)) out[key] = value;
-      });
-      res.writeHead(answer.status, out);
-      res.end(payload);
-    })().catch(() => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
+  const proxy = await startPersonioProxy(() => state.upstream, {
+    response: (_method, url, status, body) => (status >= 200 && status < 300 ? state.rewrite?.(url.pathname, body) : undefined),
   });
-  const port = await listenOn(server, 0, '127.0.0.1');
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: proxy.url,
     get upstream() {
       return state.upstream;
     },
@@ -54,6 +37,75 @@ export async function startPersonioFront(): Promise<PersonioFront> {
     set rewrite(fn) {
       state.rewrite = fn;
     },
-    close: () => closeServer(server),
+    close: () => proxy.close(),
   };
+}
+
+export interface FrontedEnvironment {
+  /** A local environment whose Personio is `front` (with the simulator's default credential). */
+  env: LocalEnvironment;
+  front: PersonioFront;
+  /** Stops the environment, then the front. */
+  stop(): Promise<void>;
+}
+
+/** Starts a front and a local environment pointed at it. */
+export async function startFrontedEnvironment(): Promise<FrontedEnvironment> {
+  const front = await startPersonioFront();
+  let env: LocalEnvironment;
+  try {
+    env = await startLocalEnvironment({ personio: { url: front.url, ...DEFAULT_SIM_CREDENTIAL } });
+  } catch (error) {
+    await front.close();
+    throw error;
+  }
+  return {
+    env,
+    front,
+    async stop() {
+      await env.stop();
+      await front.close();
+    },
+  };
+}
+
+/**
+ * Registers, in the calling `describe`, a fronted environment for the file: started before its tests, stopped after
+ * them. Its members may be read only once the file's tests run.
+ */
+export function useFrontedEnvironment(): Omit<FrontedEnvironment, 'stop'> {
+  let fronted: FrontedEnvironment | undefined;
+  const started = (): FrontedEnvironment => {
+    if (!fronted) throw new Error('the fronted environment is not started (its members are read inside hooks and tests)');
+    return fronted;
+  };
+
+  beforeAll(async () => {
+    fronted = await startFrontedEnvironment();
+  }, 60_000);
+
+  afterAll(async () => {
+    await fronted?.stop();
+  });
+
+  return {
+    get env() {
+      return started().env;
+    },
+    get front() {
+      return started().front;
+    },
+  };
+}
+
+/**
+ * A test's own simulator behind the front, answering as it sends (no rewrite), with no token of an earlier
+ * simulator cached by the handlers. The caller closes it.
+ */
+export async function freshSimulatorBehind(front: PersonioFront, options: SimOptions): Promise<PersonioSim> {
+  clearTokenCache();
+  front.rewrite = undefined;
+  const sim = await startPersonioSim(options);
+  front.upstream = sim.url;
+  return sim;
 }

@@ -8,18 +8,25 @@ export interface ProxyHooks {
   response?: (method: string, url: URL, status: number, body: string) => string | undefined;
 }
 
-/** An HTTP proxy in front of the simulator that lets a test change requests and answers on their way. */
-export async function startPersonioProxy(simUrl: string, hooks: ProxyHooks): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * An HTTP proxy in front of the simulator that lets a test change requests and answers on their way. `simUrl` may be
+ * a function: the simulator is then looked up for every request (none answers 502), as test/helpers/personio-front.ts
+ * does.
+ */
+export async function startPersonioProxy(simUrl: string | (() => string | undefined), hooks: ProxyHooks): Promise<{ url: string; close(): Promise<void> }> {
+  const upstream = typeof simUrl === 'string' ? () => simUrl : simUrl;
   const server = createServer((req, res) => {
     void (async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+      const target = upstream();
+      if (!target) throw new Error('no simulator behind the proxy');
       const method = req.method ?? 'GET';
       const url = new URL(req.url ?? '/', 'http://proxy');
-      const received = chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
-      const body = hooks.request ? hooks.request(method, url, received) : received;
+      const received = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+      const body = hooks.request ? hooks.request(method, url, received?.toString('utf8')) : received;
       const headers = Object.fromEntries(Object.entries(req.headers).filter(([k, v]) => typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
-      const answer = await fetch(`${simUrl}${req.url ?? '/'}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+      const answer = await fetch(`${target}${req.url ?? '/'}`, { method, headers, ...(body !== undefined ? { body } : {}) });
       let payload = Buffer.from(await answer.arrayBuffer());
       const replaced = hooks.response?.(method, url, answer.status, payload.toString('utf8'));
       if (replaced !== undefined) payload = Buffer.from(replaced, 'utf8');

@@ -1,12 +1,12 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Mapping } from '../../lib/mapping/mapping.js';
 import type { RunReport } from '../../lib/runs/run.js';
-import { localNames, type LocalEnvironment } from '../../local/runner/environment.js';
+import { localNames } from '../../local/runner/environment.js';
 import { startPersonioSim } from '../../local/personio-sim/index.js';
 import { connectThroughApi, runImport } from '../../local/runner/import-run.js';
 import { apiCaller } from '../helpers/connect-support.js';
 import { lambdaContext } from '../helpers/events.js';
-import { holdDynamoCall, startRunsWorld, type RunsWorld } from './support.js';
+import { holdDynamoCall, useRunsWorld } from './support.js';
 
 /**
  * Issue 11, item 7: connection state is exact. A successful import clears `invalid_credentials`; no status write
@@ -14,32 +14,12 @@ import { holdDynamoCall, startRunsWorld, type RunsWorld } from './support.js';
  * answers 409 `conflict` instead of silently writing back a stale copy of the connection.
  */
 describe('connection state', () => {
-  let world: RunsWorld;
-  let env: LocalEnvironment;
-  let hold: ReturnType<typeof holdDynamoCall> | undefined;
-  const call = apiCaller(() => env);
-
-  beforeAll(async () => {
-    world = await startRunsWorld();
-    env = world.env;
-  }, 60_000);
-
-  afterAll(async () => {
-    await world?.stop();
-  });
-
-  beforeEach(async () => {
-    await env.eventSource.stop();
-  });
-
-  afterEach(() => {
-    hold?.restore();
-    hold = undefined;
-  });
+  const world = useRunsWorld();
+  const call = apiCaller(() => world.env);
 
   const importAll = async (tenantId: string): Promise<RunReport> => {
-    const done = await runImport(env, tenantId, { timeoutMs: 60_000 });
-    await env.eventSource.stop();
+    const done = await runImport(world.env, tenantId, { timeoutMs: 60_000 });
+    await world.env.eventSource.stop();
     return done;
   };
   const connection = async (tenantId: string) => {
@@ -79,7 +59,7 @@ describe('connection state', () => {
     const personio = await world.personio('left', { employees: 150 });
     await personio.connect();
     personio.gate.close();
-    const fetching = env.handlers.fetch({ tenantId: 'left' }, lambdaContext('personio-fetch', 60_000));
+    const fetching = world.env.handlers.fetch({ tenantId: 'left' }, lambdaContext('personio-fetch', 60_000));
     expect(await personio.gate.waitHeld(1, 30_000)).toBe(true);
 
     // Act: the admin disconnects and revokes the credential in Personio; the fetch's page and its re-authentication are refused
@@ -100,13 +80,13 @@ describe('connection state', () => {
     try {
       const oldGate = world.router.add(oldCredential!.clientId, sim);
       world.router.add(newCredential!.clientId, sim);
-      await connectThroughApi(env, 'rotated', { url: world.router.url, ...oldCredential! });
+      await connectThroughApi(world.env, 'rotated', { url: world.router.url, ...oldCredential! });
       oldGate.close();
-      const fetching = env.handlers.fetch({ tenantId: 'rotated' }, lambdaContext('personio-fetch', 60_000));
+      const fetching = world.env.handlers.fetch({ tenantId: 'rotated' }, lambdaContext('personio-fetch', 60_000));
       expect(await oldGate.waitHeld(1, 30_000)).toBe(true);
 
       // Act: the admin rotates: connects the new credential, and revokes the old one in Personio
-      await connectThroughApi(env, 'rotated', { url: world.router.url, ...newCredential! });
+      await connectThroughApi(world.env, 'rotated', { url: world.router.url, ...newCredential! });
       world.router.remove(oldCredential!.clientId);
       const outcome = await fetching;
 
@@ -128,7 +108,7 @@ describe('connection state', () => {
       expect(mapping.fields.position).not.toBeNull();
       const first: Mapping = { ...mapping, fields: { ...mapping.fields, position: null } };
       const second: Mapping = { ...mapping, fields: { ...mapping.fields, department: null } };
-      hold = holdDynamoCall(settingsWrite('two-admins', 'mapping'));
+      const hold = world.restoredAfterTest(holdDynamoCall(settingsWrite('two-admins', 'mapping')));
 
       // Act: the first save has read the connection and is about to write when the second save goes through
       const firstSave = saveMapping('two-admins', first);
@@ -149,7 +129,7 @@ describe('connection state', () => {
       const personio = await world.personio('saved-late');
       await personio.connect();
       const { mapping } = await connection('saved-late');
-      hold = holdDynamoCall(settingsWrite('saved-late', 'mapping'));
+      const hold = world.restoredAfterTest(holdDynamoCall(settingsWrite('saved-late', 'mapping')));
 
       // Act: the save has read the connection when the admin disconnects
       const save = saveMapping('saved-late', { ...mapping, fields: { ...mapping.fields, office: null } });
@@ -177,7 +157,7 @@ describe('connection state', () => {
     personio.sim.setKnobs({ readableAttributes: null });
     const { mapping } = await connection('refresh');
     const saved: Mapping = { ...mapping, fields: { ...mapping.fields, team: null } };
-    hold = holdDynamoCall(settingsWrite('refresh', 'readableAttributes'));
+    const hold = world.restoredAfterTest(holdDynamoCall(settingsWrite('refresh', 'readableAttributes')));
 
     // Act: the refresh has read the connection and Personio, and is about to store the readable attributes, when a mapping is saved
     const refreshing = call('GET', '/tenants/refresh/personio/attributes');

@@ -1,18 +1,17 @@
 import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Message } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/shared/clients.js';
-import { clearTokenCache } from '../../lib/personio/client.js';
 import type { RunReport } from '../../lib/runs/run.js';
 import { runMarkersPrefix, runSk } from '../../lib/storage/tables.js';
-import { DEFAULT_SIM_CREDENTIAL, startPersonioSim, type PersonioSim } from '../../local/personio-sim/index.js';
-import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
+import type { PersonioSim } from '../../local/personio-sim/index.js';
+import { localNames } from '../../local/runner/environment.js';
 import { connectThroughApi, runImport } from '../../local/runner/import-run.js';
 import { queryByPrefix } from '../../lib/storage/query.js';
 import { apiCaller, eventually } from '../helpers/connect-support.js';
 import { lambdaContext, sqsEvent } from '../helpers/events.js';
 import { injectDynamoFaults } from '../helpers/faulty-dynamodb.js';
-import { startPersonioFront, type PersonioFront } from '../helpers/personio-front.js';
+import { freshSimulatorBehind, useFrontedEnvironment } from '../helpers/personio-front.js';
 import { fetchAndHold } from '../helpers/queue.js';
 
 /**
@@ -22,41 +21,30 @@ import { fetchAndHold } from '../helpers/queue.js';
  * behind one Personio front, so no test sees another's leavers.
  */
 describe('run lifecycle rules', () => {
-  let env: LocalEnvironment;
-  let front: PersonioFront;
+  const world = useFrontedEnvironment();
   let sim: PersonioSim;
   const sims: PersonioSim[] = [];
-  const call = apiCaller(() => env);
+  const call = apiCaller(() => world.env);
   const db = createDocumentClient();
 
-  beforeAll(async () => {
-    front = await startPersonioFront();
-    env = await startLocalEnvironment({ personio: { url: front.url, ...DEFAULT_SIM_CREDENTIAL } });
-  }, 60_000);
-
   afterAll(async () => {
-    await env?.stop();
     await Promise.all(sims.map((s) => s.close()));
-    await front?.close();
   });
 
   beforeEach(async () => {
-    clearTokenCache();
-    await env.eventSource.stop();
-    front.rewrite = undefined;
-    sim = await startPersonioSim({ employees: 30, seed: 7 });
+    await world.env.eventSource.stop();
+    sim = await freshSimulatorBehind(world.front, { employees: 30, seed: 7 });
     sims.push(sim);
-    front.upstream = sim.url;
   });
 
-  const connect = (tenant: string) => connectThroughApi(env, tenant, env.personio);
+  const connect = (tenant: string) => connectThroughApi(world.env, tenant, world.env.personio);
   const importAll = async (tenant: string): Promise<RunReport> => {
-    const report = await runImport(env, tenant, { timeoutMs: 60_000 });
-    await env.eventSource.stop();
+    const report = await runImport(world.env, tenant, { timeoutMs: 60_000 });
+    await world.env.eventSource.stop();
     return report;
   };
-  const deliver = (messages: Message[]) => env.handlers.worker(sqsEvent(messages), lambdaContext('personio-worker', 60_000));
-  const usersById = async (tenant: string) => new Map((await env.users.list(tenant)).map((u) => [u.personioId, u]));
+  const deliver = (messages: Message[]) => world.env.handlers.worker(sqsEvent(messages), lambdaContext('personio-worker', 60_000));
+  const usersById = async (tenant: string) => new Map((await world.env.users.list(tenant)).map((u) => [u.personioId, u]));
   const withEmail = () => sim.employees().filter((e) => e.email !== null && e.email.trim() !== '');
   /** What DynamoDB's TTL or the clock would do: the lease of the run's current state has run out. */
   const expireLease = (tenant: string, runId: string) =>
@@ -67,18 +55,18 @@ describe('run lifecycle rules', () => {
   it('answers 409 import_running while a run is still processing, not only while its fetch runs', async () => {
     // Prepare: a run whose fetch is done and whose messages are not processed yet
     await connect('overlap');
-    const { runId, messages } = await fetchAndHold(env, { tenantId: 'overlap' }, { remove: true });
+    const { runId, messages } = await fetchAndHold(world.env, { tenantId: 'overlap' }, { remove: true });
 
     // Act
     const now = await call('POST', '/tenants/overlap/personio/imports');
-    const scheduled = await env.handlers.fetch({ tenantId: 'overlap' }, lambdaContext('personio-fetch', 60_000));
+    const scheduled = await world.env.handlers.fetch({ tenantId: 'overlap' }, lambdaContext('personio-fetch', 60_000));
 
     // Assess: refused while processing; accepted once the run is final
     expect(now.status).toBe(409);
     expect(now.body.error).toMatchObject({ code: 'import_running', details: { runId } });
     expect(scheduled).toEqual({ status: 'already_running', runId });
     await deliver(messages);
-    expect(await env.runs.get('overlap', runId)).toMatchObject({ status: 'completed' });
+    expect(await world.env.runs.get('overlap', runId)).toMatchObject({ status: 'completed' });
     expect((await call('POST', '/tenants/overlap/personio/imports')).status).toBe(202);
   });
 
@@ -87,7 +75,7 @@ describe('run lifecycle rules', () => {
     await connect('redelivery');
     await importAll('redelivery');
     const leaver = withEmail()[3]!.id;
-    const b = await fetchAndHold(env, { tenantId: 'redelivery' }, { remove: true });
+    const b = await fetchAndHold(world.env, { tenantId: 'redelivery' }, { remove: true });
     await deliver(b.messages);
     sim.removeEmployees([leaver]);
     const c = await importAll('redelivery');
@@ -105,12 +93,12 @@ describe('run lifecycle rules', () => {
     // Prepare: run R keeps one message back (it went to the DLQ); its lease runs out and the sweeper fails it
     await connect('redrive');
     await importAll('redrive');
-    const r = await fetchAndHold(env, { tenantId: 'redrive' }, { remove: true });
+    const r = await fetchAndHold(world.env, { tenantId: 'redrive' }, { remove: true });
     const [kept, ...rest] = r.messages;
     await deliver(rest);
     await expireLease('redrive', r.runId);
-    await env.handlers.sweeper();
-    expect(await env.runs.get('redrive', r.runId)).toMatchObject({ status: 'failed', failure: { code: 'run_stalled' } });
+    await world.env.handlers.sweeper();
+    expect(await world.env.runs.get('redrive', r.runId)).toMatchObject({ status: 'failed', failure: { code: 'run_stalled' } });
     // A hire, imported by the next run
     const [hire] = sim.addEmployees(1);
     expect(await importAll('redrive')).toMatchObject({ status: 'completed', created: 1 });
@@ -120,7 +108,7 @@ describe('run lifecycle rules', () => {
 
     // Assess: R stays failed and decides nothing; everyone in Personio is active
     expect(response?.batchItemFailures).toEqual([]);
-    expect(await env.runs.get('redrive', r.runId)).toMatchObject({ status: 'failed', deactivated: 0 });
+    expect(await world.env.runs.get('redrive', r.runId)).toMatchObject({ status: 'failed', deactivated: 0 });
     const users = await usersById('redrive');
     expect(users.get(hire!)).toMatchObject({ active: true });
     const shouldBeActive = withEmail().filter((e) => e.status !== 'inactive');
@@ -154,7 +142,7 @@ describe('run lifecycle rules', () => {
     let crashed: unknown;
     try {
       // Act
-      await env.handlers.fetch({ tenantId: 'after-close' }, lambdaContext('personio-fetch', 60_000)).catch((error: unknown) => void (crashed = error));
+      await world.env.handlers.fetch({ tenantId: 'after-close' }, lambdaContext('personio-fetch', 60_000)).catch((error: unknown) => void (crashed = error));
     } finally {
       faults.restore();
     }
@@ -162,15 +150,15 @@ describe('run lifecycle rules', () => {
     // Assess: the run was not failed and still holds the tenant; its messages finish it
     expect(faults.stats.faults.map((f) => f.rule)).toEqual(['after-close']);
     expect(crashed).toBeInstanceOf(Error);
-    const [run] = await env.runs.list('after-close', 1);
+    const [run] = await world.env.runs.list('after-close', 1);
     expect(run?.status).toBe('processing');
     expect((await call('POST', '/tenants/after-close/personio/imports')).status).toBe(409);
-    env.eventSource.start();
+    world.env.eventSource.start();
     const finished = await eventually(async () => {
-      const now = await env.runs.get('after-close', run!.runId);
+      const now = await world.env.runs.get('after-close', run!.runId);
       return now?.status === 'completed' ? now : undefined;
     }, 30_000, 'the run finished by its messages');
-    await env.eventSource.stop();
+    await world.env.eventSource.stop();
     expect(finished).toMatchObject({ created: withEmail().length });
   });
 
@@ -179,7 +167,7 @@ describe('run lifecycle rules', () => {
     const holdOut = async (tenant: string) => {
       await connect(tenant);
       await importAll(tenant);
-      const active = (await env.users.list(tenant)).filter((u) => u.active);
+      const active = (await world.env.users.list(tenant)).filter((u) => u.active);
       const leavers = active.slice(0, Math.max(3, Math.ceil(active.length * 0.3))).map((u) => u.personioId);
       sim.removeEmployees(leavers);
       const held = await importAll(tenant);
@@ -201,7 +189,7 @@ describe('run lifecycle rules', () => {
       // Assess: the held list, not "everyone the markers no longer mention"
       expect(approved.status).toBe(200);
       expect(approved.body).toMatchObject({ status: 'completed', deactivated: leavers.length });
-      const users = await env.users.list('late');
+      const users = await world.env.users.list('late');
       expect(users.filter((u) => u.deactivationReason === 'not_in_personio').map((u) => u.personioId).sort()).toEqual([...leavers].sort());
       for (const u of users.filter((u) => !leavers.includes(u.personioId))) expect(u.active, `user ${u.personioId}`).toBe(u.status !== 'inactive');
     });
@@ -209,11 +197,11 @@ describe('run lifecycle rules', () => {
     it('is superseded by a newer run that failed after importing employees', async () => {
       // Prepare: a newer run stalls and is failed; its messages are processed afterwards (they still apply their data)
       const { held } = await holdOut('superseded');
-      const newer = await fetchAndHold(env, { tenantId: 'superseded' }, { remove: true });
+      const newer = await fetchAndHold(world.env, { tenantId: 'superseded' }, { remove: true });
       await expireLease('superseded', newer.runId);
-      await env.handlers.sweeper();
+      await world.env.handlers.sweeper();
       await deliver(newer.messages);
-      expect(await env.runs.get('superseded', newer.runId)).toMatchObject({ status: 'failed' });
+      expect(await world.env.runs.get('superseded', newer.runId)).toMatchObject({ status: 'failed' });
 
       // Act
       const approved = await call('POST', `/tenants/superseded/personio/imports/${held.runId}/approve`);
@@ -221,7 +209,7 @@ describe('run lifecycle rules', () => {
       // Assess: refused, and nobody deactivated
       expect(approved.status).toBe(409);
       expect(approved.body.error).toMatchObject({ code: 'run_superseded' });
-      expect((await env.users.list('superseded')).filter((u) => u.deactivationReason)).toEqual([]);
+      expect((await world.env.users.list('superseded')).filter((u) => u.deactivationReason)).toEqual([]);
     });
 
     it('cannot be approved once the tenant is disconnected', async () => {
@@ -235,8 +223,8 @@ describe('run lifecycle rules', () => {
       // Assess
       expect(approved.status).toBe(409);
       expect(approved.body.error).toMatchObject({ code: 'disconnected' });
-      expect((await env.users.list('gone')).filter((u) => u.deactivationReason)).toEqual([]);
-      expect(await env.runs.get('gone', held.runId)).toMatchObject({ status: 'held' });
+      expect((await world.env.users.list('gone')).filter((u) => u.deactivationReason)).toEqual([]);
+      expect(await world.env.runs.get('gone', held.runId)).toMatchObject({ status: 'held' });
     });
   });
 
@@ -245,7 +233,7 @@ describe('run lifecycle rules', () => {
     // position holds an unpaired surrogate (DynamoDB cannot store it)
     const [badgeHolder, oddOne] = withEmail();
     const badge = '12345678901234567';
-    front.rewrite = (path, body) => {
+    world.front.rewrite = (path, body) => {
       const json = JSON.parse(body) as { data: unknown };
       if (path.endsWith('/company/employees/attributes')) {
         (json.data as unknown[]).push({ key: 'dynamic_900001', label: 'Badge', type: 'integer', universal_id: null, options: [] });
@@ -303,7 +291,7 @@ describe('run lifecycle rules', () => {
     const struck = new Set(faults.stats.faults.map((f) => f.rule));
     expect([...struck]).toEqual(expect.arrayContaining(['close-fetch', 'progress', 'markers', 'users', 'reads']));
     expect(report).toMatchObject({ status: 'completed', created: withEmail().length, deactivated: 0 });
-    const users = await env.users.list('contended');
+    const users = await world.env.users.list('contended');
     expect(users).toHaveLength(withEmail().length);
     expect(new Set(users.map((u) => u.personioId)).size).toBe(users.length);
   });

@@ -1,17 +1,17 @@
 import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/shared/clients.js';
 import type { RunReport } from '../../lib/runs/run.js';
 import { personioUserId } from '../../lib/users/store.js';
 import type { PersonioSim, SimEmployeeView } from '../../local/personio-sim/index.js';
-import { localNames, type LocalEnvironment } from '../../local/runner/environment.js';
+import { localNames } from '../../local/runner/environment.js';
 import { runImport } from '../../local/runner/import-run.js';
 import { apiCaller, eventually } from '../helpers/connect-support.js';
-import { injectDynamoFaults, type DynamoFaults } from '../helpers/faulty-dynamodb.js';
-import { startPersonioFront, type PersonioFront } from '../helpers/personio-front.js';
+import { injectDynamoFaults } from '../helpers/faulty-dynamodb.js';
+import { startPersonioFront } from '../helpers/personio-front.js';
 import { deleteMessages, fetchAndHold } from '../helpers/queue.js';
-import { deliver, holdDynamoCall, idsIn, recordSqsCommands, setMessagesSent, startRunsWorld, type RunsWorld } from './support.js';
+import { deliver, holdDynamoCall, idsIn, recordSqsCommands, setMessagesSent, useRunsWorld } from './support.js';
 
 /**
  * Issue 11, items 9 and 6: the smaller rules. A failed run says how many employees it handed on; a run held for a
@@ -20,37 +20,13 @@ import { deliver, holdDynamoCall, idsIn, recordSqsCommands, setMessagesSent, sta
  * Personio's own count deactivates nobody.
  */
 describe('smaller run rules', () => {
-  let world: RunsWorld;
-  let env: LocalEnvironment;
-  let front: PersonioFront | undefined;
-  let faults: DynamoFaults | undefined;
-  const cleanups: (() => void)[] = [];
-  const call = apiCaller(() => env);
+  const world = useRunsWorld();
+  const call = apiCaller(() => world.env);
   const db = createDocumentClient();
 
-  beforeAll(async () => {
-    world = await startRunsWorld();
-    env = world.env;
-  }, 60_000);
-
-  afterAll(async () => {
-    await world?.stop();
-    await front?.close();
-  });
-
-  beforeEach(async () => {
-    await env.eventSource.stop();
-  });
-
-  afterEach(() => {
-    faults?.restore();
-    faults = undefined;
-    for (const cleanup of cleanups.splice(0)) cleanup();
-  });
-
   const importAll = async (tenantId: string): Promise<RunReport> => {
-    const done = await runImport(env, tenantId, { timeoutMs: 120_000 });
-    await env.eventSource.stop();
+    const done = await runImport(world.env, tenantId, { timeoutMs: 120_000 });
+    await world.env.eventSource.stop();
     return done;
   };
   const withEmail = (sim: PersonioSim) => sim.employees().filter((e) => e.email !== null && e.email.trim() !== '');
@@ -62,12 +38,13 @@ describe('smaller run rules', () => {
     sim.removeEmployees(sim.employees().filter((e) => !keptIds.has(e.id)).map((e) => e.id));
     return kept;
   };
-  const activeIds = async (tenantId: string) => (await env.users.list(tenantId)).filter((u) => u.active).map((u) => u.personioId);
+  const activeIds = async (tenantId: string) => (await world.env.users.list(tenantId)).filter((u) => u.active).map((u) => u.personioId);
 
   it('reports the employees a failed run handed on when its messages were applied', async () => {
     // Prepare: Personio answers the list's last page with a broken body, every time
     const personio = await world.personio('half-failed', { employees: 1_500 });
-    front = await startPersonioFront();
+    const front = await startPersonioFront();
+    world.afterTest(() => front.close());
     front.upstream = personio.sim.url;
     front.rewrite = (path, body) => (path.endsWith('/company/employees') && (JSON.parse(body) as { offset?: number }).offset! >= 1_485 ? body.slice(0, 200) : undefined);
     world.router.add(personio.credential.clientId, { url: front.url } as PersonioSim);
@@ -77,7 +54,7 @@ describe('smaller run rules', () => {
     const report = await importAll('half-failed');
 
     // Assess: what landed came from the employees it fetched, and the report says so
-    const users = await env.users.list('half-failed');
+    const users = await world.env.users.list('half-failed');
     expect(report.status).toBe('failed');
     expect(report.findings[0]).toMatchObject({ code: 'personio_bad_response' });
     expect(users.length).toBeGreaterThan(0);
@@ -107,7 +84,7 @@ describe('smaller run rules', () => {
     expect(held.findings.find((f) => f.code === 'deactivation_held')?.message).toContain(`deactivate 1 of ${active.length}`);
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ status: 'completed', deactivated: 1 });
-    const deactivated = (await env.users.list('vanished')).filter((u) => !u.active && u.deactivationReason);
+    const deactivated = (await world.env.users.list('vanished')).filter((u) => !u.active && u.deactivationReason);
     expect(deactivated.map((u) => u.personioId)).toEqual([leaver]);
   });
 
@@ -130,7 +107,7 @@ describe('smaller run rules', () => {
 
     // Assess
     expect(one).toMatchObject({ status: 'completed', deactivated: 1 });
-    expect((await env.users.list('four-users')).find((u) => u.personioId === smallKept[0]!.id)).toMatchObject({ active: false, deactivationReason: 'not_in_personio' });
+    expect((await world.env.users.list('four-users')).find((u) => u.personioId === smallKept[0]!.id)).toMatchObject({ active: false, deactivationReason: 'not_in_personio' });
     expect(await activeIds('four-users')).toHaveLength(3);
     expect(three).toMatchObject({ status: 'held', deactivated: 0 });
     expect(three.findings.find((f) => f.code === 'deactivation_held')?.message).toContain('deactivate 3 of 10');
@@ -141,34 +118,32 @@ describe('smaller run rules', () => {
     // Prepare: the users table throttles this tenant past every retry while the worker has the message
     const personio = await world.personio('throttled');
     await personio.connect();
-    const { runId, messages } = await fetchAndHold(env, { tenantId: 'throttled' });
+    const { runId, messages } = await fetchAndHold(world.env, { tenantId: 'throttled' });
     expect(messages).toHaveLength(1);
     const message = messages[0]!;
-    faults = injectDynamoFaults([{ name: 'throttled', table: localNames.usersTable, tenantId: 'throttled', fault: 'throttling' }]);
-    const sqs = recordSqsCommands();
-    cleanups.push(() => sqs.restore());
+    const faults = world.restoredAfterTest(injectDynamoFaults([{ name: 'throttled', table: localNames.usersTable, tenantId: 'throttled', fault: 'throttling' }]));
+    const sqs = world.restoredAfterTest(recordSqsCommands());
 
     // Act
-    const failed = await deliver(env, [message]);
+    const failed = await deliver(world.env, [message]);
     faults.restore();
-    faults = undefined;
     const back = await eventually(async () => {
-      const received = await env.sqs.send(new ReceiveMessageCommand({ QueueUrl: env.queueUrls.importQueueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1, AttributeNames: ['All'] }));
+      const received = await world.env.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.env.queueUrls.importQueueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1, AttributeNames: ['All'] }));
       return received.Messages?.[0];
     }, 120_000, 'the failed message to come back');
-    const retried = await deliver(env, [back]);
-    await deleteMessages(env, [back]);
+    const retried = await deliver(world.env, [back]);
+    await deleteMessages(world.env, [back]);
 
     // Assess: the worker made the message visible again in seconds; it came back and then imported
     expect(failed?.batchItemFailures).toEqual([{ itemIdentifier: message.MessageId }]);
     const shortened = sqs.commands.flatMap((c) => (c instanceof ChangeMessageVisibilityCommand ? [c.input] : []));
     expect(shortened.map((c) => c.ReceiptHandle)).toEqual([message.ReceiptHandle]);
-    expect(shortened[0]!.QueueUrl).toBe(env.queueUrls.importQueueUrl);
+    expect(shortened[0]!.QueueUrl).toBe(world.env.queueUrls.importQueueUrl);
     expect(shortened[0]!.VisibilityTimeout).toBeGreaterThan(0);
     expect(shortened[0]!.VisibilityTimeout).toBeLessThanOrEqual(30);
     expect(back.Body).toBe(message.Body);
     expect(retried?.batchItemFailures).toEqual([]);
-    expect(await env.runs.get('throttled', runId)).toMatchObject({ status: 'completed', created: withEmail(personio.sim).length });
+    expect(await world.env.runs.get('throttled', runId)).toMatchObject({ status: 'completed', created: withEmail(personio.sim).length });
   }, 180_000);
 
   it('fails only the employee that lost a race for an existing Dado user’s email, not the message', async () => {
@@ -184,7 +159,7 @@ describe('smaller run rules', () => {
       }),
     );
     await personio.connect();
-    const { runId, messages } = await fetchAndHold(env, { tenantId: 'link-race' }, { remove: true });
+    const { runId, messages } = await fetchAndHold(world.env, { tenantId: 'link-race' }, { remove: true });
     expect(messages).toHaveLength(1);
     expect(idsIn(messages[0]!)).toEqual(expect.arrayContaining([a!.id, b!.id]));
     // One worker goes employee by employee for one address, so the race is between two messages: b in a message of
@@ -197,18 +172,17 @@ describe('smaller run rules', () => {
     ];
     await setMessagesSent('link-race', runId, 2);
     // Both have found the unlinked user by its email before either links it
-    const linking = holdDynamoCall((c) => c.constructor.name === 'TransactWriteCommand' && JSON.stringify(c.input).includes('"link-race"'));
-    cleanups.push(() => linking.restore());
+    const linking = world.restoredAfterTest(holdDynamoCall((c) => c.constructor.name === 'TransactWriteCommand' && JSON.stringify(c.input).includes('"link-race"')));
 
     // Act
-    const delivering = Promise.all(split.map((m) => deliver(env, [m as Message])));
+    const delivering = Promise.all(split.map((m) => deliver(world.env, [m as Message])));
     await linking.arrivals(2);
     linking.release();
     const responses = await delivering;
 
     // Assess: both messages went through; one of the two is linked to the Dado user, the other is reported
     for (const response of responses) expect(response?.batchItemFailures).toEqual([]);
-    const users = await env.users.list('link-race');
+    const users = await world.env.users.list('link-race');
     const shared = users.find((u) => u.userId === 'dado-7');
     expect([a!.id, b!.id]).toContain(shared?.personioId);
     const loser = shared?.personioId === a!.id ? b!.id : a!.id;
@@ -216,7 +190,7 @@ describe('smaller run rules', () => {
     expect(users.find((u) => u.userId === personioUserId('link-race', loser))).toBeUndefined();
     const others = withEmail(personio.sim).filter((e) => e.id !== a!.id && e.id !== b!.id);
     for (const e of others) expect(users.find((u) => u.personioId === e.id), `employee ${e.id}`).toBeDefined();
-    const run = await env.runs.get('link-race', runId);
+    const run = await world.env.runs.get('link-race', runId);
     expect(run).toMatchObject({ status: 'completed', created: others.length, updated: 1 });
     const taken = run?.findings.find((f) => f.code === 'employees_email_taken');
     expect(taken?.message).toContain(String(loser));
@@ -237,7 +211,7 @@ describe('smaller run rules', () => {
     // Assess
     expect(report).toMatchObject({ status: 'completed', deactivated: 0 });
     expect(report.findings.map((f) => f.code)).toContain('personio_list_incomplete');
-    const users = await env.users.list('short-list');
+    const users = await world.env.users.list('short-list');
     expect(users.find((u) => u.personioId === leaver)).toMatchObject({ active: true });
     expect(users.find((u) => u.personioId === hidden)).toMatchObject({ active: true });
     expect(users.filter((u) => u.deactivationReason)).toEqual([]);

@@ -1,15 +1,15 @@
 import type { Message } from '@aws-sdk/client-sqs';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FetchOutcome } from '../../lib/fetch/run-fetch.js';
 import { isFinalRunStatus, type RunReport } from '../../lib/runs/run.js';
 import { runSk } from '../../lib/storage/tables.js';
-import { localNames, type LocalEnvironment } from '../../local/runner/environment.js';
+import { localNames } from '../../local/runner/environment.js';
 import { runImport } from '../../local/runner/import-run.js';
 import { apiCaller, eventually, importThroughApi } from '../helpers/connect-support.js';
 import { httpEvent, lambdaContext } from '../helpers/events.js';
-import { injectDynamoFaults, type DynamoFaults } from '../helpers/faulty-dynamodb.js';
+import { injectDynamoFaults } from '../helpers/faulty-dynamodb.js';
 import { fetchAndHold, queueDepth } from '../helpers/queue.js';
-import { deliver, expireLease, setClaim, startRunsWorld, type RunsWorld, type TenantPersonio } from './support.js';
+import { deliver, expireLease, setClaim, useRunsWorld, type TenantPersonio } from './support.js';
 
 /**
  * Issue 11, item 5: nothing stays stuck. A run whose lease expired is failed (`fetching`, `processing`) or finished
@@ -17,42 +17,21 @@ import { deliver, expireLease, setClaim, startRunsWorld, type RunsWorld, type Te
  * once, and the tenant can import again.
  */
 describe('stalled runs', () => {
-  let world: RunsWorld;
-  let env: LocalEnvironment;
-  let faults: DynamoFaults | undefined;
-  const call = apiCaller(() => env);
+  const world = useRunsWorld();
+  const call = apiCaller(() => world.env);
 
-  beforeAll(async () => {
-    world = await startRunsWorld();
-    env = world.env;
-  }, 60_000);
-
-  afterAll(async () => {
-    await world?.stop();
-  });
-
-  beforeEach(async () => {
-    // The tests hold messages themselves: nobody else consumes the queue unless a test starts the event source.
-    await env.eventSource.stop();
-  });
-
-  afterEach(() => {
-    faults?.restore();
-    faults = undefined;
-  });
-
-  const fetchNow = (event: unknown): Promise<FetchOutcome> => env.handlers.fetch(event, lambdaContext('personio-fetch', 60_000));
+  const fetchNow = (event: unknown): Promise<FetchOutcome> => world.env.handlers.fetch(event, lambdaContext('personio-fetch', 60_000));
   const report = async (tenantId: string, runId: string): Promise<RunReport> => {
     const answer = await call('GET', `/tenants/${tenantId}/personio/imports/${runId}`);
     expect(answer.status).toBe(200);
     return answer.body as RunReport;
   };
   const importAll = async (tenantId: string): Promise<RunReport> => {
-    const done = await runImport(env, tenantId, { timeoutMs: 60_000 });
-    await env.eventSource.stop();
+    const done = await runImport(world.env, tenantId, { timeoutMs: 60_000 });
+    await world.env.eventSource.stop();
     return done;
   };
-  const activeIds = async (tenantId: string) => (await env.users.list(tenantId)).filter((u) => u.active).map((u) => u.personioId);
+  const activeIds = async (tenantId: string) => (await world.env.users.list(tenantId)).filter((u) => u.active).map((u) => u.personioId);
   /** Imported once, then `count` active employees leave Personio. */
   const importedThenLeaving = async (personio: TenantPersonio, count: number) => {
     await personio.connect();
@@ -65,11 +44,11 @@ describe('stalled runs', () => {
   };
   /** The run's processing is done except for `last`, the message whose worker finishes it. */
   const allButLast = async (tenantId: string): Promise<{ runId: string; last: Message }> => {
-    const { runId, messages } = await fetchAndHold(env, { tenantId }, { remove: true });
+    const { runId, messages } = await fetchAndHold(world.env, { tenantId }, { remove: true });
     expect(messages.length).toBeGreaterThan(1);
     const last = messages[messages.length - 1]!;
-    expect((await deliver(env, messages.slice(0, -1)))?.batchItemFailures).toEqual([]);
-    expect(await env.runs.get(tenantId, runId)).toMatchObject({ status: 'processing' });
+    expect((await deliver(world.env, messages.slice(0, -1)))?.batchItemFailures).toEqual([]);
+    expect(await world.env.runs.get(tenantId, runId)).toMatchObject({ status: 'processing' });
     return { runId, last };
   };
   const runRecordKey = (runId: string) => (key: Record<string, unknown>) => key['sk'] === runSk(runId);
@@ -81,19 +60,18 @@ describe('stalled runs', () => {
     await personio.connect();
     let hung!: () => void;
     const reachedClose = new Promise<void>((resolve) => (hung = resolve));
-    faults = injectDynamoFaults([
+    const faults = world.restoredAfterTest(injectDynamoFaults([
       { name: 'killed', command: 'UpdateItem', table: localNames.runsTable, tenantId: 'killed-fetch', skPrefix: 'run#', count: 1, fault: 'hang', onFault: () => hung() },
-    ]);
+    ]));
     void fetchNow({ tenantId: 'killed-fetch' });
     await reachedClose;
     faults.restore();
-    faults = undefined;
-    const [stalled] = await env.runs.list('killed-fetch', 5);
+    const [stalled] = await world.env.runs.list('killed-fetch', 5);
     expect(stalled).toMatchObject({ status: 'fetching' });
 
     // Act: the schedule fires within the lease, and again once the lease has expired
     const early = await fetchNow({ tenantId: 'killed-fetch' });
-    const runsEarly = await env.runs.list('killed-fetch', 5);
+    const runsEarly = await world.env.runs.list('killed-fetch', 5);
     await expireLease('killed-fetch', stalled!.runId);
     const next = await importAll('killed-fetch');
 
@@ -107,7 +85,7 @@ describe('stalled runs', () => {
     const withEmail = personio.sim.employees().filter((e) => e.email !== null && e.email.trim() !== '');
     expect(next.runId).not.toBe(stalled!.runId);
     expect(next).toMatchObject({ status: 'completed', employeesFetched: personio.sim.employees().length, deactivated: 0 });
-    const users = await env.users.list('killed-fetch');
+    const users = await world.env.users.list('killed-fetch');
     expect(users.map((u) => u.personioId).sort()).toEqual(withEmail.map((e) => e.id).sort());
   });
 
@@ -115,22 +93,22 @@ describe('stalled runs', () => {
     // Prepare: a leaver; the next run's messages are processed except one, which never arrives (it sits in the DLQ)
     const personio = await world.personio('stuck-processing', { employees: 250 });
     const { leavers } = await importedThenLeaving(personio, 1);
-    const { runId, messages } = await fetchAndHold(env, { tenantId: 'stuck-processing' }, { remove: true });
+    const { runId, messages } = await fetchAndHold(world.env, { tenantId: 'stuck-processing' }, { remove: true });
     expect(messages.length).toBeGreaterThan(1);
     const [kept, ...rest] = messages;
-    expect((await deliver(env, rest))?.batchItemFailures).toEqual([]);
+    expect((await deliver(world.env, rest))?.batchItemFailures).toEqual([]);
 
     // Act
     const busy = await call('POST', '/tenants/stuck-processing/personio/imports');
-    const statusWithinLease = (await env.runs.get('stuck-processing', runId))?.status;
+    const statusWithinLease = (await world.env.runs.get('stuck-processing', runId))?.status;
     await expireLease('stuck-processing', runId);
-    await env.handlers.sweeper();
+    await world.env.handlers.sweeper();
     const swept = await report('stuck-processing', runId);
-    const leaverAfterSweep = (await env.users.list('stuck-processing')).find((u) => u.personioId === leavers[0]);
+    const leaverAfterSweep = (await world.env.users.list('stuck-processing')).find((u) => u.personioId === leavers[0]);
     // The message it waited for turns up after all (a DLQ redrive): its data applies, the run decides nothing
-    const late = await deliver(env, [kept!]);
-    env.eventSource.start();
-    const next = await importThroughApi(() => env, call)('stuck-processing');
+    const late = await deliver(world.env, [kept!]);
+    world.env.eventSource.start();
+    const next = await importThroughApi(() => world.env, call)('stuck-processing');
 
     // Assess
     expect(busy.status).toBe(409);
@@ -144,7 +122,7 @@ describe('stalled runs', () => {
     expect(await report('stuck-processing', runId)).toMatchObject({ status: 'failed', deactivated: 0 });
     expect(next.runId).not.toBe(runId);
     expect(next).toMatchObject({ status: 'completed', deactivated: 1 });
-    const users = await env.users.list('stuck-processing');
+    const users = await world.env.users.list('stuck-processing');
     expect(users.find((u) => u.personioId === leavers[0])).toMatchObject({ active: false, deactivationReason: 'not_in_personio' });
     expect(users.filter((u) => u.deactivationReason)).toHaveLength(1);
   });
@@ -153,12 +131,12 @@ describe('stalled runs', () => {
     // Prepare: a run whose messages are never processed (all of them in the DLQ)
     const personio = await world.personio('stuck-api');
     await personio.connect();
-    const { runId } = await fetchAndHold(env, { tenantId: 'stuck-api' }, { remove: true });
+    const { runId } = await fetchAndHold(world.env, { tenantId: 'stuck-api' }, { remove: true });
     await expireLease('stuck-api', runId);
-    env.eventSource.start();
+    world.env.eventSource.start();
 
     // Act: nobody ran the sweeper; the admin clicks "import now"
-    const next = await importThroughApi(() => env, call)('stuck-api');
+    const next = await importThroughApi(() => world.env, call)('stuck-api');
 
     // Assess
     const stalled = await report('stuck-api', runId);
@@ -179,10 +157,10 @@ describe('stalled runs', () => {
     const busy = await call('POST', '/tenants/lost-invoke/personio/imports');
     const scheduled = await fetchNow({ tenantId: 'lost-invoke' });
     await setClaim('lost-invoke', { activeRunId: lost, lockExpiresAt: Date.now() - 1_000 });
-    await env.handlers.sweeper();
-    const freed = await env.connections.get('lost-invoke');
-    env.eventSource.start();
-    const next = await importThroughApi(() => env, call)('lost-invoke');
+    await world.env.handlers.sweeper();
+    const freed = await world.env.connections.get('lost-invoke');
+    world.env.eventSource.start();
+    const next = await importThroughApi(() => world.env, call)('lost-invoke');
 
     // Assess
     expect(busy.status).toBe(409);
@@ -198,23 +176,22 @@ describe('stalled runs', () => {
       const personio = await world.personio('final-claimed', { employees: 250 });
       const { leavers } = await importedThenLeaving(personio, 2);
       const { runId, last } = await allButLast('final-claimed');
-      faults = injectDynamoFaults([
+      const faults = world.restoredAfterTest(injectDynamoFaults([
         // The run is read when the message starts and again once the finalization is claimed: the second read dies.
         { name: 'died', command: 'GetItem', table: localNames.runsTable, tenantId: 'final-claimed', key: runRecordKey(runId), skip: 1, count: 1, fault: { error: killed } },
-      ]);
-      expect((await deliver(env, [last]))?.batchItemFailures).toHaveLength(1);
+      ]));
+      expect((await deliver(world.env, [last]))?.batchItemFailures).toHaveLength(1);
       faults.restore();
-      faults = undefined;
-      expect(await env.runs.get('final-claimed', runId)).toMatchObject({ status: 'finalizing' });
+      expect(await world.env.runs.get('final-claimed', runId)).toMatchObject({ status: 'finalizing' });
 
       // Act: SQS delivers the message again within the finalization's lease; then the lease expires and the sweeper runs
-      const redelivered = await deliver(env, [last]);
-      const withinLease = await env.runs.get('final-claimed', runId);
+      const redelivered = await deliver(world.env, [last]);
+      const withinLease = await world.env.runs.get('final-claimed', runId);
       await expireLease('final-claimed', runId);
-      await env.handlers.sweeper();
+      await world.env.handlers.sweeper();
       const finished = await report('final-claimed', runId);
-      const usersAfter = await env.users.list('final-claimed');
-      const again = await deliver(env, [last]);
+      const usersAfter = await world.env.users.list('final-claimed');
+      const again = await deliver(world.env, [last]);
 
       // Assess: finished once, by the sweeper, with its deactivations; the later redelivery changes nothing
       expect(redelivered?.batchItemFailures).toEqual([]);
@@ -223,7 +200,7 @@ describe('stalled runs', () => {
       expect(usersAfter.filter((u) => u.deactivationReason).map((u) => u.personioId).sort()).toEqual([...leavers].sort());
       expect(again?.batchItemFailures).toEqual([]);
       expect(await report('final-claimed', runId)).toEqual(finished);
-      expect(await env.users.list('final-claimed')).toEqual(usersAfter);
+      expect(await world.env.users.list('final-claimed')).toEqual(usersAfter);
     });
 
     it('that died after deactivating is finished by the sweeper and reports the deactivations it made', async () => {
@@ -231,23 +208,22 @@ describe('stalled runs', () => {
       const personio = await world.personio('final-died', { employees: 250 });
       const { leavers } = await importedThenLeaving(personio, 2);
       const { runId, last } = await allButLast('final-died');
-      faults = injectDynamoFaults([
+      const faults = world.restoredAfterTest(injectDynamoFaults([
         // The run record is updated twice by the finishing worker: the claim, then the report. The report dies.
         { name: 'died', command: 'UpdateItem', table: localNames.runsTable, tenantId: 'final-died', key: runRecordKey(runId), skip: 1, count: 1, fault: { error: killed } },
-      ]);
-      expect((await deliver(env, [last]))?.batchItemFailures).toHaveLength(1);
+      ]));
+      expect((await deliver(world.env, [last]))?.batchItemFailures).toHaveLength(1);
       faults.restore();
-      faults = undefined;
-      expect(await env.runs.get('final-died', runId)).toMatchObject({ status: 'finalizing' });
+      expect(await world.env.runs.get('final-died', runId)).toMatchObject({ status: 'finalizing' });
 
       // Act
       await expireLease('final-died', runId);
-      await env.handlers.sweeper();
-      const again = await deliver(env, [last]);
+      await world.env.handlers.sweeper();
+      const again = await deliver(world.env, [last]);
 
       // Assess: the report says what landed in the table (two users deactivated by this run), once
       const finished = await report('final-died', runId);
-      const deactivated = (await env.users.list('final-died')).filter((u) => u.deactivationReason);
+      const deactivated = (await world.env.users.list('final-died')).filter((u) => u.deactivationReason);
       expect(deactivated.map((u) => u.personioId).sort()).toEqual([...leavers].sort());
       expect(again?.batchItemFailures).toEqual([]);
       expect(finished).toMatchObject({ status: 'completed', deactivated: 2 });
@@ -269,17 +245,16 @@ describe('stalled runs', () => {
     };
     const approve = (tenantId: string, runId: string) => call('POST', `/tenants/${tenantId}/personio/imports/${runId}/approve`);
     /** An approval whose Lambda invocation dies: its answer never reaches the admin (nor the contract checks). */
-    const approveAndDie = (tenantId: string, runId: string) => env.handlers.connect(httpEvent('POST', `/tenants/${tenantId}/personio/imports/${runId}/approve`));
-    const deactivatedIds = async (tenantId: string) => (await env.users.list(tenantId)).filter((u) => u.deactivationReason).map((u) => u.personioId).sort();
+    const approveAndDie = (tenantId: string, runId: string) => world.env.handlers.connect(httpEvent('POST', `/tenants/${tenantId}/personio/imports/${runId}/approve`));
+    const deactivatedIds = async (tenantId: string) => (await world.env.users.list(tenantId)).filter((u) => u.deactivationReason).map((u) => u.personioId).sort();
 
     it('is refused while its lease runs, and approved again once it expired, answering the users it deactivated', async () => {
       // Prepare: the approval claims the run and dies before deactivating anyone
       const { runId, leavers } = await heldRun('approval-died');
-      faults = injectDynamoFaults([{ name: 'died', command: 'BatchGetItem', table: localNames.usersTable, tenantId: 'approval-died', count: 1, fault: { error: killed } }]);
+      const faults = world.restoredAfterTest(injectDynamoFaults([{ name: 'died', command: 'BatchGetItem', table: localNames.usersTable, tenantId: 'approval-died', count: 1, fault: { error: killed } }]));
       expect((await approveAndDie('approval-died', runId)).statusCode).toBe(500);
       faults.restore();
-      faults = undefined;
-      expect(await env.runs.get('approval-died', runId)).toMatchObject({ status: 'approving' });
+      expect(await world.env.runs.get('approval-died', runId)).toMatchObject({ status: 'approving' });
 
       // Act
       const within = await approve('approval-died', runId);
@@ -297,38 +272,36 @@ describe('stalled runs', () => {
     it('holds the tenant while it is stalled: a newer import waits, and runs once the stalled approval is finished', async () => {
       // Prepare: the approval claims the run and dies
       const { runId, leavers } = await heldRun('approval-passed');
-      faults = injectDynamoFaults([{ name: 'died', command: 'BatchGetItem', table: localNames.usersTable, tenantId: 'approval-passed', count: 1, fault: { error: killed } }]);
+      const faults = world.restoredAfterTest(injectDynamoFaults([{ name: 'died', command: 'BatchGetItem', table: localNames.usersTable, tenantId: 'approval-passed', count: 1, fault: { error: killed } }]));
       expect((await approveAndDie('approval-passed', runId)).statusCode).toBe(500);
       faults.restore();
-      faults = undefined;
 
       // Act: an import while the approval holds the tenant; then its lease runs out, the sweeper runs, and the
       // import is tried again
-      const during = await env.handlers.fetch({ tenantId: 'approval-passed' }, lambdaContext('personio-fetch', 60_000));
+      const during = await world.env.handlers.fetch({ tenantId: 'approval-passed' }, lambdaContext('personio-fetch', 60_000));
       await expireLease('approval-passed', runId);
-      await env.handlers.sweeper();
+      await world.env.handlers.sweeper();
       const newer = await importAll('approval-passed');
 
       // Assess: the import waited; the admin's decision was carried out exactly; nothing is left running
       expect(during).toEqual({ status: 'already_running', runId });
-      expect(await env.runs.get('approval-passed', runId)).toMatchObject({ status: 'completed', deactivated: leavers.length });
+      expect(await world.env.runs.get('approval-passed', runId)).toMatchObject({ status: 'completed', deactivated: leavers.length });
       expect(await deactivatedIds('approval-passed')).toEqual([...leavers].sort());
       expect(newer).toMatchObject({ status: 'completed', deactivated: 0 });
-      const runs = await env.runs.list('approval-passed', 10);
+      const runs = await world.env.runs.list('approval-passed', 10);
       expect(runs.filter((r) => !isFinalRunStatus(r.status)).map((r) => `${r.runId} ${r.status}`)).toEqual([]);
     });
 
     it('that died after deactivating answers, when approved again, the users the approval deactivated', async () => {
       // Prepare: the approval deactivates the held users, then dies before the run is marked completed
       const { runId, leavers } = await heldRun('approval-half');
-      faults = injectDynamoFaults([
+      const faults = world.restoredAfterTest(injectDynamoFaults([
         // The run record is updated twice by an approval: the claim, then the report. The report dies.
         { name: 'died', command: 'UpdateItem', table: localNames.runsTable, tenantId: 'approval-half', key: runRecordKey(runId), skip: 1, count: 1, fault: { error: killed } },
-      ]);
+      ]));
       expect((await approveAndDie('approval-half', runId)).statusCode).toBe(500);
       faults.restore();
-      faults = undefined;
-      expect(await env.runs.get('approval-half', runId)).toMatchObject({ status: 'approving' });
+      expect(await world.env.runs.get('approval-half', runId)).toMatchObject({ status: 'approving' });
 
       // Act
       await expireLease('approval-half', runId);
@@ -346,19 +319,18 @@ describe('stalled runs', () => {
     const personio = await world.personio('firing-retried');
     await personio.connect();
     const firing = { tenantId: 'firing-retried', scheduledAt: '2026-12-01T07:00:00Z' };
-    faults = injectDynamoFaults([{ name: 'claim', command: 'UpdateItem', table: localNames.connectionsTable, tenantId: 'firing-retried', count: 1, fault: { error: killed } }]);
+    const faults = world.restoredAfterTest(injectDynamoFaults([{ name: 'claim', command: 'UpdateItem', table: localNames.connectionsTable, tenantId: 'firing-retried', count: 1, fault: { error: killed } }]));
     await expect(fetchNow(firing)).rejects.toThrow();
     faults.restore();
-    faults = undefined;
-    expect(await env.runs.list('firing-retried', 5)).toEqual([]);
-    env.eventSource.start();
+    expect(await world.env.runs.list('firing-retried', 5)).toEqual([]);
+    world.env.eventSource.start();
 
     // Act: Lambda retries the asynchronous event
     const retried = await fetchNow(firing);
 
     // Assess: the firing starts its one run
     expect(retried.status).toBe('fetched');
-    expect((await env.runs.list('firing-retried', 5)).map((r) => r.runId)).toEqual([(retried as { runId: string }).runId]);
+    expect((await world.env.runs.list('firing-retried', 5)).map((r) => r.runId)).toEqual([(retried as { runId: string }).runId]);
   });
 
   it('starts one run for duplicate deliveries of one schedule firing, also once that run has completed', async () => {
@@ -366,15 +338,15 @@ describe('stalled runs', () => {
     const personio = await world.personio('one-firing');
     await personio.connect();
     const firing = { tenantId: 'one-firing', scheduledAt: '2026-12-01T06:00:00Z' };
-    env.eventSource.start();
+    world.env.eventSource.start();
 
     // Act
     const concurrent = await Promise.all([fetchNow(firing), fetchNow(firing)]);
     const started = concurrent.flatMap((o) => (o.status === 'fetched' ? [o.runId] : []));
     const runId = started[0];
     const final = await eventually(async () => {
-      const run = runId ? await env.runs.get('one-firing', runId) : undefined;
-      return run && isFinalRunStatus(run.status) && (await queueDepth(env)) === 0 ? run : undefined;
+      const run = runId ? await world.env.runs.get('one-firing', runId) : undefined;
+      return run && isFinalRunStatus(run.status) && (await queueDepth(world.env)) === 0 ? run : undefined;
     }, 30_000, 'the run of the firing');
     const later = await fetchNow(firing);
 
@@ -383,6 +355,6 @@ describe('stalled runs', () => {
     expect(final.status).toBe('completed');
     expect(later).toEqual({ status: 'duplicate', scheduledAt: firing.scheduledAt });
     expect(started).toHaveLength(1);
-    expect((await env.runs.list('one-firing', 10)).map((r) => r.runId)).toEqual(started);
+    expect((await world.env.runs.list('one-firing', 10)).map((r) => r.runId)).toEqual(started);
   });
 });

@@ -3,8 +3,9 @@
  * router with a simulator per tenant (its own credential, employees, knobs and a gate on the fetch's pages), and the
  * few chores those tests repeat: moving a lease into the past, delivering held messages to the real worker, holding a
  * DynamoDB call back (the latency real DynamoDB has and a test needs at one exact point), and recording what the
- * handlers send to SQS.
+ * handlers send to SQS. `useRunsWorld()` registers the hooks each of those files shares around such a world.
  */
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Message } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -69,6 +70,68 @@ export async function startRunsWorld(): Promise<RunsWorld> {
       await env.stop();
       await router.close();
       await Promise.all(sims.map((s) => s.close()));
+    },
+  };
+}
+
+export interface RunsWorldOfFile extends Omit<RunsWorld, 'stop'> {
+  /** Restores `thing` after the test, unless the test did so itself (as one that failed half-way did not). */
+  restoredAfterTest<T extends { restore(): void }>(thing: T): T;
+  /** Runs `cleanup` after the test. */
+  afterTest(cleanup: () => void | Promise<void>): void;
+}
+
+/**
+ * The hooks the run-rule test files share, registered in the calling `describe`: one world for the file, started before
+ * its tests and stopped after them; the event source stopped before every test (the tests hold messages themselves:
+ * nobody else consumes the queue unless a test starts the event source); and after every test, what it asked to be
+ * restored or cleaned up, in that order. The world's members may be read only once the file's tests run.
+ */
+export function useRunsWorld(): RunsWorldOfFile {
+  let world: RunsWorld | undefined;
+  const cleanups: (() => void | Promise<void>)[] = [];
+  const started = (): RunsWorld => {
+    if (!world) throw new Error('the runs world is not started (its members are read inside hooks and tests)');
+    return world;
+  };
+
+  beforeAll(async () => {
+    world = await startRunsWorld();
+  }, 60_000);
+
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  beforeEach(async () => {
+    await started().env.eventSource.stop();
+  });
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+
+  return {
+    get env() {
+      return started().env;
+    },
+    get router() {
+      return started().router;
+    },
+    personio: (tenantId, options) => started().personio(tenantId, options),
+    restoredAfterTest(thing) {
+      const restore = thing.restore.bind(thing);
+      let restored = false;
+      thing.restore = () => {
+        if (restored) return;
+        restored = true;
+        restore();
+      };
+      cleanups.push(() => thing.restore());
+      return thing;
+    },
+    afterTest(cleanup) {
+      cleanups.push(cleanup);
     },
   };
 }
