@@ -15,7 +15,8 @@ import { blocks, InvariantViolation, isFinal, reportedFailures, userJson, type I
  *  4. approval: a held run's approval deactivates exactly what it answers, only users it had pending and nobody
  *     touched since, only on a connected tenant, and not once a newer run wrote users; a refused approval changes
  *     nobody;
- *  5. counters: a finished run's report equals what landed in the table.
+ *  5. counters: a finished run's report equals what landed in the table;
+ *  6. one address, one active user (issue 12), unless Personio itself lists two active employees with it.
  * Plus: a leaver's user, once deactivated, is never active again (older data never reverses it); with faults cleared
  * and every message delivered, the next import finishes (completed or held); a disconnected tenant stays
  * disconnected, and a connected one whose credential Personio accepts stays `connected`.
@@ -118,6 +119,22 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
       else if (model.leaversDeactivated.has(personioId)) {
         found.push(violation('inv1 leaver stays inactive', `employee ${personioId} left Personio and its user ${u['userId']} was deactivated, yet it is active again (older data reversed the deactivation)`));
       }
+    }
+  }
+
+  // Issue 12: one address, one active user. Two active users with one address only where Personio itself lists two
+  // active employees with it (the README's one gap: two new ones created at once by different workers).
+  const activeUsersByEmail = new Map<string, unknown[]>();
+  for (const users of byPersonioId.values()) {
+    for (const u of users) {
+      if (u['active'] !== true || !u['emailKey']) continue;
+      const key = String(u['emailKey']);
+      activeUsersByEmail.set(key, [...(activeUsersByEmail.get(key) ?? []), u['personioId']]);
+    }
+  }
+  for (const [email, ids] of activeUsersByEmail) {
+    if (ids.length > 1 && (activeByEmail.get(email) ?? []).length < 2) {
+      found.push(violation('inv6 one address, one active user', `Personio employees ${ids.join(' and ')} both have an active user with one address`));
     }
   }
 
