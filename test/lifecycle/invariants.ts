@@ -55,6 +55,15 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
   const found: InvariantViolation[] = [];
   const finished = finishedRuns(model, obs);
   const byPersonioId = usersOf(obs);
+  // Active users by address: issue 12's one address, one active user (checked below), and who may keep an address.
+  const activeUsersByEmail = new Map<string, unknown[]>();
+  for (const users of byPersonioId.values()) {
+    for (const u of users) {
+      if (u['active'] !== true || !u['emailKey']) continue;
+      const key = String(u['emailKey']);
+      activeUsersByEmail.set(key, [...(activeUsersByEmail.get(key) ?? []), u['personioId']]);
+    }
+  }
   const activeByEmail = new Map<string, number[]>();
   for (const e of obs.employees) {
     if (e.status === 'inactive' || !e.email) continue;
@@ -106,7 +115,15 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
           ),
         );
       }
-    } else if (users.length === 1 && employed && e.email && (activeByEmail.get(lower(e.email)) ?? []).length === 1 && lower(users[0]?.['email']) !== lower(e.email)) {
+    } else if (
+      users.length === 1 &&
+      employed &&
+      e.email &&
+      (activeByEmail.get(lower(e.email)) ?? []).length === 1 &&
+      // An address another active user still holds (its employee's departure held for approval) is not this user's yet.
+      !(activeUsersByEmail.get(lower(e.email)) ?? []).some((id) => id !== e.id) &&
+      lower(users[0]?.['email']) !== lower(e.email)
+    ) {
       found.push(violation('inv2 user carries Personio’s data', `employee ${e.id}'s user has an older email than Personio's current one, though run(s) ${runs} saw it (older data over newer)`));
     }
   }
@@ -122,16 +139,8 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
     }
   }
 
-  // Issue 12: one address, one active user. Two active users with one address only where Personio itself lists two
-  // active employees with it (the README's one gap: two new ones created at once by different workers).
-  const activeUsersByEmail = new Map<string, unknown[]>();
-  for (const users of byPersonioId.values()) {
-    for (const u of users) {
-      if (u['active'] !== true || !u['emailKey']) continue;
-      const key = String(u['emailKey']);
-      activeUsersByEmail.set(key, [...(activeUsersByEmail.get(key) ?? []), u['personioId']]);
-    }
-  }
+  // Two active users with one address only where Personio itself lists two active employees with it (the README's one
+  // gap: two new ones created at once by different workers).
   for (const [email, ids] of activeUsersByEmail) {
     if (ids.length > 1 && (activeByEmail.get(email) ?? []).length < 2) {
       found.push(violation('inv6 one address, one active user', `Personio employees ${ids.join(' and ')} both have an active user with one address`));
