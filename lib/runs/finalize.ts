@@ -30,6 +30,19 @@ export async function finalizeRun(deps: FinalizeDeps, tenantId: string, runId: s
   if (!run) return undefined;
 
   const markers = await deps.runs.markers(tenantId, runId);
+  // A completion finished very late (a run settled long after it stalled) may find its markers expired: without them
+  // it cannot tell who it saw, so it decides nothing.
+  if (run.messagesSent !== undefined && markers.length < run.messagesSent) {
+    await deps.runs.fail(
+      tenantId,
+      runId,
+      { code: 'run_stalled', message: 'The run was settled too late to finish: the record of what its messages saw has expired. Nobody was deactivated; the next import starts afresh.' },
+      {},
+      deps.now(),
+      { claimedFinalization: true },
+    );
+    return undefined;
+  }
   const counts = sumCounts(markers);
   const fetchFailures = run.rejected ?? [];
   counts.failed += run.rejectedCount ?? fetchFailures.length;

@@ -156,22 +156,24 @@ export class RunStore {
     failure: Finding,
     stats: { personioRequests?: number; personio429?: number; employeesFetched?: number },
     at: Date,
-    options: { stalledBefore?: Date } = {},
+    options: { stalledBefore?: Date; claimedFinalization?: boolean } = {},
   ): Promise<boolean> {
-    const values: Record<string, unknown> = {
-      ':failed': 'failed',
-      ':fetching': 'fetching',
-      ':processing': 'processing',
-      ':failure': boundedFinding(failure),
-      ':at': at.toISOString(),
-    };
+    const values: Record<string, unknown> = { ':failed': 'failed', ':failure': boundedFinding(failure), ':at': at.toISOString() };
     const sets = ['#status = :failed', 'failure = :failure', 'finishedAt = :at'];
     for (const [name, value] of Object.entries(stats)) {
       if (value === undefined) continue;
       sets.push(`${name} = :${name}`);
       values[`:${name}`] = value;
     }
-    let condition = '#status IN (:fetching, :processing)';
+    // `finalizing`: only by the caller that claimed the completion and found it cannot finish (its records expired).
+    let condition: string;
+    if (options.claimedFinalization) {
+      condition = '#status = :finalizing';
+      values[':finalizing'] = 'finalizing';
+    } else {
+      condition = '#status IN (:fetching, :processing)';
+      Object.assign(values, { ':fetching': 'fetching', ':processing': 'processing' });
+    }
     if (options.stalledBefore) {
       condition += ' AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :stalled)';
       values[':stalled'] = options.stalledBefore.getTime();
