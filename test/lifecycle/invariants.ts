@@ -57,12 +57,11 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
   const byPersonioId = usersOf(obs);
   // Active users by address: issue 12's one address, one active user (checked below), and who may keep an address.
   const activeUsersByEmail = new Map<string, unknown[]>();
-  for (const users of byPersonioId.values()) {
-    for (const u of users) {
-      if (u['active'] !== true || !u['emailKey']) continue;
-      const key = String(u['emailKey']);
-      activeUsersByEmail.set(key, [...(activeUsersByEmail.get(key) ?? []), u['personioId']]);
-    }
+  // Dado's own users (no Personio id) hold addresses too.
+  for (const u of obs.users) {
+    if (u['active'] !== true || !u['emailKey']) continue;
+    const key = String(u['emailKey']);
+    activeUsersByEmail.set(key, [...(activeUsersByEmail.get(key) ?? []), u['personioId'] ?? `(Dado's own user ${u['userId']})`]);
   }
   const activeByEmail = new Map<string, number[]>();
   for (const e of obs.employees) {
@@ -143,7 +142,18 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
   // gap: two new ones created at once by different workers).
   for (const [email, ids] of activeUsersByEmail) {
     if (ids.length > 1 && (activeByEmail.get(email) ?? []).length < 2) {
-      found.push(violation('inv6 one address, one active user', `Personio employees ${ids.join(' and ')} both have an active user with one address`));
+      found.push(violation('inv6 one address, one active user', `the active users of ${ids.join(' and ')} share one address`));
+    }
+  }
+
+  for (const u of obs.users) {
+    if (!model.dadoUsers.has(String(u['userId'])) || typeof u['personioId'] === 'number') continue;
+    if (u['active'] !== true) {
+      found.push(violation('inv1 a Dado user is not the import’s', `user ${u['userId']}, created in Dado and never linked to Personio, was deactivated by an import`));
+    }
+    const twin = obs.users.find((other) => other !== u && typeof other['personioId'] === 'number' && lower(other['email']) !== '' && lower(other['email']) === lower(u['email']));
+    if (twin) {
+      found.push(violation('inv2 one user each', `employee ${twin['personioId']} got a new user ${twin['userId']} though Dado's own user ${u['userId']} has its address (link it, do not duplicate)`));
     }
   }
 

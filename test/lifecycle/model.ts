@@ -70,6 +70,8 @@ export class Model {
   /** Simulated time of the last schedule firing (epoch ms, on the hour). */
   lastFiring: number | undefined;
   faultRules = 0;
+  /** Users Dado created itself (not imported): while not linked to Personio, no import may deactivate them. */
+  readonly dadoUsers = new Set<string>();
   /** Employees who left Personio whose user was seen inactive: nothing may make it active again. */
   readonly leaversDeactivated = new Set<number>();
   readonly sweeper: boolean;

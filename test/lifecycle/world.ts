@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { createDocumentClient } from '../../functions/shared/clients.js';
 import { startPersonioSim, type PersonioSim } from '../../local/personio-sim/index.js';
@@ -313,6 +313,23 @@ export class Tenant {
     if (!sweeper) return undefined;
     const event = { version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', time: new Date().toISOString(), region: 'eu-central-1', resources: [], detail: {} };
     return this.world.invocations.start('sweeper', (context) => sweeper(event, context)).outcome;
+  }
+
+  /**
+   * A user Dado created itself (an admin invited them before Personio was connected): no Personio link. The import
+   * must link it by email on first sight, never duplicate it, and never deactivate it while it is not linked.
+   */
+  async createDadoUser(email: string, firstName: string | null): Promise<string> {
+    const userId = randomUUID();
+    const now = new Date().toISOString();
+    await this.world.db.send(
+      new PutCommand({
+        TableName: localNames.usersTable,
+        Item: { tenantId: this.id, sk: `user#${userId}`, userId, email, emailKey: email.toLowerCase(), firstName, active: true, customFields: {}, createdAt: now, updatedAt: now },
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
+    );
+    return userId;
   }
 
   // ---- reading the tables ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import { REVOCABLE_ATTRIBUTES } from '../model.js';
 import { CloseGate, Deliver, DeliverTwice, Delay, KillFetch, OpenGate, Redeliver, Redrive, ToDlq, WorkerDies } from './delivery.js';
 import { FAULT_TARGETS, InjectFault, type FaultTarget } from './faults.js';
 import { Approve, ApproveHeld, Connect, ConnectWithCustomFields, ConsoleFetch, Disconnect, ImportNow, LateApproval, ScheduleFires, Sweep } from './imports.js';
-import { EmailChange, Hide, Hire, Leave, MassLeave, POISONS, Poison, Readable, Rehire, Reinstate, Terminate, Unhide } from './personio.js';
+import { DadoUser, EmailChange, Hide, Hire, Leave, MassLeave, POISONS, Poison, Readable, Rehire, Reinstate, Terminate, Unhide } from './personio.js';
 import type { Cmd } from './step.js';
 import { Settle, TIME_STEPS, TimePasses } from './time.js';
 
@@ -36,6 +36,7 @@ export function commandArbitrary(): fc.Arbitrary<Cmd> {
     { weight: 1, arbitrary: n.map((i) => new Reinstate(i)) },
     { weight: 2, arbitrary: n.map((i) => new Rehire(i)) },
     { weight: 2, arbitrary: n.map((i) => new EmailChange(i)) },
+    { weight: 2, arbitrary: n.map((i) => new DadoUser(i)) },
     { weight: 2, arbitrary: n.map((i) => new Hide(i)) },
     { weight: 1, arbitrary: n.map((i) => new Unhide(i)) },
     { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...REVOCABLE_ATTRIBUTES), fc.boolean()).map(([a, r]) => new Readable(a, r)) },
@@ -98,6 +99,7 @@ const parsers: [RegExp, (g: string[]) => Cmd][] = [
   [/^Reinstate\(#(\d+)\)$/, (g) => new Reinstate(Number(g[1]))],
   [/^Rehire\(#(\d+)\)$/, (g) => new Rehire(Number(g[1]))],
   [/^EmailChange\(#(\d+)\)$/, (g) => new EmailChange(Number(g[1]))],
+  [/^DadoUser\(#(\d+)\)$/, (g) => new DadoUser(Number(g[1]))],
   [/^Hide\(#(\d+)\)$/, (g) => new Hide(Number(g[1]))],
   [/^Unhide\(#(\d+)\)$/, (g) => new Unhide(Number(g[1]))],
   [/^(Readable|Unreadable)\((\w+)\)$/, (g) => new Readable(g[2] as (typeof REVOCABLE_ATTRIBUTES)[number], g[1] === 'Readable')],

@@ -199,3 +199,19 @@ export class Readable extends PersonioChange {
     t.sim.setKnobs({ readableAttributes: m.unreadable.size === 0 ? null : keys.filter((k) => !m.unreadable.has(k)) });
   }
 }
+
+/** Dado has a user of its own with the address of an employee not imported yet (linked on first import, not duplicated). */
+export class DadoUser extends PersonioChange {
+  constructor(readonly n: number) {
+    super();
+  }
+  toString = () => `DadoUser(#${this.n})`;
+  protected async step(m: Model, t: Tenant) {
+    const taken = new Set((await t.users()).map((u) => String(u['email'] ?? '').toLowerCase()));
+    const candidates = t.sim.employees().filter((e) => e.email && !taken.has(e.email.toLowerCase()));
+    const employee = pick(candidates, this.n);
+    if (!employee?.email) return;
+    const firstName = (employee.attributes['first_name'] as { value?: unknown } | undefined)?.value;
+    m.dadoUsers.add(await t.createDadoUser(employee.email, typeof firstName === 'string' ? firstName : null));
+  }
+}
