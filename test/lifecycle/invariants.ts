@@ -103,6 +103,8 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
         const email = lower(e.email);
         if (!email) return true;
         if ((activeByEmail.get(email) ?? []).some((id) => id !== e.id)) return true;
+        // A user still active with it now (its employee's departure held for approval) holds it too.
+        if ((activeUsersByEmail.get(email) ?? []).some((id) => id !== e.id)) return true;
         return (latest.run.activeEmailsAtStart.get(email) ?? []).some((id) => id !== e.id);
       })();
       const excused = reason !== undefined && (!/email/i.test(reason) || emailTakenOk);
