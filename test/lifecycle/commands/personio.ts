@@ -1,5 +1,6 @@
 import { REVOCABLE_ATTRIBUTES, type Model } from '../model.js';
 import type { Tenant } from '../world.js';
+import { armFault } from './faults.js';
 import { pick, shuffled, Step } from './step.js';
 
 /** Changes in Personio, between runs and while one runs (see the gate in ./delivery.ts). */
@@ -202,11 +203,16 @@ export class Readable extends PersonioChange {
 
 /** Dado has a user of its own with the address of an employee not imported yet (linked on first import, not duplicated). */
 export class DadoUser extends PersonioChange {
-  constructor(readonly n: number) {
+  constructor(
+    readonly n: number,
+    /** The first attempt to link it meets a concurrent transaction on the link item. */
+    readonly contended = false,
+  ) {
     super();
   }
-  toString = () => `DadoUser(#${this.n})`;
+  toString = () => `DadoUser(#${this.n}${this.contended ? ', its link contended once' : ''})`;
   protected async step(m: Model, t: Tenant) {
+    if (this.contended) armFault(t, 'link-conflict', 1);
     const taken = new Set((await t.users()).map((u) => String(u['email'] ?? '').toLowerCase()));
     const candidates = t.sim.employees().filter((e) => e.email && !taken.has(e.email.toLowerCase()));
     const employee = pick(candidates, this.n);
