@@ -63,7 +63,7 @@ async function main(): Promise<number> {
   const world = await World.start();
   try {
     if (values.replay) {
-      const violation = await replay(world, values.replay);
+      const violation = await replay(world, values.replay, { ignore: values.ignore ?? [] });
       process.stdout.write(violation ? `${formatViolation(violation)}\n` : 'the sequence kept every invariant\n');
       return violation ? 1 : 0;
     }

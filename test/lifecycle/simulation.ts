@@ -128,7 +128,8 @@ export function formatViolation(v: ViolationReport): string {
  * Runs one printed sequence again, as a report shows it (`Tenant(…) → Connect → … → Settle`), without shrinking:
  * answers the violation it hits, if any. A command whose precondition does not hold is skipped, as in a generated run.
  */
-export async function replay(world: World, printed: string): Promise<ViolationReport | undefined> {
+export async function replay(world: World, printed: string, options: { ignore?: readonly string[] } = {}): Promise<ViolationReport | undefined> {
+  ignoreInvariants(options.ignore ?? []);
   const parts = printed.split('→').map((p) => p.trim()).filter((p) => p !== '');
   const tenantSpec = /^Tenant\((\d+) employees, simulator seed (\d+)\)$/.exec(parts[0] ?? '');
   if (!tenantSpec) throw new Error('a replayed sequence starts with Tenant(N employees, simulator seed S)');
