@@ -127,7 +127,7 @@ export function mapEmployee(employee: PersonioEmployee, mapping: Mapping): MapRe
     else customFields[name] = converted;
   }
 
-  const personioStatus = leaverSignal(employee, mapping, problems);
+  const personioStatus = leaverSignal(employee, mapping, fields, problems);
   return { ok: true, employee: { personioId, fields: fields as Partial<MappedFields>, customFields, problems, ...(personioStatus ? { personioStatus } : {}) } };
 }
 
@@ -136,10 +136,12 @@ export function mapEmployee(employee: PersonioEmployee, mapping: Mapping): MapRe
  * whenever it is sent (the fetch always asks for it), imported as a field or not. A value it cannot read is a problem,
  * reported once (under the status field when that is imported, as `active` otherwise).
  */
-function leaverSignal(employee: PersonioEmployee, mapping: Mapping, problems: MappingProblem[]): Status | undefined {
+function leaverSignal(employee: PersonioEmployee, mapping: Mapping, fields: Partial<Record<UserFieldName, unknown>>, problems: MappingProblem[]): Status | undefined {
   const attribute = employee['status'];
   if (!attribute) return undefined;
-  const status = toStatus(attribute.value);
+  // Already converted when the status field is imported from it (the common case): read it once.
+  const mapped = mapping.fields.status === 'status' ? (fields.status as Status | null | undefined) : undefined;
+  const status = mapped !== undefined ? mapped : toStatus(attribute.value);
   // An empty status says nothing about the employee: `active` stays as it was.
   if (status === null) return undefined;
   if (status instanceof Unusable) {
