@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatViolation, replay } from './simulation.js';
-import { World } from './world.js';
+import { useWorld } from './use-world.js';
 
 /**
  * Issue 11's problems as fixed sequences of the simulation (each broke an invariant on the code the issue was filed
@@ -23,19 +23,11 @@ const scenarios: [string, string][] = [
   ['a rehire gets a user of its own, with the leaver’s address', 'ScheduleFires(+0min) → Leave(#0) → Rehire(#0) → ScheduleFires(+0min) → Settle'],
 ];
 
-let world: World;
-
-beforeAll(async () => {
-  world = await World.start();
-}, 120_000);
-
-afterAll(async () => {
-  await world?.stop();
-});
+const world = useWorld();
 
 describe('issue 11 scenarios', () => {
   it.each(scenarios)('%s', async (_title, sequence) => {
-    const violation = await replay(world, `${tenant} → ${sequence}`);
+    const violation = await replay(world(), `${tenant} → ${sequence}`);
     expect(violation && formatViolation(violation)).toBeUndefined();
   }, 120_000);
 });
