@@ -382,7 +382,6 @@ function dynamoAnswer(fault: Exclude<DynamoFault, object | 'hang' | 'unprocessed
     case 'transactionConflict':
     case 'transactionThrottled': {
       const items = (command.input['TransactItems'] as unknown[] | undefined) ?? [{}];
-      const code = fault === 'transactionConflict' ? 'TransactionConflict' : 'ThrottlingError';
       const reasons: CancellationReason[] = items.map((_, i) =>
         i === itemIndex
           ? fault === 'transactionConflict'
