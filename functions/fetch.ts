@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadConfig } from '../lib/config.js';
 import { CredentialsStore } from '../lib/credentials/store.js';
 import { runFetch, type FetchOutcome } from '../lib/fetch/run-fetch.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The deployment's settings, read from CDK context (`cdk.json`, or `-c key=value` on the command line) by

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Names of the environment variables the functions read; the CDK grant helpers set the same names. */
 export const envNames = {

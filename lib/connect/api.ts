@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { runIdSchema } from '../runs/run.js';
 import { mappingSchema } from '../mapping/mapping.js';
 import { scheduleIntervalNames } from '../schedules/schedules.js';

@@ -7,7 +7,7 @@ import {
   ResourceNotFoundException,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CodedError, errorName } from '../util/errors.js';
 
 const storedCredentialsSchema = z.object({

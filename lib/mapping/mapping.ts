@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Fields of the user record that come from Personio (DESIGN §4); tenantId, userId, active and managerUserId are derived. */
 export const userFieldNames = [

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import ky, { HTTPError, TimeoutError, type KyInstance, type Options as KyOptions } from 'ky';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { PersonioError, type PersonioErrorCode } from './errors.js';
 import { RateLimiter, personioEmployeeWindows } from './rate-limiter.js';
 import { sleep } from '../util/concurrency.js';

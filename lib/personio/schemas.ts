@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Personio's v1 payloads. Strict where a wrong shape means a broken response (envelope, `success`,

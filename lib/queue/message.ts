@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** One SQS message of an import: a slice of a run's employees, as projected from Personio. */
 export const importMessageSchema = z.object({

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Mapping } from '../mapping/mapping.js';
 import { truncate } from '../util/text.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Tenant ids end up in secret names, DynamoDB keys and log lines, so they are validated before any

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { KnobsError } from './knobs.js';
 import { json, type Reply } from './responses.js';
 import { StoreInputError } from './store.js';

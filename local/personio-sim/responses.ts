@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadFixture } from './data.js';
 
 /** A ready-to-send answer: status, body text, extra headers. */
