@@ -61,7 +61,7 @@ export function countDynamoRequests(): void {
     );
   };
   for (const proto of [DynamoDBDocumentClient.prototype, DynamoDBClient.prototype] as unknown as Record<string, unknown>[]) {
-    if (Object.prototype.hasOwnProperty.call(proto, 'send')) throw new Error('a DynamoDB client prototype already has its own send');
+    if (Object.hasOwn(proto, 'send')) throw new Error('a DynamoDB client prototype already has its own send');
     proto['send'] = send;
   }
 }

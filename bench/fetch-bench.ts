@@ -49,7 +49,9 @@ export async function measureSequentialPager(baseUrl: string): Promise<FetchMeas
   const cpu = process.cpuUsage();
   const started = performance.now();
   const http = ky.create({ prefixUrl: baseUrl, retry: { limit: 5, delay: () => 1_000 }, timeout: 30_000 });
-  const auth = await http.post('v1/auth', { json: { client_id: credentials.clientId, client_secret: credentials.clientSecret } }).json<{ data: { token: string } }>();
+  const auth = await http
+    .post('v1/auth', { json: { client_id: credentials.clientId, client_secret: credentials.clientSecret } })
+    .json<{ data: { token: string } }>();
   let requests = 1;
   let employees = 0;
   for (let offset = 0; ; offset += 100) {

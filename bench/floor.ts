@@ -3,7 +3,14 @@
  * total), then every other page as early as the sliding windows (15/s, 300/min) admit it, each
  * taking `latencyMs`. This is the bound no client can beat, whatever its concurrency.
  */
-export function rateLimitFloorMs(pages: number, latencyMs: number, windows = [{ limit: 15, ms: 1_000 }, { limit: 300, ms: 60_000 }]): number {
+export function rateLimitFloorMs(
+  pages: number,
+  latencyMs: number,
+  windows = [
+    { limit: 15, ms: 1_000 },
+    { limit: 300, ms: 60_000 },
+  ],
+): number {
   if (pages <= 0) return 0;
   const starts: number[] = [0];
   let end = latencyMs;

@@ -35,7 +35,16 @@ type Section = (typeof SECTIONS)[number];
 const only = values.only.split(',').filter(Boolean);
 const runs = (section: Section) => only.includes(section);
 const positive = (n: number) => Number.isInteger(n) && n >= 1;
-if (!positive(employees) || !Number.isInteger(latencyMs) || latencyMs < 0 || memorySizes.some((n) => !positive(n)) || !positive(workerEmployees) || !positive(initRuns) || only.length === 0 || only.some((s) => !(SECTIONS as readonly string[]).includes(s))) {
+if (
+  !positive(employees) ||
+  !Number.isInteger(latencyMs) ||
+  latencyMs < 0 ||
+  memorySizes.some((n) => !positive(n)) ||
+  !positive(workerEmployees) ||
+  !positive(initRuns) ||
+  only.length === 0 ||
+  only.some((s) => !(SECTIONS as readonly string[]).includes(s))
+) {
   console.error(
     'usage: npm run bench -- [--employees N] [--latency-ms L] [--memory-sizes 1000,50000] [--worker-employees N] [--init-runs N] [--only bundles,fetch,memory,worker] [--json FILE]',
   );
@@ -167,7 +176,8 @@ if (smallest !== undefined && largest !== undefined && largest > smallest) {
     pass: growth <= targets.fetchRssLargeOverSmall,
   });
 } else {
-  for (const size of sizes) rows.push({ measure: `fetch peak RSS, ${int(size)} employees`, value: `${int(memory[size]!.peakRssMb)} MB`, target: '– (needs two sizes)', pass: null });
+  for (const size of sizes)
+    rows.push({ measure: `fetch peak RSS, ${int(size)} employees`, value: `${int(memory[size]!.peakRssMb)} MB`, target: '– (needs two sizes)', pass: null });
 }
 /** Requests per employee of one import, 3 decimals (NaN when no employee was fetched). */
 const requestsPerEmployee = (requests: DynamoRequestCounts, employeesFetched: number) => ratio(requests.total, employeesFetched);

@@ -19,7 +19,19 @@ const cli = fileURLToPath(new URL('../local/personio-sim/cli.ts', import.meta.ur
 export async function startSimProcess(args: { employees: number; latencyMs?: number; extraAttributes?: number }): Promise<SimProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', cli, '--port', '0', '--employees', String(args.employees), '--latency-ms', String(args.latencyMs ?? 0), '--extra-attributes', String(args.extraAttributes ?? 0)],
+    [
+      '--import',
+      'tsx',
+      cli,
+      '--port',
+      '0',
+      '--employees',
+      String(args.employees),
+      '--latency-ms',
+      String(args.latencyMs ?? 0),
+      '--extra-attributes',
+      String(args.extraAttributes ?? 0),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await new Promise<string>((resolve, reject) => {
@@ -36,7 +48,10 @@ export async function startSimProcess(args: { employees: number; latencyMs?: num
     child.once('exit', (code) => reject(new Error(`the simulator exited with ${code}`)));
   });
   const control = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${url}/__sim/${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+    const response = await fetch(`${url}/__sim/${path}`, {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
     if (!response.ok) throw new Error(`simulator ${path}: ${response.status} ${await response.text()}`);
     return response.json() as Promise<unknown>;
   };

@@ -38,7 +38,9 @@ export async function measureWorker(sim: SimProcess, employees: number, log: (li
   const env = await startLocalEnvironment({ personio: { url: sim.url, ...DEFAULT_SIM_CREDENTIAL }, logLevel: 'ERROR' });
   try {
     await connectThroughApi(env, 'bench', env.personio);
-    const run = async (label: string): Promise<{ report: RunReport; workerMs: number; importMs: number; peakRssMb: number; dynamoRequests: DynamoRequestCounts }> => {
+    const run = async (
+      label: string,
+    ): Promise<{ report: RunReport; workerMs: number; importMs: number; peakRssMb: number; dynamoRequests: DynamoRequestCounts }> => {
       const before = dynamoRequests();
       const fetched = await env.handlers.fetch({ tenantId: 'bench' }, fetchContext());
       if (fetched.status !== 'fetched') throw new Error(`fetch: ${JSON.stringify(fetched)}`);
@@ -55,13 +57,17 @@ export async function measureWorker(sim: SimProcess, employees: number, log: (li
       // The import proper: from the first environment ready to poll to the run's finish (written by the worker that
       // finalized it), without the processes' start-up (tsx) and the 2 s of empty queue they wait before exiting.
       const importMs = Date.parse(report.finishedAt ?? '') - Math.min(...workers.map((w) => w.readyAt));
-      log(`  ${label}: ${report.status}, created ${report.created}, unchanged ${report.unchanged}, ${report.dynamoWriteRequests} writes, import ${(importMs / 1000).toFixed(1)} s (worker processes ${(workerMs / 1000).toFixed(1)} s)`);
+      log(
+        `  ${label}: ${report.status}, created ${report.created}, unchanged ${report.unchanged}, ${report.dynamoWriteRequests} writes, import ${(importMs / 1000).toFixed(1)} s (worker processes ${(workerMs / 1000).toFixed(1)} s)`,
+      );
       const perEmployee = report.employeesFetched > 0 ? requests.total / report.employeesFetched : Number.NaN;
       const operations = (c: DynamoRequestCounts) =>
         Object.entries(c.byOperation)
           .map(([operation, n]) => `${operation} ${n}`)
           .join(', ');
-      log(`    DynamoDB requests: ${requests.total} = ${perEmployee.toFixed(3)} per employee (${operations(requests)}); ${requests.attempts} HTTP attempts; of them the fetch's: ${ours.total} (${operations(ours)})`);
+      log(
+        `    DynamoDB requests: ${requests.total} = ${perEmployee.toFixed(3)} per employee (${operations(requests)}); ${requests.attempts} HTTP attempts; of them the fetch's: ${ours.total} (${operations(ours)})`,
+      );
       return { report, workerMs, importMs, peakRssMb: worker.peakRssMb, dynamoRequests: requests };
     };
     const first = await run('first import');
@@ -91,7 +97,10 @@ async function waitForFinal(env: Awaited<ReturnType<typeof startLocalEnvironment
   throw new Error(`run ${runId} did not finish`);
 }
 
-function runWorkerProcess(stackEnv: Record<string, string>, queueUrl: string): Promise<{ peakRssMb: number; readyAt: number; dynamoRequests: DynamoRequestCounts }> {
+function runWorkerProcess(
+  stackEnv: Record<string, string>,
+  queueUrl: string,
+): Promise<{ peakRssMb: number; readyAt: number; dynamoRequests: DynamoRequestCounts }> {
   const entry = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
   return runTsxChild(entry, [], { ...process.env, ...stackEnv, IMPORT_QUEUE_URL: queueUrl, POWERTOOLS_LOG_LEVEL: 'ERROR', WORKER_CONCURRENCY: '1' });
 }

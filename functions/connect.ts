@@ -63,7 +63,12 @@ export const handler = async (event: APIGatewayProxyEventV2, context?: Context):
   const started = Date.now();
   const method = event.requestContext.http.method;
   const path = event.rawPath;
-  logger.debug('request received', { method, path, queryKeys: [...new URLSearchParams(event.rawQueryString ?? '').keys()], bodyBytes: event.body?.length ?? 0 });
+  logger.debug('request received', {
+    method,
+    path,
+    queryKeys: [...new URLSearchParams(event.rawQueryString ?? '').keys()],
+    bodyBytes: event.body?.length ?? 0,
+  });
   let response: ApiResponse;
   try {
     const body = event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;

@@ -13,7 +13,16 @@ import { createSecretsClient, createSqsClient, createStoreClient } from './share
 import { createLogger, describeError } from './shared/logger.js';
 import { countRunOutcome, createMetrics, metricNames, MetricUnit } from './shared/metrics.js';
 
-const config = loadConfig(['usersTable', 'connectionsTable', 'runsTable', 'importQueueUrl', 'secretPrefix', 'personioBaseUrl', 'personioAppId', 'deactivationThreshold']);
+const config = loadConfig([
+  'usersTable',
+  'connectionsTable',
+  'runsTable',
+  'importQueueUrl',
+  'secretPrefix',
+  'personioBaseUrl',
+  'personioAppId',
+  'deactivationThreshold',
+]);
 const db = createStoreClient();
 const sqs = createSqsClient();
 const logger = createLogger('personio-fetch');
@@ -32,7 +41,12 @@ const deps = {
 // `runId` is set by connect's "import now", which answers the caller with it before the fetch starts.
 // `scheduledAt` is the schedule's firing time (Scheduler fills in <aws.scheduler.scheduled-time>): one firing, one run.
 const input = z
-  .object({ tenantId: tenantIdSchema, mode: z.literal('full').default('full'), runId: runIdSchema.optional(), scheduledAt: z.iso.datetime({ offset: true }).optional() })
+  .object({
+    tenantId: tenantIdSchema,
+    mode: z.literal('full').default('full'),
+    runId: runIdSchema.optional(),
+    scheduledAt: z.iso.datetime({ offset: true }).optional(),
+  })
   .strict();
 // The tenant's EventBridge Scheduler schedule sends its input as the event; a console invoke sends
 // the same shape by hand; a scheduled rule would wrap it in `detail`.
@@ -48,12 +62,18 @@ export const handler = async (event: unknown, context: Context): Promise<FetchOu
   const parsed = eventSchema.safeParse(event);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new FetchEventError(`Expected {"tenantId": "<tenant>", "mode"?: "full", "runId"?: "<run id>", "scheduledAt"?: "<ISO time>"}; ${issue?.path.join('.') || 'event'}: ${issue?.message}`);
+    throw new FetchEventError(
+      `Expected {"tenantId": "<tenant>", "mode"?: "full", "runId"?: "<run id>", "scheduledAt"?: "<ISO time>"}; ${issue?.path.join('.') || 'event'}: ${issue?.message}`,
+    );
   }
   const { tenantId, mode, runId, scheduledAt } = parsed.data;
   const trigger = runId ? 'api' : scheduledAt ? 'schedule' : typeof event === 'object' && event !== null && 'detail-type' in event ? 'schedule-rule' : 'invoke';
   try {
-    const outcome = await runFetch(deps, { tenantId, mode, trigger, ...(runId ? { runId } : {}), ...(scheduledAt ? { scheduledAt } : {}) }, Date.now() + context.getRemainingTimeInMillis());
+    const outcome = await runFetch(
+      deps,
+      { tenantId, mode, trigger, ...(runId ? { runId } : {}), ...(scheduledAt ? { scheduledAt } : {}) },
+      Date.now() + context.getRemainingTimeInMillis(),
+    );
     logger.info('fetch finished', { tenantId, ...outcome });
     if (outcome.status === 'fetched' || outcome.status === 'failed') {
       metrics.addMetric(metricNames.personio429, MetricUnit.Count, outcome.personio429);

@@ -65,7 +65,13 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
 async function retrySoon(record: SQSRecord): Promise<void> {
   try {
     const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
-    await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: config.importQueueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: retryVisibilitySeconds(receiveCount) }));
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: config.importQueueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: retryVisibilitySeconds(receiveCount),
+      }),
+    );
   } catch (error) {
     logger.debug('could not shorten the retry of a failed message', { messageId: record.messageId, error: describeError(error) });
   }

@@ -20,8 +20,7 @@ type Key = keyof typeof contextKeys;
 /** Retention periods CloudWatch Logs accepts (never-expire is deliberately not one of them). */
 const retentionDays = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
-const numeric = (schema: z.ZodNumber) =>
-  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
+const numeric = (schema: z.ZodNumber) => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
 
 const schema = z.object({
   stackName: z
@@ -33,7 +32,10 @@ const schema = z.object({
     .transform((u) => u.replace(/\/+$/, ''))
     .default('https://api.personio.de'),
   // Same rule as lib/config.ts: Personio asks for UPPER_SNAKE_CASE, constant per integration.
-  personioAppId: z.string().regex(/^[A-Z0-9_]{1,64}$/, 'UPPER_SNAKE_CASE, at most 64 characters').default('DADO'),
+  personioAppId: z
+    .string()
+    .regex(/^[A-Z0-9_]{1,64}$/, 'UPPER_SNAKE_CASE, at most 64 characters')
+    .default('DADO'),
   deactivationThreshold: numeric(z.number().min(0).max(1)).default(0.2),
   scheduleDefault: z
     .string()
@@ -48,9 +50,7 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9/_+=.@-]+\/$/, 'characters Secrets Manager allows in a name, ending with "/"')
     .default('dado/personio/'),
-  logRetentionDays: numeric(
-    z.number().refine((d) => (retentionDays as readonly number[]).includes(d), `one of ${retentionDays.join(', ')}`),
-  ).default(30),
+  logRetentionDays: numeric(z.number().refine((d) => (retentionDays as readonly number[]).includes(d), `one of ${retentionDays.join(', ')}`)).default(30),
 });
 
 export type DeploymentConfig = z.output<typeof schema>;
@@ -78,9 +78,7 @@ export function parseDeploymentConfig(context: Record<string, unknown>): Deploym
         })),
   ];
   if (problems.length > 0 || !parsed.success) {
-    throw new ContextError(
-      `Invalid CDK context; fix it in cdk.json or on the command line (-c key=value):\n  ${problems.join('\n  ')}`,
-    );
+    throw new ContextError(`Invalid CDK context; fix it in cdk.json or on the command line (-c key=value):\n  ${problems.join('\n  ')}`);
   }
   return parsed.data;
 }

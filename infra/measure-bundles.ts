@@ -167,7 +167,9 @@ async function checkBenchBundles(synthesized: Record<string, string>): Promise<v
       const synth = synthesized[name];
       if (!synth) console.error(`warning: no ${name} function in the synth output; bench bundles may not match infra`);
       else if (sha(synth) !== sha(built[name]))
-        console.error(`warning: the bench's build of ${name} differs from the synthesized asset (${synth}): align functionBundleOptions in infra/measure-bundles.ts with infra/constructs/functions.ts, or re-synth if the sources changed since`);
+        console.error(
+          `warning: the bench's build of ${name} differs from the synthesized asset (${synth}): align functionBundleOptions in infra/measure-bundles.ts with infra/constructs/functions.ts, or re-synth if the sources changed since`,
+        );
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -105,7 +105,7 @@ export class PersonioImportStack extends Stack {
     }));
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.apiEndpoint, description: 'Connect API base URL (IAM auth: sign requests with SigV4)' });
-    new CfnOutput(this, 'ApiInvokeArn', { value: api.routeArn, description: 'Resource for the callers\' execute-api:Invoke permission' });
+    new CfnOutput(this, 'ApiInvokeArn', { value: api.routeArn, description: "Resource for the callers' execute-api:Invoke permission" });
     new CfnOutput(this, 'FetchFunctionName', { value: fetch.functionName, description: 'Invoke with {"tenantId": "…"} to import a tenant now' });
     new CfnOutput(this, 'SweeperFunctionName', { value: sweeper.functionName, description: 'Invoke with {} to sweep stalled runs now' });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.alarmTopic.topicArn, description: 'Subscribe on-call tooling to this topic' });

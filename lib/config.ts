@@ -30,7 +30,10 @@ const fields = {
   secretPrefix: nonEmpty.regex(/^[A-Za-z0-9/_+=.@-]+$/, 'only characters Secrets Manager allows in a name'),
   personioBaseUrl: z.url().default('https://api.personio.de'),
   // Personio asks for UPPER_SNAKE_CASE, constant per integration.
-  personioAppId: z.string().regex(/^[A-Z0-9_]{1,64}$/).default('DADO'),
+  personioAppId: z
+    .string()
+    .regex(/^[A-Z0-9_]{1,64}$/)
+    .default('DADO'),
   // Share of active users one run may deactivate before it is held for approval.
   deactivationThreshold: z.coerce.number().min(0).max(1).default(0.2),
   // EventBridge Scheduler: the group holding one schedule per tenant, the role schedules run as, and their target.
@@ -40,7 +43,11 @@ const fields = {
   // "Import now" invokes the fetch asynchronously by name.
   fetchFunctionName: nonEmpty.regex(/^[A-Za-z0-9_-]{1,64}$/, 'a Lambda function name'),
   // The schedule of a newly connected tenant, and the flexible window that spreads the tenants' runs (0 = exact).
-  scheduleExpression: z.string().trim().regex(/^(rate|cron)\(.+\)$/, 'rate(...) or cron(...)').default('rate(1 hour)'),
+  scheduleExpression: z
+    .string()
+    .trim()
+    .regex(/^(rate|cron)\(.+\)$/, 'rate(...) or cron(...)')
+    .default('rate(1 hour)'),
   scheduleFlexibleWindowMinutes: z.coerce.number().int().min(0).max(1440).default(15),
 };
 

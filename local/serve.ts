@@ -76,7 +76,11 @@ async function main(): Promise<void> {
         const body = await readRequestBody(req, 1024 * 1024);
         const result =
           body === null
-            ? { statusCode: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'body_too_large', message: `The body is larger than ${MAX_BODY_BYTES} bytes.` } }) }
+            ? {
+                statusCode: 413,
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ error: { code: 'body_too_large', message: `The body is larger than ${MAX_BODY_BYTES} bytes.` } }),
+              }
             : await env!.handlers.connect(toEvent(req, body));
         res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
         res.end(result.body);
@@ -111,7 +115,9 @@ async function main(): Promise<void> {
     if (isAddressInUse(error)) throw new UsageError(`Port ${args.port} is already in use: choose another with --port.`);
     throw error;
   }
-  process.stdout.write(`Personio simulator at ${env.personio.url} (${args.employees} employees; Client ID ${env.personio.clientId}, Client Secret ${env.personio.clientSecret})\n`);
+  process.stdout.write(
+    `Personio simulator at ${env.personio.url} (${args.employees} employees; Client ID ${env.personio.clientId}, Client Secret ${env.personio.clientSecret})\n`,
+  );
   process.stdout.write(`API listening on http://127.0.0.1:${args.port}\n`);
 }
 

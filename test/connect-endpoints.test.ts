@@ -51,7 +51,11 @@ describe('the connect API endpoints', () => {
         ScheduleExpression: 'rate(1 hour)',
         State: 'ENABLED',
         FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 15 },
-        Target: { Arn: process.env['FETCH_FUNCTION_ARN'], RoleArn: process.env['SCHEDULER_ROLE_ARN'], Input: '{"tenantId":"sched","scheduledAt":"<aws.scheduler.scheduled-time>"}' },
+        Target: {
+          Arn: process.env['FETCH_FUNCTION_ARN'],
+          RoleArn: process.env['SCHEDULER_ROLE_ARN'],
+          Input: '{"tenantId":"sched","scheduledAt":"<aws.scheduler.scheduled-time>"}',
+        },
       });
     });
 
@@ -63,7 +67,9 @@ describe('the connect API endpoints', () => {
       // Assess
       expect(response.status).toBe(200);
       expect(response.body.appId).toBe('ACME_HR');
-      expect(response.body.warnings).toContain("App ID ACME_HR is recorded with the connection, but Personio calls identify as DADO, Dado's App ID (the same for every tenant).");
+      expect(response.body.warnings).toContain(
+        "App ID ACME_HR is recorded with the connection, but Personio calls identify as DADO, Dado's App ID (the same for every tenant).",
+      );
       expect(status.body.appId).toBe('ACME_HR');
     });
 
@@ -83,7 +89,11 @@ describe('the connect API endpoints', () => {
       expect(response.body.schedule).toMatchObject({ every: 'daily', expression: 'rate(1 day)' });
       expect(schedule('again')?.ScheduleExpression).toBe('rate(1 day)');
       const described = await secrets.send(new DescribeSecretCommand({ SecretId: 'dado/personio/again' }));
-      expect(Object.values(described.VersionIdsToStages ?? {}).flat().sort()).toEqual(['AWSCURRENT', 'AWSPREVIOUS']);
+      expect(
+        Object.values(described.VersionIdsToStages ?? {})
+          .flat()
+          .sort(),
+      ).toEqual(['AWSCURRENT', 'AWSPREVIOUS']);
     });
 
     it('answers 503 secrets_unavailable when Secrets Manager is down, and saves no connection', async () => {
@@ -137,7 +147,9 @@ describe('the connect API endpoints', () => {
 
       // Assess
       expect(response.status).toBe(200);
-      const byKey = new Map<string, { label: string; type: string; options: string[]; mappedTo: string[] }>(response.body.attributes.map((a: { key: string }) => [a.key, a]));
+      const byKey = new Map<string, { label: string; type: string; options: string[]; mappedTo: string[] }>(
+        response.body.attributes.map((a: { key: string }) => [a.key, a]),
+      );
       expect(byKey.get('email')).toMatchObject({ label: 'Email', mappedTo: ['email'] });
       expect(byKey.get('hire_date')).toMatchObject({ type: 'date', mappedTo: ['hireDate'] });
       expect(response.body.attributes.some((a: { options: string[] }) => a.options.length > 0)).toBe(true);
@@ -302,7 +314,15 @@ describe('the connect API endpoints', () => {
       // Prepare: a run that is fetching, within its lease, and holds the tenant
       await connect('busy');
       const runId = '20250301T120000.000Z-00000000';
-      await env.runs.create({ tenantId: 'busy', runId, mode: 'full', trigger: 'test', mapping: (await env.connections.get('busy'))!.mapping, startedAt: new Date(), leaseExpiresAt: Date.now() + 60_000 });
+      await env.runs.create({
+        tenantId: 'busy',
+        runId,
+        mode: 'full',
+        trigger: 'test',
+        mapping: (await env.connections.get('busy'))!.mapping,
+        startedAt: new Date(),
+        leaseExpiresAt: Date.now() + 60_000,
+      });
       expect(await env.connections.claimRun('busy', runId, Date.now() + 60_000)).toEqual({ claimed: true });
 
       // Act
@@ -347,7 +367,9 @@ describe('the connect API endpoints', () => {
       // Prepare: a run held because Position vanished for everyone
       await connect('held');
       await importNow('held');
-      env.sim!.setKnobs({ readableAttributes: (env.sim!.knobs().readableAttributes ?? Object.keys(env.sim!.employees()[0]!.attributes)).filter((k) => k !== 'position') });
+      env.sim!.setKnobs({
+        readableAttributes: (env.sim!.knobs().readableAttributes ?? Object.keys(env.sim!.employees()[0]!.attributes)).filter((k) => k !== 'position'),
+      });
       const held = await importNow('held');
       expect(held.status).toBe('held');
 
@@ -456,7 +478,13 @@ describe('the connect API endpoints', () => {
 
   const validMapping = {
     // Every user field unmapped but these four.
-    fields: { ...Object.fromEntries(userFieldNames.map((field) => [field, null])), email: 'email', firstName: 'first_name', lastName: 'last_name', status: 'status' },
+    fields: {
+      ...Object.fromEntries(userFieldNames.map((field) => [field, null])),
+      email: 'email',
+      firstName: 'first_name',
+      lastName: 'last_name',
+      status: 'status',
+    },
     customFields: {},
   };
   const RUN = '20250301T120000.000Z-00000000';
@@ -470,8 +498,22 @@ describe('the connect API endpoints', () => {
     ['PUT', '/tenants/t-bad/personio/mapping', undefined, '{"fields": ', 'invalid_json', undefined],
     ['PUT', '/tenants/t-bad/personio/mapping', undefined, '', 'invalid_request', '(body)'],
     ['PUT', '/tenants/t-bad/personio/mapping', undefined, { ...validMapping, fields: { ...validMapping.fields, email: 5 } }, 'invalid_request', 'fields.email'],
-    ['PUT', '/tenants/t-bad/personio/mapping', undefined, { ...validMapping, fields: { ...validMapping.fields, email: null } }, 'invalid_request', 'fields.email'],
-    ['PUT', '/tenants/t-bad/personio/mapping', undefined, { ...validMapping, fields: { ...validMapping.fields, nickname: 'x' } }, 'invalid_request', 'nickname'],
+    [
+      'PUT',
+      '/tenants/t-bad/personio/mapping',
+      undefined,
+      { ...validMapping, fields: { ...validMapping.fields, email: null } },
+      'invalid_request',
+      'fields.email',
+    ],
+    [
+      'PUT',
+      '/tenants/t-bad/personio/mapping',
+      undefined,
+      { ...validMapping, fields: { ...validMapping.fields, nickname: 'x' } },
+      'invalid_request',
+      'nickname',
+    ],
     ['PUT', '/tenants/t-bad/personio/mapping', undefined, { ...validMapping, customFields: { shirt: 'first_name' } }, 'invalid_request', 'customFields.shirt'],
     ['PUT', '/tenants/t-bad/personio/mapping', undefined, { fields: { email: 'email' } }, 'invalid_request', 'fields.firstName'],
     ['PUT', '/tenants/t-bad/personio/mapping', 'preview=0', validMapping, 'invalid_request', 'preview'],
@@ -501,7 +543,12 @@ describe('the connect API endpoints', () => {
       const before = { sm: total(env.stack.secretsManager.calls()), scheduler: total(env.stack.scheduler.calls()), lambda: total(env.stack.lambda.calls()) };
 
       // Act
-      const response = await handleApiRequest(deps, { method, path, query, body: typeof body === 'string' || body === undefined ? body : JSON.stringify(body) });
+      const response = await handleApiRequest(deps, {
+        method,
+        path,
+        query,
+        body: typeof body === 'string' || body === undefined ? body : JSON.stringify(body),
+      });
 
       // Assess
       const error = (response.body as { error: { code: string; message: string } }).error;
@@ -510,7 +557,9 @@ describe('the connect API endpoints', () => {
       expect(specViolations(method, path.split('?')[0]!, response.status, response.body)).toEqual([]);
       expect(db.calls).toBe(0);
       expect(env.sim!.stats().requests).toBe(0);
-      expect({ sm: total(env.stack.secretsManager.calls()), scheduler: total(env.stack.scheduler.calls()), lambda: total(env.stack.lambda.calls()) }).toEqual(before);
+      expect({ sm: total(env.stack.secretsManager.calls()), scheduler: total(env.stack.scheduler.calls()), lambda: total(env.stack.lambda.calls()) }).toEqual(
+        before,
+      );
     });
   });
 });

@@ -54,7 +54,9 @@ describe('the fetch invoker and the local Lambda stand-in', () => {
 
   it('throws an InvokeError (import_unavailable) for a function Lambda does not know', async () => {
     // Act
-    const error = await new LambdaFetchInvoker(client, 'missing').invokeAsync({ tenantId: 'acme', runId: '20250301T120000.123Z-1a2b3c4d' }).catch((e: unknown) => e);
+    const error = await new LambdaFetchInvoker(client, 'missing')
+      .invokeAsync({ tenantId: 'acme', runId: '20250301T120000.123Z-1a2b3c4d' })
+      .catch((e: unknown) => e);
 
     // Assess
     expect(error).toBeInstanceOf(InvokeError);

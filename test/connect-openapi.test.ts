@@ -8,16 +8,26 @@ import { openapi, specViolations } from './helpers/connect-support.js';
 // (Each connect test also checks every answer it gets against the file: see apiCaller in connect-support.ts.)
 
 // Never reached: every request below is refused before the router calls anything.
-const unreachable = new Proxy({}, { get: () => { throw new Error('a dependency was reached'); } }) as ConnectDeps;
+const unreachable = new Proxy(
+  {},
+  {
+    get: () => {
+      throw new Error('a dependency was reached');
+    },
+  },
+) as ConnectDeps;
 const RUN = '20250301T120000.123Z-1a2b3c4d';
 const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'];
 const paths = Object.entries(openapi.paths);
-const errorCodes = (openapi.components.schemas['Error'] as { properties: { error: { properties: { code: { enum: string[] } } } } }).properties.error.properties.code.enum;
+const errorCodes = (openapi.components.schemas['Error'] as { properties: { error: { properties: { code: { enum: string[] } } } } }).properties.error.properties
+  .code.enum;
 
 describe('docs/openapi.yaml', () => {
   describe.each(paths)('%s', (template, operations) => {
     const concrete = (tenantId: string) => template.replace('{tenantId}', tenantId).replace('{runId}', RUN);
-    const documented = Object.keys(operations).filter((k) => METHODS.includes(k.toUpperCase())).map((m) => m.toUpperCase());
+    const documented = Object.keys(operations)
+      .filter((k) => METHODS.includes(k.toUpperCase()))
+      .map((m) => m.toUpperCase());
 
     it.each(METHODS)('%s is routed exactly when the file documents it', async (method) => {
       // Act: an invalid tenant id is refused only once the route and the method have matched

@@ -12,9 +12,7 @@ import { apiCaller, captureOutput, importThroughApi, leakedSecrets, startRotatin
 
 // Characters that need no escaping in JSON, so a leak cannot hide behind an escape; upper, lower and a digit,
 // so the secret cannot occur by chance in an id, a timestamp or a message.
-const secretArb = fc
-  .stringMatching(/^[A-Za-z0-9_+=.@!~*-]{12,40}$/)
-  .filter((s) => /[A-Z]/.test(s) && /[a-z]/.test(s) && /\d/.test(s));
+const secretArb = fc.stringMatching(/^[A-Za-z0-9_+=.@!~*-]{12,40}$/).filter((s) => /[A-Z]/.test(s) && /[a-z]/.test(s) && /\d/.test(s));
 
 const [ACCEPTED, ROTATING_OLD, ROTATING_NEW] = fc.sample(secretArb, 3) as [string, string, string];
 
@@ -96,7 +94,12 @@ describe('secrets in answers, logs and errors', () => {
           'invalid_request',
           'invalid_credentials',
         ]);
-        expect(leakedSecrets([refused, unknown, malformed, oversized, badAppId, padded].map((a) => a.raw), [secret])).toEqual([]);
+        expect(
+          leakedSecrets(
+            [refused, unknown, malformed, oversized, badAppId, padded].map((a) => a.raw),
+            [secret],
+          ),
+        ).toEqual([]);
       }),
       { numRuns: 15 },
     );

@@ -47,7 +47,9 @@ describe('npm run serve', () => {
     const json = async (response: Response) => ({ status: response.status, body: (await response.json()) as Record<string, any> });
 
     // Act
-    const connected = await json(await fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify({ clientId: 'sim-client-id', clientSecret: 'sim-client-secret' }) }));
+    const connected = await json(
+      await fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify({ clientId: 'sim-client-id', clientSecret: 'sim-client-secret' }) }),
+    );
     const status = await json(await fetch(`${api}/tenants/acme/personio`));
     const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST' }));
     let report: { status: number; body: Record<string, any> } | undefined;
@@ -55,7 +57,9 @@ describe('npm run serve', () => {
       await new Promise((r) => setTimeout(r, 200));
       report = await json(await fetch(`${api}/tenants/acme/personio/imports/${accepted.body['runId']}`));
     }
-    const preview = await json(await fetch(`${api}/tenants/acme/personio/mapping?preview=2`, { method: 'PUT', body: JSON.stringify(connected.body['mapping']) }));
+    const preview = await json(
+      await fetch(`${api}/tenants/acme/personio/mapping?preview=2`, { method: 'PUT', body: JSON.stringify(connected.body['mapping']) }),
+    );
     const refused = await json(await fetch(`${api}/tenants/a%2Fb/personio`));
 
     // Assess

@@ -83,7 +83,9 @@ describe('an import through the real handlers on the local stack', () => {
       expect(values.length, name).toBeGreaterThan(usersAfterFirst.length / 20);
     }
     expect(usersAfterFirst.some((u) => Array.isArray(u.customFields['languages']) && (u.customFields['languages'] as unknown[]).length > 1)).toBe(true);
-    expect(usersAfterFirst.every((u) => u.customFields['anniversary'] === null || /^\d{4}-\d{2}-\d{2}$/.test(String(u.customFields['anniversary'])))).toBe(true);
+    expect(usersAfterFirst.every((u) => u.customFields['anniversary'] === null || /^\d{4}-\d{2}-\d{2}$/.test(String(u.customFields['anniversary'])))).toBe(
+      true,
+    );
   });
 
   it('keeps calendar dates as written, whatever the offset', () => {

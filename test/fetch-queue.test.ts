@@ -54,7 +54,12 @@ describe('what the fetch puts on the queue', () => {
     for (const { bytes } of messages) expect(bytes).toBeLessThanOrEqual(MESSAGE_BUDGET_BYTES);
     const employees = messages.flatMap(({ message }) => message.employees);
     const ids = employees.map((e) => employeeId(e));
-    expect(ids.slice().sort()).toEqual(env.sim!.employees().map((e) => e.id).sort());
+    expect(ids.slice().sort()).toEqual(
+      env
+        .sim!.employees()
+        .map((e) => e.id)
+        .sort(),
+    );
     expect(employees.every((e) => Object.keys(e).filter((k) => k.startsWith('dynamic_9')).length === CUSTOM)).toBe(true);
     expect(messages.map(({ message }) => message.seq).sort((a, b) => a - b)).toEqual(messages.map((_, i) => i));
   });
@@ -71,7 +76,13 @@ describe('what the fetch puts on the queue', () => {
     const messages = await drain(outcome.status === 'fetched' ? outcome.messagesSent : 0);
     const employees = messages.flatMap(({ message }) => message.employees);
     expect(employees).toHaveLength(EMPLOYEES);
-    const projected = new Set(['id', 'email', 'status', 'last_modified_at', ...Object.values(defaultMapping('dynamic_180883').fields).filter((k): k is string => k !== null)]);
+    const projected = new Set([
+      'id',
+      'email',
+      'status',
+      'last_modified_at',
+      ...Object.values(defaultMapping('dynamic_180883').fields).filter((k): k is string => k !== null),
+    ]);
     const keys = new Set(employees.flatMap((e) => Object.keys(e)));
     expect(keys.size).toBeGreaterThan(0);
     expect([...keys].filter((k) => !projected.has(k))).toEqual([]);

@@ -68,7 +68,10 @@ describe('the fetch', () => {
     const scheduled = await invoke(scheduledEvent('scheduled'));
 
     // Assess: both are accepted and start a run of their own tenant that sent every employee
-    for (const [tenantId, outcome, trigger] of [['plain', plain, 'invoke'], ['scheduled', scheduled, 'schedule-rule']] as const) {
+    for (const [tenantId, outcome, trigger] of [
+      ['plain', plain, 'invoke'],
+      ['scheduled', scheduled, 'schedule-rule'],
+    ] as const) {
       expect(outcome, tenantId).toMatchObject({ status: 'fetched', employeesFetched: 120, personio429: 0 });
       if (outcome.status !== 'fetched') continue;
       expect(outcome.messagesSent).toBeGreaterThan(0);
@@ -146,7 +149,10 @@ describe('the fetch', () => {
     await connectThroughApi(env, 'revoked', env.personio);
     const { CredentialsStore } = await import('../lib/credentials/store.js');
     const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
-    await new CredentialsStore(new SecretsManagerClient({}), localNames.secretPrefix).put('revoked', { clientId: 'sim-client-id', clientSecret: 'revoked-secret' });
+    await new CredentialsStore(new SecretsManagerClient({}), localNames.secretPrefix).put('revoked', {
+      clientId: 'sim-client-id',
+      clientSecret: 'revoked-secret',
+    });
     clearTokenCache();
 
     // Act

@@ -66,7 +66,11 @@ describe('deployment context', () => {
   it('fails the synth before building anything, with the message, on a bad value', () => {
     // Prepare: what the CDK CLI does: run the app with the context in CDK_CONTEXT_JSON
     const root = fileURLToPath(new URL('..', import.meta.url));
-    const env = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ 'dado:deactivationThreshold': 2 }), CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'infra-config-')) };
+    const env = {
+      ...process.env,
+      CDK_CONTEXT_JSON: JSON.stringify({ 'dado:deactivationThreshold': 2 }),
+      CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'infra-config-')),
+    };
 
     // Act
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/app.ts'], { cwd: root, env, encoding: 'utf8' });

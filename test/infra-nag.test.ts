@@ -60,7 +60,11 @@ describe('cdk-nag (AwsSolutions and Serverless packs)', () => {
     const probe = new App({ outdir });
     const stack = new Stack(probe, 'Probe');
     new Queue(stack, 'BareQueue');
-    new LambdaFunction(stack, 'BareFunction', { runtime: Runtime.NODEJS_24_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => {}') });
+    new LambdaFunction(stack, 'BareFunction', {
+      runtime: Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: Code.fromInline('exports.handler = async () => {}'),
+    });
     addNagPacks(probe);
     vi.spyOn(console, 'error').mockImplementation(() => {});
 
@@ -106,11 +110,13 @@ describe('cdk-nag (AwsSolutions and Serverless packs)', () => {
 
 /** Every `Validations.of(x).acknowledge(...)` in the tree: rule id, construct path and reason. */
 function collectAcknowledgements(app: App): { id: string; path: string; reason: string }[] {
-  return app.node.findAll().flatMap((construct) =>
-    construct.node.metadata
-      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((m) =>
-        Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ id: id.replace(/^annotation::/i, ''), path: construct.node.path, reason })),
-      ),
-  );
+  return app.node
+    .findAll()
+    .flatMap((construct) =>
+      construct.node.metadata
+        .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((m) =>
+          Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ id: id.replace(/^annotation::/i, ''), path: construct.node.path, reason })),
+        ),
+    );
 }

@@ -32,7 +32,7 @@ const lid = (construct: IConstruct): string => stack.resolve((construct.node.def
 function render(value: Json): string {
   if (typeof value === 'string') return value;
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    if ('Ref' in value) return `\${${String(value.Ref)}}`;
+    if ('Ref' in value) return `\${${String(value['Ref'])}}`;
     const getAtt = value['Fn::GetAtt'];
     if (Array.isArray(getAtt)) return `\${${String(getAtt[0])}.${String(getAtt[1])}}`;
     const join = value['Fn::Join'];
@@ -48,12 +48,13 @@ function permissionsOf(roleId: string): string[] {
   const pairs: string[] = [];
   for (const resource of Object.values(resources)) {
     if (resource.Type !== 'AWS::IAM::Policy') continue;
-    if (!list(resource.Properties.Roles).some((r) => render(r) === `\${${roleId}}`)) continue;
-    const document = resource.Properties.PolicyDocument as { Statement: { Effect: string; Action: Json; Resource: Json; Condition?: Json }[] };
+    if (!list(resource.Properties['Roles']).some((r) => render(r) === `\${${roleId}}`)) continue;
+    const document = resource.Properties['PolicyDocument'] as { Statement: { Effect: string; Action: Json; Resource: Json; Condition?: Json }[] };
     for (const statement of document.Statement) {
       expect(statement.Effect).toBe('Allow');
       const condition = statement.Condition === undefined ? '' : ` if ${JSON.stringify(statement.Condition)}`;
-      for (const action of list(statement.Action)) for (const target of list(statement.Resource)) pairs.push(`${render(action)} on ${render(target)}${condition}`);
+      for (const action of list(statement.Action))
+        for (const target of list(statement.Resource)) pairs.push(`${render(action)} on ${render(target)}${condition}`);
     }
   }
   return pairs.sort();
@@ -66,14 +67,14 @@ const readWrite = [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 const xray = pairs(['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*');
 const logsOf = (logGroupId: string) => pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], arn(logGroupId));
 const secretArn = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${config.secretPrefix}*`;
-const environmentOf = (fnId: string) => (resources[fnId]?.Properties.Environment as { Variables: Record<string, Json> }).Variables;
+const environmentOf = (fnId: string) => (resources[fnId]?.Properties['Environment'] as { Variables: Record<string, Json> }).Variables;
 
 beforeAll(() => {
   // Prepare: the stack as `cdk synth` builds it (bundling included), synthesized once for all tests.
   const app = new App({ context });
   stack = new PersonioImportStack(app, config.stackName, { config });
   template = Template.fromStack(stack);
-  resources = template.toJSON().Resources as Record<string, Resource>;
+  resources = template.toJSON()['Resources'] as Record<string, Resource>;
 });
 
 describe('import queue and worker event source', () => {
@@ -97,8 +98,8 @@ describe('import queue and worker event source', () => {
     const worker = resources[lid(stack.functions.worker)]!;
 
     // Assess
-    expect(worker.Properties.Timeout).toBe(functionSettings.worker.timeout.toSeconds());
-    expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * (worker.Properties.Timeout as number));
+    expect(worker.Properties['Timeout']).toBe(functionSettings.worker.timeout.toSeconds());
+    expect(queue.Properties['VisibilityTimeout']).toBeGreaterThanOrEqual(6 * (worker.Properties['Timeout'] as number));
   });
 
   it('sets a message aside in the dead-letter queue after 5 receives', () => {
@@ -109,7 +110,7 @@ describe('import queue and worker event source', () => {
     });
   });
 
-  it('lets the worker shorten a failed message\'s retry: ChangeMessageVisibility on the queue its IMPORT_QUEUE_URL names', () => {
+  it("lets the worker shorten a failed message's retry: ChangeMessageVisibility on the queue its IMPORT_QUEUE_URL names", () => {
     // Prepare
     const queueId = lid(stack.importQueue.queue);
 
@@ -123,18 +124,18 @@ describe('import queue and worker event source', () => {
 
   it('encrypts every queue and refuses requests without TLS', () => {
     // Prepare
-    const queueIds = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue').map(([id]) => id);
+    const queueIds = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::SQS::Queue')
+      .map(([id]) => id);
 
     // Assess
     expect(queueIds).toHaveLength(3);
     for (const id of queueIds) {
-      expect(resources[id]?.Properties.SqsManagedSseEnabled, id).toBe(true);
+      expect(resources[id]?.Properties['SqsManagedSseEnabled'], id).toBe(true);
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
         PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          ]),
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
         },
       });
     }
@@ -155,8 +156,8 @@ describe('tables', () => {
         { IndexName: userKeys.emailIndex, KeySchema: keySchema(userKeys.partition, userKeys.emailKey), Projection: { ProjectionType: 'KEYS_ONLY' } },
       ],
     });
-    expect(resources[lid(stack.tables.connections.table)]?.Properties.KeySchema).toEqual(keySchema(connectionKeys.partition));
-    expect(resources[lid(stack.tables.runs.table)]?.Properties.KeySchema).toEqual(keySchema(runKeys.partition, runKeys.sort));
+    expect(resources[lid(stack.tables.connections.table)]?.Properties['KeySchema']).toEqual(keySchema(connectionKeys.partition));
+    expect(resources[lid(stack.tables.runs.table)]?.Properties['KeySchema']).toEqual(keySchema(runKeys.partition, runKeys.sort));
   });
 
   it('are all on-demand with point-in-time recovery', () => {
@@ -176,13 +177,13 @@ describe('tables', () => {
 
     // Assess
     expect([users.DeletionPolicy, users.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
-    expect(users.Properties.Replicas).toEqual([expect.objectContaining({ DeletionProtectionEnabled: true })]);
+    expect(users.Properties['Replicas']).toEqual([expect.objectContaining({ DeletionProtectionEnabled: true })]);
     expect([connections.DeletionPolicy, connections.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
     expect(runs.DeletionPolicy).toBe('Delete');
   });
 
   it('let DynamoDB expire the runs table’s message markers', () => {
-    expect(resources[lid(stack.tables.runs.table)]?.Properties.TimeToLiveSpecification).toEqual({ AttributeName: runKeys.ttl, Enabled: true });
+    expect(resources[lid(stack.tables.runs.table)]?.Properties['TimeToLiveSpecification']).toEqual({ AttributeName: runKeys.ttl, Enabled: true });
   });
 });
 
@@ -215,7 +216,7 @@ describe('functions', () => {
     });
   });
 
-  it('keeps connect under API Gateway\'s 30 s and the fetch within Lambda\'s 15 min', () => {
+  it("keeps connect under API Gateway's 30 s and the fetch within Lambda's 15 min", () => {
     // Assess
     expect(functionSettings.connect.timeout.toSeconds()).toBeLessThan(30);
     expect(functionSettings.fetch.timeout.toSeconds()).toBeLessThanOrEqual(900);
@@ -229,7 +230,7 @@ describe('functions', () => {
 
   it('sends failed asynchronous fetch invocations to the fetch dead-letter queue', () => {
     // Assess
-    expect(resources[lid(stack.functions.fetch)]?.Properties.DeadLetterConfig).toEqual({
+    expect(resources[lid(stack.functions.fetch)]?.Properties['DeadLetterConfig']).toEqual({
       TargetArn: { 'Fn::GetAtt': [lid(stack.functions.fetchDeadLetterQueue), 'Arn'] },
     });
   });
@@ -260,7 +261,9 @@ describe('sweeper', () => {
 
   it('may be invoked by this rule only', () => {
     // Prepare
-    const permissions = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties.FunctionName).includes(lid(stack.functions.sweeper)));
+    const permissions = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties['FunctionName']).includes(lid(stack.functions.sweeper)),
+    );
 
     // Assess
     expect(permissions.map((p) => p.Properties)).toEqual([
@@ -275,7 +278,7 @@ describe('sweeper', () => {
 
   it('runs one sweep at a time; a failed sweep is not retried and a throttled firing is dropped after one period', () => {
     // Assess
-    expect(resources[lid(stack.functions.sweeper)]?.Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(resources[lid(stack.functions.sweeper)]?.Properties['ReservedConcurrentExecutions']).toBe(1);
     template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 1);
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: lid(stack.functions.sweeper) },
@@ -287,7 +290,7 @@ describe('sweeper', () => {
 
   it('ends before the next firing, and before the leases it claims could expire under it', () => {
     // Prepare
-    const timeoutMs = (resources[lid(stack.functions.sweeper)]?.Properties.Timeout as number) * 1000;
+    const timeoutMs = (resources[lid(stack.functions.sweeper)]?.Properties['Timeout'] as number) * 1000;
 
     // Assess: a finalization or approval the sweeper claims is still its own until the sweeper is gone
     expect(timeoutMs).toBe(functionSettings.sweeper.timeout.toMilliseconds());
@@ -323,7 +326,13 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
         ...pairs(readWrite, arn(lid(stack.tables.connections.table)), arn(lid(stack.tables.runs.table)), users),
         `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
         ...pairs(
-          ['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret'],
+          [
+            'secretsmanager:CreateSecret',
+            'secretsmanager:DeleteSecret',
+            'secretsmanager:GetSecretValue',
+            'secretsmanager:PutSecretValue',
+            'secretsmanager:RestoreSecret',
+          ],
           secretArn,
         ),
         ...pairs(['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'], scheduleArn),
@@ -355,7 +364,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     );
   });
 
-  it('worker: users (read/write, email index) and runs (read/write), consume the import queue (and change a message\'s visibility); no secrets, no connections', () => {
+  it("worker: users (read/write, email index) and runs (read/write), consume the import queue (and change a message's visibility); no secrets, no connections", () => {
     // Prepare
     const users = arn(lid(stack.tables.users.table));
 
@@ -369,7 +378,10 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
         ...xray,
         ...pairs(readWrite, arn(lid(stack.tables.runs.table)), users),
         `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
-        ...pairs(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], arn(lid(stack.importQueue.queue))),
+        ...pairs(
+          ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
+          arn(lid(stack.importQueue.queue)),
+        ),
       ].sort(),
     );
   });
@@ -396,7 +408,10 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
   it('lets only the sweeper Scan, and only the connections table; nobody deletes or batch-writes', () => {
     // Act
     const byFunction = Object.fromEntries(
-      Object.entries(stack.functions.all).map(([name, fn]) => [name, permissionsOf(lid(fn.role!)).filter((p) => /^dynamodb:(Scan|DeleteItem|BatchWriteItem|\*)/.test(p))]),
+      Object.entries(stack.functions.all).map(([name, fn]) => [
+        name,
+        permissionsOf(lid(fn.role!)).filter((p) => /^dynamodb:(Scan|DeleteItem|BatchWriteItem|\*)/.test(p)),
+      ]),
     );
 
     // Assess
@@ -420,7 +435,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     for (const permission of starred) expect(permission).toMatch(/^xray:/);
   });
 
-  it('lets the scheduler role invoke the fetch and nothing else, assumed only by this group\'s schedules', () => {
+  it("lets the scheduler role invoke the fetch and nothing else, assumed only by this group's schedules", () => {
     // Prepare
     const roleId = lid(stack.schedules.role);
 
@@ -429,11 +444,13 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
 
     // Assess
     expect(permissions).toEqual([`lambda:InvokeFunction on ${arn(lid(stack.functions.fetch))}`]);
-    expect(resources[roleId]?.Properties.AssumeRolePolicyDocument).toMatchObject({
+    expect(resources[roleId]?.Properties['AssumeRolePolicyDocument']).toMatchObject({
       Statement: [
         {
           Principal: { Service: 'scheduler.amazonaws.com' },
-          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' }, 'aws:SourceArn': { 'Fn::GetAtt': [lid(stack.schedules.group), 'Arn'] } } },
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' }, 'aws:SourceArn': { 'Fn::GetAtt': [lid(stack.schedules.group), 'Arn'] } },
+          },
         },
       ],
     });
@@ -505,7 +522,7 @@ describe('environment: every grant comes with the variable that names its resour
     const fn = stack.functions[name];
     const fnId = lid(fn);
     const ownWiring = new Set([
-      render((resources[fnId]?.Properties.LoggingConfig as { LogGroup: Json }).LogGroup),
+      render((resources[fnId]?.Properties['LoggingConfig'] as { LogGroup: Json }).LogGroup),
       ...(name === 'fetch' ? [`\${${lid(stack.functions.fetchDeadLetterQueue)}}`] : []),
       ...(name === 'worker' ? [`\${${lid(stack.importQueue.queue)}}`] : []),
     ]);
@@ -521,7 +538,10 @@ describe('environment: every grant comes with the variable that names its resour
     for (const target of targets) {
       if (target.startsWith('arn:')) {
         // Patterns: the secret prefix or the schedule group, named by SECRET_PREFIX / SCHEDULE_GROUP_NAME.
-        expect([...named].some((value) => value.length > 3 && (target.includes(`:${value}`) || target.includes(`/${value}/`))), target).toBe(true);
+        expect(
+          [...named].some((value) => value.length > 3 && (target.includes(`:${value}`) || target.includes(`/${value}/`))),
+          target,
+        ).toBe(true);
       } else {
         const ref = `\${${target}}`;
         expect(named.has(ref) || ownWiring.has(ref), `${name} may use ${target} but no variable names it`).toBe(true);
@@ -541,7 +561,10 @@ const runtimeOnly = new Set(['NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'PO
 function loadConfigKeys(name: string): ConfigKey[] {
   const source = readFileSync(new URL(`../functions/${name}.ts`, import.meta.url), 'utf8');
   const calls = [...source.matchAll(/\bloadConfig\(\s*\[([^\]]*)\]/g)];
-  expect(calls.map((c) => c[0].slice(0, 40)), `functions/${name}.ts: one loadConfig([...]) call`).toHaveLength(1);
+  expect(
+    calls.map((c) => c[0].slice(0, 40)),
+    `functions/${name}.ts: one loadConfig([...]) call`,
+  ).toHaveLength(1);
   const body = calls[0]![1]!.replace(/\/\/[^\n]*|\/\*[\s\S]*?\*\//g, '');
   const literals = [...body.matchAll(/'([^']*)'|"([^"]*)"/g)];
   expect(body.replace(/'[^']*'|"[^"]*"/g, '').replace(/[\s,]/g, ''), `functions/${name}.ts: loadConfig([...]) lists plain string literals only`).toBe('');
@@ -550,7 +573,7 @@ function loadConfigKeys(name: string): ConfigKey[] {
   return keys as ConfigKey[];
 }
 
-describe('environment: every variable a handler\'s loadConfig([...]) reads is set, and nothing else', () => {
+describe("environment: every variable a handler's loadConfig([...]) reads is set, and nothing else", () => {
   it.each(functionNames)('%s', (name) => {
     // Prepare
     const keys = loadConfigKeys(name);
@@ -558,7 +581,9 @@ describe('environment: every variable a handler\'s loadConfig([...]) reads is se
 
     // Act
     const required = keys.map((key) => envNames[key]).sort();
-    const set = Object.keys(environment).filter((variable) => !runtimeOnly.has(variable)).sort();
+    const set = Object.keys(environment)
+      .filter((variable) => !runtimeOnly.has(variable))
+      .sort();
     const literal: Record<string, string> = {};
     for (const key of keys) {
       const value = environment[envNames[key]];
@@ -571,12 +596,17 @@ describe('environment: every variable a handler\'s loadConfig([...]) reads is se
     expect(set).toEqual(required);
     // The values the stack writes as text (settings, prefixes; not tokens resolved at deploy time) pass the function's
     // own validation.
-    expect(() => loadConfig(keys.filter((key) => envNames[key] in literal), literal)).not.toThrow();
+    expect(() =>
+      loadConfig(
+        keys.filter((key) => envNames[key] in literal),
+        literal,
+      ),
+    ).not.toThrow();
   });
 });
 
 describe('connect API', () => {
-  it('routes /tenants/* to connect behind IAM auth, within connect\'s timeout', () => {
+  it("routes /tenants/* to connect behind IAM auth, within connect's timeout", () => {
     // Assess
     template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'ANY /tenants/{proxy+}', AuthorizationType: 'AWS_IAM' });
@@ -586,17 +616,21 @@ describe('connect API', () => {
   it('throttles the stage and writes JSON access logs', () => {
     // Prepare
     const stage = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')!;
-    const logs = stage.Properties.AccessLogSettings as { Format: string; DestinationArn: Json };
+    const logs = stage.Properties['AccessLogSettings'] as { Format: string; DestinationArn: Json };
 
     // Assess
-    expect(stage.Properties.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+    expect(stage.Properties['DefaultRouteSettings']).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
     expect(JSON.parse(logs.Format)).toMatchObject({ requestId: '$context.requestId', caller: '$context.identity.userArn', status: '$context.status' });
     expect(logs.DestinationArn).toEqual({ 'Fn::GetAtt': [lid(stack.api.accessLogs), 'Arn'] });
   });
 });
 
 describe('monitoring', () => {
-  const productMetric = (name: string) => ({ Namespace: importMetrics.namespace, MetricName: name, Dimensions: [{ Name: 'service', Value: importMetrics.service }] });
+  const productMetric = (name: string) => ({
+    Namespace: importMetrics.namespace,
+    MetricName: name,
+    Dimensions: [{ Name: 'service', Value: importMetrics.service }],
+  });
 
   it.each(functionNames)('alarms on %s errors and throttles', (name) => {
     // Prepare
@@ -663,7 +697,7 @@ describe('monitoring', () => {
   it('shows import throughput, Personio 429s and run outcomes on the dashboard', () => {
     // Prepare
     const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
-    const body = render(dashboard.Properties.DashboardBody!);
+    const body = render(dashboard.Properties['DashboardBody']!);
 
     // Assess
     for (const name of Object.values(metricNames)) {
@@ -672,10 +706,10 @@ describe('monitoring', () => {
     for (const title of ['Import throughput', 'Personio 429s', 'Run outcomes']) expect(body).toContain(title);
   });
 
-  it('shows every function on the dashboard\'s per-function graphs', () => {
+  it("shows every function on the dashboard's per-function graphs", () => {
     // Prepare
     const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
-    const body = render(dashboard.Properties.DashboardBody!);
+    const body = render(dashboard.Properties['DashboardBody']!);
 
     // Assess
     for (const name of functionNames) {

@@ -172,7 +172,14 @@ describe('local stack', () => {
         TransactItems: [
           { Put: { TableName: names.usersTable, Item: user, ConditionExpression: 'attribute_not_exists(sk)' } },
           { Put: { TableName: names.usersTable, Item: link, ConditionExpression: 'attribute_not_exists(sk)' } },
-          { Update: { TableName: names.runsTable, Key: { tenantId: 't2', sk: 'run#r1' }, UpdateExpression: 'ADD created :one', ExpressionAttributeValues: { ':one': 1 } } },
+          {
+            Update: {
+              TableName: names.runsTable,
+              Key: { tenantId: 't2', sk: 'run#r1' },
+              UpdateExpression: 'ADD created :one',
+              ExpressionAttributeValues: { ':one': 1 },
+            },
+          },
         ],
       }),
     );
@@ -180,7 +187,14 @@ describe('local stack', () => {
       doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Update: { TableName: names.runsTable, Key: { tenantId: 't2', sk: 'run#r1' }, UpdateExpression: 'ADD created :one', ExpressionAttributeValues: { ':one': 1 } } },
+            {
+              Update: {
+                TableName: names.runsTable,
+                Key: { tenantId: 't2', sk: 'run#r1' },
+                UpdateExpression: 'ADD created :one',
+                ExpressionAttributeValues: { ':one': 1 },
+              },
+            },
             { Put: { TableName: names.usersTable, Item: link, ConditionExpression: 'attribute_not_exists(sk)' } },
           ],
         }),
@@ -205,7 +219,10 @@ describe('local stack', () => {
     const message = received.Messages?.[0];
     await sqs.send(new DeleteMessageCommand({ QueueUrl: urls.importQueueUrl, ReceiptHandle: message?.ReceiptHandle }));
     const attributes = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: urls.importQueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: urls.importQueueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
     );
 
     // Assess
@@ -315,8 +332,11 @@ describe('local stack when its process dies', () => {
 
     // Act
     const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>((resolve) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd(), timeout: 45_000 }, (_error, out) =>
-        resolve({ stdout: out, code: child.exitCode }),
+      const child = execFile(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', script],
+        { cwd: process.cwd(), timeout: 45_000 },
+        (_error, out) => resolve({ stdout: out, code: child.exitCode }),
       );
     });
     const jvmPid = (JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { pid?: number }).pid;

@@ -167,13 +167,17 @@ describe('numbers', () => {
       return s.startsWith('-') && body !== '0' ? `-${body}` : body;
     };
     fc.assert(
-      fc.property(fc.stringMatching(/^-?\d{1,45}(\.\d{1,45})?$/), fc.constantFrom('integer', 'decimal') as fc.Arbitrary<'integer' | 'decimal'>, (text, kind) => {
-        const converted = toNumber(text, kind);
-        if (converted instanceof Unusable) return kind === 'integer' && /\.\d*[1-9]/.test(text);
-        const asNumber = Number(text);
-        const numberIsExact = Number.isSafeInteger(Math.trunc(asNumber)) && canonical(plainDigits(asNumber)) === canonical(text);
-        return numberIsExact ? converted === asNumber : converted === canonical(text);
-      }),
+      fc.property(
+        fc.stringMatching(/^-?\d{1,45}(\.\d{1,45})?$/),
+        fc.constantFrom('integer', 'decimal') as fc.Arbitrary<'integer' | 'decimal'>,
+        (text, kind) => {
+          const converted = toNumber(text, kind);
+          if (converted instanceof Unusable) return kind === 'integer' && /\.\d*[1-9]/.test(text);
+          const asNumber = Number(text);
+          const numberIsExact = Number.isSafeInteger(Math.trunc(asNumber)) && canonical(plainDigits(asNumber)) === canonical(text);
+          return numberIsExact ? converted === asNumber : converted === canonical(text);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -351,7 +355,12 @@ describe('mapEmployee', () => {
   it('imports a badge number longer than a double holds as its exact digits', () => {
     // Prepare: Personio sends long integers of custom attributes as strings
     const custom = mappingSchema.parse({ fields: mapping.fields, customFields: { badge: 'dynamic_8', rate: 'dynamic_9' } });
-    const employee: PersonioEmployee = { id: attr(5), email: attr('g@h.example'), dynamic_8: attr('12345678901234567', 'integer'), dynamic_9: attr('0.1', 'decimal') };
+    const employee: PersonioEmployee = {
+      id: attr(5),
+      email: attr('g@h.example'),
+      dynamic_8: attr('12345678901234567', 'integer'),
+      dynamic_9: attr('0.1', 'decimal'),
+    };
 
     // Act
     const result = mapEmployee(employee, custom);
@@ -387,7 +396,15 @@ describe('mapEmployee', () => {
   it('never throws, and what it maps DynamoDB can store, whatever Personio sends', () => {
     const custom = mappingSchema.parse({
       fields: mapping.fields,
-      customFields: { badge: 'dynamic_1', rate: 'dynamic_2', anniversary: 'dynamic_3', languages: 'dynamic_4', title: 'dynamic_5', shirt: 'dynamic_6', other: 'dynamic_7' },
+      customFields: {
+        badge: 'dynamic_1',
+        rate: 'dynamic_2',
+        anniversary: 'dynamic_3',
+        languages: 'dynamic_4',
+        title: 'dynamic_5',
+        shirt: 'dynamic_6',
+        other: 'dynamic_7',
+      },
     });
     const oddString = fc.oneof(
       fc.string({ unit: 'binary' }),
@@ -398,10 +415,7 @@ describe('mapEmployee', () => {
       fc.integer(),
       fc.constantFrom(2 ** 53, -(2 ** 53), 2 ** 53 - 1, 1e-131, 1e-130, 1e126, 9.999999999999999e125, Number.MAX_VALUE, Number.MIN_VALUE, -0),
     );
-    const digitString = fc.oneof(
-      fc.bigInt({ min: -(10n ** 60n), max: 10n ** 60n }).map(String),
-      fc.stringMatching(/^\s?-?\d{1,400}(\.\d{1,200})?\s?$/),
-    );
+    const digitString = fc.oneof(fc.bigInt({ min: -(10n ** 60n), max: 10n ** 60n }).map(String), fc.stringMatching(/^\s?-?\d{1,400}(\.\d{1,200})?\s?$/));
     const value = fc.oneof(
       fc.jsonValue(),
       oddString,
@@ -415,10 +429,9 @@ describe('mapEmployee', () => {
     const type = fc.oneof(fc.constantFrom('integer', 'decimal', 'date', 'tags', 'text', 'options', 'standard', 'multiline'), fc.string());
     const keys = ['id', 'email', 'status', 'supervisor', 'team', 'hire_date', 'dynamic_180883', 'first_name', 'employment_type'];
     const customKeys = Object.values(custom.customFields);
-    const employees = fc.tuple(
-      fc.dictionary(fc.constantFrom(...keys), fc.record({ value, type })),
-      fc.dictionary(fc.constantFrom(...customKeys), fc.record({ value, type })),
-    ).map(([standard, dynamic]): PersonioEmployee => ({ ...standard, ...dynamic }));
+    const employees = fc
+      .tuple(fc.dictionary(fc.constantFrom(...keys), fc.record({ value, type })), fc.dictionary(fc.constantFrom(...customKeys), fc.record({ value, type })))
+      .map(([standard, dynamic]): PersonioEmployee => ({ ...standard, ...dynamic }));
 
     fc.assert(
       fc.property(employees, (employee) => {
@@ -427,7 +440,9 @@ describe('mapEmployee', () => {
         const { personioId, fields, customFields, problems } = result.employee;
         expect(Number.isSafeInteger(personioId)).toBe(true);
         expectEveryPresentValueAccountedFor(employee, custom, result.employee);
-        expect(problems.every((p) => Object.keys(p).sort().join() === 'attribute,code,field' && ['unreadable_value', 'not_storable'].includes(p.code))).toBe(true);
+        expect(problems.every((p) => Object.keys(p).sort().join() === 'attribute,code,field' && ['unreadable_value', 'not_storable'].includes(p.code))).toBe(
+          true,
+        );
         // As the user store writes it: the content fields and the custom fields map, through lib-dynamodb's marshaller.
         const item = marshall({ ...fields, customFields }, { removeUndefinedValues: true, convertClassInstanceToMap: false });
         for (const attribute of Object.values(item)) expectStorable(attribute);
@@ -439,7 +454,11 @@ describe('mapEmployee', () => {
 });
 
 /** Each mapped attribute Personio sent ends up in the record or in a problem, never both, never neither. */
-function expectEveryPresentValueAccountedFor(employee: PersonioEmployee, mapping: ReturnType<typeof mappingSchema.parse>, mapped: { fields: object; customFields: object; problems: MappingProblem[] }): void {
+function expectEveryPresentValueAccountedFor(
+  employee: PersonioEmployee,
+  mapping: ReturnType<typeof mappingSchema.parse>,
+  mapped: { fields: object; customFields: object; problems: MappingProblem[] },
+): void {
   const sources = [
     ...Object.entries(mapping.fields).flatMap(([field, source]) => (source ? [[field, source, field in mapped.fields] as const] : [])),
     ...Object.entries(mapping.customFields).map(([name, source]) => [`customFields.${name}`, source, name in mapped.customFields] as const),

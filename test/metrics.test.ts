@@ -27,7 +27,11 @@ describe('the metrics the functions emit', () => {
     metrics.publishStoredMetrics();
 
     // Assess
-    const blob = lines.map((l) => l.trim()).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((b) => '_aws' in b);
+    const blob = lines
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((b) => '_aws' in b);
     expect(blob).toBeDefined();
     const aws = blob!['_aws'] as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
     expect(aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: importMetrics.namespace, Dimensions: [[importMetrics.dimension]] });

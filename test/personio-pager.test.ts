@@ -251,9 +251,10 @@ function pageOf(ids: readonly number[], query: ListEmployeesQuery, shape: PageSh
       : { total_elements: ids.length, current_page: Math.floor(query.offset / query.limit), total_pages: totalPages },
     offset: query.offset,
     limit: query.limit,
-    data: ids
-      .slice(query.offset, query.offset + query.limit)
-      .map((id) => ({ type: 'Employee', attributes: { [shape.idless?.(id) ? 'key' : 'id']: { value: id, type: shape.idless?.(id) ? 'standard' : 'integer' } } })),
+    data: ids.slice(query.offset, query.offset + query.limit).map((id) => ({
+      type: 'Employee',
+      attributes: { [shape.idless?.(id) ? 'key' : 'id']: { value: id, type: shape.idless?.(id) ? 'standard' : 'integer' } },
+    })),
   };
 }
 

@@ -150,7 +150,7 @@ describe('QueueSender', () => {
     expect(seqsOf(await drainBodies(queueUrl))).toEqual(range(10));
   });
 
-  it('delivers what the packer made of employees with U+FFFE/U+FFFF past real SQS\'s character check, exactly once each', async () => {
+  it("delivers what the packer made of employees with U+FFFE/U+FFFF past real SQS's character check, exactly once each", async () => {
     // Prepare
     const { queueUrl, faulty, sender } = await setUp([
       { kind: 'refuse-invalid-characters' },

@@ -36,7 +36,10 @@ describe('deactivation and its guard', () => {
     await connectThroughApi(world.env, 'few', world.env.personio);
     expect((await runImport(world.env, 'few')).status).toBe('completed');
     const before = await world.env.users.list('few');
-    const leaving = before.filter((u) => u.active).slice(0, 5).map((u) => u.personioId);
+    const leaving = before
+      .filter((u) => u.active)
+      .slice(0, 5)
+      .map((u) => u.personioId);
     expect(leaving).toHaveLength(5);
     sim.removeEmployees(leaving);
 
@@ -82,7 +85,12 @@ describe('deactivation and its guard', () => {
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ runId: held.runId, status: 'completed', deactivated: vanishing.length });
     const after = await world.env.users.list('many');
-    expect(after.filter((u) => !u.active && u.deactivationReason === 'not_in_personio').map((u) => u.personioId).sort()).toEqual([...vanishing].sort());
+    expect(
+      after
+        .filter((u) => !u.active && u.deactivationReason === 'not_in_personio')
+        .map((u) => u.personioId)
+        .sort(),
+    ).toEqual([...vanishing].sort());
     expect(after.filter((u) => u.active)).toHaveLength(active.length - vanishing.length);
 
     // Act / Assess: approving twice is refused

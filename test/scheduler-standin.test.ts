@@ -51,7 +51,13 @@ describe('the local EventBridge Scheduler stand-in', () => {
 
     // Assess
     expect(created.ScheduleArn).toBe('arn:aws:scheduler:eu-central-1:000000000000:schedule/imports/crud');
-    expect(read).toMatchObject({ Name: 'crud', GroupName: 'imports', ScheduleExpression: 'rate(1 hour)', State: 'ENABLED', Target: { Input: '{"tenantId":"a"}' } });
+    expect(read).toMatchObject({
+      Name: 'crud',
+      GroupName: 'imports',
+      ScheduleExpression: 'rate(1 hour)',
+      State: 'ENABLED',
+      Target: { Input: '{"tenantId":"a"}' },
+    });
     expect(read.CreationDate).toBeInstanceOf(Date);
     expect(updated).toMatchObject({ ScheduleExpression: 'rate(1 day)', State: 'DISABLED' });
     expect(gone).toBeInstanceOf(ResourceNotFoundException);

@@ -47,7 +47,11 @@ describe('the EventBridge Scheduler adapter', () => {
       ScheduleExpression: 'rate(1 hour)',
       State: 'ENABLED',
       FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 15 },
-      Target: expect.objectContaining({ Arn: options.targetArn, RoleArn: options.roleArn, Input: '{"tenantId":"acme","scheduledAt":"<aws.scheduler.scheduled-time>"}' }),
+      Target: expect.objectContaining({
+        Arn: options.targetArn,
+        RoleArn: options.roleArn,
+        Input: '{"tenantId":"acme","scheduledAt":"<aws.scheduler.scheduled-time>"}',
+      }),
     });
     expect(scheduler).not.toHaveReceivedCommand(UpdateScheduleCommand);
     expect(result).toEqual({ enabled: true, expression: 'rate(1 hour)', every: 'hourly', name: 'personio-acme', flexibleWindowMinutes: 15 });
@@ -62,7 +66,12 @@ describe('the EventBridge Scheduler adapter', () => {
     await schedules().put('acme', { enabled: false, expression: 'rate(1 day)' });
 
     // Assess
-    expect(scheduler).toHaveReceivedCommandExactlyOnceWith(UpdateScheduleCommand, { Name: 'personio-acme', GroupName: 'dado-imports', ScheduleExpression: 'rate(1 day)', State: 'DISABLED' });
+    expect(scheduler).toHaveReceivedCommandExactlyOnceWith(UpdateScheduleCommand, {
+      Name: 'personio-acme',
+      GroupName: 'dado-imports',
+      ScheduleExpression: 'rate(1 day)',
+      State: 'DISABLED',
+    });
   });
 
   it('runs at the exact time when the flexible window is 0', async () => {
@@ -70,7 +79,10 @@ describe('the EventBridge Scheduler adapter', () => {
     scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn' });
 
     // Act
-    await new EventBridgeSchedules(new SchedulerClient({ region: 'eu-central-1' }), { ...options, flexibleWindowMinutes: 0 }).put('acme', { enabled: true, expression: 'rate(1 hour)' });
+    await new EventBridgeSchedules(new SchedulerClient({ region: 'eu-central-1' }), { ...options, flexibleWindowMinutes: 0 }).put('acme', {
+      enabled: true,
+      expression: 'rate(1 hour)',
+    });
 
     // Assess
     expect(scheduler).toHaveReceivedCommandWith(CreateScheduleCommand, { FlexibleTimeWindow: { Mode: 'OFF' } });
@@ -96,7 +108,11 @@ describe('the EventBridge Scheduler adapter', () => {
 
   it('deletes a schedule, and treats one that is gone already as deleted', async () => {
     // Prepare
-    scheduler.on(DeleteScheduleCommand, { Name: 'personio-acme' }).resolves({}).on(DeleteScheduleCommand, { Name: 'personio-gone' }).rejects(new ResourceNotFoundException(meta));
+    scheduler
+      .on(DeleteScheduleCommand, { Name: 'personio-acme' })
+      .resolves({})
+      .on(DeleteScheduleCommand, { Name: 'personio-gone' })
+      .rejects(new ResourceNotFoundException(meta));
 
     // Act / Assess
     await expect(schedules().delete('acme')).resolves.toBeUndefined();

@@ -88,16 +88,24 @@ describe('npm start --mapping', () => {
   it.each([
     ['a file that does not exist', () => join(dir, 'missing.json'), /--mapping: cannot read .*missing\.json \(ENOENT\)/],
     ['a file that is not JSON', () => file('broken.json', '{"fields": '), /--mapping: .*broken\.json is not JSON/],
-    ['an unknown user field', () => file('unknown.json', { ...defaultMapping(), fields: { ...defaultMapping().fields, nickname: 'first_name' } }), /not a valid mapping: .*fields/],
-  ])('refuses %s before anything starts, naming the problem', async (_, path, message) => {
-    // Act
-    const run = await start(['--mapping', path()]);
+    [
+      'an unknown user field',
+      () => file('unknown.json', { ...defaultMapping(), fields: { ...defaultMapping().fields, nickname: 'first_name' } }),
+      /not a valid mapping: .*fields/,
+    ],
+  ])(
+    'refuses %s before anything starts, naming the problem',
+    async (_, path, message) => {
+      // Act
+      const run = await start(['--mapping', path()]);
 
-    // Assess
-    expect(run.code).not.toBe(0);
-    expect(run.out).toMatch(message);
-    expect(run.out).not.toContain('Local stack ready');
-  }, 60_000);
+      // Assess
+      expect(run.code).not.toBe(0);
+      expect(run.out).toMatch(message);
+      expect(run.out).not.toContain('Local stack ready');
+    },
+    60_000,
+  );
 
   it('refuses a mapping whose attribute the credential cannot read, naming the field, and imports nothing', async () => {
     // Prepare

@@ -35,12 +35,25 @@ describe('the user store on DynamoDB Local', () => {
     await db.send(
       new PutCommand({
         TableName: localNames.usersTable,
-        Item: { tenantId: 't-link', sk: 'user#dado-42', userId: 'dado-42', email: 'ada@example.com', emailKey: 'ada@example.com', firstName: 'Ada', active: true, customFields: {} },
+        Item: {
+          tenantId: 't-link',
+          sk: 'user#dado-42',
+          userId: 'dado-42',
+          email: 'ada@example.com',
+          emailKey: 'ada@example.com',
+          firstName: 'Ada',
+          active: true,
+          customFields: {},
+        },
       }),
     );
 
     // Act
-    const outcome = await users.upsertMany('t-link', [employee(7, { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', status: 'active' })], run1);
+    const outcome = await users.upsertMany(
+      't-link',
+      [employee(7, { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', status: 'active' })],
+      run1,
+    );
 
     // Assess
     expect(outcome).toMatchObject({ created: 0, updated: 1, failures: [] });
@@ -93,7 +106,9 @@ describe('the user store on DynamoDB Local', () => {
 
   it('costs one write per new user and none for unchanged ones', async () => {
     // Prepare
-    const batch = Array.from({ length: 50 }, (_, i) => employee(100 + i, { email: `u${i}@example.com`, status: 'active', managerPersonioId: i > 0 ? 100 : null }));
+    const batch = Array.from({ length: 50 }, (_, i) =>
+      employee(100 + i, { email: `u${i}@example.com`, status: 'active', managerPersonioId: i > 0 ? 100 : null }),
+    );
 
     // Act
     const first = await users.upsertMany('t-cost', batch, run1);

@@ -56,7 +56,9 @@ describe('the worker, whatever the order of delivery', () => {
   it('links a manager who could only be imported after the report', async () => {
     // Prepare: a manager without email (cannot be imported) and the people reporting to them
     const employees = env.sim!.employees();
-    const managerIds = new Set(employees.map((e) => (e.attributes['supervisor'] as { value: { attributes?: { id?: { value?: number } } } | null }).value?.attributes?.id?.value));
+    const managerIds = new Set(
+      employees.map((e) => (e.attributes['supervisor'] as { value: { attributes?: { id?: { value?: number } } } | null }).value?.attributes?.id?.value),
+    );
     const manager = employees.find((e) => managerIds.has(e.id) && typeof e.email === 'string' && e.email !== '')!;
     env.sim!.updateEmployee(manager.id, { email: '' });
     await connectThroughApi(env, 'late-boss', env.personio);

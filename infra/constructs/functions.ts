@@ -36,7 +36,7 @@ export const functionSettings: Record<FunctionName, FunctionSettings> = {
     memorySize: 512,
   },
   fetch: {
-    description: 'Personio fetch: pages through one tenant\'s employees and queues them for the worker',
+    description: "Personio fetch: pages through one tenant's employees and queues them for the worker",
     // 15 minutes (Lambda's maximum): a 50,000-employee tenant needs 3-4 min of paging at 15 req/s, more under 429
     // backoff, and the fetch may also finalize the run. The code budgets itself from getRemainingTimeInMillis(), so
     // this is a ceiling, not a cost.
@@ -110,12 +110,12 @@ export class ImportFunctions extends Construct {
     acknowledge(
       this.worker,
       'Serverless-LambdaDLQ',
-      'Only the SQS event source mapping invokes the worker, synchronously; failed messages go to the import queue\'s own dead-letter queue (redrive policy).',
+      "Only the SQS event source mapping invokes the worker, synchronously; failed messages go to the import queue's own dead-letter queue (redrive policy).",
     );
     acknowledge(
       this.sweeper,
       'Serverless-LambdaDLQ',
-      'The sweeper\'s events are a constant {} from its schedule: a dead-letter queue would keep copies of nothing, and the next firing (one sweep period later) does the same work. Its errors and throttles are alarmed.',
+      "The sweeper's events are a constant {} from its schedule: a dead-letter queue would keep copies of nothing, and the next firing (one sweep period later) does the same work. Its errors and throttles are alarmed.",
     );
   }
 

@@ -41,7 +41,7 @@ export class ImportQueue extends Construct {
     this.deadLetterQueue = deadLetterQueue(
       this,
       'DeadLetterQueue',
-      'This is the import queue\'s dead-letter queue: a redrive policy on it would only move failures further out of sight. Its depth is alarmed; redrive it to the import queue after a fix.',
+      "This is the import queue's dead-letter queue: a redrive policy on it would only move failures further out of sight. Its depth is alarmed; redrive it to the import queue after a fix.",
     );
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,
@@ -50,13 +50,11 @@ export class ImportQueue extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
 
-    props.worker.addEventSource(
-      new SqsEventSource(this.queue, { ...workerEventSource, reportBatchItemFailures: true }),
-    );
+    props.worker.addEventSource(new SqsEventSource(this.queue, { ...workerEventSource, reportBatchItemFailures: true }));
     acknowledge(
       props.worker,
       'Serverless-LambdaEventSourceMappingDestination',
-      'SQS event source mappings do not support on-failure destinations; failed messages go to the dead-letter queue through the import queue\'s redrive policy.',
+      "SQS event source mappings do not support on-failure destinations; failed messages go to the dead-letter queue through the import queue's redrive policy.",
     );
   }
 }

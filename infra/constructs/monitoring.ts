@@ -69,15 +69,55 @@ export class Monitoring extends Construct {
 
     for (const [name, fn] of Object.entries(props.functions)) {
       this.alarm(`${name}Errors`, `The ${name} function failed (uncaught error or timeout).`, fn.metricErrors({ period, statistic: Stats.SUM }), 1);
-      this.alarm(`${name}Throttles`, `The ${name} function was throttled (account or reserved concurrency exhausted).`, fn.metricThrottles({ period, statistic: Stats.SUM }), 1);
+      this.alarm(
+        `${name}Throttles`,
+        `The ${name} function was throttled (account or reserved concurrency exhausted).`,
+        fn.metricThrottles({ period, statistic: Stats.SUM }),
+        1,
+      );
     }
-    this.alarm('ImportDeadLetters', `Import messages failed ${MAX_RECEIVE_COUNT} times and sit in the dead-letter queue; fix the cause, then redrive.`, props.importDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: Stats.MAXIMUM }), 1);
-    this.alarm('FetchDeadLetters', 'Fetch invocations (scheduled or "import now") failed all retries; the event is in the fetch dead-letter queue.', props.fetchDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: Stats.MAXIMUM }), 1);
-    this.alarm('ImportQueueAge', `The import queue's oldest message is older than ${OLDEST_MESSAGE_ALARM.toHumanString()}.`, props.importQueue.metricApproximateAgeOfOldestMessage({ period, statistic: Stats.MAXIMUM }), OLDEST_MESSAGE_ALARM.toSeconds());
-    this.alarm('RunsFailed', 'An import run failed (Personio unreachable, credentials revoked, …); see the run record.', productMetric(metricNames.runsFailed), 1);
-    this.alarm('RunsHeld', 'An import run is held for approval: it would deactivate more users than the threshold allows.', productMetric(metricNames.runsHeld), 1);
-    this.alarm('RunsStalled', 'The sweeper failed an import run whose lease expired (a killed fetch, or a message stuck or in the DLQ); see the run record.', productMetric(metricNames.runsStalled), 1);
-    this.alarm('SweepTenantsFailed', 'The sweeper could not settle a tenant\'s run (an error; it tries again next sweep); see the sweeper\'s log.', productMetric(metricNames.sweepTenantsFailed), 1);
+    this.alarm(
+      'ImportDeadLetters',
+      `Import messages failed ${MAX_RECEIVE_COUNT} times and sit in the dead-letter queue; fix the cause, then redrive.`,
+      props.importDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: Stats.MAXIMUM }),
+      1,
+    );
+    this.alarm(
+      'FetchDeadLetters',
+      'Fetch invocations (scheduled or "import now") failed all retries; the event is in the fetch dead-letter queue.',
+      props.fetchDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: Stats.MAXIMUM }),
+      1,
+    );
+    this.alarm(
+      'ImportQueueAge',
+      `The import queue's oldest message is older than ${OLDEST_MESSAGE_ALARM.toHumanString()}.`,
+      props.importQueue.metricApproximateAgeOfOldestMessage({ period, statistic: Stats.MAXIMUM }),
+      OLDEST_MESSAGE_ALARM.toSeconds(),
+    );
+    this.alarm(
+      'RunsFailed',
+      'An import run failed (Personio unreachable, credentials revoked, …); see the run record.',
+      productMetric(metricNames.runsFailed),
+      1,
+    );
+    this.alarm(
+      'RunsHeld',
+      'An import run is held for approval: it would deactivate more users than the threshold allows.',
+      productMetric(metricNames.runsHeld),
+      1,
+    );
+    this.alarm(
+      'RunsStalled',
+      'The sweeper failed an import run whose lease expired (a killed fetch, or a message stuck or in the DLQ); see the run record.',
+      productMetric(metricNames.runsStalled),
+      1,
+    );
+    this.alarm(
+      'SweepTenantsFailed',
+      "The sweeper could not settle a tenant's run (an error; it tries again next sweep); see the sweeper's log.",
+      productMetric(metricNames.sweepTenantsFailed),
+      1,
+    );
     this.alarm(
       'ScheduleInvocationsDropped',
       'EventBridge Scheduler dropped invocations of the fetch (target unreachable or permission denied after retries).',
@@ -86,7 +126,7 @@ export class Monitoring extends Construct {
     );
     this.alarm(
       'SweepInvocationsFailed',
-      'EventBridge could not invoke the run sweeper after retries (permission or function missing): stalled runs are not settled until a tenant\'s next fetch.',
+      "EventBridge could not invoke the run sweeper after retries (permission or function missing): stalled runs are not settled until a tenant's next fetch.",
       props.sweepSchedule.metricFailedInvocations({ period }),
       1,
     );
@@ -160,7 +200,11 @@ export class Monitoring extends Construct {
       }),
     );
     dashboard.addWidgets(
-      new GraphWidget({ title: 'Functions: duration p95', width: 12, left: perFunction((fn, name) => fn.metricDuration({ period, statistic: Stats.p(95), label: name })) }),
+      new GraphWidget({
+        title: 'Functions: duration p95',
+        width: 12,
+        left: perFunction((fn, name) => fn.metricDuration({ period, statistic: Stats.p(95), label: name })),
+      }),
       new GraphWidget({
         title: 'Functions: concurrency (max)',
         width: 12,

@@ -51,14 +51,14 @@ export class SweepSchedule extends Construct {
     acknowledge(
       this.rule,
       'Serverless-EventBusDLQ',
-      'The rule\'s only event is a constant {}: a dead-letter queue would keep copies of nothing, and the next firing one sweep period later replaces an undelivered one. Delivery failures are alarmed (FailedInvocations).',
+      "The rule's only event is a constant {}: a dead-letter queue would keep copies of nothing, and the next firing one sweep period later replaces an undelivered one. Delivery failures are alarmed (FailedInvocations).",
     );
 
     props.sweeper.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: sweepPeriod });
     acknowledge(
       props.sweeper.node.findChild('EventInvokeConfig'),
       'Serverless-LambdaAsyncFailureDestination',
-      'A failed sweep is not kept: its event is a constant {}, the next firing one sweep period later does the same work, and the sweeper\'s errors and throttles are alarmed.',
+      "A failed sweep is not kept: its event is a constant {}, the next firing one sweep period later does the same work, and the sweeper's errors and throttles are alarmed.",
     );
   }
 

@@ -42,7 +42,10 @@ const connectBody = z
     clientId: credential('clientId'),
     clientSecret: credential('clientSecret'),
     // Recorded with the connection; Personio calls send the deployment's App ID (README, Connect API).
-    appId: z.string({ error: 'appId must be a string' }).regex(/^[A-Z0-9_]{1,64}$/, 'appId must be UPPER_SNAKE_CASE, 1 to 64 characters').optional(),
+    appId: z
+      .string({ error: 'appId must be a string' })
+      .regex(/^[A-Z0-9_]{1,64}$/, 'appId must be UPPER_SNAKE_CASE, 1 to 64 characters')
+      .optional(),
   })
   .strict();
 
@@ -145,7 +148,8 @@ export async function handleApiRequest(deps: ConnectDeps, request: ApiRequest): 
       const match = route.pattern.exec(request.path);
       if (!match) continue;
       const handler = route.methods[request.method.toUpperCase()];
-      if (!handler) throw new ConnectError('method_not_allowed', `${request.method} is not supported on ${request.path}; use ${Object.keys(route.methods).join(' or ')}.`);
+      if (!handler)
+        throw new ConnectError('method_not_allowed', `${request.method} is not supported on ${request.path}; use ${Object.keys(route.methods).join(' or ')}.`);
       const tenantId = parseTenantId(match[1] ?? '');
       const runId = match[2] === undefined ? '' : parseRunId(match[2]);
       const query = parseQuery(request.query, route.query ?? []);
@@ -175,7 +179,10 @@ function decode(raw: string): string {
 
 function parseTenantId(raw: string): string {
   const parsed = tenantIdSchema.safeParse(decode(raw));
-  if (!parsed.success) throw new ConnectError('invalid_tenant_id', `tenantId: ${parsed.error.issues[0]?.message ?? 'invalid'}.`, [{ field: 'tenantId', message: parsed.error.issues[0]?.message ?? 'invalid' }]);
+  if (!parsed.success)
+    throw new ConnectError('invalid_tenant_id', `tenantId: ${parsed.error.issues[0]?.message ?? 'invalid'}.`, [
+      { field: 'tenantId', message: parsed.error.issues[0]?.message ?? 'invalid' },
+    ]);
   return parsed.data;
 }
 
@@ -189,7 +196,8 @@ function parseQuery(raw: string | undefined, allowed: readonly string[]): URLSea
   const query = new URLSearchParams(raw ?? '');
   const details: { field: string; message: string }[] = [];
   for (const name of new Set(query.keys())) {
-    if (!allowed.includes(name)) details.push({ field: name, message: `unknown query parameter${allowed.length > 0 ? ` (this route takes ${allowed.join(', ')})` : ''}` });
+    if (!allowed.includes(name))
+      details.push({ field: name, message: `unknown query parameter${allowed.length > 0 ? ` (this route takes ${allowed.join(', ')})` : ''}` });
     else if (query.getAll(name).length > 1) details.push({ field: name, message: 'given more than once' });
   }
   if (details.length > 0) throw invalid(details);

@@ -30,6 +30,9 @@ export async function listAttributes(deps: ConnectDeps, tenantId: string): Promi
   const can = new Set(readable);
   const warnings = [...mappedTo.entries()]
     .filter(([source]) => !can.has(source))
-    .map(([source, targets]) => `${targets.join(', ')} ${targets.length > 1 ? 'are' : 'is'} mapped to ${source}, which the credential can no longer read: enable it in Personio under API credentials, or change the mapping.`);
+    .map(
+      ([source, targets]) =>
+        `${targets.join(', ')} ${targets.length > 1 ? 'are' : 'is'} mapped to ${source}, which the credential can no longer read: enable it in Personio under API credentials, or change the mapping.`,
+    );
   return { tenantId, attributes: attributes.map((a) => ({ ...toAttributeView(a), mappedTo: mappedTo.get(a.key) ?? [] })), warnings };
 }

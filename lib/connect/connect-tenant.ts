@@ -87,7 +87,9 @@ export async function connectTenant(deps: ConnectDeps, tenantId: string, input: 
   const { mapping, warnings } = restrictMapping(existing?.mapping ?? defaultMapping(birthday), defaultMapping(birthday), readable);
   const appId = input.appId ?? null;
   if (appId !== null && appId !== deps.personio.appId) {
-    warnings.push(`App ID ${appId} is recorded with the connection, but Personio calls identify as ${deps.personio.appId}, Dado's App ID (the same for every tenant).`);
+    warnings.push(
+      `App ID ${appId} is recorded with the connection, but Personio calls identify as ${deps.personio.appId}, Dado's App ID (the same for every tenant).`,
+    );
   }
 
   try {
@@ -98,11 +100,24 @@ export async function connectTenant(deps: ConnectDeps, tenantId: string, input: 
 
   // A reconnect (new credentials) keeps the tenant's schedule; a first connect, or one after a disconnect, gets the default.
   const wanted = existing?.schedule ?? { enabled: true, expression: deps.scheduleDefaults.expression };
-  const schedule = await putSchedule(deps, tenantId, { enabled: wanted.enabled, expression: wanted.expression }, 'Personio accepted the credentials and they are stored, but');
+  const schedule = await putSchedule(
+    deps,
+    tenantId,
+    { enabled: wanted.enabled, expression: wanted.expression },
+    'Personio accepted the credentials and they are stored, but',
+  );
 
   const now = deps.now().toISOString();
   const clientIdMasked = maskClientId(input.clientId);
-  await deps.connections.save({ tenantId, status: 'connected', clientIdMasked, mapping, readableAttributes: [...readable].sort(), connectedAt: now, updatedAt: now });
+  await deps.connections.save({
+    tenantId,
+    status: 'connected',
+    clientIdMasked,
+    mapping,
+    readableAttributes: [...readable].sort(),
+    connectedAt: now,
+    updatedAt: now,
+  });
   await deps.settings.connected(tenantId, { schedule, appId });
 
   return { tenantId, status: 'connected', clientId: clientIdMasked, appId, readableAttributes: attributes.map(toAttributeView), mapping, schedule, warnings };
@@ -168,7 +183,10 @@ export async function disconnectTenant(deps: ConnectDeps, tenantId: string): Pro
     await deps.schedules.delete(tenantId);
   } catch (error) {
     if (error instanceof ScheduleError) {
-      throw new ConnectError('schedule_unavailable', 'The import schedule could not be deleted (EventBridge Scheduler is unavailable); nothing was changed. Send DELETE again.');
+      throw new ConnectError(
+        'schedule_unavailable',
+        'The import schedule could not be deleted (EventBridge Scheduler is unavailable); nothing was changed. Send DELETE again.',
+      );
     }
     throw error;
   }
@@ -177,7 +195,10 @@ export async function disconnectTenant(deps: ConnectDeps, tenantId: string): Pro
   } catch (error) {
     const mapped = toConnectError(error, tenantId, 'stored');
     if (mapped.code !== 'secrets_unavailable') throw mapped;
-    throw new ConnectError('secrets_unavailable', 'The import schedule is deleted, but the credentials could not be deleted (Secrets Manager is unavailable). Send DELETE again.');
+    throw new ConnectError(
+      'secrets_unavailable',
+      'The import schedule is deleted, but the credentials could not be deleted (Secrets Manager is unavailable). Send DELETE again.',
+    );
   }
   await deps.settings.disconnected(tenantId, deps.now());
   return {

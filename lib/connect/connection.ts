@@ -21,7 +21,11 @@ export async function requireConnection(
  * Changes only these settings of the connection as it was read: a concurrent change (another admin's save, a
  * reconnect, a disconnect) makes this answer 409 `conflict` instead of silently writing back a stale copy.
  */
-export async function updateConnection(deps: Pick<ConnectDeps, 'connections' | 'now'>, read: ConnectionRecord, changes: Partial<Pick<ConnectionRecord, 'mapping' | 'readableAttributes'>>): Promise<void> {
+export async function updateConnection(
+  deps: Pick<ConnectDeps, 'connections' | 'now'>,
+  read: ConnectionRecord,
+  changes: Partial<Pick<ConnectionRecord, 'mapping' | 'readableAttributes'>>,
+): Promise<void> {
   try {
     await deps.connections.updateSettings(read, changes, deps.now());
   } catch (error) {

@@ -33,7 +33,9 @@ export class ConnectCredentials implements CredentialsVault {
       try {
         await this.client.send(new RestoreSecretCommand({ SecretId: this.store.secretName(tenantId) }));
       } catch (restoreError) {
-        throw new CredentialsError('secrets_unavailable', `Secrets Manager could not restore the credentials (${errorName(restoreError)}).`, { cause: restoreError });
+        throw new CredentialsError('secrets_unavailable', `Secrets Manager could not restore the credentials (${errorName(restoreError)}).`, {
+          cause: restoreError,
+        });
       }
       return this.store.put(tenantId, credentials);
     }

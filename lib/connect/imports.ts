@@ -24,7 +24,11 @@ export async function startImport(deps: ConnectDeps, tenantId: string): Promise<
   const claim = await claimTenant(deps, tenantId, runId, { light: true });
   if (!claim.claimed) {
     const running = claim.runningRunId;
-    if (running === undefined) throw new ConnectError('import_unavailable', 'The import could not be started because the connection changed meanwhile; nothing was started. Try again in a minute.');
+    if (running === undefined)
+      throw new ConnectError(
+        'import_unavailable',
+        'The import could not be started because the connection changed meanwhile; nothing was started. Try again in a minute.',
+      );
     throw new ConnectError(
       'import_running',
       `An import of tenant ${tenantId} is running (run ${running}); follow it with GET /tenants/${tenantId}/personio/imports/${running} and start another once it has finished.`,
@@ -35,7 +39,8 @@ export async function startImport(deps: ConnectDeps, tenantId: string): Promise<
     await deps.imports.invokeAsync({ tenantId, runId });
   } catch (error) {
     await deps.connections.releaseRun(tenantId, runId);
-    if (error instanceof InvokeError) throw new ConnectError('import_unavailable', 'The import could not be started (AWS Lambda is unavailable); nothing was started. Try again in a minute.');
+    if (error instanceof InvokeError)
+      throw new ConnectError('import_unavailable', 'The import could not be started (AWS Lambda is unavailable); nothing was started. Try again in a minute.');
     throw error;
   }
   return { tenantId, runId, status: 'accepted' };
@@ -65,4 +70,7 @@ export async function approveImport(deps: ConnectDeps, tenantId: string, runId: 
 }
 
 const runNotFound = (tenantId: string, runId: string) =>
-  new ConnectError('run_not_found', `Tenant ${tenantId} has no run ${runId}. A run started a moment ago appears once its fetch begins; list recent runs with GET /tenants/${tenantId}/personio.`);
+  new ConnectError(
+    'run_not_found',
+    `Tenant ${tenantId} has no run ${runId}. A run started a moment ago appears once its fetch begins; list recent runs with GET /tenants/${tenantId}/personio.`,
+  );

@@ -67,7 +67,8 @@ function checkMapping(tenantId: string, mapping: Mapping, readable: readonly str
   const details: { field: string; message: string }[] = [];
   for (const field of userFieldNames) {
     const source = mapping.fields[field];
-    if (source !== null && !can.has(source)) details.push({ field: `fields.${field}`, message: `${source} is not readable by the Personio credential (${fieldLabels[field]}: ${hint})` });
+    if (source !== null && !can.has(source))
+      details.push({ field: `fields.${field}`, message: `${source} is not readable by the Personio credential (${fieldLabels[field]}: ${hint})` });
   }
   for (const [name, source] of Object.entries(mapping.customFields)) {
     if (!can.has(source)) details.push({ field: `customFields.${name}`, message: `${source} is not readable by the Personio credential (${hint})` });
@@ -99,7 +100,17 @@ export async function previewMapping(deps: ConnectDeps, tenantId: string, mappin
   const employees: PreviewEmployee[] = [];
   for (const result of mapped) {
     if (!result.ok) {
-      employees.push({ personioId: result.personioId ?? null, outcome: 'unmappable', action: 'refuse', why: `Not imported: ${result.reason.replace('_', ' ')}.`, userId: null, fields: {}, customFields: {}, changes: [], problems: [result.reason] });
+      employees.push({
+        personioId: result.personioId ?? null,
+        outcome: 'unmappable',
+        action: 'refuse',
+        why: `Not imported: ${result.reason.replace('_', ' ')}.`,
+        userId: null,
+        fields: {},
+        customFields: {},
+        changes: [],
+        problems: [result.reason],
+      });
       continue;
     }
     const { employee } = result;
@@ -145,15 +156,26 @@ function existingStory(user: UserRecord, nextActive: boolean, changed: number, a
 }
 
 /** What happens to a new address an existing user's employee brings, as the import decides it. */
-async function addressStory(deps: ConnectDeps, tenantId: string, user: UserRecord, email: string | null): Promise<{ refused: boolean; why: string } | undefined> {
+async function addressStory(
+  deps: ConnectDeps,
+  tenantId: string,
+  user: UserRecord,
+  email: string | null,
+): Promise<{ refused: boolean; why: string } | undefined> {
   if (!email || email.toLowerCase() === user.email?.toLowerCase()) return undefined;
   const decision = decideEmail(await deps.users.emailHolders(tenantId, email), { userId: user.userId, personioId: user.personioId }, false);
   switch (decision.kind) {
     case 'take':
-      return { refused: false, why: `The new address takes over that of ${decision.from.map((u) => `user ${u.userId} (Personio id ${u.personioId ?? 'none'})`).join(', ')}, who left.` };
+      return {
+        refused: false,
+        why: `The new address takes over that of ${decision.from.map((u) => `user ${u.userId} (Personio id ${u.personioId ?? 'none'})`).join(', ')}, who left.`,
+      };
     case 'defer':
     case 'conflict':
-      return { refused: true, why: `The new address belongs to the active user of Personio employee ${decision.holder.personioId}: the user keeps its address (email_taken) until that employee has left.` };
+      return {
+        refused: true,
+        why: `The new address belongs to the active user of Personio employee ${decision.holder.personioId}: the user keeps its address (email_taken) until that employee has left.`,
+      };
     case 'link':
       return { refused: true, why: `The new address belongs to Dado user ${decision.userId}, not linked to Personio: the user keeps its address.` };
     case 'free':
@@ -166,12 +188,19 @@ async function newStory(deps: ConnectDeps, tenantId: string, employee: MappedEmp
   const email = employee.fields.email;
   if (!email) return { action: 'refuse', why: 'Not imported: Personio has no usable email address for the employee.' };
   const inactive = employee.personioStatus === 'inactive' ? ' inactive (Personio says inactive)' : '';
-  const decision = decideEmail(await deps.users.emailHolders(tenantId, email), { userId: personioUserId(tenantId, employee.personioId), personioId: employee.personioId }, false);
+  const decision = decideEmail(
+    await deps.users.emailHolders(tenantId, email),
+    { userId: personioUserId(tenantId, employee.personioId), personioId: employee.personioId },
+    false,
+  );
   switch (decision.kind) {
     case 'link':
       return { action: 'update', why: `An existing Dado user with this address (user ${decision.userId}) is linked to the employee${inactive}.` };
     case 'take':
-      return { action: 'create', why: `Created${inactive}, taking over the address of ${decision.from.map((u) => `user ${u.userId} (Personio id ${u.personioId ?? 'none'})`).join(', ')}, who left; that user keeps it as previousEmail.` };
+      return {
+        action: 'create',
+        why: `Created${inactive}, taking over the address of ${decision.from.map((u) => `user ${u.userId} (Personio id ${u.personioId ?? 'none'})`).join(', ')}, who left; that user keeps it as previousEmail.`,
+      };
     case 'defer':
     case 'conflict':
       return {
@@ -194,7 +223,8 @@ function diff(user: UserRecord, next: ReturnType<typeof mergeContent>): FieldCha
   }
   const names = new Set([...Object.keys(current.customFields), ...Object.keys(next.customFields)]);
   for (const name of [...names].sort()) {
-    if (!same(current.customFields[name], next.customFields[name])) changes.push({ field: `customFields.${name}`, from: current.customFields[name] ?? null, to: next.customFields[name] ?? null });
+    if (!same(current.customFields[name], next.customFields[name]))
+      changes.push({ field: `customFields.${name}`, from: current.customFields[name] ?? null, to: next.customFields[name] ?? null });
   }
   return changes;
 }

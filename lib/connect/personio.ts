@@ -36,7 +36,13 @@ export async function readableAttributes(client: PersonioClient): Promise<Attrib
   return [...attributes, ...extra];
 }
 
-export const toAttributeView = (a: AttributeInfo): AttributeView => ({ key: a.key, label: a.label, type: a.type, universalId: a.universal_id, options: a.options });
+export const toAttributeView = (a: AttributeInfo): AttributeView => ({
+  key: a.key,
+  label: a.label,
+  type: a.type,
+  universalId: a.universal_id,
+  options: a.options,
+});
 
 /**
  * What a Personio or Secrets Manager failure means for the admin. `stored`: the credentials came from the
@@ -48,17 +54,26 @@ export function toConnectError(error: unknown, tenantId: string, credentials: 'g
     switch (error.code) {
       case 'invalid_credentials':
         return credentials === 'given'
-          ? new ConnectError('invalid_credentials', 'Personio rejected the Client ID or Client Secret. Check both in Personio under Settings → Integrations → API credentials.')
+          ? new ConnectError(
+              'invalid_credentials',
+              'Personio rejected the Client ID or Client Secret. Check both in Personio under Settings → Integrations → API credentials.',
+            )
           : new ConnectError(
               'invalid_credentials',
               `Personio no longer accepts the stored credentials of tenant ${tenantId} (rotated or revoked in Personio). Connect again with valid ones: PUT /tenants/${tenantId}/personio.`,
             );
       case 'forbidden':
-        return new ConnectError('invalid_credentials', 'Personio accepted the credentials but refuses to list employees with them: give the credential read access to employees.');
+        return new ConnectError(
+          'invalid_credentials',
+          'Personio accepted the credentials but refuses to list employees with them: give the credential read access to employees.',
+        );
       case 'rate_limited':
         return new ConnectError('personio_rate_limited', 'Personio is rate-limiting this credential; try again in a minute.');
       default:
-        return new ConnectError('personio_unavailable', `Personio could not be reached or answered unexpectedly (${error.code}); nothing was stored. Try again later.`);
+        return new ConnectError(
+          'personio_unavailable',
+          `Personio could not be reached or answered unexpectedly (${error.code}); nothing was stored. Try again later.`,
+        );
     }
   }
   if (error instanceof CredentialsError) {
@@ -66,7 +81,10 @@ export function toConnectError(error: unknown, tenantId: string, credentials: 'g
       return new ConnectError('not_connected', `No Personio credentials are stored for tenant ${tenantId}. Connect with PUT /tenants/${tenantId}/personio.`);
     }
     if (error.code === 'credentials_unreadable') {
-      return new ConnectError('invalid_credentials', `The stored Personio credentials of tenant ${tenantId} are unusable. Connect again: PUT /tenants/${tenantId}/personio.`);
+      return new ConnectError(
+        'invalid_credentials',
+        `The stored Personio credentials of tenant ${tenantId} are unusable. Connect again: PUT /tenants/${tenantId}/personio.`,
+      );
     }
     return new ConnectError('secrets_unavailable', 'Secrets Manager could not be reached; nothing was changed. Try again later.');
   }
@@ -89,7 +107,8 @@ export async function withStoredCredentials<T>(deps: ConnectDeps, tenantId: stri
   try {
     return await call(personioClient(deps, credentials));
   } catch (error) {
-    if (error instanceof PersonioError && error.code === 'invalid_credentials') await deps.connections.markCredentialsInvalid(tenantId, deps.now(), credentialsAt);
+    if (error instanceof PersonioError && error.code === 'invalid_credentials')
+      await deps.connections.markCredentialsInvalid(tenantId, deps.now(), credentialsAt);
     throw toConnectError(error, tenantId, 'stored');
   }
 }

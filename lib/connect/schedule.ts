@@ -25,13 +25,27 @@ export async function setSchedule(deps: ConnectDeps, tenantId: string, input: Sc
 }
 
 /** Creates or updates the tenant's schedule; `context` says what already happened when Scheduler fails. */
-export async function putSchedule(deps: ConnectDeps, tenantId: string, wanted: { enabled: boolean; expression: string }, context: string): Promise<ScheduleSettings> {
+export async function putSchedule(
+  deps: ConnectDeps,
+  tenantId: string,
+  wanted: { enabled: boolean; expression: string },
+  context: string,
+): Promise<ScheduleSettings> {
   try {
     const saved = await deps.schedules.put(tenantId, wanted);
-    return { enabled: saved.enabled, every: intervalOf(saved.expression), expression: saved.expression, flexibleWindowMinutes: saved.flexibleWindowMinutes, updatedAt: deps.now().toISOString() };
+    return {
+      enabled: saved.enabled,
+      every: intervalOf(saved.expression),
+      expression: saved.expression,
+      flexibleWindowMinutes: saved.flexibleWindowMinutes,
+      updatedAt: deps.now().toISOString(),
+    };
   } catch (error) {
     if (error instanceof ScheduleError) {
-      throw new ConnectError('schedule_unavailable', `${context} the import schedule could not be saved (EventBridge Scheduler is unavailable). Send the same request again.`);
+      throw new ConnectError(
+        'schedule_unavailable',
+        `${context} the import schedule could not be saved (EventBridge Scheduler is unavailable). Send the same request again.`,
+      );
     }
     throw error;
   }

@@ -43,7 +43,12 @@ export class ConnectSettingsStore {
 
   /** Status disconnected, no schedule; mapping, runs and users stay. */
   async disconnected(tenantId: string, now: Date): Promise<void> {
-    await this.update(tenantId, 'SET #status = :status, disconnectedAt = :now, updatedAt = :now REMOVE schedule', { ':status': 'disconnected', ':now': now.toISOString() }, { '#status': 'status' });
+    await this.update(
+      tenantId,
+      'SET #status = :status, disconnectedAt = :now, updatedAt = :now REMOVE schedule',
+      { ':status': 'disconnected', ':now': now.toISOString() },
+      { '#status': 'status' },
+    );
   }
 
   private async update(tenantId: string, expression: string, values: Record<string, unknown>, names?: Record<string, string>): Promise<void> {

@@ -31,7 +31,15 @@ export interface FetchInput {
 }
 
 export type FetchOutcome =
-  | { status: 'fetched'; runId: string; messagesSent: number; employeesFetched: number; personioRequests: number; personio429: number; finalStatus: 'completed' | 'held' | undefined }
+  | {
+      status: 'fetched';
+      runId: string;
+      messagesSent: number;
+      employeesFetched: number;
+      personioRequests: number;
+      personio429: number;
+      finalStatus: 'completed' | 'held' | undefined;
+    }
   | { status: 'failed'; runId: string; failure: Finding; personio429: number }
   | { status: 'already_running'; runId: string | undefined }
   | { status: 'duplicate'; scheduledAt: string }
@@ -109,7 +117,8 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
     // Bounded here too, so the outcome answers what the run record holds.
     const failure = boundedFinding(describeFailure(error));
     // Only the credential this fetch used: an admin may have reconnected with a new one meanwhile.
-    if (error instanceof PersonioError && error.code === 'invalid_credentials') await deps.connections.markCredentialsInvalid(input.tenantId, deps.now(), connection.credentialsAt);
+    if (error instanceof PersonioError && error.code === 'invalid_credentials')
+      await deps.connections.markCredentialsInvalid(input.tenantId, deps.now(), connection.credentialsAt);
     await deps.runs.fail(input.tenantId, runId, failure, stats, deps.now());
     await deps.connections.releaseRun(input.tenantId, runId);
     return { status: 'failed', runId, failure, personio429: stats.personio429 };

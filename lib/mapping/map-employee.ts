@@ -64,9 +64,7 @@ export interface MappedEmployee {
   personioStatus?: Status;
 }
 
-export type MapResult =
-  | { ok: true; employee: MappedEmployee }
-  | { ok: false; personioId: number | undefined; reason: string };
+export type MapResult = { ok: true; employee: MappedEmployee } | { ok: false; personioId: number | undefined; reason: string };
 
 type Converter = (value: unknown) => unknown;
 
@@ -136,7 +134,12 @@ export function mapEmployee(employee: PersonioEmployee, mapping: Mapping): MapRe
  * whenever it is sent (the fetch always asks for it), imported as a field or not. A value it cannot read is a problem,
  * reported once (under the status field when that is imported, as `active` otherwise).
  */
-function leaverSignal(employee: PersonioEmployee, mapping: Mapping, fields: Partial<Record<UserFieldName, unknown>>, problems: MappingProblem[]): Status | undefined {
+function leaverSignal(
+  employee: PersonioEmployee,
+  mapping: Mapping,
+  fields: Partial<Record<UserFieldName, unknown>>,
+  problems: MappingProblem[],
+): Status | undefined {
   const attribute = employee['status'];
   if (!attribute) return undefined;
   // Already converted when the status field is imported from it (the common case): read it once.

@@ -48,7 +48,9 @@ const customName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'letters, di
  */
 export const mappingSchema = z
   .object({
-    fields: z.object(Object.fromEntries(userFieldNames.map((f) => [f, attributeKey.nullable()])) as Record<UserFieldName, z.ZodNullable<typeof attributeKey>>).strict(),
+    fields: z
+      .object(Object.fromEntries(userFieldNames.map((f) => [f, attributeKey.nullable()])) as Record<UserFieldName, z.ZodNullable<typeof attributeKey>>)
+      .strict(),
     customFields: z.record(customName, attributeKey.regex(/^dynamic_\d+$/, 'a custom attribute key (dynamic_<id>)')).default({}),
   })
   .strict()

@@ -86,9 +86,7 @@ export function personioUrl(baseUrl: string, path: string): string {
 function credentialKey(baseUrl: string, credentials: PersonioCredentials): string {
   // One Personio, however its root is spelled: `url`, `url/` and `url/v1` share a token and a limiter.
   const root = personioUrl(baseUrl, '/v1/').replace(/\/v1\/$/, '');
-  return createHash('sha256')
-    .update(`${root}\0${credentials.clientId}\0${credentials.clientSecret}`)
-    .digest('hex');
+  return createHash('sha256').update(`${root}\0${credentials.clientId}\0${credentials.clientSecret}`).digest('hex');
 }
 
 /** Forgets every cached token (tests, and a disconnect that must not leave a usable token behind). */
@@ -296,7 +294,8 @@ export class PersonioClient {
         }
         // After a breach the auth endpoint refuses everything for 60 s; asking sooner only extends it.
         if (error instanceof PersonioError && error.code === 'rate_limited' && cooldowns < 2) {
-          if (Date.now() + AUTH_COOLDOWN_MS > this.waitUntil()) throw this.overBudget(error, `Waiting out the auth endpoint's ${seconds(AUTH_COOLDOWN_MS)} cool-down`);
+          if (Date.now() + AUTH_COOLDOWN_MS > this.waitUntil())
+            throw this.overBudget(error, `Waiting out the auth endpoint's ${seconds(AUTH_COOLDOWN_MS)} cool-down`);
           cooldowns++;
           await sleep(AUTH_COOLDOWN_MS);
           continue;

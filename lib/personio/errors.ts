@@ -1,12 +1,5 @@
 /** Stable codes an admin, a run report or the worker can act on; never parse Personio's (often German) messages. */
-export type PersonioErrorCode =
-  | 'invalid_credentials'
-  | 'forbidden'
-  | 'not_found'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'bad_response'
-  | 'timeout';
+export type PersonioErrorCode = 'invalid_credentials' | 'forbidden' | 'not_found' | 'rate_limited' | 'unavailable' | 'bad_response' | 'timeout';
 
 const retryableCodes: ReadonlySet<PersonioErrorCode> = new Set(['rate_limited', 'unavailable', 'timeout']);
 
@@ -18,11 +11,7 @@ export class PersonioError extends Error {
   /** Personio's own message from its error envelope, for the report; never contains our secret or token. */
   readonly personioMessage: string | undefined;
 
-  constructor(
-    code: PersonioErrorCode,
-    message: string,
-    options: { status?: number; personioMessage?: string; cause?: unknown } = {},
-  ) {
+  constructor(code: PersonioErrorCode, message: string, options: { status?: number; personioMessage?: string; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     this.status = options.status;

@@ -42,11 +42,7 @@ const NOT_SHARED = { first: false, last: false };
  * neighbour's last (or a page that comes back short or with another total) means the list moved under
  * the run; a verification pass then re-reads it and hands on only employees not seen yet.
  */
-export async function pageEmployees(
-  source: EmployeePageSource,
-  options: PageEmployeesOptions,
-  onPage: Deliver,
-): Promise<PagingSummary> {
+export async function pageEmployees(source: EmployeePageSource, options: PageEmployeesOptions, onPage: Deliver): Promise<PagingSummary> {
   // The client never asks for more than Personio serves, so the offsets must step by what a page really holds.
   const pageSize = Math.min(Math.max(1, Math.trunc(options.pageSize ?? MAX_PAGE_SIZE)), MAX_PAGE_SIZE);
   // One employee of overlap costs one request in 99; a page of one cannot overlap.

@@ -6,7 +6,15 @@ import * as z from 'zod';
  * missing metadata).
  */
 
-const looseInt = z.union([z.number(), z.string().trim().regex(/^-?\d+$/)]).transform((v) => Number(v));
+const looseInt = z
+  .union([
+    z.number(),
+    z
+      .string()
+      .trim()
+      .regex(/^-?\d+$/),
+  ])
+  .transform((v) => Number(v));
 
 export const attributeSchema = z.object({
   value: z.unknown(),
@@ -49,8 +57,14 @@ const attributeInfoSchema = z.object({
   key: z.string().min(1),
   label: z.string().catch(''),
   type: z.string().catch('standard'),
-  universal_id: z.string().nullish().transform((v) => v ?? null),
-  options: z.array(z.unknown()).nullish().transform((v) => (v ?? []).map(String)),
+  universal_id: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? null),
+  options: z
+    .array(z.unknown())
+    .nullish()
+    .transform((v) => (v ?? []).map(String)),
 });
 
 export const attributesResponseSchema = z.object({ success: z.literal(true), data: z.array(attributeInfoSchema) });

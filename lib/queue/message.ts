@@ -9,9 +9,7 @@ export const importMessageSchema = z.object({
   seq: z.number().int().nonnegative(),
   /** When the fetch read these pages; an older message never overwrites data fetched later. */
   fetchedAt: z.iso.datetime(),
-  employees: z.array(
-    z.record(z.string(), z.object({ value: z.unknown(), type: z.string().optional(), universal_id: z.string().optional() })),
-  ),
+  employees: z.array(z.record(z.string(), z.object({ value: z.unknown(), type: z.string().optional(), universal_id: z.string().optional() }))),
 });
 
 export type ImportMessage = z.infer<typeof importMessageSchema>;

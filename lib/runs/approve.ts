@@ -33,14 +33,25 @@ export async function approveRun(deps: FinalizeDeps & { connections: ConnectionS
   // An approval whose caller died (lease expired) can be given again.
   const retakable = run.status === 'approving' && leaseExpired(run.leaseExpiresAt, now);
   if (run.status !== 'held' && !retakable) {
-    throw new RunError('run_not_held', run.status === 'approving' ? `Run ${runId} is being approved.` : `Run ${runId} is ${run.status}, not held: there is nothing to approve.`);
+    throw new RunError(
+      'run_not_held',
+      run.status === 'approving' ? `Run ${runId} is being approved.` : `Run ${runId} is ${run.status}, not held: there is nothing to approve.`,
+    );
   }
   const newer = await supersedingRun(deps, run);
-  if (newer) throw new RunError('run_superseded', `Run ${runId} was superseded by run ${newer.runId}, which saw Personio since; its pending deactivations no longer apply.`);
+  if (newer)
+    throw new RunError(
+      'run_superseded',
+      `Run ${runId} was superseded by run ${newer.runId}, which saw Personio since; its pending deactivations no longer apply.`,
+    );
   // No run starts while the approval deactivates, and none may be running: its picture would be newer.
   const claim = await claimTenant(deps, tenantId, runId, { light: true });
   if (!claim.claimed) {
-    throw new RunError('import_running', `An import of tenant ${tenantId} is running (run ${claim.runningRunId ?? 'unknown'}); it will supersede run ${runId} or hold again. Look at its outcome first.`, claim.runningRunId);
+    throw new RunError(
+      'import_running',
+      `An import of tenant ${tenantId} is running (run ${claim.runningRunId ?? 'unknown'}); it will supersede run ${runId} or hold again. Look at its outcome first.`,
+      claim.runningRunId,
+    );
   }
   // Noted before the claim: if this caller dies after claiming, the sweeper finds the approval and finishes it.
   await deps.connections.noteApproval(tenantId, runId);
@@ -58,7 +69,10 @@ export async function approveRun(deps: FinalizeDeps & { connections: ConnectionS
  */
 export async function applyApproval(deps: FinalizeDeps, run: Run): Promise<Run> {
   const pending = await deps.runs.pending(run.tenantId, run.runId);
-  const stored = await deps.users.getStored(run.tenantId, pending.map((p) => p.userId));
+  const stored = await deps.users.getStored(
+    run.tenantId,
+    pending.map((p) => p.userId),
+  );
   // Exactly as held: a user whose content changed since (a newer import wrote it) is not the user the admin approved.
   const unchanged = pending.flatMap((p) => {
     const user = stored.get(p.userId);

@@ -43,7 +43,12 @@ export function decideDeactivations(deps: FinalizeDeps, run: Run, users: StoredU
     return {
       held: false,
       gone: [],
-      findings: [{ code: 'personio_list_incomplete', message: `${run.rejectedCount} employees could not be handed on, too many to keep their ids; nobody was deactivated by this run.` }],
+      findings: [
+        {
+          code: 'personio_list_incomplete',
+          message: `${run.rejectedCount} employees could not be handed on, too many to keep their ids; nobody was deactivated by this run.`,
+        },
+      ],
     };
   }
   const active = managedActiveUsers(users);
@@ -55,7 +60,10 @@ export function decideDeactivations(deps: FinalizeDeps, run: Run, users: StoredU
       held: true,
       gone,
       findings: [
-        { code: 'personio_list_empty', message: `Personio listed no employees, though ${active.length} users are active: check the credential's access in Personio.` },
+        {
+          code: 'personio_list_empty',
+          message: `Personio listed no employees, though ${active.length} users are active: check the credential's access in Personio.`,
+        },
         heldFinding(gone.length, active.length, 'Personio listed nobody'),
       ],
     };
@@ -136,7 +144,11 @@ function managedActiveUsers(users: StoredUser[]): StoredUser[] {
 }
 
 /** Deactivates each (never deletes) under the versioned condition; answers how many were deactivated. */
-export async function deactivateAll(deps: Pick<FinalizeDeps, 'users'>, run: Pick<Run, 'tenantId' | 'runId' | 'startedAt'>, users: StoredUser[]): Promise<number> {
+export async function deactivateAll(
+  deps: Pick<FinalizeDeps, 'users'>,
+  run: Pick<Run, 'tenantId' | 'runId' | 'startedAt'>,
+  users: StoredUser[],
+): Promise<number> {
   let count = 0;
   await forEachLimited(users, WRITE_CONCURRENCY, async (user) => {
     if (await deps.users.deactivate(run.tenantId, user, { asOf: run.startedAt, runId: run.runId, reason: 'not_in_personio' })) count++;

@@ -23,7 +23,12 @@ export interface FinalizeDeps {
  * only one does the work. A run that is final, failed, or whose lease expired is refused by the claim: its messages
  * still apply their data, but it decides nothing.
  */
-export async function finalizeRun(deps: FinalizeDeps, tenantId: string, runId: string, options: { late?: boolean } = {}): Promise<'completed' | 'held' | undefined> {
+export async function finalizeRun(
+  deps: FinalizeDeps,
+  tenantId: string,
+  runId: string,
+  options: { late?: boolean } = {},
+): Promise<'completed' | 'held' | undefined> {
   const now = deps.now();
   if (!(await deps.runs.claimFinalization(tenantId, runId, now, leaseUntil(now, runLeases.finalizingMs), options))) return undefined;
   const run = await deps.runs.get(tenantId, runId);
@@ -36,7 +41,11 @@ export async function finalizeRun(deps: FinalizeDeps, tenantId: string, runId: s
     await deps.runs.fail(
       tenantId,
       runId,
-      { code: 'run_stalled', message: 'The run was settled too late to finish: the record of what its messages saw has expired. Nobody was deactivated; the next import starts afresh.' },
+      {
+        code: 'run_stalled',
+        message:
+          'The run was settled too late to finish: the record of what its messages saw has expired. Nobody was deactivated; the next import starts afresh.',
+      },
       {},
       deps.now(),
       { claimedFinalization: true },
@@ -60,13 +69,21 @@ export async function finalizeRun(deps: FinalizeDeps, tenantId: string, runId: s
   findings.push(...decision.findings);
   let deactivated = 0;
   if (decision.held) {
-    await deps.runs.savePending(tenantId, runId, decision.gone.map((u) => ({ userId: u.userId, contentHash: u.contentHash })));
+    await deps.runs.savePending(
+      tenantId,
+      runId,
+      decision.gone.map((u) => ({ userId: u.userId, contentHash: u.contentHash })),
+    );
   } else {
     // A completion taken over from a worker that died after deactivating some: those count as this run's too.
     const earlier = users.filter((u) => !u.active && u.deactivatedInRun === runId).length;
     deactivated = (await deactivateAll(deps, run, decision.gone)) + earlier;
     const skipped = decision.gone.length - (deactivated - earlier);
-    if (skipped > 0) findings.push({ code: 'deactivation_skipped', message: `${skipped} user(s) missing from Personio were left active: a newer import wrote them after this run began.` });
+    if (skipped > 0)
+      findings.push({
+        code: 'deactivation_skipped',
+        message: `${skipped} user(s) missing from Personio were left active: a newer import wrote them after this run began.`,
+      });
   }
   // Employees whose address was held by a user the run might find gone: now every leaver is known (and deactivated,
   // unless the run is held), so the address passes to them or is a genuine conflict.
@@ -113,4 +130,3 @@ async function linkManagers(deps: FinalizeDeps, tenantId: string, users: StoredU
     });
   }
 }
-

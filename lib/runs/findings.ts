@@ -88,7 +88,10 @@ export function duplicateAddressFindings(users: readonly StoredUser[]): Finding[
   }
   const groups = [...byAddress.values()].filter((ids) => ids.length > 1);
   if (groups.length === 0) return [];
-  const sample = groups.slice(0, 10).map((ids) => ids.join(' and ')).join('; ');
+  const sample = groups
+    .slice(0, 10)
+    .map((ids) => ids.join(' and '))
+    .join('; ');
   return [
     {
       code: 'email_duplicates',

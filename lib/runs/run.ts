@@ -16,7 +16,8 @@ export const isFinalRunStatus = (status: unknown): boolean => typeof status === 
  * The states that hold the tenant: one run at a time from its fetch until it is final (a held run does not block, but
  * its approval does: no run starts while users are being deactivated on an older picture).
  */
-export const blocksTenant = (status: RunStatus): boolean => status === 'fetching' || status === 'processing' || status === 'finalizing' || status === 'approving';
+export const blocksTenant = (status: RunStatus): boolean =>
+  status === 'fetching' || status === 'processing' || status === 'finalizing' || status === 'approving';
 export type RunMode = 'full';
 
 export interface Finding {

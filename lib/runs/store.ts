@@ -33,7 +33,15 @@ export class RunStore {
   ) {}
 
   /** Creates the run; undefined when a run with this id exists already (another delivery of the same fetch made it). */
-  async create(input: { tenantId: string; runId: string; mode: RunMode; trigger: string; mapping: Mapping; startedAt: Date; leaseExpiresAt: number }): Promise<Run | undefined> {
+  async create(input: {
+    tenantId: string;
+    runId: string;
+    mode: RunMode;
+    trigger: string;
+    mapping: Mapping;
+    startedAt: Date;
+    leaseExpiresAt: number;
+  }): Promise<Run | undefined> {
     const run: Run = {
       tenantId: input.tenantId,
       runId: input.runId,
@@ -132,7 +140,8 @@ export class RunStore {
     // without this fetch (failed as stalled). Only the first is ours to go on with.
     if (!closed) {
       const run = await this.get(tenantId, runId);
-      if (!run?.fetchFinishedAt || run.messagesSent !== fetch.messagesSent) throw new RunStoreError('run_moved_on', `Run ${runId} is ${run?.status ?? 'gone'}; its fetch could not close it.`);
+      if (!run?.fetchFinishedAt || run.messagesSent !== fetch.messagesSent)
+        throw new RunStoreError('run_moved_on', `Run ${runId} is ${run?.status ?? 'gone'}; its fetch could not close it.`);
     }
     const progress = await this.db.send(
       new UpdateCommand({

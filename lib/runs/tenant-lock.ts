@@ -30,7 +30,13 @@ export async function claimTenant(deps: TenantLockDeps, tenantId: string, runId:
 }
 
 /** Settles the tenant's current run if it stalled, and frees the tenant once that run no longer holds it. */
-export async function settleTenant(deps: TenantLockDeps, tenantId: string, runId: string, lockExpiresAt: number | undefined, options: SettleOptions = {}): Promise<void> {
+export async function settleTenant(
+  deps: TenantLockDeps,
+  tenantId: string,
+  runId: string,
+  lockExpiresAt: number | undefined,
+  options: SettleOptions = {},
+): Promise<void> {
   if (!(await holds(deps, tenantId, runId, lockExpiresAt, options))) await deps.connections.releaseRun(tenantId, runId);
 }
 

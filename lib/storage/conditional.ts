@@ -35,7 +35,10 @@ export function isTransientStoreError(error: unknown): boolean {
 }
 
 /** Sends a conditional write: true when it was applied, false when its condition refused it; other errors throw. */
-export async function sendConditional<C extends PutCommand | UpdateCommand | DeleteCommand>(db: { send(command: C): Promise<unknown> }, command: C): Promise<boolean> {
+export async function sendConditional<C extends PutCommand | UpdateCommand | DeleteCommand>(
+  db: { send(command: C): Promise<unknown> },
+  command: C,
+): Promise<boolean> {
   try {
     await db.send(command);
     return true;

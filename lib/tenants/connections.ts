@@ -80,7 +80,11 @@ export class ConnectionStore {
    * Changes only the given settings, and only if nobody changed the connection since `expected` was read (its
    * version) and it is not disconnected: a lost race is a `conflict`, never a silent revert of the other change.
    */
-  async updateSettings(expected: Pick<Connection, 'tenantId' | 'version'>, changes: Partial<Pick<Connection, 'mapping' | 'readableAttributes'>>, now: Date): Promise<void> {
+  async updateSettings(
+    expected: Pick<Connection, 'tenantId' | 'version'>,
+    changes: Partial<Pick<Connection, 'mapping' | 'readableAttributes'>>,
+    now: Date,
+  ): Promise<void> {
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, unknown> = { ':now': now.toISOString(), ':one': 1, ':disconnected': 'disconnected' };
     const sets = ['updatedAt = :now'];
@@ -107,7 +111,11 @@ export class ConnectionStore {
         ExpressionAttributeValues: values,
       }),
     );
-    if (!applied) throw new ConnectionError('conflict', `The Personio connection of tenant ${expected.tenantId} changed while this change was made (or was disconnected); nothing was saved.`);
+    if (!applied)
+      throw new ConnectionError(
+        'conflict',
+        `The Personio connection of tenant ${expected.tenantId} changed while this change was made (or was disconnected); nothing was saved.`,
+      );
   }
 
   /**
@@ -142,7 +150,11 @@ export class ConnectionStore {
    * "import now"). A disconnected tenant cannot start one. `lockExpiresAt` bounds the claim until the run's record
    * exists. Answers the run that holds the tenant otherwise.
    */
-  async claimRun(tenantId: string, runId: string, lockExpiresAt: number): Promise<{ claimed: true } | { claimed: false; heldBy: string | undefined; lockExpiresAt: number | undefined }> {
+  async claimRun(
+    tenantId: string,
+    runId: string,
+    lockExpiresAt: number,
+  ): Promise<{ claimed: true } | { claimed: false; heldBy: string | undefined; lockExpiresAt: number | undefined }> {
     const claimed = await sendConditional(
       this.db,
       new UpdateCommand({

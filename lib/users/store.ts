@@ -44,7 +44,12 @@ export class UserStore {
    * created under its derived id.
    */
   async resolve(tenantId: string, personioIds: number[]): Promise<Map<number, { userId: string; user: StoredUser | undefined }>> {
-    const items = await this.batchGet(personioIds.flatMap((id) => [{ tenantId, sk: linkSk(id) }, { tenantId, sk: userSk(personioUserId(tenantId, id)) }]));
+    const items = await this.batchGet(
+      personioIds.flatMap((id) => [
+        { tenantId, sk: linkSk(id) },
+        { tenantId, sk: userSk(personioUserId(tenantId, id)) },
+      ]),
+    );
     const links = new Map<number, string>();
     const users = new Map<string, StoredUser>();
     for (const item of items) {
@@ -105,7 +110,10 @@ export class UserStore {
         TableName: this.tableName,
         Key: { tenantId, sk: userSk(userId) },
         UpdateExpression: 'SET managerUserId = :manager',
-        ConditionExpression: managerPersonioId === null ? 'attribute_exists(sk) AND (attribute_not_exists(managerPersonioId) OR managerPersonioId = :null)' : 'managerPersonioId = :mpid',
+        ConditionExpression:
+          managerPersonioId === null
+            ? 'attribute_exists(sk) AND (attribute_not_exists(managerPersonioId) OR managerPersonioId = :null)'
+            : 'managerPersonioId = :mpid',
         ExpressionAttributeValues: { ':manager': managerUserId, ...(managerPersonioId === null ? { ':null': null } : { ':mpid': managerPersonioId }) },
       }),
     );

@@ -89,7 +89,11 @@ export class UserUpserts {
       }
       outcome.writeRequests += result.writes;
       if (result.kind === 'failed') {
-        outcome.failures.push({ personioId: employee.personioId, reason: result.reason, ...(result.otherPersonioId !== undefined ? { otherPersonioId: result.otherPersonioId } : {}) });
+        outcome.failures.push({
+          personioId: employee.personioId,
+          reason: result.reason,
+          ...(result.otherPersonioId !== undefined ? { otherPersonioId: result.otherPersonioId } : {}),
+        });
       } else if (result.kind === 'deferred') outcome.deferred.push(employee);
       else {
         outcome[result.kind]++;
@@ -160,7 +164,8 @@ export class UserUpserts {
       } else if (decision.kind === 'conflict' || decision.kind === 'defer' || decision.kind === 'link') {
         // Not this user's address: it keeps the one it has. A leaver simply does not take an active user's address;
         // an active employee reports the conflict (every run, until the holder leaves).
-        if (decision.kind === 'conflict' && content.active) refused = { kind: 'failed', reason: 'email_taken', otherPersonioId: decision.holder.personioId, writes: 0 };
+        if (decision.kind === 'conflict' && content.active)
+          refused = { kind: 'failed', reason: 'email_taken', otherPersonioId: decision.holder.personioId, writes: 0 };
         content.email = current?.email ?? null;
         // Nothing else changed: report, write nothing.
         if (unchangedContent && current) return refused ?? { kind: classifyUnwritten(current, source), writes: 0 };
@@ -215,7 +220,10 @@ export class UserUpserts {
       case 'take':
         for (const holder of decision.from) {
           // Lost a race (the holder changed): decide again from what the table holds now.
-          if (!(await this.emails.release(tenantId, holder))) return source.retried ? { kind: 'failed', reason: 'conflict', writes: 0 } : this.createOrLink(tenantId, employee, managerUserId, { ...source, retried: true });
+          if (!(await this.emails.release(tenantId, holder)))
+            return source.retried
+              ? { kind: 'failed', reason: 'conflict', writes: 0 }
+              : this.createOrLink(tenantId, employee, managerUserId, { ...source, retried: true });
           writes++;
         }
         break;
@@ -254,7 +262,9 @@ export class UserUpserts {
       await this.db.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: this.tableName, Item: { tenantId, sk: linkSk(employee.personioId), userId }, ConditionExpression: 'attribute_not_exists(sk)' } },
+            {
+              Put: { TableName: this.tableName, Item: { tenantId, sk: linkSk(employee.personioId), userId }, ConditionExpression: 'attribute_not_exists(sk)' },
+            },
             {
               Update: {
                 TableName: this.tableName,
@@ -284,9 +294,7 @@ export class UserUpserts {
     if (!existing?.user) return { kind: 'failed', reason: 'conflict', writes: 0 };
     return this.update(tenantId, existing.user, existing.userId, employee, managerUserId, source);
   }
-
 }
-
 
 /** Which run and fetch the data comes from. */
 export interface ImportSource {

@@ -48,7 +48,20 @@ export async function processImportMessage(deps: ProcessMessageDeps, message: Im
   if (!run) throw new PermanentMessageError('unknown_run', `Run ${message.runId} of tenant ${message.tenantId} does not exist.`);
 
   const mapped: MappedEmployee[] = [];
-  const marker: MessageMarker = { seq: message.seq, personioIds: [], presentFields: [], failures: [], problems: [], statusSeen: 0, deferred: [], created: 0, updated: 0, unchanged: 0, failed: 0, dynamoWriteRequests: 0 };
+  const marker: MessageMarker = {
+    seq: message.seq,
+    personioIds: [],
+    presentFields: [],
+    failures: [],
+    problems: [],
+    statusSeen: 0,
+    deferred: [],
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    failed: 0,
+    dynamoWriteRequests: 0,
+  };
   const present = new Set<string>();
   for (const employee of message.employees) {
     const result = mapEmployee(employee, run.mapping);

@@ -48,7 +48,15 @@ async function checkJava(): Promise<void> {
   // Java 8 and older report themselves as "1.x".
   const major = match ? Number(match[1] === '1' ? match[2] : match[1]) : Number.NaN;
   if (!(major >= MIN_JAVA)) {
-    throw new LocalStackError('java_missing', `${JAVA_HINT}. Found: ${output.split('\n').find((l) => l.includes('version'))?.trim() ?? 'an unknown version'}`);
+    throw new LocalStackError(
+      'java_missing',
+      `${JAVA_HINT}. Found: ${
+        output
+          .split('\n')
+          .find((l) => l.includes('version'))
+          ?.trim() ?? 'an unknown version'
+      }`,
+    );
   }
 }
 

@@ -1,4 +1,11 @@
-export type LocalStackErrorCode = 'java_missing' | 'port_in_use' | 'dynamodb_failed' | 'sqs_failed' | 'secrets_manager_failed' | 'scheduler_failed' | 'lambda_failed';
+export type LocalStackErrorCode =
+  | 'java_missing'
+  | 'port_in_use'
+  | 'dynamodb_failed'
+  | 'sqs_failed'
+  | 'secrets_manager_failed'
+  | 'scheduler_failed'
+  | 'lambda_failed';
 
 /** A local stack that could not start; the message says what to do about it. */
 export class LocalStackError extends Error {

@@ -82,8 +82,13 @@ export async function startLambda(opts: LambdaOptions = {}): Promise<LambdaStand
         const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
         const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
         const limit = type === 'Event' ? MAX_ASYNC_PAYLOAD : MAX_SYNC_PAYLOAD;
-        const text = await readBody(req, limit, () => new ApiError(413, 'RequestTooLargeException', `Request must be smaller than ${limit} bytes for the InvokeFunction operation`));
-        if (req.method !== 'POST' || !match) throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Lambda.`);
+        const text = await readBody(
+          req,
+          limit,
+          () => new ApiError(413, 'RequestTooLargeException', `Request must be smaller than ${limit} bytes for the InvokeFunction operation`),
+        );
+        if (req.method !== 'POST' || !match)
+          throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Lambda.`);
         counts['Invoke'] = (counts['Invoke'] ?? 0) + 1;
         const name = resolve(decodeURIComponent(match[1] ?? ''));
         const handler = functions.get(name);

@@ -49,7 +49,6 @@ export interface SchedulerStandIn {
   close(): Promise<void>;
 }
 
-
 const operations: Record<string, string> = { POST: 'CreateSchedule', PUT: 'UpdateSchedule', GET: 'GetSchedule', DELETE: 'DeleteSchedule' };
 const NAME = /^[0-9a-zA-Z_.-]{1,64}$/;
 const MAX_BODY_BYTES = 256 * 1024;
@@ -74,15 +73,18 @@ function obj(body: Json, field: string, required: boolean): Json | undefined {
     if (required) throw validation(`1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
     return undefined;
   }
-  if (typeof value !== 'object' || Array.isArray(value)) throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected a structure.`);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected a structure.`);
   return value as Json;
 }
 
 function int(body: Json, field: string, min: number, max: number): number | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected an integer.`);
-  if (value < min || value > max) throw validation(`1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must be between ${min} and ${max}`);
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected an integer.`);
+  if (value < min || value > max)
+    throw validation(`1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must be between ${min} and ${max}`);
   return value;
 }
 
@@ -117,10 +119,16 @@ class ScheduleStore {
   }
 
   handle(method: string, name: string, query: URLSearchParams, body: Json): Json {
-    if (!NAME.test(name)) throw validation(`1 validation error detected: Value '${name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z-_.]+`);
+    if (!NAME.test(name))
+      throw validation(
+        `1 validation error detected: Value '${name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z-_.]+`,
+      );
     const bodyGroup = typeof body['GroupName'] === 'string' ? body['GroupName'] : undefined;
     const group = (method === 'GET' || method === 'DELETE' ? query.get('groupName') : bodyGroup) ?? 'default';
-    if (!NAME.test(group)) throw validation(`1 validation error detected: Value '${group}' at 'groupName' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z-_.]+`);
+    if (!NAME.test(group))
+      throw validation(
+        `1 validation error detected: Value '${group}' at 'groupName' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z-_.]+`,
+      );
     const key = `${group}/${name}`;
     switch (method) {
       case 'POST':
@@ -163,8 +171,14 @@ class ScheduleStore {
       int(retry, 'MaximumRetryAttempts', 0, 185);
     }
     checkExpression(expression);
-    if (state !== 'ENABLED' && state !== 'DISABLED') throw validation(`1 validation error detected: Value '${state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]`);
-    if (mode_ !== 'OFF' && mode_ !== 'FLEXIBLE') throw validation(`1 validation error detected: Value '${mode_}' at 'flexibleTimeWindow.mode' failed to satisfy constraint: Member must satisfy enum value set: [OFF, FLEXIBLE]`);
+    if (state !== 'ENABLED' && state !== 'DISABLED')
+      throw validation(
+        `1 validation error detected: Value '${state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]`,
+      );
+    if (mode_ !== 'OFF' && mode_ !== 'FLEXIBLE')
+      throw validation(
+        `1 validation error detected: Value '${mode_}' at 'flexibleTimeWindow.mode' failed to satisfy constraint: Member must satisfy enum value set: [OFF, FLEXIBLE]`,
+      );
     if (mode_ === 'FLEXIBLE' && maxWindow === undefined) throw validation('MaximumWindowInMinutes must be provided when Mode is FLEXIBLE.');
     if (mode_ === 'OFF' && maxWindow !== undefined) throw validation('MaximumWindowInMinutes must not be provided when Mode is OFF.');
     if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(roleArn)) throw validation(`Invalid RoleArn ${roleArn}.`);

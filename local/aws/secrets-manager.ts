@@ -221,11 +221,7 @@ class SecretStore {
     const existing = this.secrets.get(name);
     if (existing) {
       if (existing.deletionDate !== undefined) {
-        throw new ApiError(
-          400,
-          'InvalidRequestException',
-          "You can't create this secret because a secret with this name is already scheduled for deletion.",
-        );
+        throw new ApiError(400, 'InvalidRequestException', "You can't create this secret because a secret with this name is already scheduled for deletion.");
       }
       // A retry of the same request (same token, same value) succeeds without a change, as documented for ClientRequestToken.
       const version = token === undefined ? undefined : existing.versions.get(token);
@@ -387,7 +383,8 @@ class SecretStore {
   }
 }
 
-const readRequest = (req: IncomingMessage) => readBody(req, MAX_BODY_BYTES, () => new ApiError(413, 'SerializationException', 'Request body is too large.', true));
+const readRequest = (req: IncomingMessage) =>
+  readBody(req, MAX_BODY_BYTES, () => new ApiError(413, 'SerializationException', 'Request body is too large.', true));
 const parseJson = (text: string) => parseJsonObject(text, (message) => new ApiError(400, 'SerializationException', message, true));
 const send = (res: ServerResponse, status: number, body: Json, errorType?: string) => sendJson(res, status, body, 'application/x-amz-json-1.1', errorType);
 

@@ -75,7 +75,8 @@ export async function startLocalStack(opts: StartOptions = {}): Promise<LocalSta
   const abortDynamo = new AbortController();
   const onLambdaFailure =
     opts.onLambdaFailure ??
-    ((name: string, error: unknown) => process.stderr.write(`local Lambda: ${name} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`));
+    ((name: string, error: unknown) =>
+      process.stderr.write(`local Lambda: ${name} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`));
   /** A sibling that fails to start aborts the JVM start, then rejects with the reported error. */
   const failWith =
     (code: ServerFailureCode, what: string, port: number | undefined) =>
@@ -159,17 +160,14 @@ function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandI
       const { Table } = await ddbClient.send(new DescribeTableCommand({ TableName: name }));
       const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
       if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
-      if (Date.now() > deadline) throw new LocalStackError('dynamodb_failed', `Table ${name} did not become ACTIVE within ${TABLE_ACTIVE_TIMEOUT_MS / 1000} s.`);
+      if (Date.now() > deadline)
+        throw new LocalStackError('dynamodb_failed', `Table ${name} did not become ACTIVE within ${TABLE_ACTIVE_TIMEOUT_MS / 1000} s.`);
       await sleep(100);
     }
   }
 
   async function provision(names: LocalStackNames): Promise<{ importQueueUrl: string; importDlqUrl: string }> {
-    await Promise.all([
-      ensureTable('users', names.usersTable),
-      ensureTable('connections', names.connectionsTable),
-      ensureTable('runs', names.runsTable),
-    ]);
+    await Promise.all([ensureTable('users', names.usersTable), ensureTable('connections', names.connectionsTable), ensureTable('runs', names.runsTable)]);
 
     // CreateQueue is idempotent for the same name and attributes, as in AWS.
     const dlq = await sqsClient.send(new CreateQueueCommand({ QueueName: names.importDlq }));
@@ -218,7 +216,12 @@ function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandI
       calls: () => scheduler.calls(),
       setUnavailable: (v) => scheduler.setUnavailable(v),
     },
-    lambda: { register: (name: string, fn: LocalFunction) => lambda.register(name, fn), idle: () => lambda.idle(), failures: () => lambda.failures(), calls: () => lambda.calls() },
+    lambda: {
+      register: (name: string, fn: LocalFunction) => lambda.register(name, fn),
+      idle: () => lambda.idle(),
+      failures: () => lambda.failures(),
+      calls: () => lambda.calls(),
+    },
     dynamoDbPid: dynamo.pid,
     provision,
     stop,

@@ -34,7 +34,8 @@ function parseOptions(argv: string[]): SimOptions {
     },
   });
   const errorRate = values['error-rate'] === undefined ? undefined : Number(values['error-rate']);
-  if (errorRate !== undefined && !(errorRate >= 0 && errorRate <= 1)) throw new UsageError(`--error-rate must be a number from 0 to 1, got "${values['error-rate']}"`);
+  if (errorRate !== undefined && !(errorRate >= 0 && errorRate <= 1))
+    throw new UsageError(`--error-rate must be a number from 0 to 1, got "${values['error-rate']}"`);
   for (const name of ['client-id', 'client-secret'] as const) {
     if (values[name] === '') throw new UsageError(`--${name} must not be empty`);
   }
@@ -46,7 +47,9 @@ function parseOptions(argv: string[]): SimOptions {
     errorRate,
     extraAttributes: integer('extra-attributes', values['extra-attributes'], 0, 1000),
     retryAfterSeconds: integer('retry-after', values['retry-after'], 0, 3600),
-    credentials: [{ clientId: values['client-id'] ?? DEFAULT_SIM_CREDENTIAL.clientId, clientSecret: values['client-secret'] ?? DEFAULT_SIM_CREDENTIAL.clientSecret }],
+    credentials: [
+      { clientId: values['client-id'] ?? DEFAULT_SIM_CREDENTIAL.clientId, clientSecret: values['client-secret'] ?? DEFAULT_SIM_CREDENTIAL.clientSecret },
+    ],
   };
   // Unset flags must not override the simulator's defaults with `undefined`.
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as SimOptions;

@@ -53,7 +53,8 @@ export async function handleControl(sim: PersonioSim, method: string, path: stri
 
 function employees(sim: PersonioSim, body: unknown): Reply {
   const parsed = employeesCommand.safeParse(body);
-  if (!parsed.success) throw new BadRequest(`expected {"add": n}, {"remove": [ids]} or {"update": {"id": n, "changes": {…}}}: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new BadRequest(`expected {"add": n}, {"remove": [ids]} or {"update": {"id": n, "changes": {…}}}: ${z.prettifyError(parsed.error)}`);
   const command = parsed.data;
   if ('add' in command) return json(200, { ids: sim.addEmployees(command.add) });
   if ('remove' in command) {

@@ -23,10 +23,7 @@ import {
  */
 
 /** One `{label, value, type, universal_id}` attribute as Personio wraps it (salary fields add `currency`). */
-export type Attribute = { label: string; value: unknown; type: string; universal_id: string | null } & Record<
-  string,
-  unknown
->;
+export type Attribute = { label: string; value: unknown; type: string; universal_id: string | null } & Record<string, unknown>;
 export type Attributes = Record<string, Attribute>;
 
 /** An entry of GET /v1/company/employees/attributes. */
@@ -71,7 +68,9 @@ function exampleAttributes(fixture: string, pick: (body: unknown) => unknown): A
 const listEmployee = exampleAttributes('v1-employees-list.example.json', (b) => z.object({ data: z.array(z.unknown()) }).parse(b).data[0]);
 const byIdEmployee = exampleAttributes('v1-employee-by-id.example.json', (b) => z.object({ data: z.unknown() }).parse(b).data);
 const attributesListing = z
-  .object({ data: z.array(z.object({ key: z.string(), label: z.string(), type: z.string(), universal_id: z.string().nullable(), options: z.array(z.string()) })) })
+  .object({
+    data: z.array(z.object({ key: z.string(), label: z.string(), type: z.string(), universal_id: z.string().nullable(), options: z.array(z.string()) })),
+  })
   .parse(loadFixture('v1-employee-attributes.example.json')).data;
 
 function required<T>(value: T | undefined, what: string): T {
@@ -88,7 +87,10 @@ const RELATION_KEYS = ['supervisor', 'department', 'office', 'team'] as const;
 export const relationKeys: ReadonlySet<string> = new Set(RELATION_KEYS);
 
 function listedDefinition(key: string): AttributeDefinition {
-  return required(attributesListing.find((a) => a.key === key), `attribute ${key}`);
+  return required(
+    attributesListing.find((a) => a.key === key),
+    `attribute ${key}`,
+  );
 }
 const languagesDefinition = listedDefinition(LANGUAGES_KEY);
 const maritalDefinition = listedDefinition(MARITAL_KEY);
@@ -109,7 +111,6 @@ function baseTemplate(): Attributes {
   }
   return template;
 }
-
 
 /**
  * Dates are spread relative to a fixed day, not the clock, so the same seed gives byte-identical data on any day.
@@ -133,8 +134,14 @@ function pad(n: number): string {
 function asciiFold(name: string): string {
   return name
     .toLowerCase()
-    .replace(/ä/g, 'ae').replace(/ö/g, 'oe').replace(/ü/g, 'ue').replace(/ß/g, 'ss')
-    .replace(/ø/g, 'o').replace(/ł/g, 'l').replace(/æ/g, 'ae').replace(/ı/g, 'i')
+    .replace(/ä/g, 'ae')
+    .replace(/ö/g, 'oe')
+    .replace(/ü/g, 'ue')
+    .replace(/ß/g, 'ss')
+    .replace(/ø/g, 'o')
+    .replace(/ł/g, 'l')
+    .replace(/æ/g, 'ae')
+    .replace(/ı/g, 'i')
     .normalize('NFD')
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[^a-z0-9-]/g, '');
@@ -183,7 +190,7 @@ export class EmployeeGenerator {
     for (let n = 0; n < count; n += 1) {
       const employee = this.one(supervisors, createdNow);
       out.push(employee);
-      if (!createdNow) supervisors.push(employee.id?.value as number);
+      if (!createdNow) supervisors.push(employee['id']?.value as number);
     }
     return out;
   }
@@ -242,17 +249,30 @@ export class EmployeeGenerator {
 
     let email: string | null = this.uniqueEmail(first, last);
     const emailRoll = this.rng();
-    if (!isCeo && emailRoll < 0.01) email = emailRoll < 0.005 ? '' : null; // both forms of "missing" occur in the wild
-    else if (!isCeo && emailRoll < 0.015) email = emailRoll < 0.0125 ? email.toUpperCase() : email.replace(/(^|[.@])([a-z])/g, (_m, sep: string, c: string) => sep + c.toUpperCase());
+    if (!isCeo && emailRoll < 0.01)
+      email = emailRoll < 0.005 ? '' : null; // both forms of "missing" occur in the wild
+    else if (!isCeo && emailRoll < 0.015)
+      email = emailRoll < 0.0125 ? email.toUpperCase() : email.replace(/(^|[.@])([a-z])/g, (_m, sep: string, c: string) => sep + c.toUpperCase());
     set('email', email);
 
     const now = Date.now();
     const statusRoll = this.rng();
-    const status = isCeo ? 'active' : createdNow ? 'onboarding' : statusRoll < 0.05 ? 'inactive' : statusRoll < 0.08 ? 'onboarding' : statusRoll < 0.11 ? 'leave' : 'active';
+    const status = isCeo
+      ? 'active'
+      : createdNow
+        ? 'onboarding'
+        : statusRoll < 0.05
+          ? 'inactive'
+          : statusRoll < 0.08
+            ? 'onboarding'
+            : statusRoll < 0.11
+              ? 'leave'
+              : 'active';
     set('status', status);
     set('position', isCeo ? 'CEO' : this.chance(0.02) ? null : this.pick(POSITIONS));
 
-    const supervisorId = isCeo || supervisors.length === 0 ? null : required(supervisors[Math.floor(this.rng() * Math.max(1, Math.ceil(supervisors.length / 8)))], 'a supervisor');
+    const supervisorId =
+      isCeo || supervisors.length === 0 ? null : required(supervisors[Math.floor(this.rng() * Math.max(1, Math.ceil(supervisors.length / 8)))], 'a supervisor');
     set('supervisor', supervisorId === null ? null : supervisorValue(supervisorId));
 
     const employmentType = this.chance(0.9) ? 'internal' : 'external';
@@ -263,7 +283,9 @@ export class EmployeeGenerator {
     // Dates: hire (future for onboarding), created before hire, last change within the two years before the reference.
     const anchor = createdNow ? now : REFERENCE_MS;
     const hireMs = status === 'onboarding' ? anchor + this.int(1, 90) * DAY_MS : anchor - this.int(30, 12 * 365) * DAY_MS;
-    const createdMs = createdNow ? now : Math.min(hireMs - this.int(0, 60) * DAY_MS, REFERENCE_MS - this.int(1, 30) * DAY_MS) + this.int(8 * 3600, 18 * 3600) * 1000;
+    const createdMs = createdNow
+      ? now
+      : Math.min(hireMs - this.int(0, 60) * DAY_MS, REFERENCE_MS - this.int(1, 30) * DAY_MS) + this.int(8 * 3600, 18 * 3600) * 1000;
     const modifiedMs = createdNow ? now : Math.max(createdMs, REFERENCE_MS - this.float(0, 730) * DAY_MS);
     set('hire_date', this.stamp(hireMs, false));
     set('created_at', this.stamp(createdMs, true));
@@ -300,7 +322,7 @@ export class EmployeeGenerator {
       costCenters.push({ type: 'CostCenter', attributes: { id: otherId, name: otherName, percentage: 40 } });
     }
     set('cost_centers', costCenters);
-    const [entitlement] = this.template.absence_entitlement?.value as { attributes: Record<string, unknown> }[];
+    const [entitlement] = this.template['absence_entitlement']?.value as { attributes: Record<string, unknown> }[];
     set('absence_entitlement', [{ ...entitlement, attributes: { ...entitlement?.attributes, entitlement: this.int(24, 30) } }]);
     set('work_schedule', workSchedule(hours));
 
@@ -361,7 +383,13 @@ function workSchedule(hours: string): unknown {
       id: 97188 + Math.round(Number(hours) * 10),
       name,
       valid_from: null,
-      monday: day, tuesday: day, wednesday: day, thursday: day, friday: day, saturday: '00:00', sunday: '00:00',
+      monday: day,
+      tuesday: day,
+      wednesday: day,
+      thursday: day,
+      friday: day,
+      saturday: '00:00',
+      sunday: '00:00',
     },
   };
 }

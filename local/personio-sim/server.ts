@@ -310,15 +310,18 @@ function credentialFields(contentType: string, body: string): { client_id?: stri
       if (typeof parsed !== 'object' || parsed === null) return {};
       const record = parsed as Record<string, unknown>;
       return {
-        ...(typeof record.client_id === 'string' ? { client_id: record.client_id } : {}),
-        ...(typeof record.client_secret === 'string' ? { client_secret: record.client_secret } : {}),
+        ...(typeof record['client_id'] === 'string' ? { client_id: record['client_id'] } : {}),
+        ...(typeof record['client_secret'] === 'string' ? { client_secret: record['client_secret'] } : {}),
       };
     } catch {
       return {};
     }
   }
   const form = new URLSearchParams(text);
-  return { ...(form.has('client_id') ? { client_id: form.get('client_id') ?? '' } : {}), ...(form.has('client_secret') ? { client_secret: form.get('client_secret') ?? '' } : {}) };
+  return {
+    ...(form.has('client_id') ? { client_id: form.get('client_id') ?? '' } : {}),
+    ...(form.has('client_secret') ? { client_secret: form.get('client_secret') ?? '' } : {}),
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -119,8 +119,8 @@ export class EmployeeStore {
   views(): SimEmployeeView[] {
     return this.list.map((e) => {
       const attributes = (JSON.parse(e.full.toString('utf8')) as { attributes: Record<string, { value?: unknown }> }).attributes;
-      const email = attributes.email?.value;
-      return { id: e.id, email: typeof email === 'string' ? email : null, status: String(attributes.status?.value), attributes };
+      const email = attributes['email']?.value;
+      return { id: e.id, email: typeof email === 'string' ? email : null, status: String(attributes['status']?.value), attributes };
     });
   }
 
@@ -143,7 +143,7 @@ export class EmployeeStore {
     for (const key of Object.keys(changes)) {
       if (key === 'id' || !attributes[key]) throw new StoreInputError(`attribute ${key} cannot be set`, 400);
     }
-    const explicit = changes.last_modified_at;
+    const explicit = changes['last_modified_at'];
     const explicitMs = typeof explicit === 'string' ? parsePersonioDate(explicit) : Number.NaN;
     if (explicit !== undefined && Number.isNaN(explicitMs)) throw new StoreInputError('last_modified_at must be a date string', 400);
     const at = Number.isNaN(explicitMs) ? Date.now() : explicitMs;
@@ -155,15 +155,15 @@ export class EmployeeStore {
       attribute.value = key === 'supervisor' && typeof raw === 'number' ? supervisorValue(raw) : structuredClone(raw);
       changed.set(key, at);
     }
-    if (explicit === undefined && attributes.last_modified_at) attributes.last_modified_at.value = stampNow(at);
+    if (explicit === undefined && attributes['last_modified_at']) attributes['last_modified_at'].value = stampNow(at);
     changed.set('last_modified_at', at);
     employee.changedMs = changed;
     this.serialise(employee, attributes);
   }
 
   private insert(attributes: Attributes): StoredEmployee {
-    const id = Number(attributes.id?.value);
-    const modified = attributes.last_modified_at?.value;
+    const id = Number(attributes['id']?.value);
+    const modified = attributes['last_modified_at']?.value;
     const employee: StoredEmployee = {
       id,
       full: Buffer.alloc(0),
@@ -208,7 +208,7 @@ export class EmployeeStore {
       position += bytes + 1;
     }
     employee.full = Buffer.from(EMPLOYEE_OPEN + fragments.join(',') + EMPLOYEE_CLOSE, 'utf8');
-    const email = attributes.email?.value;
+    const email = attributes['email']?.value;
     employee.emailLower = typeof email === 'string' && email !== '' ? email.toLowerCase() : null;
   }
 

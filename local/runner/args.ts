@@ -42,7 +42,8 @@ the Personio simulator) through the real Lambda handlers, then stops everything.
 /** `--name`'s whole-number value from min to max, or `fallback` when the flag is absent. */
 export function wholeNumber(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
   return Number(raw);
 }
 
@@ -104,7 +105,10 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const clientSecret = values['client-secret'] ?? (url !== undefined ? env['PERSONIO_CLIENT_SECRET'] : undefined);
   let personio: StartArgs['personio'];
   if (url !== undefined || clientId !== undefined || clientSecret !== undefined) {
-    if (!url || !clientId || !clientSecret) throw new UsageError('--personio-url goes with a Client ID and Secret (--client-id and --client-secret, or PERSONIO_CLIENT_ID and PERSONIO_CLIENT_SECRET)');
+    if (!url || !clientId || !clientSecret)
+      throw new UsageError(
+        '--personio-url goes with a Client ID and Secret (--client-id and --client-secret, or PERSONIO_CLIENT_ID and PERSONIO_CLIENT_SECRET)',
+      );
     if (!/^https?:\/\/[^\s]+$/.test(url)) throw new UsageError(`--personio-url must be an http(s) URL (got "${url}")`);
     personio = { url, clientId, clientSecret };
   }

@@ -63,7 +63,6 @@ export const localNames = {
   secretPrefix: 'dado/personio/',
 };
 
-
 /**
  * Starts the local AWS stack and (unless a real Personio is given) the simulator, points the
  * process at them through the same environment variables the deployed functions get, and loads the

@@ -60,7 +60,10 @@ export class SqsEventSource {
   /** Messages waiting plus in flight; 0 means the queue is drained. */
   async depth(): Promise<number> {
     const result = await this.options.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: this.options.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: this.options.queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
     );
     return Number(result.Attributes?.['ApproximateNumberOfMessages'] ?? 0) + Number(result.Attributes?.['ApproximateNumberOfMessagesNotVisible'] ?? 0);
   }

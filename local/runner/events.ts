@@ -6,7 +6,12 @@ import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../aws/identity.js';
 /** Typed Lambda events, shaped as AWS delivers them, for the local runner and the tests. */
 
 /** An HTTP API request; `query` is the raw query string, `headers` are added to the JSON content type. */
-export function httpEvent(method: string, path: string, body?: unknown, options: { query?: string; headers?: Record<string, string> } = {}): APIGatewayProxyEventV2 {
+export function httpEvent(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { query?: string; headers?: Record<string, string> } = {},
+): APIGatewayProxyEventV2 {
   const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const now = new Date();
   return {

@@ -27,7 +27,9 @@ export async function saveMappingThroughApi(env: LocalEnvironment, tenantId: str
   const response = await env.handlers.connect(httpEvent('PUT', `/tenants/${encodeURIComponent(tenantId)}/personio/mapping`, mapping));
   if (response.statusCode === 200) return;
   const body = JSON.parse(response.body ?? '{}') as { error?: { code: string; message: string } };
-  throw new RunnerError(`Saving the mapping of tenant "${tenantId}" failed (${response.statusCode} ${body.error?.code ?? ''}): ${body.error?.message ?? 'no details'}`);
+  throw new RunnerError(
+    `Saving the mapping of tenant "${tenantId}" failed (${response.statusCode} ${body.error?.code ?? ''}): ${body.error?.message ?? 'no details'}`,
+  );
 }
 
 export interface RunProgress {
@@ -83,7 +85,8 @@ export async function runImport(
         );
       }
     }
-    if (Date.now() > deadline) throw new RunnerError(`Run ${runId ?? '(not started)'} did not finish in time (status ${run?.status ?? 'unknown'}, ${queued} message(s) queued).`);
+    if (Date.now() > deadline)
+      throw new RunnerError(`Run ${runId ?? '(not started)'} did not finish in time (status ${run?.status ?? 'unknown'}, ${queued} message(s) queued).`);
   }
 }
 

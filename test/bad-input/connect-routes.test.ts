@@ -67,8 +67,16 @@ const credential = (v: unknown) => typeof v === 'string' && v.trim().length >= 1
 /** What the connect API's contract (README, docs/openapi.yaml) accepts as a body, written out independently of its zod schemas. */
 const validBody: Record<BodyKind, (json: unknown) => boolean> = {
   connect: (v) =>
-    isPlainObject(v) && keysWithin(v, ['clientId', 'clientSecret', 'appId']) && credential(v['clientId']) && credential(v['clientSecret']) && (v['appId'] === undefined || (typeof v['appId'] === 'string' && APP_ID.test(v['appId']))),
-  schedule: (v) => isPlainObject(v) && keysWithin(v, ['enabled', 'every']) && typeof v['enabled'] === 'boolean' && (v['every'] === undefined || (scheduleIntervalNames as readonly unknown[]).includes(v['every'])),
+    isPlainObject(v) &&
+    keysWithin(v, ['clientId', 'clientSecret', 'appId']) &&
+    credential(v['clientId']) &&
+    credential(v['clientSecret']) &&
+    (v['appId'] === undefined || (typeof v['appId'] === 'string' && APP_ID.test(v['appId']))),
+  schedule: (v) =>
+    isPlainObject(v) &&
+    keysWithin(v, ['enabled', 'every']) &&
+    typeof v['enabled'] === 'boolean' &&
+    (v['every'] === undefined || (scheduleIntervalNames as readonly unknown[]).includes(v['every'])),
   mapping: (v) => {
     if (!isPlainObject(v) || !keysWithin(v, ['fields', 'customFields']) || !isPlainObject(v['fields'])) return false;
     const fields = v['fields'];
@@ -76,7 +84,10 @@ const validBody: Record<BodyKind, (json: unknown) => boolean> = {
     if (!Object.values(fields).every((s) => s === null || (typeof s === 'string' && ATTRIBUTE_KEY.test(s))) || fields['email'] === null) return false;
     const custom = v['customFields'];
     if (custom === undefined) return true;
-    return isPlainObject(custom) && Object.entries(custom).every(([name, s]) => CUSTOM_NAME.test(name) && typeof s === 'string' && ATTRIBUTE_KEY.test(s) && DYNAMIC_KEY.test(s));
+    return (
+      isPlainObject(custom) &&
+      Object.entries(custom).every(([name, s]) => CUSTOM_NAME.test(name) && typeof s === 'string' && ATTRIBUTE_KEY.test(s) && DYNAMIC_KEY.test(s))
+    );
   },
   none: (v) => isPlainObject(v) && Object.keys(v).length === 0,
 };
@@ -103,14 +114,22 @@ function queryIsValid(route: RouteCase, query: string): boolean {
  * excepted), a run route names the run that exists (completed, so approving it is refused: 409 run_not_held), and a
  * mapping maps only attributes the credential can read.
  */
-function servable(route: RouteCase, tenant: string, text: string | undefined, state: { connected: ReadonlySet<string>; readable: ReadonlySet<string> }): boolean {
+function servable(
+  route: RouteCase,
+  tenant: string,
+  text: string | undefined,
+  state: { connected: ReadonlySet<string>; readable: ReadonlySet<string> },
+): boolean {
   if (route.body === 'connect') return true;
   if (!state.connected.has(decodeSegment(tenant))) return false;
   if (route.template.endsWith('/approve')) return false;
   if (route.body !== 'mapping') return true;
   const parsed = tryParse(text);
   if (!parsed.ok || !isPlainObject(parsed.value)) return false;
-  const sources = [...Object.values(parsed.value['fields'] as Record<string, unknown>), ...Object.values((parsed.value['customFields'] as Record<string, unknown> | undefined) ?? {})];
+  const sources = [
+    ...Object.values(parsed.value['fields'] as Record<string, unknown>),
+    ...Object.values((parsed.value['customFields'] as Record<string, unknown> | undefined) ?? {}),
+  ];
   return sources.every((source) => source === null || state.readable.has(String(source)));
 }
 
@@ -144,7 +163,10 @@ const omit = (value: Record<string, unknown>, key: string) => Object.fromEntries
 const withField = (value: Record<string, unknown>, key: string, v: unknown) => ({ ...value, [key]: v });
 const blank = fc.constantFrom('', ' ', '\t\n', '\u00a0\u2003', '\ufeff');
 const tooLong = fc.tuple(fc.integer({ min: 513, max: 900 }), fc.constantFrom('k', 'é', '💥')).map(([n, c]) => c.repeat(n));
-const nonBoolean = fc.oneof(nonString.filter((v) => typeof v !== 'boolean'), fc.constantFrom('true', 'false', 0, 1));
+const nonBoolean = fc.oneof(
+  nonString.filter((v) => typeof v !== 'boolean'),
+  fc.constantFrom('true', 'false', 0, 1),
+);
 const extraKey = (allowed: readonly string[]) => weirdString(20).filter((k) => !allowed.includes(k));
 
 /** A valid body with exactly one thing broken, so that it is invalid by construction. */
@@ -157,7 +179,12 @@ function nearValid(kind: BodyKind, mapping: Record<string, unknown>): fc.Arbitra
       return fc.oneof(
         fc.constantFrom('clientId', 'clientSecret').map((k) => omit(valid, k)),
         fc.tuple(fc.constantFrom('clientId', 'clientSecret'), badCredential).map(([k, v]) => withField(valid, k, v)),
-        fc.oneof(nonString, weirdString().filter((s) => !APP_ID.test(s))).map((v) => withField(valid, 'appId', v)),
+        fc
+          .oneof(
+            nonString,
+            weirdString().filter((s) => !APP_ID.test(s)),
+          )
+          .map((v) => withField(valid, 'appId', v)),
         fc.tuple(extraKey(allowed), anyJsonValue).map(([k, v]) => withField(valid, k, v)),
         fc.tuple(fc.constantFrom(...allowed), hugeString).map(([k, v]) => withField(valid, k, v)),
         fc.constantFrom([valid], JSON.stringify(valid), null),
@@ -169,7 +196,12 @@ function nearValid(kind: BodyKind, mapping: Record<string, unknown>): fc.Arbitra
       return fc.oneof(
         fc.constant(omit(valid, 'enabled')),
         nonBoolean.map((v) => withField(valid, 'enabled', v)),
-        fc.oneof(nonString, weirdString().filter((s) => !(scheduleIntervalNames as readonly string[]).includes(s))).map((v) => withField(valid, 'every', v)),
+        fc
+          .oneof(
+            nonString,
+            weirdString().filter((s) => !(scheduleIntervalNames as readonly string[]).includes(s)),
+          )
+          .map((v) => withField(valid, 'every', v)),
         fc.tuple(extraKey(allowed), anyJsonValue).map(([k, v]) => withField(valid, k, v)),
         hugeString.map((v) => withField(valid, 'every', v)),
         fc.constantFrom([valid], JSON.stringify(valid), null),
@@ -178,17 +210,34 @@ function nearValid(kind: BodyKind, mapping: Record<string, unknown>): fc.Arbitra
     case 'mapping': {
       const fields = mapping['fields'] as Record<string, unknown>;
       const withMappingField = (k: string, v: unknown) => ({ ...mapping, fields: { ...fields, [k]: v } });
-      const badKey = fc.oneof(nonString.filter((v) => v !== null), weirdString().filter((s) => !ATTRIBUTE_KEY.test(s)));
+      const badKey = fc.oneof(
+        nonString.filter((v) => v !== null),
+        weirdString().filter((s) => !ATTRIBUTE_KEY.test(s)),
+      );
       return fc.oneof(
         fc.constant(omit(mapping, 'fields')),
-        fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.string(), fc.constant({})).map((v) => withField(mapping, 'fields', v)),
+        fc
+          .oneof(fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.string(), fc.constant({}))
+          .map((v) => withField(mapping, 'fields', v)),
         fc.tuple(fc.constantFrom(...userFieldNames), badKey).map(([k, v]) => withMappingField(k, v)),
         fc.constant(withMappingField('email', null)),
         fc.constantFrom(...userFieldNames).map((k) => ({ ...mapping, fields: omit(fields, k) })),
         extraKey(userFieldNames).map((k) => withMappingField(k, 'first_name')),
-        fc.oneof(nonString.filter((v) => !isPlainObject(v) && v !== undefined), fc.string()).map((v) => withField(mapping, 'customFields', v)),
-        weirdString().filter((s) => !CUSTOM_NAME.test(s)).map((name) => withField(mapping, 'customFields', { [name]: 'dynamic_1' })),
-        fc.oneof(nonString, weirdString().filter((s) => !DYNAMIC_KEY.test(s))).map((v) => withField(mapping, 'customFields', { Shoe: v })),
+        fc
+          .oneof(
+            nonString.filter((v) => !isPlainObject(v) && v !== undefined),
+            fc.string(),
+          )
+          .map((v) => withField(mapping, 'customFields', v)),
+        weirdString()
+          .filter((s) => !CUSTOM_NAME.test(s))
+          .map((name) => withField(mapping, 'customFields', { [name]: 'dynamic_1' })),
+        fc
+          .oneof(
+            nonString,
+            weirdString().filter((s) => !DYNAMIC_KEY.test(s)),
+          )
+          .map((v) => withField(mapping, 'customFields', { Shoe: v })),
         fc.tuple(extraKey(['fields', 'customFields']), anyJsonValue).map(([k, v]) => withField(mapping, k, v)),
         hugeString.map((v) => withMappingField('position', v)),
         fc.constantFrom([mapping], JSON.stringify(mapping), null),
@@ -220,7 +269,18 @@ const queries = (route: RouteCase): fc.Arbitrary<string> =>
   route.query
     ? fc.oneof(
         { weight: 3, arbitrary: fc.constant('') },
-        fc.constantFrom('preview=5', `preview=${MAX_PREVIEW}`, 'preview=0', 'preview=51', 'preview=abc', 'preview=', 'preview=1&preview=2', 'preview=1e1', 'preview=%31', 'limit=5'),
+        fc.constantFrom(
+          'preview=5',
+          `preview=${MAX_PREVIEW}`,
+          'preview=0',
+          'preview=51',
+          'preview=abc',
+          'preview=',
+          'preview=1&preview=2',
+          'preview=1e1',
+          'preview=%31',
+          'limit=5',
+        ),
         weirdString(20).map((v) => `preview=${encodeSegment(v)}`),
       )
     : fc.oneof({ weight: 4, arbitrary: fc.constant('') }, fc.constantFrom('preview=5', 'x=1', '=', '&&', 'a&a'), weirdString(20));
@@ -252,7 +312,9 @@ describe('the connect API under bad input', () => {
   const state = { connected: new Set<string>([TENANT]), readable: new Set<string>() };
 
   beforeAll(async () => {
-    env = await startLocalEnvironment({ simulator: { employees: 5, authPerMinute: 1_000_000, employeesPerMinute: 1_000_000, employeesPerSecond: 1_000_000, ipPerMinute: 1_000_000 } });
+    env = await startLocalEnvironment({
+      simulator: { employees: 5, authPerMinute: 1_000_000, employeesPerMinute: 1_000_000, employeesPerSecond: 1_000_000, ipPerMinute: 1_000_000 },
+    });
     const connected = await env.handlers.connect(httpEvent('PUT', `/tenants/${TENANT}/personio`, CREDENTIALS));
     expect(connected.statusCode).toBe(200);
     const body = JSON.parse(connected.body ?? '{}') as { mapping: Record<string, unknown>; readableAttributes: { key: string }[] };
@@ -272,7 +334,11 @@ describe('the connect API under bad input', () => {
 
   it('covers every operation docs/openapi.yaml lists', () => {
     // Assess: a route added to the API without being added here fails this test
-    const listed = Object.entries(openapi.paths).flatMap(([template, operations]) => Object.keys(operations).filter((m) => ['get', 'put', 'post', 'delete', 'patch'].includes(m)).map((m) => `${m.toUpperCase()} ${template}`));
+    const listed = Object.entries(openapi.paths).flatMap(([template, operations]) =>
+      Object.keys(operations)
+        .filter((m) => ['get', 'put', 'post', 'delete', 'patch'].includes(m))
+        .map((m) => `${m.toUpperCase()} ${template}`),
+    );
     expect(ROUTES.map((r) => `${r.method} ${r.template}`).sort()).toEqual(listed.sort());
   });
 
@@ -321,18 +387,40 @@ describe('the connect API under bad input', () => {
       const keepsTenant = route.body === 'none' && route.mutates && !route.template.endsWith('/approve');
       const wire = keepsTenant ? bodies(route.body, mapping).filter((b) => !bodyIsValid('none', decoded(b))) : bodies(route.body, mapping);
       // A valid request first (harmless to repeat on routes that keep the tenant), so the 2xx direction is always exercised.
-      const validText: Record<BodyKind, string | undefined> = { connect: JSON.stringify(CREDENTIALS), mapping: JSON.stringify(mapping), schedule: JSON.stringify({ enabled: true, every: 'daily' }), none: undefined };
+      const validText: Record<BodyKind, string | undefined> = {
+        connect: JSON.stringify(CREDENTIALS),
+        mapping: JSON.stringify(mapping),
+        schedule: JSON.stringify({ enabled: true, every: 'daily' }),
+        none: undefined,
+      };
       const examples: [string, WireBody, string, boolean][] = keepsTenant
         ? []
-        : [false, true].map((slash): [string, WireBody, string, boolean] => [TENANT, { raw: validText[route.body], isBase64Encoded: false }, route.query ? `${route.query}=5` : '', slash]);
+        : [false, true].map((slash): [string, WireBody, string, boolean] => [
+            TENANT,
+            { raw: validText[route.body], isBase64Encoded: false },
+            route.query ? `${route.query}=5` : '',
+            slash,
+          ]);
       let validSeen = 0;
       await fc.assert(
         fc.asyncProperty(tenants, wire, queries(route), fc.boolean(), async (tenant, body, query, trailingSlash) => {
           const path = fillPath(route.template, tenant, runId) + (trailingSlash ? '/' : '');
           const text = decoded(body);
-          const valid = TENANT_ID.test(decodeSegment(tenant)) && queryIsValid(route, query) && bodyIsValid(route.body, text)
-            && (route.body !== 'connect' || (() => { const v = tryParse(text); return v.ok && isPlainObject(v.value) && String(v.value['clientId']).trim() === CREDENTIALS.clientId && String(v.value['clientSecret']).trim() === CREDENTIALS.clientSecret; })())
-            && servable(route, tenant, text, state);
+          const valid =
+            TENANT_ID.test(decodeSegment(tenant)) &&
+            queryIsValid(route, query) &&
+            bodyIsValid(route.body, text) &&
+            (route.body !== 'connect' ||
+              (() => {
+                const v = tryParse(text);
+                return (
+                  v.ok &&
+                  isPlainObject(v.value) &&
+                  String(v.value['clientId']).trim() === CREDENTIALS.clientId &&
+                  String(v.value['clientSecret']).trim() === CREDENTIALS.clientSecret
+                );
+              })()) &&
+            servable(route, tenant, text, state);
           const outcome = await expectRejectedOrValid({ method: route.method, path, query, body }, valid, { readOnly: route.method === 'GET' });
           if (route.body === 'connect' && outcome.status < 300) state.connected.add(decodeSegment(tenant));
           if (valid) validSeen++;
@@ -352,7 +440,12 @@ describe('the connect API under bad input', () => {
     const badRun = weirdString(40)
       .chain((s) => fc.constantFrom(s, encodeSegment(s), RUN_ID.toUpperCase(), `${RUN_ID}x`, RUN_ID.replace('T', '%54').slice(0, -1), '..'))
       .filter((s) => s.length > 0 && !s.includes('/') && !RUN_ID_SHAPE.test(decodeSegment(s)));
-    const validBodies: Record<BodyKind, string | undefined> = { connect: JSON.stringify(CREDENTIALS), mapping: '', schedule: JSON.stringify({ enabled: true }), none: undefined };
+    const validBodies: Record<BodyKind, string | undefined> = {
+      connect: JSON.stringify(CREDENTIALS),
+      mapping: '',
+      schedule: JSON.stringify({ enabled: true }),
+      none: undefined,
+    };
     await fc.assert(
       fc.asyncProperty(routeArb, badTenant, badRun, fc.boolean(), async (route, tenant, runId, breakRunId) => {
         const breaking = breakRunId && route.template.includes('{runId}');
@@ -368,12 +461,17 @@ describe('the connect API under bad input', () => {
   });
 
   it('answers an unknown method, path or query with a 4xx and stores nothing', async () => {
-    const method = fc.oneof(fc.constantFrom('GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE', 'get', 'delete', 'Put'), weirdString(10).filter((m) => m.length > 0));
+    const method = fc.oneof(
+      fc.constantFrom('GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE', 'get', 'delete', 'Put'),
+      weirdString(10).filter((m) => m.length > 0),
+    );
     const segment = fc.oneof(fc.constantFrom(UNCONNECTED, 'personio', 'tenants', '..', '.', '%2F', 'imports', RUN_ID, 'approve', ''), weirdString(20));
     const path = fc.oneof(
       fc.webPath(),
       fc.array(segment, { maxLength: 7 }).map((parts) => `/${parts.join('/')}`),
-      fc.tuple(segment, fc.constantFrom('', '/', '/x', '/personio/x', '/personio/imports/x/y', '/personio/mapping/preview')).map(([t, rest]) => `/tenants/${t}${rest}`),
+      fc
+        .tuple(segment, fc.constantFrom('', '/', '/x', '/personio/x', '/personio/imports/x/y', '/personio/mapping/preview'))
+        .map(([t, rest]) => `/tenants/${t}${rest}`),
       weirdString(60),
     );
     await fc.assert(

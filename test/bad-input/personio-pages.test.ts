@@ -58,13 +58,16 @@ function isEmployeesPage(page: unknown): boolean {
   if (!isPlainObject(page) || page['success'] !== true || !Array.isArray(page['data'])) return false;
   if (!looseInt(page['offset']) || !looseInt(page['limit'])) return false;
   const metadata = page['metadata'];
-  if (metadata !== undefined && (!isPlainObject(metadata) || !['total_elements', 'current_page', 'total_pages'].every((k) => looseInt(metadata[k])))) return false;
+  if (metadata !== undefined && (!isPlainObject(metadata) || !['total_elements', 'current_page', 'total_pages'].every((k) => looseInt(metadata[k]))))
+    return false;
   return page['data'].every(
     (e) =>
       isPlainObject(e) &&
       optionalString(e['type']) &&
       isPlainObject(e['attributes']) &&
-      Object.values(e['attributes']).every((a) => isPlainObject(a) && optionalString(a['type']) && nullishString(a['universal_id']) && nullishString(a['label'])),
+      Object.values(e['attributes']).every(
+        (a) => isPlainObject(a) && optionalString(a['type']) && nullishString(a['universal_id']) && nullishString(a['label']),
+      ),
   );
 }
 
@@ -92,41 +95,80 @@ type Break = (page: PageJson, text: string) => string;
 
 /** One thing broken in a real page, so that it is no valid employees page any more. */
 const breaks: fc.Arbitrary<Break> = fc.oneof(
-  anyJsonValue.filter((v) => v !== true).map((v): Break => (page) => JSON.stringify({ ...page, success: v })),
+  anyJsonValue
+    .filter((v) => v !== true)
+    .map(
+      (v): Break =>
+        (page) =>
+          JSON.stringify({ ...page, success: v }),
+    ),
   fc.constant<Break>((page) => JSON.stringify({ ...page, success: undefined })),
-  fc.oneof(fc.constant(null), fc.string(), fc.integer(), fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 })).map((v): Break => (page) => JSON.stringify({ ...page, data: v })),
-  fc.tuple(fc.nat(), fc.oneof(fc.constant(null), fc.string(), fc.integer(), fc.array(fc.string(), { maxLength: 2 }))).map(([i, v]): Break => (page) => {
-    const data = [...page.data];
-    data[i % Math.max(1, data.length)] = v as never;
-    return JSON.stringify({ ...page, data });
-  }),
-  fc.tuple(fc.nat(), fc.oneof(fc.constant(null), fc.string(), fc.integer(), fc.array(fc.string(), { maxLength: 2 }))).map(([i, v]): Break => (page) => {
-    const data = page.data.map((e, j) => (j === i % page.data.length ? { ...e, attributes: v } : e));
-    return JSON.stringify({ ...page, data });
-  }),
-  fc.tuple(fc.nat(), fc.constantFrom('first_name', 'last_name', 'status', 'department'), fc.oneof(fc.constant(null), fc.string(), fc.integer(), fc.boolean())).map(([i, key, v]): Break => (page) => {
-    // The attribute's value directly, without Personio's {label, value, type} wrapper.
-    const data = page.data.map((e, j) => (j === i % page.data.length ? { ...e, attributes: { ...e.attributes, [key]: v as never } } : e));
-    return JSON.stringify({ ...page, data });
-  }),
-  fc.oneof(fc.integer(), fc.boolean(), fc.constant([])).map((t): Break => (page) => {
-    const data = page.data.map((e, j) => (j === 0 ? { ...e, attributes: { ...e.attributes, email: { ...e.attributes['email'], type: t } } } : e));
-    return JSON.stringify({ ...page, data });
-  }),
+  fc.oneof(fc.constant(null), fc.string(), fc.integer(), fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 })).map(
+    (v): Break =>
+      (page) =>
+        JSON.stringify({ ...page, data: v }),
+  ),
+  fc.tuple(fc.nat(), fc.oneof(fc.constant(null), fc.string(), fc.integer(), fc.array(fc.string(), { maxLength: 2 }))).map(
+    ([i, v]): Break =>
+      (page) => {
+        const data = [...page.data];
+        data[i % Math.max(1, data.length)] = v as never;
+        return JSON.stringify({ ...page, data });
+      },
+  ),
+  fc.tuple(fc.nat(), fc.oneof(fc.constant(null), fc.string(), fc.integer(), fc.array(fc.string(), { maxLength: 2 }))).map(
+    ([i, v]): Break =>
+      (page) => {
+        const data = page.data.map((e, j) => (j === i % page.data.length ? { ...e, attributes: v } : e));
+        return JSON.stringify({ ...page, data });
+      },
+  ),
+  fc
+    .tuple(fc.nat(), fc.constantFrom('first_name', 'last_name', 'status', 'department'), fc.oneof(fc.constant(null), fc.string(), fc.integer(), fc.boolean()))
+    .map(
+      ([i, key, v]): Break =>
+        (page) => {
+          // The attribute's value directly, without Personio's {label, value, type} wrapper.
+          const data = page.data.map((e, j) => (j === i % page.data.length ? { ...e, attributes: { ...e.attributes, [key]: v as never } } : e));
+          return JSON.stringify({ ...page, data });
+        },
+    ),
+  fc.oneof(fc.integer(), fc.boolean(), fc.constant([])).map(
+    (t): Break =>
+      (page) => {
+        const data = page.data.map((e, j) => (j === 0 ? { ...e, attributes: { ...e.attributes, email: { ...e.attributes['email'], type: t } } } : e));
+        return JSON.stringify({ ...page, data });
+      },
+  ),
   fc.oneof(fc.constantFrom('many', '1.5', '', '0x10'), fc.constant(null), fc.constant({}), fc.constant([])).chain((v) =>
-    fc.constantFrom<Break>((page) => JSON.stringify({ ...page, metadata: { ...(page.metadata as object), total_elements: v } }), (page) => JSON.stringify({ ...page, offset: v })),
+    fc.constantFrom<Break>(
+      (page) => JSON.stringify({ ...page, metadata: { ...(page.metadata as object), total_elements: v } }),
+      (page) => JSON.stringify({ ...page, offset: v }),
+    ),
   ),
   fc.constant<Break>((page) => JSON.stringify({ ...page, metadata: null })),
   // An attribute under a long key (page content: it must not be echoed into the failure, nor break storing it).
   {
     weight: 2,
-    arbitrary: fc.tuple(fc.integer({ min: 41, max: 450_000 }), fc.oneof(fc.constant(null), fc.string(), fc.integer())).map(([length, v]): Break => (page) => {
-      const data = page.data.map((e, j) => (j === 0 ? { ...e, attributes: { ...e.attributes, [`dynamic_${'9'.repeat(length)}`]: v as never } } : e));
-      return JSON.stringify({ ...page, data });
-    }),
+    arbitrary: fc.tuple(fc.integer({ min: 41, max: 450_000 }), fc.oneof(fc.constant(null), fc.string(), fc.integer())).map(
+      ([length, v]): Break =>
+        (page) => {
+          const data = page.data.map((e, j) => (j === 0 ? { ...e, attributes: { ...e.attributes, [`dynamic_${'9'.repeat(length)}`]: v as never } } : e));
+          return JSON.stringify({ ...page, data });
+        },
+    ),
   },
-  fc.double({ min: 0.05, max: 0.95, noNaN: true }).map((share): Break => (_, text) => text.slice(0, Math.floor(text.length * share))),
-  fc.constantFrom<Break>(() => '<html><body>502 Bad Gateway</body></html>', () => '', (_, text) => `${text}}`, (_, text) => `[${text}]`),
+  fc.double({ min: 0.05, max: 0.95, noNaN: true }).map(
+    (share): Break =>
+      (_, text) =>
+        text.slice(0, Math.floor(text.length * share)),
+  ),
+  fc.constantFrom<Break>(
+    () => '<html><body>502 Bad Gateway</body></html>',
+    () => '',
+    (_, text) => `${text}}`,
+    (_, text) => `[${text}]`,
+  ),
 );
 
 // ---- the suite -------------------------------------------------------------------------------------------
@@ -139,7 +181,15 @@ describe('the fetch under bad Personio pages', () => {
   let nextCanaryId = 9_000_000;
 
   beforeAll(async () => {
-    sim = await startPersonioSim({ employees: 150, seed: 9, credentials: CREDENTIALS, authPerMinute: 1_000_000, employeesPerMinute: 1_000_000, employeesPerSecond: 1_000_000, ipPerMinute: 1_000_000 });
+    sim = await startPersonioSim({
+      employees: 150,
+      seed: 9,
+      credentials: CREDENTIALS,
+      authPerMinute: 1_000_000,
+      employeesPerMinute: 1_000_000,
+      employeesPerSecond: 1_000_000,
+      ipPerMinute: 1_000_000,
+    });
     front = await startPersonioFront(sim.url);
     env = await startLocalEnvironment({ personio: { url: front.url, ...CREDENTIALS[0]! } });
     for (const [i, tenant] of TENANTS.entries()) await connectThroughApi(env, tenant, { url: front.url, ...CREDENTIALS[i]! });
@@ -156,7 +206,9 @@ describe('the fetch under bad Personio pages', () => {
   /** Empties the import queue, through the real worker when `process` (so whatever was sent lands in the users table). */
   async function drainQueue(process: boolean): Promise<void> {
     for (;;) {
-      const received = await env.sqs.send(new ReceiveMessageCommand({ QueueUrl: env.queueUrls.importQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }));
+      const received = await env.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: env.queueUrls.importQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }),
+      );
       const messages = received.Messages ?? [];
       if (messages.length === 0 && (await queueDepth(env)) === 0) return;
       if (messages.length === 0) continue;
@@ -179,7 +231,10 @@ describe('the fetch under bad Personio pages', () => {
     const canaries = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'.split('')), minLength: 12, maxLength: 12 }).map((s) => `canary${s}`);
     const body = fc.oneof(
       { weight: 2, arbitrary: anyBodyText.map((text) => (_page: string, _canary: string) => text) },
-      { weight: 3, arbitrary: breaks.map((broken) => (page: string, canary: string) => broken(withCanary(page, canary, 0), JSON.stringify(withCanary(page, canary, 0)))) },
+      {
+        weight: 3,
+        arbitrary: breaks.map((broken) => (page: string, canary: string) => broken(withCanary(page, canary, 0), JSON.stringify(withCanary(page, canary, 0)))),
+      },
       // The real page, untouched: the fetch completes, and so does the run.
       { weight: 1, arbitrary: fc.constant((page: string) => page) },
     );
@@ -206,7 +261,10 @@ describe('the fetch under bad Personio pages', () => {
         expect(served).toBeDefined();
         const valid = isEmployeesPage(tryParse(served).ok ? (tryParse(served) as { value: unknown }).value : undefined);
         if (!valid) {
-          expect(outcome, `page 0 served: ${served?.slice(0, 300)}`).toMatchObject({ status: 'failed', failure: { code: 'personio_bad_response', message: expect.stringContaining('/v1/company/employees') } });
+          expect(outcome, `page 0 served: ${served?.slice(0, 300)}`).toMatchObject({
+            status: 'failed',
+            failure: { code: 'personio_bad_response', message: expect.stringContaining('/v1/company/employees') },
+          });
           if (outcome.status !== 'failed') return;
           const run = await env.runs.get(tenantId, outcome.runId);
           expect(run).toMatchObject({ status: 'failed', employeesFetched: 0 });

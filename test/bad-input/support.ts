@@ -28,7 +28,11 @@ function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value instanceof Set) return [...value].map(sortKeys).sort();
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sortKeys(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => [k, sortKeys(v)]),
+  );
 }
 
 /** Operations of the stand-ins that read only; every other call is an attempt to store or change something. */
@@ -76,7 +80,31 @@ export const weirdString = (maxLength = 40): fc.Arbitrary<string> =>
     fc.string({ maxLength }),
     fc.string({ unit: 'grapheme', maxLength }),
     fc.string({ unit: 'binary', maxLength }),
-    fc.constantFrom('', ' ', '\t\n', '\u00a0', '\ufeff', '\u0000', '\ud800', '💥', 'ß', 'İ', 'null', 'true', '0', '-1', '1e309', '__proto__', 'constructor', '../..', '%00', '%', '%zz', '${x}', '<script>'),
+    fc.constantFrom(
+      '',
+      ' ',
+      '\t\n',
+      '\u00a0',
+      '\ufeff',
+      '\u0000',
+      '\ud800',
+      '💥',
+      'ß',
+      'İ',
+      'null',
+      'true',
+      '0',
+      '-1',
+      '1e309',
+      '__proto__',
+      'constructor',
+      '../..',
+      '%00',
+      '%',
+      '%zz',
+      '${x}',
+      '<script>',
+    ),
   );
 
 /** JSON values of every kind, including ones the schemas never expect (deep nesting, -0, huge numbers, __proto__ keys). */
@@ -89,12 +117,31 @@ export const anyJsonValue: fc.Arbitrary<unknown> = fc.oneof(
 /** Text that is not JSON at all, or almost JSON. */
 export const notJsonText: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 200 }),
-  fc.constantFrom('{', '}', '{"a":', '[1,]', "{'a': 1}", '{"a":1}{"b":2}', 'undefined', 'NaN', 'Infinity', '{"a": 01}', '\u0000', '<html>502 Bad Gateway</html>', '{"success": true, "data": [', 'nul'),
+  fc.constantFrom(
+    '{',
+    '}',
+    '{"a":',
+    '[1,]',
+    "{'a': 1}",
+    '{"a":1}{"b":2}',
+    'undefined',
+    'NaN',
+    'Infinity',
+    '{"a": 01}',
+    '\u0000',
+    '<html>502 Bad Gateway</html>',
+    '{"success": true, "data": [',
+    'nul',
+  ),
   fc.json({ maxDepth: 2 }).map((text) => text.slice(0, Math.max(0, text.length - 1))),
 );
 
 /** A text body: JSON of any shape, or not JSON. */
-export const anyBodyText: fc.Arbitrary<string> = fc.oneof(fc.json({ maxDepth: 4 }), anyJsonValue.map((v) => JSON.stringify(v)), notJsonText);
+export const anyBodyText: fc.Arbitrary<string> = fc.oneof(
+  fc.json({ maxDepth: 4 }),
+  anyJsonValue.map((v) => JSON.stringify(v)),
+  notJsonText,
+);
 
 /** A value of another JSON type than the field expects (by construction never a string). */
 export const nonString: fc.Arbitrary<unknown> = fc.oneof(
@@ -107,7 +154,9 @@ export const nonString: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** A body over the connect API's 16 KiB limit, in one string field. */
-export const hugeString: fc.Arbitrary<string> = fc.integer({ min: 16 * 1024 + 1, max: 64 * 1024 }).chain((n) => fc.constantFrom('x', 'é', '💥').map((c) => c.repeat(Math.ceil(n / Buffer.byteLength(c)))));
+export const hugeString: fc.Arbitrary<string> = fc
+  .integer({ min: 16 * 1024 + 1, max: 64 * 1024 })
+  .chain((n) => fc.constantFrom('x', 'é', '💥').map((c) => c.repeat(Math.ceil(n / Buffer.byteLength(c)))));
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

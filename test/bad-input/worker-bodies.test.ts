@@ -62,7 +62,9 @@ describe('the worker under bad SQS bodies', () => {
 
   /** Runs a batch through the real handler while recording the handler's log lines; fails when they carry a known secret. */
   async function deliver(bodies: string[]): Promise<{ failures: string[]; logs: LogLine[] }> {
-    const event = sqsEvent(bodies.map((Body, i) => ({ MessageId: `record-${i}`, ReceiptHandle: `receipt-${i}`, Body, Attributes: { ApproximateReceiveCount: '1' } })));
+    const event = sqsEvent(
+      bodies.map((Body, i) => ({ MessageId: `record-${i}`, ReceiptHandle: `receipt-${i}`, Body, Attributes: { ApproximateReceiveCount: '1' } })),
+    );
     const output = captureOutput({ passThrough: false });
     let response;
     try {
@@ -98,28 +100,52 @@ describe('the worker under bad SQS bodies', () => {
       fc.constantFrom('v', 'tenantId', 'runId', 'seq', 'fetchedAt', 'employees').map((k) => omit(good, k)),
       anyJsonValue.filter((v) => v !== 1).map((v) => set('v', v)),
       fc.constantFrom('tenantId', 'runId').chain((k) => fc.oneof(nonString, fc.constant('')).map((v) => set(k, v))),
-      fc.oneof(fc.integer({ max: -1 }), fc.double({ noNaN: true }).filter((d) => !Number.isInteger(d)), fc.string(), fc.constantFrom(null, true, [1], { n: 1 })).map((v) => set('seq', v)),
+      fc
+        .oneof(
+          fc.integer({ max: -1 }),
+          fc.double({ noNaN: true }).filter((d) => !Number.isInteger(d)),
+          fc.string(),
+          fc.constantFrom(null, true, [1], { n: 1 }),
+        )
+        .map((v) => set('seq', v)),
       fc.oneof(nonString, fc.constantFrom('', 'yesterday', '2025-03-01 12:00:00', '1700000000000', 'T', 'Z')).map((v) => set('fetchedAt', v)),
       fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 })).map((v) => set('employees', v)),
       fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 })).map((v) => set('employees', [firstEmployee(), v])),
       fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.boolean()).map((v) => set('employees', [{ ...firstEmployee(), id: v }])),
-      fc.oneof(nonString.filter((v) => v !== null), fc.constant(null)).map((t) => set('employees', [{ ...firstEmployee(), email: { value: 'x@example.com', type: t } }])),
+      fc
+        .oneof(
+          nonString.filter((v) => v !== null),
+          fc.constant(null),
+        )
+        .map((t) => set('employees', [{ ...firstEmployee(), email: { value: 'x@example.com', type: t } }])),
       fc.constantFrom([good], JSON.stringify(good), null),
     );
 
   const record: fc.Arbitrary<GeneratedRecord> = fc.oneof(
     weirdString(200).map((body) => ({ kind: 'string' as const, body })),
-    fc.oneof(fc.json({ maxDepth: 4 }), anyJsonValue.map((v) => JSON.stringify(v))).map((body) => ({ kind: 'json' as const, body })),
+    fc
+      .oneof(
+        fc.json({ maxDepth: 4 }),
+        anyJsonValue.map((v) => JSON.stringify(v)),
+      )
+      .map((body) => ({ kind: 'json' as const, body })),
     { weight: 3, arbitrary: mutated().map((v) => ({ kind: 'mutated' as const, body: JSON.stringify(v) })) },
     fc
       .oneof(
         fc.constant({ runId: newRunId(new Date(Date.UTC(2020, 0, 1))) }),
         fc.constant({ tenantId: 'another-tenant' }),
-        weirdString(30).filter((s) => s.length > 0 && s !== good['runId']).map((runId) => ({ runId })),
+        weirdString(30)
+          .filter((s) => s.length > 0 && s !== good['runId'])
+          .map((runId) => ({ runId })),
       )
       .map((change) => ({ kind: 'unknown-run' as const, body: JSON.stringify({ ...good, ...change }) })),
     fc.constant(null).map(() => ({ kind: 'duplicate' as const, body: goodBody })),
-    fc.tuple(weirdString(10).filter((k) => !(k in good) && k !== '__proto__'), anyJsonValue).map(([k, v]) => ({ kind: 'duplicate-extra-key' as const, body: JSON.stringify({ ...good, [k]: v }) })),
+    fc
+      .tuple(
+        weirdString(10).filter((k) => !(k in good) && k !== '__proto__'),
+        anyJsonValue,
+      )
+      .map(([k, v]) => ({ kind: 'duplicate-extra-key' as const, body: JSON.stringify({ ...good, [k]: v }) })),
   );
 
   it('reports exactly the bad records of a batch, as permanent failures, and writes nothing for any of them', async () => {
@@ -151,16 +177,58 @@ describe('the worker under bad SQS bodies', () => {
     // Prepare: a run that is still fetching, so messages are recorded and it never finishes under the test
     const runId = newRunId(new Date());
     // Its lease (where the run store keeps one) outlasts the test, so nothing settles the run as stalled meanwhile.
-    const fetching = { tenantId: TENANT, runId, mode: 'full' as const, trigger: 'test', mapping: defaultMapping(), startedAt: new Date(), leaseExpiresAt: Date.now() + 60 * 60_000 };
+    const fetching = {
+      tenantId: TENANT,
+      runId,
+      mode: 'full' as const,
+      trigger: 'test',
+      mapping: defaultMapping(),
+      startedAt: new Date(),
+      leaseExpiresAt: Date.now() + 60 * 60_000,
+    };
     await env.runs.create(fetching);
     let seq = 1_000;
     let nextId = 900_000;
-    const garbage = fc.oneof(anyJsonValue, weirdString(60), fc.constantFrom('a@b.c', 'A@B.CO', ' x@y.z ', '@', 'x@y', '2014-11-09T00:00:00+01:00', '2014-02-30', { id: 1 }, { attributes: {} }));
-    const attribute = fc.record({ value: garbage, type: fc.option(weirdString(10), { nil: undefined }), universal_id: fc.option(fc.constantFrom('date_of_birth', 'x'), { nil: undefined }) }, { requiredKeys: ['value'] });
+    const garbage = fc.oneof(
+      anyJsonValue,
+      weirdString(60),
+      fc.constantFrom('a@b.c', 'A@B.CO', ' x@y.z ', '@', 'x@y', '2014-11-09T00:00:00+01:00', '2014-02-30', { id: 1 }, { attributes: {} }),
+    );
+    const attribute = fc.record(
+      {
+        value: garbage,
+        type: fc.option(weirdString(10), { nil: undefined }),
+        universal_id: fc.option(fc.constantFrom('date_of_birth', 'x'), { nil: undefined }),
+      },
+      { requiredKeys: ['value'] },
+    );
     const employee = fc.record({
       validId: fc.boolean(),
-      badId: fc.oneof(fc.integer({ max: 0 }), fc.double({ noNaN: true }).filter((d) => !Number.isInteger(d)), fc.constantFrom('abc', '', '1e3', '-5', null, true, [7], { value: 7 })),
-      known: fc.dictionary(fc.constantFrom('email', 'first_name', 'last_name', 'preferred_name', 'position', 'team', 'department', 'office', 'employment_type', 'hire_date', 'termination_date', 'status', 'supervisor', 'dynamic_1'), attribute, { maxKeys: 8 }),
+      badId: fc.oneof(
+        fc.integer({ max: 0 }),
+        fc.double({ noNaN: true }).filter((d) => !Number.isInteger(d)),
+        fc.constantFrom('abc', '', '1e3', '-5', null, true, [7], { value: 7 }),
+      ),
+      known: fc.dictionary(
+        fc.constantFrom(
+          'email',
+          'first_name',
+          'last_name',
+          'preferred_name',
+          'position',
+          'team',
+          'department',
+          'office',
+          'employment_type',
+          'hire_date',
+          'termination_date',
+          'status',
+          'supervisor',
+          'dynamic_1',
+        ),
+        attribute,
+        { maxKeys: 8 },
+      ),
       extra: fc.dictionary(weirdString(15), attribute, { maxKeys: 3 }),
     });
     const emailShape = /^[^\s@A-Z]+@[^\s@A-Z]+\.[^\s@A-Z]+$/;

@@ -92,7 +92,12 @@ function parseViolations(header: string | null): Violation[] {
   const complete = (header.match(VIOLATION_OBJECT) ?? []).map((entry) => JSON.parse(entry) as Violation);
   return [
     ...complete,
-    { location: ['sl-violations'], severity: 'Error', code: 'truncated', message: `Prism listed only the first ${complete.length} violations (too many for its header)` },
+    {
+      location: ['sl-violations'],
+      severity: 'Error',
+      code: 'truncated',
+      message: `Prism listed only the first ${complete.length} violations (too many for its header)`,
+    },
   ];
 }
 
@@ -207,7 +212,7 @@ describe('Personio contract: our client and the simulator through Prism on the o
       if (!existsSync(spec)) {
         throw new Error(
           `Contract check: Personio's official spec is missing at ${spec}. It is read unmodified from ../shared/personio-api/ ` +
-            'beside the repository (the clone\'s parent directory must contain shared/personio-api/).',
+            "beside the repository (the clone's parent directory must contain shared/personio-api/).",
         );
       }
     }
@@ -277,10 +282,10 @@ describe('Personio contract: our client and the simulator through Prism on the o
     for (const list of lists) expect(list.violations.filter(isKnownFalsePositive), list.path).toHaveLength(1);
   });
 
-  it('the check is live: the default simulator\'s `value: null` relations and malformed requests are reported', async () => {
+  it("the check is live: the default simulator's `value: null` relations and malformed requests are reported", async () => {
     sim!.setKnobs({ strictSpec: false });
     try {
-      const withoutSupervisor = sim!.employees().find((e) => (e.attributes.supervisor as { value?: unknown } | undefined)?.value === null);
+      const withoutSupervisor = sim!.employees().find((e) => (e.attributes['supervisor'] as { value?: unknown } | undefined)?.value === null);
       expect(withoutSupervisor, 'the simulator has an employee without a supervisor').toBeDefined();
       const exchanges: Exchange[] = [];
       const personio = client(exchanges);
@@ -288,7 +293,10 @@ describe('Personio contract: our client and the simulator through Prism on the o
       await personio.getEmployee(withoutSupervisor!.id);
 
       const found = unexpected(exchanges);
-      expect(found.some((v) => /data\.\d+\.attributes\.department\.value \(type\): .*must be object/.test(v)), found.join('\n')).toBe(true);
+      expect(
+        found.some((v) => /data\.\d+\.attributes\.department\.value \(type\): .*must be object/.test(v)),
+        found.join('\n'),
+      ).toBe(true);
       expect(
         found.some((v) => /data\.attributes\.supervisor\.value \(type\): .*must be object .*\/company\/employees\/\d+ /.test(v)),
         found.join('\n'),
@@ -298,8 +306,14 @@ describe('Personio contract: our client and the simulator through Prism on the o
       const raw: Exchange[] = [];
       await contractFetch(proxies, raw)(`${API_ROOT}/v1/company/employees?limit=abc&offset=-1`, { headers: { Authorization: 'Bearer x' } });
       const requestViolations = unexpected(raw);
-      expect(requestViolations.some((v) => /request\.query\.limit \(type\): .*must be integer/.test(v)), requestViolations.join('\n')).toBe(true);
-      expect(requestViolations.some((v) => /request\.query\.offset \(minimum\): .*must be >= 0/.test(v)), requestViolations.join('\n')).toBe(true);
+      expect(
+        requestViolations.some((v) => /request\.query\.limit \(type\): .*must be integer/.test(v)),
+        requestViolations.join('\n'),
+      ).toBe(true);
+      expect(
+        requestViolations.some((v) => /request\.query\.offset \(minimum\): .*must be >= 0/.test(v)),
+        requestViolations.join('\n'),
+      ).toBe(true);
     } finally {
       sim!.setKnobs({ strictSpec: true });
     }

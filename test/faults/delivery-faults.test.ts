@@ -123,7 +123,10 @@ const cases: FaultCase[] = [
     prepare: ({ sim }) => void grown.push(...sim.addEmployees(2_700)),
     arrange: ({ sim }) => {
       // Changes spread over the whole list: the pages read before the fault bring theirs, the rest wait for the next import.
-      const ids = sim.employees().map((e) => e.id).sort((a, b) => a - b);
+      const ids = sim
+        .employees()
+        .map((e) => e.id)
+        .sort((a, b) => a - b);
       for (let i = 0; i < ids.length; i += 50) sim.updateEmployee(ids[i]!, { position: `Fault Analyst ${i}` });
       sim.setKnobs({ latencyMs: 100, latencyJitter: false });
     },
@@ -158,7 +161,10 @@ const cases: FaultCase[] = [
     arrange: ({ sim }) => sim.setKnobs({ latencyMs: 400, latencyJitter: false }),
     during: (ctx) =>
       afterFirstPage(ctx, () => {
-        const ids = ctx.sim.employees().map((e) => e.id).sort((a, b) => a - b);
+        const ids = ctx.sim
+          .employees()
+          .map((e) => e.id)
+          .sort((a, b) => a - b);
         ctx.sim.removeEmployees(ids.slice(150, 160));
       }),
     check: (_, r) => expect(r.run.deactivated).toBeGreaterThan(0),
@@ -170,7 +176,10 @@ const cases: FaultCase[] = [
     during: (ctx) =>
       afterFirstPage(ctx, () => {
         // Removed from page 0, which the run already has; as many added at the end: the total stays put.
-        const ids = ctx.sim.employees().map((e) => e.id).sort((a, b) => a - b);
+        const ids = ctx.sim
+          .employees()
+          .map((e) => e.id)
+          .sort((a, b) => a - b);
         const removed = ids.slice(10, 15);
         for (const id of removed) ctx.removedMidRun.add(id);
         ctx.sim.removeEmployees(removed);

@@ -180,7 +180,12 @@ export class FaultHarness {
       const byStatus = (pred: (status: number) => boolean, st = simAfter) =>
         Object.entries(st.byStatus).reduce((n, [k, v]) => n + (pred(Number(k)) ? v : 0), 0);
       const delta = (pred: (status: number) => boolean) => byStatus(pred) - byStatus(pred, simBefore);
-      result.simulator = { requests: simAfter.requests - simBefore.requests, status5xx: delta((s) => s >= 500), status429: delta((s) => s === 429), authCalls: simAfter.authCalls - simBefore.authCalls };
+      result.simulator = {
+        requests: simAfter.requests - simBefore.requests,
+        status5xx: delta((s) => s >= 500),
+        status429: delta((s) => s === 429),
+        authCalls: simAfter.authCalls - simBefore.authCalls,
+      };
       // Recorded before the assertions, so the table shows the cases that fail too.
       this.results.push(result);
       FaultHarness.assert(c, result, ctx);
@@ -278,10 +283,19 @@ export class FaultHarness {
           .map((e) => e.id)
           .filter((id) => !ctx.removedMidRun.has(id)),
       );
-      const present = new Set(users.filter((u) => u.deactivationReason !== 'not_in_personio').map((u) => u.personioId).filter((id) => !ctx.removedMidRun.has(id)));
+      const present = new Set(
+        users
+          .filter((u) => u.deactivationReason !== 'not_in_personio')
+          .map((u) => u.personioId)
+          .filter((id) => !ctx.removedMidRun.has(id)),
+      );
       usersLost = [...expected].filter((id) => !present.has(id)).length;
       extra = [...present].filter((id) => !expected.has(id)).length;
-      if (usersLost > 0) note = `missing ${[...expected].filter((id) => !present.has(id)).slice(0, 8).join(', ')} (run deactivated ${run.deactivated})`;
+      if (usersLost > 0)
+        note = `missing ${[...expected]
+          .filter((id) => !present.has(id))
+          .slice(0, 8)
+          .join(', ')} (run deactivated ${run.deactivated})`;
       if (run.status === 'held') note = `held: ${run.findings.map((f) => f.code).join(', ')}`;
     }
     return {

@@ -50,7 +50,9 @@ const validators = new Map<string, ReturnType<typeof ajv.compile>>();
 function rebase(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(rebase);
   if (schema === null || typeof schema !== 'object') return schema;
-  return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' && v.startsWith('#') ? `openapi${v}` : rebase(v)]));
+  return Object.fromEntries(
+    Object.entries(schema).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' && v.startsWith('#') ? `openapi${v}` : rebase(v)]),
+  );
 }
 
 const templates = Object.keys(openapi.paths).map((template) => ({
@@ -106,10 +108,16 @@ export function importThroughApi(env: () => LocalEnvironment, call: ReturnType<t
   return async (tenantId: string): Promise<RunReport> => {
     const accepted = await call('POST', `/tenants/${tenantId}/personio/imports`);
     expect(accepted.status).toBe(202);
-    const report = await eventually(async () => {
-      const answer = await call('GET', `/tenants/${tenantId}/personio/imports/${accepted.body.runId}`);
-      return answer.status === 200 && isFinalRunStatus(answer.body.status) && (await env().eventSource.depth()) === 0 ? (answer.body as RunReport) : undefined;
-    }, 30_000, `run ${accepted.body.runId}`);
+    const report = await eventually(
+      async () => {
+        const answer = await call('GET', `/tenants/${tenantId}/personio/imports/${accepted.body.runId}`);
+        return answer.status === 200 && isFinalRunStatus(answer.body.status) && (await env().eventSource.depth()) === 0
+          ? (answer.body as RunReport)
+          : undefined;
+      },
+      30_000,
+      `run ${accepted.body.runId}`,
+    );
     await env().stack.lambda.idle();
     return report;
   };
@@ -205,7 +213,9 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
  * Client ID, so the proxy translates the new one to it and spoils the old one). Everything else passes
  * through unchanged. Together with the simulator's revokeTokens() this is a rotation as Personio does it.
  */
-export async function startRotatingPersonio(simUrl: string): Promise<{ url: string; rotate(clientId: string, simSecret: string, newSecret: string): void; close(): Promise<void> }> {
+export async function startRotatingPersonio(
+  simUrl: string,
+): Promise<{ url: string; rotate(clientId: string, simSecret: string, newSecret: string): void; close(): Promise<void> }> {
   const rotated = new Map<string, { simSecret: string; newSecret: string }>();
   const proxy = await startPersonioProxy(simUrl, {
     request: (method, url, body) => {

@@ -58,7 +58,14 @@ export function expectedCustomFields(employee: SimEmployeeView, customFields: Re
         expected[name] = blank ? null : String(v).slice(0, 10);
         break;
       case 'tags':
-        expected[name] = blank ? null : Array.isArray(v) ? v.map((t) => String(t).trim()).filter(Boolean) : String(v).split(',').map((t) => t.trim()).filter(Boolean);
+        expected[name] = blank
+          ? null
+          : Array.isArray(v)
+            ? v.map((t) => String(t).trim()).filter(Boolean)
+            : String(v)
+                .split(',')
+                .map((t) => t.trim())
+                .filter(Boolean);
         break;
       case 'integer':
       case 'decimal':

@@ -165,7 +165,7 @@ export function injectDynamoFaults(rules: DynamoFaultRule[] = [], options: { see
   const fired = new Map<DynamoFaultRule, number>();
   const stats: DynamoFaultStats = { calls: {}, faults: [] };
   const prototypes = [DynamoDBDocumentClient.prototype, DynamoDBClient.prototype] as unknown as Record<string, unknown>[];
-  const previous = prototypes.map((proto) => (Object.prototype.hasOwnProperty.call(proto, 'send') ? proto['send'] : undefined));
+  const previous = prototypes.map((proto) => (Object.hasOwn(proto, 'send') ? proto['send'] : undefined));
   const inherited = Object.getPrototypeOf(DynamoDBClient.prototype).send as Send;
 
   function pick(command: CommandLike): DynamoFaultRule | undefined {
@@ -235,7 +235,10 @@ export function injectDynamoFaults(rules: DynamoFaultRule[] = [], options: { see
   }
 
   async function unprocessedKeys(client: unknown, command: CommandLike, share: number, rest: unknown[]): Promise<unknown> {
-    const output = (await inherited.call(client, command, ...rest)) as { Responses?: Record<string, Record<string, unknown>[]>; UnprocessedKeys?: Record<string, { Keys: Record<string, unknown>[] }> };
+    const output = (await inherited.call(client, command, ...rest)) as {
+      Responses?: Record<string, Record<string, unknown>[]>;
+      UnprocessedKeys?: Record<string, { Keys: Record<string, unknown>[] }>;
+    };
     const requested = command.input['RequestItems'] as Record<string, { Keys: Record<string, unknown>[] } & Record<string, unknown>>;
     const unprocessed: Record<string, Record<string, unknown>> = { ...(output.UnprocessedKeys ?? {}) };
     const responses: Record<string, Record<string, unknown>[]> = { ...(output.Responses ?? {}) };
@@ -309,7 +312,9 @@ interface Target {
 function native(value: unknown): Record<string, unknown> {
   if (!value || typeof value !== 'object') return {};
   const record = value as Record<string, unknown>;
-  const low = Object.values(record).every((v) => v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && /^(S|N|B|SS|NS|BS|M|L|NULL|BOOL)$/.test(Object.keys(v)[0] ?? ''));
+  const low = Object.values(record).every(
+    (v) => v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && /^(S|N|B|SS|NS|BS|M|L|NULL|BOOL)$/.test(Object.keys(v)[0] ?? ''),
+  );
   if (low && Object.keys(record).length > 0) {
     try {
       return unmarshall(record as Parameters<typeof unmarshall>[0]);
@@ -374,7 +379,12 @@ interface DynamoAnswer {
 let requestCounter = 0;
 
 /** The HTTP 400 body real DynamoDB sends (JSON 1.0 protocol, `__type` with the service's namespace). */
-function dynamoAnswer(fault: Exclude<DynamoFault, object | 'hang' | 'unprocessedKeys' | 'unprocessedItems'>, command: CommandLike, itemIndex: number, table: string): DynamoAnswer {
+function dynamoAnswer(
+  fault: Exclude<DynamoFault, object | 'hang' | 'unprocessedKeys' | 'unprocessedItems'>,
+  command: CommandLike,
+  itemIndex: number,
+  table: string,
+): DynamoAnswer {
   const requestId = `FAULTY${String(++requestCounter).padStart(10, '0')}INJECTED${'0'.repeat(28)}`.slice(0, 52);
   const ns = 'com.amazonaws.dynamodb.v20120810#';
   const arn = `arn:aws:dynamodb:eu-central-1:000000000000:table/${table}`;
@@ -386,7 +396,11 @@ function dynamoAnswer(fault: Exclude<DynamoFault, object | 'hang' | 'unprocessed
         i === itemIndex
           ? fault === 'transactionConflict'
             ? { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' }
-            : { Code: 'ThrottlingError', Message: 'Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly.' }
+            : {
+                Code: 'ThrottlingError',
+                Message:
+                  'Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly.',
+              }
           : { Code: 'None' },
       );
       return {
@@ -401,13 +415,19 @@ function dynamoAnswer(fault: Exclude<DynamoFault, object | 'hang' | 'unprocessed
       };
     }
     case 'transactionConflictException':
-      return { type: 'TransactionConflictException', body: { __type: `${ns}TransactionConflictException`, message: 'Transaction is ongoing for the item' }, retried: false, requestId };
+      return {
+        type: 'TransactionConflictException',
+        body: { __type: `${ns}TransactionConflictException`, message: 'Transaction is ongoing for the item' },
+        retried: false,
+        requestId,
+      };
     case 'provisionedThroughputExceeded':
       return {
         type: 'ProvisionedThroughputExceededException',
         body: {
           __type: `${ns}ProvisionedThroughputExceededException`,
-          message: 'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
+          message:
+            'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
           ThrottlingReasons: [{ reason: 'TableWriteKeyRangeThroughputExceeded', resource: arn }],
         },
         retried: true,
@@ -416,7 +436,11 @@ function dynamoAnswer(fault: Exclude<DynamoFault, object | 'hang' | 'unprocessed
     case 'throttling':
       return {
         type: 'ThrottlingException',
-        body: { __type: `${ns}ThrottlingException`, message: 'Rate of requests exceeds the allowed throughput.', throttlingReasons: [{ reason: 'TableWriteKeyRangeThroughputExceeded', resource: arn }] },
+        body: {
+          __type: `${ns}ThrottlingException`,
+          message: 'Rate of requests exceeds the allowed throughput.',
+          throttlingReasons: [{ reason: 'TableWriteKeyRangeThroughputExceeded', resource: arn }],
+        },
         retried: true,
         requestId,
       };

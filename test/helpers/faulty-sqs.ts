@@ -103,7 +103,13 @@ export function faultySqs(sqs: Pick<SQSClient, 'send'>, rules: readonly SqsFault
     const Id = entry.Id ?? '';
     if (rules.some((r) => r.kind === 'refuse-invalid-characters') && sqsRefusesBody(entry.MessageBody ?? '')) {
       // Real SQS names the character's code point, never the body.
-      return { kind: 'refuse-invalid-characters', Id, SenderFault: true, Code: 'InvalidMessageContents', Message: 'Invalid binary character was found in the message body.' };
+      return {
+        kind: 'refuse-invalid-characters',
+        Id,
+        SenderFault: true,
+        Code: 'InvalidMessageContents',
+        Message: 'Invalid binary character was found in the message body.',
+      };
     }
     for (const rule of rules) {
       if (rule.kind !== 'fail-entries') continue;

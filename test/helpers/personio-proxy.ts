@@ -25,7 +25,9 @@ export async function startPersonioProxy(simUrl: string | (() => string | undefi
       const url = new URL(req.url ?? '/', 'http://proxy');
       const received = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
       const body = hooks.request ? hooks.request(method, url, received?.toString('utf8')) : received;
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k, v]) => typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(([k, v]) => typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k)),
+      ) as Record<string, string>;
       const answer = await fetch(`${target}${req.url ?? '/'}`, { method, headers, ...(body !== undefined ? { body } : {}) });
       let payload = Buffer.from(await answer.arrayBuffer());
       const replaced = hooks.response?.(method, url, answer.status, payload.toString('utf8'));

@@ -25,7 +25,12 @@ export async function takeMessages(env: LocalEnvironment, count: number, options
   const messages: Message[] = [];
   while (messages.length < count) {
     const received = await env.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: env.queueUrls.importQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, ...(options.remove ? {} : { VisibilityTimeout: 600 }) }),
+      new ReceiveMessageCommand({
+        QueueUrl: env.queueUrls.importQueueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        ...(options.remove ? {} : { VisibilityTimeout: 600 }),
+      }),
     );
     const batch = received.Messages ?? [];
     messages.push(...batch);

@@ -64,10 +64,14 @@ export class DeliveryPool {
   async pump(): Promise<number> {
     let added = 0;
     for (;;) {
-      const received = await this.sqs.send(new ReceiveMessageCommand({ QueueUrl: this.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300, AttributeNames: ['All'] }));
+      const received = await this.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: this.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300, AttributeNames: ['All'] }),
+      );
       const batch = received.Messages ?? [];
       if (batch.length === 0) return added;
-      await this.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+      await this.sqs.send(
+        new DeleteMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }),
+      );
       for (const m of batch) {
         const head = parseHead(m.Body ?? '');
         if (head.tenantId !== this.tenantId) continue;
@@ -143,7 +147,10 @@ export class DeliveryPool {
    * What Lambda's event source does with an invocation's answer: deletes the messages it did not report (all of them
    * for a valid empty answer); a throw, a kill, or an answer naming an id not in the batch fails the whole batch.
    */
-  settle(batch: PoolMessage[], answer: { kind: 'returned'; value: unknown } | { kind: 'threw' } | { kind: 'killed' }): { succeeded: PoolMessage[]; failed: PoolMessage[] } {
+  settle(
+    batch: PoolMessage[],
+    answer: { kind: 'returned'; value: unknown } | { kind: 'threw' } | { kind: 'killed' },
+  ): { succeeded: PoolMessage[]; failed: PoolMessage[] } {
     let failedIds: Set<string>;
     if (answer.kind !== 'returned') failedIds = new Set(batch.map((m) => m.messageId));
     else {

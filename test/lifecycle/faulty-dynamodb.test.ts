@@ -115,7 +115,10 @@ describe('faulty DynamoDB', () => {
   });
 
   it('refuses a plain write on an item in a transaction with TransactionConflictException, as the SDK deserializes it', async () => {
-    const write = () => db.send(new UpdateCommand({ TableName: table, Key: { tenantId: 't', sk: 'run#r2' }, UpdateExpression: 'SET s = :s', ExpressionAttributeValues: { ':s': 'x' } }));
+    const write = () =>
+      db.send(
+        new UpdateCommand({ TableName: table, Key: { tenantId: 't', sk: 'run#r2' }, UpdateExpression: 'SET s = :s', ExpressionAttributeValues: { ':s': 'x' } }),
+      );
     faults = injectDynamoFaults([{ command: 'UpdateCommand', table, skPrefix: 'run#', count: 1, fault: 'transactionConflictException' }]);
     const direct = await failure(write());
     faults.rules[0] = { command: 'Update', skPrefix: 'run#', count: 1, fault: 'transactionConflictException', via: 'sdk' };
@@ -129,23 +132,29 @@ describe('faulty DynamoDB', () => {
   it.each([
     ['provisionedThroughputExceeded', ProvisionedThroughputExceededException],
     ['throttling', ThrottlingException],
-  ] as const)('throttles with %s as the SDK surfaces it once its retries are used up', async (fault, errorClass) => {
-    const put = () => db.send(new PutCommand({ TableName: table, Item: { tenantId: 't', sk: `personio#${fault}` } }));
-    faults = injectDynamoFaults([{ command: 'PutCommand', skPrefix: 'personio#', count: 1, fault }]);
-    const direct = await failure(put());
-    faults.rules[0] = { command: 'PutItem', skPrefix: 'personio#', count: 1, fault, via: 'sdk' };
-    const deserialized = await failure(put());
-    expect(direct).toBeInstanceOf(errorClass);
-    expect(shape(direct)).toEqual(shape(deserialized));
-    // The real SDK retried it (with its own back-off) before giving up; the direct error says the same.
-    expect(deserialized.$metadata.attempts).toBeGreaterThan(1);
-    expect(direct.$metadata.attempts).toBe(deserialized.$metadata.attempts);
-    expect(await get(`personio#${fault}`)).toBeUndefined();
-  }, 30_000);
+  ] as const)(
+    'throttles with %s as the SDK surfaces it once its retries are used up',
+    async (fault, errorClass) => {
+      const put = () => db.send(new PutCommand({ TableName: table, Item: { tenantId: 't', sk: `personio#${fault}` } }));
+      faults = injectDynamoFaults([{ command: 'PutCommand', skPrefix: 'personio#', count: 1, fault }]);
+      const direct = await failure(put());
+      faults.rules[0] = { command: 'PutItem', skPrefix: 'personio#', count: 1, fault, via: 'sdk' };
+      const deserialized = await failure(put());
+      expect(direct).toBeInstanceOf(errorClass);
+      expect(shape(direct)).toEqual(shape(deserialized));
+      // The real SDK retried it (with its own back-off) before giving up; the direct error says the same.
+      expect(deserialized.$metadata.attempts).toBeGreaterThan(1);
+      expect(direct.$metadata.attempts).toBe(deserialized.$metadata.attempts);
+      expect(await get(`personio#${fault}`)).toBeUndefined();
+    },
+    30_000,
+  );
 
-  it('reaches low-level commands too, and selects by key, skip, count and the caller\'s context', async () => {
+  it("reaches low-level commands too, and selects by key, skip, count and the caller's context", async () => {
     const scope = new AsyncLocalStorage<string>();
-    faults = injectDynamoFaults([{ command: 'PutItem', tenantId: 't', skPrefix: 'user#', skip: 1, count: 1, when: () => scope.getStore() === 'worker-1', fault: 'throttling' }]);
+    faults = injectDynamoFaults([
+      { command: 'PutItem', tenantId: 't', skPrefix: 'user#', skip: 1, count: 1, when: () => scope.getStore() === 'worker-1', fault: 'throttling' },
+    ]);
     const put = (sk: string) => client.send(new PutItemCommand({ TableName: table, Item: { tenantId: { S: 't' }, sk: { S: sk } } }));
     await scope.run('worker-1', () => put('user#a')); // skipped
     await scope.run('worker-2', () => put('user#b')); // another invocation: not selected
@@ -193,7 +202,13 @@ describe('faulty DynamoDB', () => {
     const outcomes = async (seed: number) => {
       const f = injectDynamoFaults([{ command: 'Get', probability: 0.5, fault: 'throttling' }], { seed });
       const result: boolean[] = [];
-      for (let i = 0; i < 12; i++) result.push(await get('x').then(() => true, () => false));
+      for (let i = 0; i < 12; i++)
+        result.push(
+          await get('x').then(
+            () => true,
+            () => false,
+          ),
+        );
       f.restore();
       return result;
     };
@@ -201,7 +216,7 @@ describe('faulty DynamoDB', () => {
     expect(await outcomes(7)).toEqual(a);
     expect(a).toContain(true);
     expect(a).toContain(false);
-    expect(Object.prototype.hasOwnProperty.call(DynamoDBDocumentClient.prototype, 'send')).toBe(false);
-    expect(Object.prototype.hasOwnProperty.call(DynamoDBClient.prototype, 'send')).toBe(false);
+    expect(Object.hasOwn(DynamoDBDocumentClient.prototype, 'send')).toBe(false);
+    expect(Object.hasOwn(DynamoDBClient.prototype, 'send')).toBe(false);
   });
 });

@@ -70,7 +70,8 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
   }
 
   for (const [personioId, users] of byPersonioId) {
-    if (users.length > 1) found.push(violation('inv2 one user each', `Personio employee ${personioId} has ${users.length} users (${users.map((u) => u['userId']).join(', ')})`));
+    if (users.length > 1)
+      found.push(violation('inv2 one user each', `Personio employee ${personioId} has ${users.length} users (${users.map((u) => u['userId']).join(', ')})`));
   }
 
   for (const e of obs.employees) {
@@ -84,17 +85,29 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
     const reported = reportedFailures(latest.item).get(e.id);
     for (const u of users) {
       if (employed && u['active'] !== true) {
-        found.push(violation('inv1 employed but inactive', `employee ${e.id} is ${e.status} in Personio, run(s) ${runs} saw it, yet its user ${u['userId']} is inactive${u['deactivationReason'] ? ` (${u['deactivationReason']})` : ''}`));
+        found.push(
+          violation(
+            'inv1 employed but inactive',
+            `employee ${e.id} is ${e.status} in Personio, run(s) ${runs} saw it, yet its user ${u['userId']} is inactive${u['deactivationReason'] ? ` (${u['deactivationReason']})` : ''}`,
+          ),
+        );
       }
       // An employee the latest run could not import (reported) keeps its user as it was.
       if (!employed && u['active'] !== false && reported === undefined) {
-        found.push(violation('inv1 status decides active', `employee ${e.id} is inactive in Personio, run(s) ${runs} saw it, yet its user ${u['userId']} is active`));
+        found.push(
+          violation('inv1 status decides active', `employee ${e.id} is inactive in Personio, run(s) ${runs} saw it, yet its user ${u['userId']} is active`),
+        );
       }
     }
     const badge = (e.attributes[BADGE_ATTRIBUTE] as { value?: unknown } | undefined)?.value;
     const stored = users[0]?.['customFields']?.[BADGE_FIELD];
     if (users.length === 1 && reported === undefined && typeof badge === 'string' && badge.length > 15 && String(stored) !== badge) {
-      found.push(violation('inv2 user carries Personio’s data', `employee ${e.id}'s ${BADGE_FIELD} (an integer beyond 2^53, ${badge.length} digits) is not stored exactly: ${typeof stored === 'string' ? 'another string' : typeof stored}`));
+      found.push(
+        violation(
+          'inv2 user carries Personio’s data',
+          `employee ${e.id}'s ${BADGE_FIELD} (an integer beyond 2^53, ${badge.length} digits) is not stored exactly: ${typeof stored === 'string' ? 'another string' : typeof stored}`,
+        ),
+      );
     }
 
     if (users.length === 0) {
@@ -125,7 +138,12 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
       !(activeUsersByEmail.get(lower(e.email)) ?? []).some((id) => id !== e.id) &&
       lower(users[0]?.['email']) !== lower(e.email)
     ) {
-      found.push(violation('inv2 user carries Personio’s data', `employee ${e.id}'s user has an older email than Personio's current one, though run(s) ${runs} saw it (older data over newer)`));
+      found.push(
+        violation(
+          'inv2 user carries Personio’s data',
+          `employee ${e.id}'s user has an older email than Personio's current one, though run(s) ${runs} saw it (older data over newer)`,
+        ),
+      );
     }
   }
 
@@ -135,7 +153,12 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
     for (const u of users) {
       if (u['active'] === false) model.leaversDeactivated.add(personioId);
       else if (model.leaversDeactivated.has(personioId)) {
-        found.push(violation('inv1 leaver stays inactive', `employee ${personioId} left Personio and its user ${u['userId']} was deactivated, yet it is active again (older data reversed the deactivation)`));
+        found.push(
+          violation(
+            'inv1 leaver stays inactive',
+            `employee ${personioId} left Personio and its user ${u['userId']} was deactivated, yet it is active again (older data reversed the deactivation)`,
+          ),
+        );
       }
     }
   }
@@ -151,17 +174,31 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
   for (const u of obs.users) {
     if (!model.dadoUsers.has(String(u['userId'])) || typeof u['personioId'] === 'number') continue;
     if (u['active'] !== true) {
-      found.push(violation('inv1 a Dado user is not the import’s', `user ${u['userId']}, created in Dado and never linked to Personio, was deactivated by an import`));
+      found.push(
+        violation('inv1 a Dado user is not the import’s', `user ${u['userId']}, created in Dado and never linked to Personio, was deactivated by an import`),
+      );
     }
-    const twin = obs.users.find((other) => other !== u && typeof other['personioId'] === 'number' && lower(other['email']) !== '' && lower(other['email']) === lower(u['email']));
+    const twin = obs.users.find(
+      (other) => other !== u && typeof other['personioId'] === 'number' && lower(other['email']) !== '' && lower(other['email']) === lower(u['email']),
+    );
     if (twin) {
-      found.push(violation('inv2 one user each', `employee ${twin['personioId']} got a new user ${twin['userId']} though Dado's own user ${u['userId']} has its address (link it, do not duplicate)`));
+      found.push(
+        violation(
+          'inv2 one user each',
+          `employee ${twin['personioId']} got a new user ${twin['userId']} though Dado's own user ${u['userId']} has its address (link it, do not duplicate)`,
+        ),
+      );
     }
   }
 
   const blocking = obs.runs.filter((r) => blocks(r['status']));
   if (blocking.length > 1) {
-    found.push(violation('inv3 one run at a time', `${blocking.length} runs hold the tenant at once: ${blocking.map((r) => `${r['runId']} (${r['status']})`).join(', ')}`));
+    found.push(
+      violation(
+        'inv3 one run at a time',
+        `${blocking.length} runs hold the tenant at once: ${blocking.map((r) => `${r['runId']} (${r['status']})`).join(', ')}`,
+      ),
+    );
   }
 
   if (model.connection === 'disconnected' && obs.connection && obs.connection['status'] !== 'disconnected') {
@@ -169,7 +206,9 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
   }
   // Personio never refuses this tenant's credential: nothing may mark it otherwise.
   if (model.connection === 'connected' && obs.connection && obs.connection['status'] !== 'connected') {
-    found.push(violation('connection state', `the tenant is connected with a credential Personio accepts, but its connection says "${obs.connection['status']}"`));
+    found.push(
+      violation('connection state', `the tenant is connected with a credential Personio accepts, but its connection says "${obs.connection['status']}"`),
+    );
   }
   return found;
 }
@@ -179,7 +218,10 @@ export function checkNothingStuck(obs: Observation, startedBefore: number): Inva
   return obs.runs
     .filter((r) => !isFinal(r['status']) && Date.parse(String(r['startedAt'])) < startedBefore)
     .map((r) =>
-      violation('inv3 nothing stuck', `run ${r['runId']} is still ${r['status']} ${Math.round((obs.now - Date.parse(String(r['startedAt']))) / 60_000)} simulated minutes after it started, past every lease and a sweep`),
+      violation(
+        'inv3 nothing stuck',
+        `run ${r['runId']} is still ${r['status']} ${Math.round((obs.now - Date.parse(String(r['startedAt']))) / 60_000)} simulated minutes after it started, past every lease and a sweep`,
+      ),
     );
 }
 
@@ -220,10 +262,20 @@ export function checkCounters(run: RunModel, item: Item, deactivatedHere: Item[]
     );
   }
   if (run.created.exact && n('created') !== run.created.count) {
-    found.push(violation('inv5 counters', `run ${run.runId} reports created ${n('created')}, but ${run.created.count} users appeared in the table while only its messages were processed`));
+    found.push(
+      violation(
+        'inv5 counters',
+        `run ${run.runId} reports created ${n('created')}, but ${run.created.count} users appeared in the table while only its messages were processed`,
+      ),
+    );
   }
   if (deactivatedHere && n('deactivated') !== deactivatedHere.length) {
-    found.push(violation('inv5 counters', `run ${run.runId} reports deactivated ${n('deactivated')}, but ${deactivatedHere.length} users were deactivated when it finished`));
+    found.push(
+      violation(
+        'inv5 counters',
+        `run ${run.runId} reports deactivated ${n('deactivated')}, but ${deactivatedHere.length} users were deactivated when it finished`,
+      ),
+    );
   }
   return found;
 }
@@ -249,7 +301,13 @@ export function checkApproval(model: Model, a: ApprovalCheck): InvariantViolatio
   // allowed; it is finished later (the run stays approving until then).
   const died = a.answer.status >= 500;
   if (a.answer.status !== 200 && !died) {
-    if (deactivated.length > 0) found.push(violation('inv4 approval', `${what} was refused (${a.answer.status} ${a.answer.body?.error?.code ?? ''}) yet deactivated ${deactivated.length} user(s)`));
+    if (deactivated.length > 0)
+      found.push(
+        violation(
+          'inv4 approval',
+          `${what} was refused (${a.answer.status} ${a.answer.body?.error?.code ?? ''}) yet deactivated ${deactivated.length} user(s)`,
+        ),
+      );
     return found;
   }
   const how = died ? `died (${a.answer.status}) after it deactivated ${deactivated.length} user(s)` : 'was accepted';
@@ -258,16 +316,20 @@ export function checkApproval(model: Model, a: ApprovalCheck): InvariantViolatio
   // A stalled approval (approving, its lease expired) may be taken up again and finished.
   const resumed = a.statusBefore === 'approving';
   if (a.statusBefore !== 'held' && !resumed) found.push(violation('inv4 approval', `${what} ${how} though the run was not held`));
-  if (a.newerWriters.length > 0) found.push(violation('inv4 approval', `${what} ${how} though newer run(s) ${a.newerWriters.join(', ')} wrote users since (superseded: must answer 409)`));
+  if (a.newerWriters.length > 0)
+    found.push(violation('inv4 approval', `${what} ${how} though newer run(s) ${a.newerWriters.join(', ')} wrote users since (superseded: must answer 409)`));
   const answered = Number(a.answer.body?.deactivated ?? Number.NaN);
   // A resumed approval answers all it deactivated, the part before its predecessor died included.
-  if (!died && !resumed && answered !== deactivated.length) found.push(violation('inv4 approval', `${what} answered deactivated ${a.answer.body?.deactivated}, but ${deactivated.length} user(s) were deactivated`));
+  if (!died && !resumed && answered !== deactivated.length)
+    found.push(violation('inv4 approval', `${what} answered deactivated ${a.answer.body?.deactivated}, but ${deactivated.length} user(s) were deactivated`));
   const held = a.run.held;
   for (const u of deactivated) {
     const id = u['personioId'];
-    if (typeof id === 'number' && model.saw(a.run, id)) found.push(violation('inv4 approval', `${what} deactivated user ${u['userId']} of employee ${id}, whom the run itself saw`));
+    if (typeof id === 'number' && model.saw(a.run, id))
+      found.push(violation('inv4 approval', `${what} deactivated user ${u['userId']} of employee ${id}, whom the run itself saw`));
     if (!held) continue;
-    if (!held.activeUserIds.has(u['userId'])) found.push(violation('inv4 approval', `${what} deactivated user ${u['userId']}, who was not active when the run was held (not on its pending list)`));
+    if (!held.activeUserIds.has(u['userId']))
+      found.push(violation('inv4 approval', `${what} deactivated user ${u['userId']}, who was not active when the run was held (not on its pending list)`));
     const atHold = held.users.get(u['userId']);
     const beforeApproval = previous.get(u['userId']);
     if (atHold !== undefined && beforeApproval && atHold !== userJson(beforeApproval)) {

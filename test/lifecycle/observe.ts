@@ -40,7 +40,12 @@ export const isFinal = (status: unknown) => status === 'completed' || status ===
 export const blocks = (status: unknown) => !isFinal(status) && status !== 'approving';
 
 /** Registers runs that appeared, follows fetch ends, and answers each run's status change since the last reading. */
-export function followRuns(model: Model, tenant: Tenant, before: Observation | undefined, after: Observation): { run: RunModel; from: string | undefined; to: string }[] {
+export function followRuns(
+  model: Model,
+  tenant: Tenant,
+  before: Observation | undefined,
+  after: Observation,
+): { run: RunModel; from: string | undefined; to: string }[] {
   const changes: { run: RunModel; from: string | undefined; to: string }[] = [];
   for (const item of after.runs) {
     const runId = String(item['runId']);

@@ -21,7 +21,11 @@ afterAll(async () => {
 });
 
 async function token(clientId: string, clientSecret: string): Promise<string> {
-  const answer = await fetch(`${router.url}/v1/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_id: clientId, client_secret: clientSecret }) });
+  const answer = await fetch(`${router.url}/v1/auth`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_id: clientId, client_secret: clientSecret }),
+  });
   return ((await answer.json()) as { data: { token: string } }).data.token;
 }
 
@@ -38,7 +42,11 @@ describe('Personio router', () => {
     expect(gateA.isClosed).toBe(false);
     expect((await page(await token('router-a', 'router-a-secret'))).total).toBe(5);
     expect((await page(await token('router-b', 'router-b-secret'))).total).toBe(8);
-    const unknown = await fetch(`${router.url}/v1/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_id: 'nobody', client_secret: 'x' }) });
+    const unknown = await fetch(`${router.url}/v1/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: 'nobody', client_secret: 'x' }),
+    });
     expect(unknown.status).toBe(401);
   });
 

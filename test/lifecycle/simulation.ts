@@ -55,7 +55,10 @@ export async function simulate(world: World, options: SimulationOptions): Promis
   const sequence = options.shrinks === 0 ? fc.noShrink(commands) : fc.limitShrink(commands, options.shrinks ?? 60);
   // Mostly small tenants (one page, one message per run); some of 110–220 employees: several pages, and several
   // messages per run that workers process at once.
-  const employees = fc.oneof({ weight: 6, arbitrary: fc.noBias(fc.integer({ min: 3, max: 30 })) }, { weight: 1, arbitrary: fc.noBias(fc.integer({ min: 110, max: 220 })) });
+  const employees = fc.oneof(
+    { weight: 6, arbitrary: fc.noBias(fc.integer({ min: 3, max: 30 })) },
+    { weight: 1, arbitrary: fc.noBias(fc.integer({ min: 110, max: 220 })) },
+  );
   const tenantSetup = fc.record({ employees, seed: fc.integer({ min: 1, max: 1_000_000 }) });
 
   const property = fc.asyncProperty(tenantSetup, sequence, async (setup, cmds) => {
@@ -130,7 +133,10 @@ export function formatViolation(v: ViolationReport): string {
  */
 export async function replay(world: World, printed: string, options: { ignore?: readonly string[] } = {}): Promise<ViolationReport | undefined> {
   ignoreInvariants(options.ignore ?? []);
-  const parts = printed.split('→').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = printed
+    .split('→')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   const tenantSpec = /^Tenant\((\d+) employees, simulator seed (\d+)\)$/.exec(parts[0] ?? '');
   if (!tenantSpec) throw new Error('a replayed sequence starts with Tenant(N employees, simulator seed S)');
   const commands = parts.slice(1).map(parseCommand);

@@ -1,6 +1,6 @@
 import { checkAfterStep, checkApproval, checkCounters, checkImportsRun, checkNothingStuck } from './invariants.js';
 import type { Model } from './model.js';
-import { deactivatedByAbsence, followRuns, InvariantViolation, isFinal, newUsers, read, type Observation, userJson, usersChanged } from './observe.js';
+import { deactivatedByAbsence, followRuns, type InvariantViolation, isFinal, newUsers, read, type Observation, userJson, usersChanged } from './observe.js';
 import type { ApiAnswer, Tenant } from './world.js';
 
 /**
@@ -71,7 +71,9 @@ export async function act<T>(model: Model, tenant: Tenant, options: ActOptions, 
       run.held = { step: model.step, users: new Map(after.users.map((u) => [String(u['userId']), userJson(u)])), activeUserIds: active };
     }
   }
-  const finished = changes.filter(({ run, from, to }) => (to === 'completed' || to === 'held') && !isFinal(from) && from !== 'approving' && run.runId !== options.approval);
+  const finished = changes.filter(
+    ({ run, from, to }) => (to === 'completed' || to === 'held') && !isFinal(from) && from !== 'approving' && run.runId !== options.approval,
+  );
   const deactivatedHere = finished.length === 1 && !options.approval ? deactivatedByAbsence(before, after) : undefined;
   for (const { run } of finished) {
     const item = after.runs.find((r) => r['runId'] === run.runId);
@@ -80,7 +82,9 @@ export async function act<T>(model: Model, tenant: Tenant, options: ActOptions, 
 
   if (approvedRun && options.approval) {
     const answer = result as unknown as ApiAnswer;
-    tenant.world.coverage.add(`approvals of a ${approvedStatus ?? 'unknown'} run answered ${answer.status}${answer.body?.error?.code ? ` ${answer.body.error.code}` : ''}`);
+    tenant.world.coverage.add(
+      `approvals of a ${approvedStatus ?? 'unknown'} run answered ${answer.status}${answer.body?.error?.code ? ` ${answer.body.error.code}` : ''}`,
+    );
     const newerWriters = [...model.runs.values()]
       .filter((r) => r.runId !== approvedRun.runId && r.fetchStart > approvedRun.fetchStart)
       .filter((r) => {
@@ -88,7 +92,17 @@ export async function act<T>(model: Model, tenant: Tenant, options: ActOptions, 
         return r.wroteUsers || (item && Number(item['created'] ?? 0) + Number(item['updated'] ?? 0) > 0);
       })
       .map((r) => r.runId);
-    found.push(...checkApproval(model, { run: approvedRun, statusBefore: approvedStatus, answer, before, after, connected: model.connection === 'connected', newerWriters }));
+    found.push(
+      ...checkApproval(model, {
+        run: approvedRun,
+        statusBefore: approvedStatus,
+        answer,
+        before,
+        after,
+        connected: model.connection === 'connected',
+        newerWriters,
+      }),
+    );
   }
   throwFirst(found);
   return result;

@@ -49,7 +49,10 @@ export class World {
     const router = await PersonioRouter.start();
     let env: LocalEnvironment;
     try {
-      env = await startLocalEnvironment({ personio: { url: router.url, clientId: 'lifecycle-unused', clientSecret: 'lifecycle-unused' }, logLevel: options.logLevel ?? 'SILENT' });
+      env = await startLocalEnvironment({
+        personio: { url: router.url, clientId: 'lifecycle-unused', clientSecret: 'lifecycle-unused' },
+        logLevel: options.logLevel ?? 'SILENT',
+      });
     } catch (error) {
       await router.close();
       faults.restore();
@@ -88,7 +91,14 @@ export class World {
     const tenantId = `lc-${process.pid}-${n}`;
     const credential = { clientId: `lc-client-${process.pid}-${n}`, clientSecret: `lc-secret-${randomUUID()}` };
     // One custom text and one custom integer attribute, which the tenant maps (see ConnectWithCustomFields).
-    const sim = await startPersonioSim({ employees: options.employees, seed: options.seed, credentials: [credential], latencyMs: 0, extraAttributes: 1, integerAttributes: 1 });
+    const sim = await startPersonioSim({
+      employees: options.employees,
+      seed: options.seed,
+      credentials: [credential],
+      latencyMs: 0,
+      extraAttributes: 1,
+      integerAttributes: 1,
+    });
     const gate = this.router.add(credential.clientId, sim);
     const tenant = new Tenant(this, tenantId, credential, sim, gate);
     this.coverage.add(options.employees > 100 ? 'tenants of 110–220 employees' : 'tenants of 3–30 employees');
@@ -224,7 +234,15 @@ export class Tenant {
     );
     void outcome.then(() => rule && this.world.faults.remove(rule));
     const named = (event as { runId?: unknown } | null)?.runId;
-    const handle: FetchHandle = { invocation, trigger, runId: typeof named === 'string' ? named : undefined, outcome, settled: undefined, startStep: this.step, endStep: undefined };
+    const handle: FetchHandle = {
+      invocation,
+      trigger,
+      runId: typeof named === 'string' ? named : undefined,
+      outcome,
+      settled: undefined,
+      startStep: this.step,
+      endStep: undefined,
+    };
     outcome.then((o) => {
       handle.settled = o;
       handle.endStep = this.step;
@@ -311,7 +329,17 @@ export class Tenant {
   async sweep(): Promise<InvocationOutcome<unknown> | undefined> {
     const sweeper = this.world.sweeper;
     if (!sweeper) return undefined;
-    const event = { version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', time: new Date().toISOString(), region: 'eu-central-1', resources: [], detail: {} };
+    const event = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'eu-central-1',
+      resources: [],
+      detail: {},
+    };
     return this.world.invocations.start('sweeper', (context) => sweeper(event, context)).outcome;
   }
 
@@ -325,7 +353,18 @@ export class Tenant {
     await this.world.db.send(
       new PutCommand({
         TableName: localNames.usersTable,
-        Item: { tenantId: this.id, sk: `user#${userId}`, userId, email, emailKey: email.toLowerCase(), firstName, active: true, customFields: {}, createdAt: now, updatedAt: now },
+        Item: {
+          tenantId: this.id,
+          sk: `user#${userId}`,
+          userId,
+          email,
+          emailKey: email.toLowerCase(),
+          firstName,
+          active: true,
+          customFields: {},
+          createdAt: now,
+          updatedAt: now,
+        },
         ConditionExpression: 'attribute_not_exists(sk)',
       }),
     );

@@ -46,7 +46,10 @@ describe('the mapping preview', () => {
     expect(await runImport(env, 'preview', { timeoutMs: 60_000 })).toMatchObject({ status: 'completed' });
     hide([returning!.id]);
     expect(await runImport(env, 'preview', { timeoutMs: 60_000 })).toMatchObject({ status: 'completed', deactivated: 1 });
-    expect((await env.users.list('preview')).find((u) => u.personioId === returning!.id)).toMatchObject({ active: false, deactivationReason: 'not_in_personio' });
+    expect((await env.users.list('preview')).find((u) => u.personioId === returning!.id)).toMatchObject({
+      active: false,
+      deactivationReason: 'not_in_personio',
+    });
     front.rewrite = undefined;
     sim.updateEmployee(leaving!.id, { status: 'inactive' });
     sim.updateEmployee(taker!.id, { email: holder!.email });
@@ -66,6 +69,13 @@ describe('the mapping preview', () => {
     expect(byId.get(taker!.id)?.changes.map((c) => c.field)).not.toContain('email');
     expect(byId.get(taker!.id)?.why).toContain(`active user of Personio employee ${holder!.id}`);
     expect(preview.body.actions).toMatchObject({ reactivate: 1, deactivate: 1 });
-    expect(preview.body.actions.create + preview.body.actions.update + preview.body.actions.reactivate + preview.body.actions.deactivate + preview.body.actions.refuse + preview.body.actions.none).toBe(preview.body.employees.length);
+    expect(
+      preview.body.actions.create +
+        preview.body.actions.update +
+        preview.body.actions.reactivate +
+        preview.body.actions.deactivate +
+        preview.body.actions.refuse +
+        preview.body.actions.none,
+    ).toBe(preview.body.employees.length);
   });
 });

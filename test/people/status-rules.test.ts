@@ -133,16 +133,22 @@ describe('status rules: properties', () => {
 
   it('the merged active equals status !== inactive whenever the payload carries a known status, mapped or not', () => {
     fc.assert(
-      fc.property(knownStatus, fc.constantFrom('mapped', 'unmapped') as fc.Arbitrary<keyof typeof mappings>, current, extra, ({ status, value }, m, user, others) => {
-        // Act
-        const employeeMapped = mapped(employee({ value }, others as PersonioEmployee), mappings[m]);
-        const merged = mergeContent(user, employeeMapped);
+      fc.property(
+        knownStatus,
+        fc.constantFrom('mapped', 'unmapped') as fc.Arbitrary<keyof typeof mappings>,
+        current,
+        extra,
+        ({ status, value }, m, user, others) => {
+          // Act
+          const employeeMapped = mapped(employee({ value }, others as PersonioEmployee), mappings[m]);
+          const merged = mergeContent(user, employeeMapped);
 
-        // Assess
-        expect(merged.active).toBe(status !== 'inactive');
-        if (m === 'unmapped') expect('status' in employeeMapped.fields).toBe(false);
-        else expect(merged.status).toBe(status);
-      }),
+          // Assess
+          expect(merged.active).toBe(status !== 'inactive');
+          if (m === 'unmapped') expect('status' in employeeMapped.fields).toBe(false);
+          else expect(merged.status).toBe(status);
+        },
+      ),
       { numRuns: 500 },
     );
   });

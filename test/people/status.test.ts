@@ -131,7 +131,7 @@ describe('status: the leaver signal', () => {
     };
     const first = await importAll(world, 'odd-status');
     expect(first.status).toBe('completed');
-    expect(finding(first, 'values_unreadable_value'), 'the first run\'s values_unreadable_value finding').toBeDefined();
+    expect(finding(first, 'values_unreadable_value'), "the first run's values_unreadable_value finding").toBeDefined();
     expect(finding(first, 'values_unreadable_value')?.message).toMatch(new RegExp(`\\b${hire!.id}\\b`));
 
     // Act: an active employee and an inactive one get the unknown status too

@@ -92,9 +92,15 @@ export async function usersByPersonioId(world: PeopleWorld, tenantId: string): P
 /** Never two users with one Personio id; never two active users with one address (case-insensitive). */
 export async function expectOneUserPerPerson(world: PeopleWorld, tenantId: string): Promise<void> {
   const users = await storedUsers(world, tenantId);
-  const byPersonioId = groupBy(users.filter((u) => typeof u.personioId === 'number'), (u) => String(u.personioId));
+  const byPersonioId = groupBy(
+    users.filter((u) => typeof u.personioId === 'number'),
+    (u) => String(u.personioId),
+  );
   expect(duplicates(byPersonioId), 'Personio ids with more than one user (user ids)').toEqual({});
-  const byEmail = groupBy(users.filter((u) => u.active && typeof u.email === 'string' && u.email !== ''), (u) => u.email!.toLowerCase());
+  const byEmail = groupBy(
+    users.filter((u) => u.active && typeof u.email === 'string' && u.email !== ''),
+    (u) => u.email!.toLowerCase(),
+  );
   // Named by Personio ids only: the addresses are employee data.
   expect(Object.values(duplicates(byEmail)), 'addresses held by more than one active user (their Personio ids)').toEqual([]);
 }
@@ -134,7 +140,7 @@ type Send = (this: unknown, command: unknown, ...rest: unknown[]) => Promise<unk
  */
 export function holdEmailLookupsTogether(address: string, together = 2, capMs = 5_000): { arrived(): number; restore(): void } {
   const prototypes = [DynamoDBDocumentClient.prototype, DynamoDBClient.prototype] as unknown as Record<string, unknown>[];
-  const previous = prototypes.map((p) => (Object.prototype.hasOwnProperty.call(p, 'send') ? (p['send'] as Send) : undefined));
+  const previous = prototypes.map((p) => (Object.hasOwn(p, 'send') ? (p['send'] as Send) : undefined));
   const inherited = Object.getPrototypeOf(DynamoDBClient.prototype).send as Send;
   const key = address.toLowerCase();
   let arrived = 0;

@@ -56,7 +56,15 @@ export async function rejection(call: Promise<unknown>): Promise<PersonioError> 
 
 /** Every rendering of an error that could end up in a log line or a run report. */
 export function renderings(error: PersonioError): string[] {
-  return [error.message, JSON.stringify(error), String(error.cause), String(error), inspect(error, { depth: 10 }), error.stack ?? '', error.personioMessage ?? ''];
+  return [
+    error.message,
+    JSON.stringify(error),
+    String(error.cause),
+    String(error),
+    inspect(error, { depth: 10 }),
+    error.stack ?? '',
+    error.personioMessage ?? '',
+  ];
 }
 
 /** Personio's limits, but not shared with earlier tests' clients: for tests that measure time. */
@@ -77,7 +85,11 @@ export function useSimulator(): { readonly sim: PersonioSim; client(overrides?: 
   };
 
   beforeAll(async () => {
-    sim = await startPersonioSim({ employees: EMPLOYEES, seed: 11, credentials: [CREDENTIALS, { clientId: 'papi-other-client', clientSecret: 'papi-other-secret' }] });
+    sim = await startPersonioSim({
+      employees: EMPLOYEES,
+      seed: 11,
+      credentials: [CREDENTIALS, { clientId: 'papi-other-client', clientSecret: 'papi-other-secret' }],
+    });
   });
 
   afterAll(async () => {

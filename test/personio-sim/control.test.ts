@@ -15,7 +15,11 @@ describe('HTTP control endpoints', () => {
   afterAll(() => sim.close());
 
   const post = (path: string, body?: unknown) =>
-    call(`${sim.url}/__sim/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    call(`${sim.url}/__sim/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
 
   it('reads and resets stats without counting themselves', async () => {
     // Prepare
@@ -125,7 +129,10 @@ describe('npm run personio-sim (CLI)', () => {
       });
 
       // Act
-      const auth = await call<{ data: { token: string } }>(`${url}/v1/auth`, { method: 'POST', body: JSON.stringify({ client_id: 'cli-id', client_secret: 'cli-secret' }) });
+      const auth = await call<{ data: { token: string } }>(`${url}/v1/auth`, {
+        method: 'POST',
+        body: JSON.stringify({ client_id: 'cli-id', client_secret: 'cli-secret' }),
+      });
       const page = await call<Page>(`${url}/v1/company/employees?limit=100`, { headers: { authorization: `Bearer ${auth.body.data.token}` } });
       process.kill(-(child.pid ?? 0), 'SIGTERM');
       await once(child, 'exit');

@@ -62,9 +62,13 @@ describe('generated data', () => {
     expect(idList).toEqual([...idList].sort((a, b) => a - b));
     expect(idList.at(-1)! - idList[0]!).toBeGreaterThan(1000);
     expect(new Set(emails).size).toBe(emails.length);
-    const birthday = employees[1]?.attributes.dynamic_180883 as Attribute;
+    const birthday = employees[1]?.attributes['dynamic_180883'] as Attribute;
     expect(birthday).toMatchObject({ label: 'Geburtstag', type: 'date', universal_id: 'date_of_birth' });
-    expect(employees.filter((e) => typeof value(e, 'dynamic_180883') === 'string').every((e) => /^\d{4}-\d{2}-\d{2}T00:00:00/.test(String(value(e, 'dynamic_180883'))))).toBe(true);
+    expect(
+      employees
+        .filter((e) => typeof value(e, 'dynamic_180883') === 'string')
+        .every((e) => /^\d{4}-\d{2}-\d{2}T00:00:00/.test(String(value(e, 'dynamic_180883')))),
+    ).toBe(true);
   });
 
   it('is the same for the same seed and different for another', async () => {
@@ -94,7 +98,7 @@ describe('generated data', () => {
 
       // Assess
       expect(Buffer.byteLength(page.text) / 100).toBeGreaterThan(4 * 1024);
-      const extra = heavyPage.body.data[0]?.attributes.dynamic_9019;
+      const extra = heavyPage.body.data[0]?.attributes['dynamic_9019'];
       expect(extra).toMatchObject({ type: 'standard', universal_id: null });
       expect(String(extra?.value).length).toBeGreaterThanOrEqual(25);
       expect(String(extra?.value).length).toBeLessThanOrEqual(60);
@@ -113,8 +117,8 @@ describe('generated data', () => {
       const page = await get<Page>(sim, '/v1/company/employees?limit=100', token);
 
       // Assess
-      expect(page.body.data[0]?.attributes.supervisor?.value).toEqual({});
-      expect(page.body.data.some((e) => JSON.stringify(e.attributes.department?.value) === '{}')).toBe(true);
+      expect(page.body.data[0]?.attributes['supervisor']?.value).toEqual({});
+      expect(page.body.data.some((e) => JSON.stringify(e.attributes['department']?.value) === '{}')).toBe(true);
       expect(page.body.data.every((e) => ['supervisor', 'department', 'office', 'team'].every((k) => e.attributes[k]?.value !== null))).toBe(true);
     } finally {
       sim.setKnobs({ strictSpec: false });

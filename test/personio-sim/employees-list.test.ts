@@ -38,7 +38,12 @@ describe('GET /v1/company/employees', () => {
     const answer = await get<Page>(sim, '/v1/company/employees?limit=10&offset=15', token);
 
     // Assess
-    expect(ids(answer.body)).toEqual(sim.employees().slice(15, 25).map((e) => e.id));
+    expect(ids(answer.body)).toEqual(
+      sim
+        .employees()
+        .slice(15, 25)
+        .map((e) => e.id),
+    );
     expect(answer.body.metadata).toEqual({ total_elements: 250, current_page: 1, total_pages: 25 });
   });
 
@@ -104,7 +109,7 @@ describe('GET /v1/company/employees', () => {
     expect(answer.body.data).toHaveLength(5);
     for (const employee of answer.body.data) expect(Object.keys(employee.attributes)).toEqual(['id', 'first_name', 'email']);
     const full = sim.employees()[0];
-    expect(answer.body.data[0]?.attributes.first_name).toEqual(full?.attributes.first_name);
+    expect(answer.body.data[0]?.attributes['first_name']).toEqual(full?.attributes['first_name']);
   });
 
   it('filters by updated_since (strictly after), with paging, in ISO and date-only form', async () => {
@@ -140,8 +145,8 @@ describe('GET /v1/company/employees', () => {
 
     // Assess
     expect(ids(answer.body)).toEqual([target.id]);
-    expect(answer.body.data[0]?.attributes.position?.value).toBe('Chief Happiness Officer');
-    expect(epochMs(String(answer.body.data[0]?.attributes.last_modified_at?.value))).toBeGreaterThan(Date.parse(before));
+    expect(answer.body.data[0]?.attributes['position']?.value).toBe('Chief Happiness Officer');
+    expect(epochMs(String(answer.body.data[0]?.attributes['last_modified_at']?.value))).toBeGreaterThan(Date.parse(before));
   });
 
   it('serves one employee by id, echoing the token, and 404 for an unknown id', async () => {

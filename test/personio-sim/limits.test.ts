@@ -115,7 +115,9 @@ describe('faults and latency', () => {
     sim.setKnobs({ errorRate: 1 });
 
     // Act
-    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => get(sim, i % 2 === 0 ? '/v1/company/employees' : '/v1/company/employees/attributes', token)));
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => get(sim, i % 2 === 0 ? '/v1/company/employees' : '/v1/company/employees/attributes', token)),
+    );
 
     // Assess
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([500, 502, 503]));

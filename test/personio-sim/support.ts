@@ -34,7 +34,7 @@ export const UNLIMITED: SimOptions = { employeesPerSecond: 1e6, employeesPerMinu
 export async function call<T = unknown>(url: string, init?: RequestInit): Promise<Answer<T>> {
   const response = await fetch(url, init);
   const text = await response.text();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
@@ -58,7 +58,7 @@ export function get<T = unknown>(sim: PersonioSim, path: string, token: string |
 }
 
 export function ids(page: Page): number[] {
-  return page.data.map((e) => e.attributes.id?.value as number);
+  return page.data.map((e) => e.attributes['id']?.value as number);
 }
 
 export function value(employee: { attributes: Record<string, unknown> }, key: string): unknown {

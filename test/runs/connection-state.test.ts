@@ -75,7 +75,10 @@ describe('connection state', () => {
 
   it('keeps a tenant that reconnected with a new credential connected when a fetch with the old one is refused afterwards', async () => {
     // Prepare: Personio knows two credentials of the tenant; a fetch with the first waits for its first page
-    const [oldCredential, newCredential] = [1, 2].map((n) => ({ clientId: `rotated-client-${n}`, clientSecret: `rotated-secret-${n}-${Math.random().toString(36).slice(2, 10)}` }));
+    const [oldCredential, newCredential] = [1, 2].map((n) => ({
+      clientId: `rotated-client-${n}`,
+      clientSecret: `rotated-secret-${n}-${Math.random().toString(36).slice(2, 10)}`,
+    }));
     const sim = await startPersonioSim({ employees: 150, seed: 7, credentials: [oldCredential!, newCredential!] });
     try {
       const oldGate = world.router.add(oldCredential!.clientId, sim);

@@ -48,7 +48,14 @@ describe('run lifecycle rules', () => {
   const withEmail = () => sim.employees().filter((e) => e.email !== null && e.email.trim() !== '');
   /** What DynamoDB's TTL or the clock would do: the lease of the run's current state has run out. */
   const expireLease = (tenant: string, runId: string) =>
-    db.send(new UpdateCommand({ TableName: localNames.runsTable, Key: { tenantId: tenant, sk: runSk(runId) }, UpdateExpression: 'SET leaseExpiresAt = :past', ExpressionAttributeValues: { ':past': Date.now() - 1_000 } }));
+    db.send(
+      new UpdateCommand({
+        TableName: localNames.runsTable,
+        Key: { tenantId: tenant, sk: runSk(runId) },
+        UpdateExpression: 'SET leaseExpiresAt = :past',
+        ExpressionAttributeValues: { ':past': Date.now() - 1_000 },
+      }),
+    );
   const messageCarrying = (messages: Message[], personioId: number) =>
     messages.find((m) => (JSON.parse(m.Body ?? '{}') as { employees: { id?: { value?: unknown } }[] }).employees.some((e) => e.id?.value === personioId));
 
@@ -137,8 +144,26 @@ describe('run lifecycle rules', () => {
     // Prepare: the tenant shows invalid_credentials from an earlier refusal, so the fetch's last step after closing
     // its run is to set it back to connected; that write dies (connections: the tenant's claim is the first write)
     await connect('after-close');
-    await db.send(new UpdateCommand({ TableName: localNames.connectionsTable, Key: { tenantId: 'after-close' }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': 'invalid_credentials' } }));
-    const faults = injectDynamoFaults([{ name: 'after-close', command: 'UpdateItem', table: localNames.connectionsTable, tenantId: 'after-close', skip: 1, count: 1, fault: { error: () => new Error('the fetch was stopped') } }]);
+    await db.send(
+      new UpdateCommand({
+        TableName: localNames.connectionsTable,
+        Key: { tenantId: 'after-close' },
+        UpdateExpression: 'SET #s = :s',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':s': 'invalid_credentials' },
+      }),
+    );
+    const faults = injectDynamoFaults([
+      {
+        name: 'after-close',
+        command: 'UpdateItem',
+        table: localNames.connectionsTable,
+        tenantId: 'after-close',
+        skip: 1,
+        count: 1,
+        fault: { error: () => new Error('the fetch was stopped') },
+      },
+    ]);
     let crashed: unknown;
     try {
       // Act
@@ -154,10 +179,14 @@ describe('run lifecycle rules', () => {
     expect(run?.status).toBe('processing');
     expect((await call('POST', '/tenants/after-close/personio/imports')).status).toBe(409);
     world.env.eventSource.start();
-    const finished = await eventually(async () => {
-      const now = await world.env.runs.get('after-close', run!.runId);
-      return now?.status === 'completed' ? now : undefined;
-    }, 30_000, 'the run finished by its messages');
+    const finished = await eventually(
+      async () => {
+        const now = await world.env.runs.get('after-close', run!.runId);
+        return now?.status === 'completed' ? now : undefined;
+      },
+      30_000,
+      'the run finished by its messages',
+    );
     await world.env.eventSource.stop();
     expect(finished).toMatchObject({ created: withEmail().length });
   });
@@ -190,7 +219,12 @@ describe('run lifecycle rules', () => {
       expect(approved.status).toBe(200);
       expect(approved.body).toMatchObject({ status: 'completed', deactivated: leavers.length });
       const users = await world.env.users.list('late');
-      expect(users.filter((u) => u.deactivationReason === 'not_in_personio').map((u) => u.personioId).sort()).toEqual([...leavers].sort());
+      expect(
+        users
+          .filter((u) => u.deactivationReason === 'not_in_personio')
+          .map((u) => u.personioId)
+          .sort(),
+      ).toEqual([...leavers].sort());
       for (const u of users.filter((u) => !leavers.includes(u.personioId))) expect(u.active, `user ${u.personioId}`).toBe(u.status !== 'inactive');
     });
 

@@ -32,10 +32,17 @@ describe('smaller run rules', () => {
   const withEmail = (sim: PersonioSim) => sim.employees().filter((e) => e.email !== null && e.email.trim() !== '');
   /** Leaves exactly `count` employees in Personio, each active and with an email: as many active users. */
   const keepActive = (sim: PersonioSim, count: number): SimEmployeeView[] => {
-    const kept = withEmail(sim).filter((e) => e.status === 'active').slice(0, count);
+    const kept = withEmail(sim)
+      .filter((e) => e.status === 'active')
+      .slice(0, count);
     expect(kept).toHaveLength(count);
     const keptIds = new Set(kept.map((e) => e.id));
-    sim.removeEmployees(sim.employees().filter((e) => !keptIds.has(e.id)).map((e) => e.id));
+    sim.removeEmployees(
+      sim
+        .employees()
+        .filter((e) => !keptIds.has(e.id))
+        .map((e) => e.id),
+    );
     return kept;
   };
   const activeIds = async (tenantId: string) => (await world.env.users.list(tenantId)).filter((u) => u.active).map((u) => u.personioId);
@@ -46,7 +53,8 @@ describe('smaller run rules', () => {
     const front = await startPersonioFront();
     world.afterTest(() => front.close());
     front.upstream = personio.sim.url;
-    front.rewrite = (path, body) => (path.endsWith('/company/employees') && (JSON.parse(body) as { offset?: number }).offset! >= 1_485 ? body.slice(0, 200) : undefined);
+    front.rewrite = (path, body) =>
+      path.endsWith('/company/employees') && (JSON.parse(body) as { offset?: number }).offset! >= 1_485 ? body.slice(0, 200) : undefined;
     world.router.add(personio.credential.clientId, { url: front.url } as PersonioSim);
     await personio.connect();
 
@@ -107,7 +115,10 @@ describe('smaller run rules', () => {
 
     // Assess
     expect(one).toMatchObject({ status: 'completed', deactivated: 1 });
-    expect((await world.env.users.list('four-users')).find((u) => u.personioId === smallKept[0]!.id)).toMatchObject({ active: false, deactivationReason: 'not_in_personio' });
+    expect((await world.env.users.list('four-users')).find((u) => u.personioId === smallKept[0]!.id)).toMatchObject({
+      active: false,
+      deactivationReason: 'not_in_personio',
+    });
     expect(await activeIds('four-users')).toHaveLength(3);
     expect(three).toMatchObject({ status: 'held', deactivated: 0 });
     expect(three.findings.find((f) => f.code === 'deactivation_held')?.message).toContain('deactivate 3 of 10');
@@ -121,16 +132,24 @@ describe('smaller run rules', () => {
     const { runId, messages } = await fetchAndHold(world.env, { tenantId: 'throttled' });
     expect(messages).toHaveLength(1);
     const message = messages[0]!;
-    const faults = world.restoredAfterTest(injectDynamoFaults([{ name: 'throttled', table: localNames.usersTable, tenantId: 'throttled', fault: 'throttling' }]));
+    const faults = world.restoredAfterTest(
+      injectDynamoFaults([{ name: 'throttled', table: localNames.usersTable, tenantId: 'throttled', fault: 'throttling' }]),
+    );
     const sqs = world.restoredAfterTest(recordSqsCommands());
 
     // Act
     const failed = await deliver(world.env, [message]);
     faults.restore();
-    const back = await eventually(async () => {
-      const received = await world.env.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.env.queueUrls.importQueueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1, AttributeNames: ['All'] }));
-      return received.Messages?.[0];
-    }, 120_000, 'the failed message to come back');
+    const back = await eventually(
+      async () => {
+        const received = await world.env.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: world.env.queueUrls.importQueueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1, AttributeNames: ['All'] }),
+        );
+        return received.Messages?.[0];
+      },
+      120_000,
+      'the failed message to come back',
+    );
     const retried = await deliver(world.env, [back]);
     await deleteMessages(world.env, [back]);
 
@@ -155,7 +174,16 @@ describe('smaller run rules', () => {
     await db.send(
       new PutCommand({
         TableName: localNames.usersTable,
-        Item: { tenantId: 'link-race', sk: 'user#dado-7', userId: 'dado-7', email: 'shared.inbox@example.com', emailKey: 'shared.inbox@example.com', firstName: 'Shared', active: true, customFields: {} },
+        Item: {
+          tenantId: 'link-race',
+          sk: 'user#dado-7',
+          userId: 'dado-7',
+          email: 'shared.inbox@example.com',
+          emailKey: 'shared.inbox@example.com',
+          firstName: 'Shared',
+          active: true,
+          customFields: {},
+        },
       }),
     );
     await personio.connect();
@@ -172,7 +200,9 @@ describe('smaller run rules', () => {
     ];
     await setMessagesSent('link-race', runId, 2);
     // Both have found the unlinked user by its email before either links it
-    const linking = world.restoredAfterTest(holdDynamoCall((c) => c.constructor.name === 'TransactWriteCommand' && JSON.stringify(c.input).includes('"link-race"')));
+    const linking = world.restoredAfterTest(
+      holdDynamoCall((c) => c.constructor.name === 'TransactWriteCommand' && JSON.stringify(c.input).includes('"link-race"')),
+    );
 
     // Act
     const delivering = Promise.all(split.map((m) => deliver(world.env, [m as Message])));
@@ -189,7 +219,11 @@ describe('smaller run rules', () => {
     expect(users.filter((u) => u.personioId === loser)).toEqual([]);
     expect(users.find((u) => u.userId === personioUserId('link-race', loser))).toBeUndefined();
     const others = withEmail(personio.sim).filter((e) => e.id !== a!.id && e.id !== b!.id);
-    for (const e of others) expect(users.find((u) => u.personioId === e.id), `employee ${e.id}`).toBeDefined();
+    for (const e of others)
+      expect(
+        users.find((u) => u.personioId === e.id),
+        `employee ${e.id}`,
+      ).toBeDefined();
     const run = await world.env.runs.get('link-race', runId);
     expect(run).toMatchObject({ status: 'completed', created: others.length, updated: 1 });
     const taken = run?.findings.find((f) => f.code === 'employees_email_taken');

@@ -60,9 +60,20 @@ describe('stalled runs', () => {
     await personio.connect();
     let hung!: () => void;
     const reachedClose = new Promise<void>((resolve) => (hung = resolve));
-    const faults = world.restoredAfterTest(injectDynamoFaults([
-      { name: 'killed', command: 'UpdateItem', table: localNames.runsTable, tenantId: 'killed-fetch', skPrefix: 'run#', count: 1, fault: 'hang', onFault: () => hung() },
-    ]));
+    const faults = world.restoredAfterTest(
+      injectDynamoFaults([
+        {
+          name: 'killed',
+          command: 'UpdateItem',
+          table: localNames.runsTable,
+          tenantId: 'killed-fetch',
+          skPrefix: 'run#',
+          count: 1,
+          fault: 'hang',
+          onFault: () => hung(),
+        },
+      ]),
+    );
     void fetchNow({ tenantId: 'killed-fetch' });
     await reachedClose;
     faults.restore();
@@ -176,10 +187,21 @@ describe('stalled runs', () => {
       const personio = await world.personio('final-claimed', { employees: 250 });
       const { leavers } = await importedThenLeaving(personio, 2);
       const { runId, last } = await allButLast('final-claimed');
-      const faults = world.restoredAfterTest(injectDynamoFaults([
-        // The run is read when the message starts and again once the finalization is claimed: the second read dies.
-        { name: 'died', command: 'GetItem', table: localNames.runsTable, tenantId: 'final-claimed', key: runRecordKey(runId), skip: 1, count: 1, fault: { error: killed } },
-      ]));
+      const faults = world.restoredAfterTest(
+        injectDynamoFaults([
+          // The run is read when the message starts and again once the finalization is claimed: the second read dies.
+          {
+            name: 'died',
+            command: 'GetItem',
+            table: localNames.runsTable,
+            tenantId: 'final-claimed',
+            key: runRecordKey(runId),
+            skip: 1,
+            count: 1,
+            fault: { error: killed },
+          },
+        ]),
+      );
       expect((await deliver(world.env, [last]))?.batchItemFailures).toHaveLength(1);
       faults.restore();
       expect(await world.env.runs.get('final-claimed', runId)).toMatchObject({ status: 'finalizing' });
@@ -197,7 +219,12 @@ describe('stalled runs', () => {
       expect(redelivered?.batchItemFailures).toEqual([]);
       expect(withinLease).toMatchObject({ status: 'finalizing' });
       expect(finished).toMatchObject({ status: 'completed', deactivated: 2 });
-      expect(usersAfter.filter((u) => u.deactivationReason).map((u) => u.personioId).sort()).toEqual([...leavers].sort());
+      expect(
+        usersAfter
+          .filter((u) => u.deactivationReason)
+          .map((u) => u.personioId)
+          .sort(),
+      ).toEqual([...leavers].sort());
       expect(again?.batchItemFailures).toEqual([]);
       expect(await report('final-claimed', runId)).toEqual(finished);
       expect(await world.env.users.list('final-claimed')).toEqual(usersAfter);
@@ -208,10 +235,21 @@ describe('stalled runs', () => {
       const personio = await world.personio('final-died', { employees: 250 });
       const { leavers } = await importedThenLeaving(personio, 2);
       const { runId, last } = await allButLast('final-died');
-      const faults = world.restoredAfterTest(injectDynamoFaults([
-        // The run record is updated twice by the finishing worker: the claim, then the report. The report dies.
-        { name: 'died', command: 'UpdateItem', table: localNames.runsTable, tenantId: 'final-died', key: runRecordKey(runId), skip: 1, count: 1, fault: { error: killed } },
-      ]));
+      const faults = world.restoredAfterTest(
+        injectDynamoFaults([
+          // The run record is updated twice by the finishing worker: the claim, then the report. The report dies.
+          {
+            name: 'died',
+            command: 'UpdateItem',
+            table: localNames.runsTable,
+            tenantId: 'final-died',
+            key: runRecordKey(runId),
+            skip: 1,
+            count: 1,
+            fault: { error: killed },
+          },
+        ]),
+      );
       expect((await deliver(world.env, [last]))?.batchItemFailures).toHaveLength(1);
       faults.restore();
       expect(await world.env.runs.get('final-died', runId)).toMatchObject({ status: 'finalizing' });
@@ -245,13 +283,22 @@ describe('stalled runs', () => {
     };
     const approve = (tenantId: string, runId: string) => call('POST', `/tenants/${tenantId}/personio/imports/${runId}/approve`);
     /** An approval whose Lambda invocation dies: its answer never reaches the admin (nor the contract checks). */
-    const approveAndDie = (tenantId: string, runId: string) => world.env.handlers.connect(httpEvent('POST', `/tenants/${tenantId}/personio/imports/${runId}/approve`));
-    const deactivatedIds = async (tenantId: string) => (await world.env.users.list(tenantId)).filter((u) => u.deactivationReason).map((u) => u.personioId).sort();
+    const approveAndDie = (tenantId: string, runId: string) =>
+      world.env.handlers.connect(httpEvent('POST', `/tenants/${tenantId}/personio/imports/${runId}/approve`));
+    const deactivatedIds = async (tenantId: string) =>
+      (await world.env.users.list(tenantId))
+        .filter((u) => u.deactivationReason)
+        .map((u) => u.personioId)
+        .sort();
 
     it('is refused while its lease runs, and approved again once it expired, answering the users it deactivated', async () => {
       // Prepare: the approval claims the run and dies before deactivating anyone
       const { runId, leavers } = await heldRun('approval-died');
-      const faults = world.restoredAfterTest(injectDynamoFaults([{ name: 'died', command: 'BatchGetItem', table: localNames.usersTable, tenantId: 'approval-died', count: 1, fault: { error: killed } }]));
+      const faults = world.restoredAfterTest(
+        injectDynamoFaults([
+          { name: 'died', command: 'BatchGetItem', table: localNames.usersTable, tenantId: 'approval-died', count: 1, fault: { error: killed } },
+        ]),
+      );
       expect((await approveAndDie('approval-died', runId)).statusCode).toBe(500);
       faults.restore();
       expect(await world.env.runs.get('approval-died', runId)).toMatchObject({ status: 'approving' });
@@ -272,7 +319,11 @@ describe('stalled runs', () => {
     it('holds the tenant while it is stalled: a newer import waits, and runs once the stalled approval is finished', async () => {
       // Prepare: the approval claims the run and dies
       const { runId, leavers } = await heldRun('approval-passed');
-      const faults = world.restoredAfterTest(injectDynamoFaults([{ name: 'died', command: 'BatchGetItem', table: localNames.usersTable, tenantId: 'approval-passed', count: 1, fault: { error: killed } }]));
+      const faults = world.restoredAfterTest(
+        injectDynamoFaults([
+          { name: 'died', command: 'BatchGetItem', table: localNames.usersTable, tenantId: 'approval-passed', count: 1, fault: { error: killed } },
+        ]),
+      );
       expect((await approveAndDie('approval-passed', runId)).statusCode).toBe(500);
       faults.restore();
 
@@ -295,10 +346,21 @@ describe('stalled runs', () => {
     it('that died after deactivating answers, when approved again, the users the approval deactivated', async () => {
       // Prepare: the approval deactivates the held users, then dies before the run is marked completed
       const { runId, leavers } = await heldRun('approval-half');
-      const faults = world.restoredAfterTest(injectDynamoFaults([
-        // The run record is updated twice by an approval: the claim, then the report. The report dies.
-        { name: 'died', command: 'UpdateItem', table: localNames.runsTable, tenantId: 'approval-half', key: runRecordKey(runId), skip: 1, count: 1, fault: { error: killed } },
-      ]));
+      const faults = world.restoredAfterTest(
+        injectDynamoFaults([
+          // The run record is updated twice by an approval: the claim, then the report. The report dies.
+          {
+            name: 'died',
+            command: 'UpdateItem',
+            table: localNames.runsTable,
+            tenantId: 'approval-half',
+            key: runRecordKey(runId),
+            skip: 1,
+            count: 1,
+            fault: { error: killed },
+          },
+        ]),
+      );
       expect((await approveAndDie('approval-half', runId)).statusCode).toBe(500);
       faults.restore();
       expect(await world.env.runs.get('approval-half', runId)).toMatchObject({ status: 'approving' });
@@ -319,7 +381,11 @@ describe('stalled runs', () => {
     const personio = await world.personio('firing-retried');
     await personio.connect();
     const firing = { tenantId: 'firing-retried', scheduledAt: '2026-12-01T07:00:00Z' };
-    const faults = world.restoredAfterTest(injectDynamoFaults([{ name: 'claim', command: 'UpdateItem', table: localNames.connectionsTable, tenantId: 'firing-retried', count: 1, fault: { error: killed } }]));
+    const faults = world.restoredAfterTest(
+      injectDynamoFaults([
+        { name: 'claim', command: 'UpdateItem', table: localNames.connectionsTable, tenantId: 'firing-retried', count: 1, fault: { error: killed } },
+      ]),
+    );
     await expect(fetchNow(firing)).rejects.toThrow();
     faults.restore();
     expect(await world.env.runs.list('firing-retried', 5)).toEqual([]);
@@ -344,10 +410,14 @@ describe('stalled runs', () => {
     const concurrent = await Promise.all([fetchNow(firing), fetchNow(firing)]);
     const started = concurrent.flatMap((o) => (o.status === 'fetched' ? [o.runId] : []));
     const runId = started[0];
-    const final = await eventually(async () => {
-      const run = runId ? await world.env.runs.get('one-firing', runId) : undefined;
-      return run && isFinalRunStatus(run.status) && (await queueDepth(world.env)) === 0 ? run : undefined;
-    }, 30_000, 'the run of the firing');
+    const final = await eventually(
+      async () => {
+        const run = runId ? await world.env.runs.get('one-firing', runId) : undefined;
+        return run && isFinalRunStatus(run.status) && (await queueDepth(world.env)) === 0 ? run : undefined;
+      },
+      30_000,
+      'the run of the firing',
+    );
     const later = await fetchNow(firing);
 
     // Assess

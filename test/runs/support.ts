@@ -166,24 +166,36 @@ export async function setRun(tenantId: string, runId: string, values: { status?:
  */
 export async function expireLease(tenantId: string, runId: string): Promise<void> {
   await setRun(tenantId, runId, { leaseExpiresAt: Date.now() - 1_000 });
-  await db.send(
-    new UpdateCommand({
-      TableName: localNames.runsTable,
-      Key: { tenantId, sk: progressSk(runId) },
-      UpdateExpression: 'SET lastProgressAt = :long',
-      ConditionExpression: 'attribute_exists(sk)',
-      ExpressionAttributeValues: { ':long': Date.now() - 60 * 60_000 },
-    }),
-  ).catch(() => undefined);
+  await db
+    .send(
+      new UpdateCommand({
+        TableName: localNames.runsTable,
+        Key: { tenantId, sk: progressSk(runId) },
+        UpdateExpression: 'SET lastProgressAt = :long',
+        ConditionExpression: 'attribute_exists(sk)',
+        ExpressionAttributeValues: { ':long': Date.now() - 60 * 60_000 },
+      }),
+    )
+    .catch(() => undefined);
 }
 
 /** Sets how many messages the run's fetch sent (the run and its progress item): the fetch packed them that way. */
 export async function setMessagesSent(tenantId: string, runId: string, sent: number): Promise<void> {
   await db.send(
-    new UpdateCommand({ TableName: localNames.runsTable, Key: { tenantId, sk: runSk(runId) }, UpdateExpression: 'SET messagesSent = :n', ExpressionAttributeValues: { ':n': sent } }),
+    new UpdateCommand({
+      TableName: localNames.runsTable,
+      Key: { tenantId, sk: runSk(runId) },
+      UpdateExpression: 'SET messagesSent = :n',
+      ExpressionAttributeValues: { ':n': sent },
+    }),
   );
   await db.send(
-    new UpdateCommand({ TableName: localNames.runsTable, Key: { tenantId, sk: progressSk(runId) }, UpdateExpression: 'SET messagesSent = :n', ExpressionAttributeValues: { ':n': sent } }),
+    new UpdateCommand({
+      TableName: localNames.runsTable,
+      Key: { tenantId, sk: progressSk(runId) },
+      UpdateExpression: 'SET messagesSent = :n',
+      ExpressionAttributeValues: { ':n': sent },
+    }),
   );
 }
 
@@ -227,7 +239,7 @@ interface Command {
  */
 export function holdDynamoCall(matches: (command: Command) => boolean): { arrivals(n: number): Promise<void>; release(): void; restore(): void } {
   const prototypes = [DynamoDBDocumentClient.prototype, DynamoDBClient.prototype] as unknown as Record<string, unknown>[];
-  const previous = prototypes.map((p) => (Object.prototype.hasOwnProperty.call(p, 'send') ? (p['send'] as Send) : undefined));
+  const previous = prototypes.map((p) => (Object.hasOwn(p, 'send') ? (p['send'] as Send) : undefined));
   const inherited = Object.getPrototypeOf(DynamoDBClient.prototype).send as Send;
   let arrived = 0;
   let released = false;
@@ -265,7 +277,7 @@ export function holdDynamoCall(matches: (command: Command) => boolean): { arriva
 /** Records every command any SQS client of the process sends (the handlers' included), passing each on unchanged. */
 export function recordSqsCommands(): { commands: Command[]; restore(): void } {
   const proto = SQSClient.prototype as unknown as Record<string, unknown>;
-  const previous = Object.prototype.hasOwnProperty.call(proto, 'send') ? (proto['send'] as Send) : undefined;
+  const previous = Object.hasOwn(proto, 'send') ? (proto['send'] as Send) : undefined;
   const next = previous ?? (Object.getPrototypeOf(SQSClient.prototype).send as Send);
   const commands: Command[] = [];
   proto['send'] = function (this: unknown, command: unknown, ...rest: unknown[]) {

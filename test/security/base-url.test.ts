@@ -87,12 +87,27 @@ describe('the Personio base URL cannot be chosen by a tenant', () => {
     const unknownBodyField = (key: string, field = '(body)') => [{ field, message: `unknown field(s): ${key}` }];
     const cases: { request: Parameters<typeof call>; details: unknown }[] = [
       { request: ['PUT', `/tenants/${TENANT}/personio`, CRED, { query: `baseUrl=${encodeURIComponent(attackerUrl)}` }], details: unknownQuery('baseUrl') },
-      { request: ['GET', `/tenants/${TENANT}/personio/attributes`, undefined, { query: `personioUrl=${encodeURIComponent(attackerUrl)}` }], details: unknownQuery('personioUrl') },
-      { request: ['PUT', `/tenants/${TENANT}/personio/mapping`, mapping, { query: `preview=3&baseUrl=${encodeURIComponent(attackerUrl)}` }], details: unknownQuery('baseUrl') },
-      { request: ['PUT', `/tenants/${TENANT}/personio/schedule`, { enabled: true, every: 'daily', baseUrl: attackerUrl }], details: unknownBodyField('baseUrl') },
+      {
+        request: ['GET', `/tenants/${TENANT}/personio/attributes`, undefined, { query: `personioUrl=${encodeURIComponent(attackerUrl)}` }],
+        details: unknownQuery('personioUrl'),
+      },
+      {
+        request: ['PUT', `/tenants/${TENANT}/personio/mapping`, mapping, { query: `preview=3&baseUrl=${encodeURIComponent(attackerUrl)}` }],
+        details: unknownQuery('baseUrl'),
+      },
+      {
+        request: ['PUT', `/tenants/${TENANT}/personio/schedule`, { enabled: true, every: 'daily', baseUrl: attackerUrl }],
+        details: unknownBodyField('baseUrl'),
+      },
       { request: ['PUT', `/tenants/${TENANT}/personio/mapping`, { ...mapping, baseUrl: attackerUrl }], details: unknownBodyField('baseUrl') },
-      { request: ['PUT', `/tenants/${TENANT}/personio/mapping`, { ...mapping, fields: { ...mapping.fields, personioUrl: attackerUrl } }], details: unknownBodyField('personioUrl', 'fields') },
-      { request: ['PUT', `/tenants/${TENANT}/personio/mapping`, { ...mapping, baseUrl: attackerUrl }, { query: 'preview=3' }], details: unknownBodyField('baseUrl') },
+      {
+        request: ['PUT', `/tenants/${TENANT}/personio/mapping`, { ...mapping, fields: { ...mapping.fields, personioUrl: attackerUrl } }],
+        details: unknownBodyField('personioUrl', 'fields'),
+      },
+      {
+        request: ['PUT', `/tenants/${TENANT}/personio/mapping`, { ...mapping, baseUrl: attackerUrl }, { query: 'preview=3' }],
+        details: unknownBodyField('baseUrl'),
+      },
       { request: ['POST', `/tenants/${TENANT}/personio/imports`, { baseUrl: attackerUrl }], details: unknownBodyField('baseUrl') },
       { request: ['DELETE', `/tenants/${TENANT}/personio`, { personioUrl: attackerUrl }], details: unknownBodyField('personioUrl') },
     ];
@@ -118,17 +133,31 @@ describe('the Personio base URL cannot be chosen by a tenant', () => {
 
     // Act
     const outcomes: unknown[] = [];
-    for (const event of events) outcomes.push(await env.handlers.fetch(event, lambdaContext('personio-fetch', 60_000)).then((o) => o, (e: unknown) => e));
+    for (const event of events)
+      outcomes.push(
+        await env.handlers.fetch(event, lambdaContext('personio-fetch', 60_000)).then(
+          (o) => o,
+          (e: unknown) => e,
+        ),
+      );
 
     // Assess
-    expect(outcomes.map((o) => (o instanceof Error ? `${o.name} ${(o as { code?: string }).code}` : JSON.stringify(o)))).toEqual(events.map(() => 'FetchEventError invalid_event'));
+    expect(outcomes.map((o) => (o instanceof Error ? `${o.name} ${(o as { code?: string }).code}` : JSON.stringify(o)))).toEqual(
+      events.map(() => 'FetchEventError invalid_event'),
+    );
     expect(attackerRequests).toEqual([]);
   });
 
   it('ignores URL headers, stores no URL, and imports from the configured Personio even with a URL smuggled into the secret and the row', async () => {
     // Act: connect with every header a proxy-minded implementation might read
     const connected = await call('PUT', `/tenants/${TENANT}/personio`, CRED, {
-      headers: { 'x-personio-base-url': attackerUrl, 'x-forwarded-host': new URL(attackerUrl).host, forwarded: `host=${new URL(attackerUrl).host}`, host: new URL(attackerUrl).host, origin: attackerUrl },
+      headers: {
+        'x-personio-base-url': attackerUrl,
+        'x-forwarded-host': new URL(attackerUrl).host,
+        forwarded: `host=${new URL(attackerUrl).host}`,
+        host: new URL(attackerUrl).host,
+        origin: attackerUrl,
+      },
     });
     const db = createDocumentClient();
     const secrets = new SecretsManagerClient({});
@@ -143,7 +172,9 @@ describe('the Personio base URL cannot be chosen by a tenant', () => {
     expect(JSON.stringify(row)).not.toContain('http');
 
     // Prepare: a URL smuggled into the secret (as a second field) and into the connection row
-    await secrets.send(new PutSecretValueCommand({ SecretId: secretName, SecretString: JSON.stringify({ ...CRED, baseUrl: attackerUrl, personioBaseUrl: attackerUrl }) }));
+    await secrets.send(
+      new PutSecretValueCommand({ SecretId: secretName, SecretString: JSON.stringify({ ...CRED, baseUrl: attackerUrl, personioBaseUrl: attackerUrl }) }),
+    );
     await db.send(
       new UpdateCommand({
         TableName: localNames.connectionsTable,

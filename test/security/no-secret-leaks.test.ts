@@ -47,7 +47,11 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
   let eventSource: SqsEventSource;
 
   beforeAll(async () => {
-    for (const [label, secret] of [['canary client secret', CANARY.clientSecret], ['wrong canary secret', WRONG_SECRET], ['rotated canary secret', ROTATED_SECRET]] as const) {
+    for (const [label, secret] of [
+      ['canary client secret', CANARY.clientSecret],
+      ['wrong canary secret', WRONG_SECRET],
+      ['rotated canary secret', ROTATED_SECRET],
+    ] as const) {
       registerSecret(secret, label, CANARY.clientId);
     }
     sim = await startPersonioSim({ employees: 25, credentials: [CANARY] });
@@ -104,10 +108,14 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
   async function importNow(label: string): Promise<any> {
     const accepted = await call(label, 'POST', `/tenants/${TENANT}/personio/imports`);
     expect(accepted.status).toBe(202);
-    const report = await eventually(async () => {
-      const answer = await call(`${label} (poll)`, 'GET', `/tenants/${TENANT}/personio/imports/${accepted.body.runId}`);
-      return isFinalRunStatus(answer.body.status) && (await eventSource.depth()) === 0 ? answer.body : undefined;
-    }, 30_000, `run ${accepted.body.runId}`);
+    const report = await eventually(
+      async () => {
+        const answer = await call(`${label} (poll)`, 'GET', `/tenants/${TENANT}/personio/imports/${accepted.body.runId}`);
+        return isFinalRunStatus(answer.body.status) && (await eventSource.depth()) === 0 ? answer.body : undefined;
+      },
+      30_000,
+      `run ${accepted.body.runId}`,
+    );
     await env.stack.lambda.idle();
     return report;
   }
@@ -144,7 +152,9 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
     await call('connect without Secrets Manager', 'PUT', `/tenants/${TENANT}/personio`, CANARY);
     const withoutSecrets = await env.handlers.fetch(scheduledEvent(TENANT), lambdaContext('personio-fetch', 19_000));
     env.stack.secretsManager.setUnavailable(false);
-    await recordError('fetch with a malformed event', () => env.handlers.fetch({ tenantId: TENANT, clientSecret: CANARY.clientSecret }, lambdaContext('personio-fetch', 4_000)));
+    await recordError('fetch with a malformed event', () =>
+      env.handlers.fetch({ tenantId: TENANT, clientSecret: CANARY.clientSecret }, lambdaContext('personio-fetch', 4_000)),
+    );
     await call('connect with the secret in an unknown field', 'PUT', `/tenants/${TENANT}/personio`, { ...CANARY, password: CANARY.clientSecret });
     await call('connect with malformed JSON', 'PUT', `/tenants/${TENANT}/personio`, `{"clientId":"${CANARY.clientId}","clientSecret":"${CANARY.clientSecret}"`);
 

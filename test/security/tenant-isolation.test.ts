@@ -124,7 +124,10 @@ describe('hostile tenant ids, without any service', () => {
     const accepted = fc.oneof(
       fc.stringMatching(TENANT_ID),
       fc.string({ unit: 'binary', maxLength: 70 }).filter((s) => tenantIdSchema.safeParse(s).success),
-      fc.constantFrom(...HOSTILE_IDS).map((s) => s.toLowerCase().replace(/[^a-z0-9-]/g, '') || 'x').filter((s) => tenantIdSchema.safeParse(s).success),
+      fc
+        .constantFrom(...HOSTILE_IDS)
+        .map((s) => s.toLowerCase().replace(/[^a-z0-9-]/g, '') || 'x')
+        .filter((s) => tenantIdSchema.safeParse(s).success),
     );
 
     // Table keys: the tenant id, unchanged, is the whole partition key of every table, so a tenant's rows are its own
@@ -201,7 +204,9 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
     const schedule = await new SchedulerClient({}).send(new GetScheduleCommand({ Name: scheduleName(tenantId), GroupName: localNames.scheduleGroup }));
     const rows: Record<string, unknown[]> = {};
     for (const table of [localNames.usersTable, localNames.connectionsTable, localNames.runsTable]) {
-      const result = await db().send(new QueryCommand({ TableName: table, KeyConditionExpression: 'tenantId = :t', ExpressionAttributeValues: { ':t': tenantId }, ConsistentRead: true }));
+      const result = await db().send(
+        new QueryCommand({ TableName: table, KeyConditionExpression: 'tenantId = :t', ExpressionAttributeValues: { ':t': tenantId }, ConsistentRead: true }),
+      );
       rows[table] = result.Items ?? [];
     }
     return { secret: { value: secret.SecretString, version: secret.VersionId }, schedule: { ...schedule, $metadata: undefined }, rows };
@@ -209,7 +214,8 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
 
   const countItems = async () => {
     let n = 0;
-    for (const table of [localNames.usersTable, localNames.connectionsTable, localNames.runsTable]) n += (await db().send(new ScanCommand({ TableName: table, Select: 'COUNT' }))).Count ?? 0;
+    for (const table of [localNames.usersTable, localNames.connectionsTable, localNames.runsTable])
+      n += (await db().send(new ScanCommand({ TableName: table, Select: 'COUNT' }))).Count ?? 0;
     return n;
   };
 
@@ -225,7 +231,12 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
     const fetchErrors: unknown[] = [];
     for (const id of [...HOSTILE_IDS, 42, null, ['acme'], { $ne: '' }]) {
       for (const event of [{ tenantId: id }, scheduledEvent(id as string)]) {
-        fetchErrors.push(await env.handlers.fetch(event, context).then((outcome) => outcome, (error: unknown) => error));
+        fetchErrors.push(
+          await env.handlers.fetch(event, context).then(
+            (outcome) => outcome,
+            (error: unknown) => error,
+          ),
+        );
       }
     }
 
@@ -257,10 +268,14 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
       approveOtherRun: (await call('POST', `/tenants/${A}/personio/imports/${otherRun.runId}/approve`)).body.error?.code,
     };
     const importNow = await call('POST', `/tenants/${A}/personio/imports`);
-    await eventually(async () => {
-      const run = await call('GET', `/tenants/${A}/personio/imports/${importNow.body.runId}`);
-      return isFinalRunStatus(run.body.status) ? run : undefined;
-    }, 30_000, 'acme import now');
+    await eventually(
+      async () => {
+        const run = await call('GET', `/tenants/${A}/personio/imports/${importNow.body.runId}`);
+        return isFinalRunStatus(run.body.status) ? run : undefined;
+      },
+      30_000,
+      'acme import now',
+    );
     await env.stack.lambda.idle();
     await env.eventSource.stop();
     const ownRun = await runImport(env, A, { timeoutMs: 30_000 });

@@ -6,7 +6,15 @@ import { Step } from './step.js';
 
 /** DynamoDB faults on the items concurrent functions share (../../helpers/faulty-dynamodb.ts). */
 
-export const FAULT_TARGETS = ['run-conflict', 'run-throttle', 'connection-conflict', 'connection-throttle', 'link-conflict', 'user-throttle', 'users-unprocessed'] as const;
+export const FAULT_TARGETS = [
+  'run-conflict',
+  'run-throttle',
+  'connection-conflict',
+  'connection-throttle',
+  'link-conflict',
+  'user-throttle',
+  'users-unprocessed',
+] as const;
 export type FaultTarget = (typeof FAULT_TARGETS)[number];
 
 export class InjectFault extends Step {
@@ -45,4 +53,3 @@ export function armFault(t: Tenant, target: FaultTarget, count: number): void {
   }[target];
   for (const rule of rules) t.world.faults.add(rule);
 }
-

@@ -108,7 +108,8 @@ export class Approve extends Step {
     super();
   }
   check = (m: Readonly<Model>) => m.runs.size > 0;
-  toString = () => `Approve(${this.anyRun ? 'any run' : 'a held run'} #${this.n}${this.killAfterWrites === undefined ? '' : `, dies at DynamoDB write ${this.killAfterWrites + 1}`})`;
+  toString = () =>
+    `Approve(${this.anyRun ? 'any run' : 'a held run'} #${this.n}${this.killAfterWrites === undefined ? '' : `, dies at DynamoDB write ${this.killAfterWrites + 1}`})`;
   protected async step(m: Model, t: Tenant) {
     const all = [...m.runs.values()];
     const held = all.filter((r) => r.status === 'held');
@@ -139,7 +140,8 @@ export class LateApproval extends Step {
   protected async step(m: Model, t: Tenant) {
     await act(m, t, {}, () => t.world.clock.jump(31 * DAY));
     const held = [...m.runs.values()].filter((r) => r.status === 'held');
-    const run = this.n % 4 === 0 ? pick(held, this.n) : held.reduce<(typeof held)[number] | undefined>((a, b) => (!a || b.fetchStart > a.fetchStart ? b : a), undefined);
+    const run =
+      this.n % 4 === 0 ? pick(held, this.n) : held.reduce<(typeof held)[number] | undefined>((a, b) => (!a || b.fetchStart > a.fetchStart ? b : a), undefined);
     if (run) await act(m, t, { approval: run.runId }, () => t.approve(run.runId));
   }
 }

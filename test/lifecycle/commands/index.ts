@@ -24,7 +24,11 @@ export function commandArbitrary(): fc.Arbitrary<Cmd> {
     {
       weight: 6,
       arbitrary: fc
-        .tuple(fc.integer({ min: 0, max: 15 }), fc.constantFrom('none', 'none', 'concurrent', 'later') as fc.Arbitrary<'none' | 'concurrent' | 'later'>, fc.nat({ max: 2 }))
+        .tuple(
+          fc.integer({ min: 0, max: 15 }),
+          fc.constantFrom('none', 'none', 'concurrent', 'later') as fc.Arbitrary<'none' | 'concurrent' | 'later'>,
+          fc.nat({ max: 2 }),
+        )
         .map(([w, d, p]) => new ScheduleFires(w, d, p === 0)),
     },
     { weight: 5, arbitrary: fc.constant(new ImportNow()) },
@@ -91,7 +95,10 @@ const parsers: [RegExp, (g: string[]) => Cmd][] = [
     (g) => new ScheduleFires(Number(g[1]), (g[2] as 'concurrent' | 'later' | undefined) ?? 'none', g[3] !== undefined),
   ],
   [/^ConsoleFetch(?:\(dies at DynamoDB write (\d+)\))?$/, (g) => new ConsoleFetch(g[1] === undefined ? undefined : Number(g[1]) - 1)],
-  [/^Approve\((any run|a held run) #(\d+)(?:, dies at DynamoDB write (\d+))?\)$/, (g) => new Approve(Number(g[2]), g[1] === 'any run', g[3] === undefined ? undefined : Number(g[3]) - 1)],
+  [
+    /^Approve\((any run|a held run) #(\d+)(?:, dies at DynamoDB write (\d+))?\)$/,
+    (g) => new Approve(Number(g[2]), g[1] === 'any run', g[3] === undefined ? undefined : Number(g[3]) - 1),
+  ],
   [/^Hire\((\d+)\)$/, (g) => new Hire(Number(g[1]))],
   [/^Leave\(#(\d+)\)$/, (g) => new Leave(Number(g[1]))],
   [/^MassLeave\((\d+) %, #(\d+)\)$/, (g) => new MassLeave(Number(g[1]), Number(g[2]))],
@@ -110,7 +117,14 @@ const parsers: [RegExp, (g: string[]) => Cmd][] = [
   [/^Delay\(#(\d+), (\d+) min\)$/, (g) => new Delay(Number(g[1]), Number(g[2]))],
   [/^ToDlq\(#(\d+)\)$/, (g) => new ToDlq(Number(g[1]))],
   [/^Fault\(([\w-]+) ×(\d+)\)$/, (g) => new InjectFault(g[1] as FaultTarget, Number(g[2]))],
-  [/^TimePasses\((.+?)(, event source paused)?\)$/, (g) => new TimePasses(TIME_STEPS.findIndex(([label]) => label === g[1]), g[2] !== undefined)],
+  [
+    /^TimePasses\((.+?)(, event source paused)?\)$/,
+    (g) =>
+      new TimePasses(
+        TIME_STEPS.findIndex(([label]) => label === g[1]),
+        g[2] !== undefined,
+      ),
+  ],
 ];
 
 /** A command from its printed form (as a report shows it). */

@@ -1,4 +1,4 @@
-import { REVOCABLE_ATTRIBUTES, type Model } from '../model.js';
+import type { REVOCABLE_ATTRIBUTES, Model } from '../model.js';
 import type { Tenant } from '../world.js';
 import { armFault } from './faults.js';
 import { pick, shuffled, Step } from './step.js';
@@ -99,7 +99,12 @@ export class Rehire extends Step {
   check = (m: Readonly<Model>) => m.leftEmails.size + m.inactiveIds.length > 0;
   toString = () => `Rehire(#${this.n})`;
   protected async step(m: Model, t: Tenant) {
-    const inactive = new Map(t.sim.employees().filter((e) => e.status === 'inactive' && e.email).map((e) => [e.id, e.email as string]));
+    const inactive = new Map(
+      t.sim
+        .employees()
+        .filter((e) => e.status === 'inactive' && e.email)
+        .map((e) => [e.id, e.email as string]),
+    );
     const candidates = [...m.leftEmails.values(), ...inactive.values()];
     const email = pick(candidates, this.n);
     if (!email) return;

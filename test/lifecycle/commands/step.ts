@@ -1,4 +1,4 @@
-import fc from 'fast-check';
+import type fc from 'fast-check';
 import type { Model } from '../model.js';
 import { beginStep, endStep } from '../step.js';
 import type { Tenant } from '../world.js';
