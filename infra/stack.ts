@@ -37,19 +37,26 @@ export class PersonioImportStack extends Stack {
     const { config } = props;
     const logRetention = config.logRetentionDays;
 
-    const tables = (this.tables = new Tables(this, 'Tables'));
-    const functions = (this.functions = new ImportFunctions(this, 'Functions', { logRetention }));
+    const tables = new Tables(this, 'Tables');
+    this.tables = tables;
+    const functions = new ImportFunctions(this, 'Functions', { logRetention });
+    this.functions = functions;
     const { connect, fetch, worker, sweeper } = functions;
-    const importQueue = (this.importQueue = new ImportQueue(this, 'ImportQueue', { worker }));
-    const secrets = (this.secrets = new TenantSecrets(this, 'Secrets', { prefix: config.secretPrefix }));
-    const schedules = (this.schedules = new TenantSchedules(this, 'Schedules', {
+    const importQueue = new ImportQueue(this, 'ImportQueue', { worker });
+    this.importQueue = importQueue;
+    const secrets = new TenantSecrets(this, 'Secrets', { prefix: config.secretPrefix });
+    this.secrets = secrets;
+    const schedules = new TenantSchedules(this, 'Schedules', {
       groupName: this.stackName,
       target: fetch,
       expression: config.scheduleDefault,
       flexibleWindowMinutes: config.scheduleFlexibleWindowMinutes,
-    }));
-    const api = (this.api = new ConnectApi(this, 'ConnectApi', { handler: connect, logRetention }));
-    const sweepSchedule = (this.sweepSchedule = new SweepSchedule(this, 'SweepSchedule', { sweeper }));
+    });
+    this.schedules = schedules;
+    const api = new ConnectApi(this, 'ConnectApi', { handler: connect, logRetention });
+    this.api = api;
+    const sweepSchedule = new SweepSchedule(this, 'SweepSchedule', { sweeper });
+    this.sweepSchedule = sweepSchedule;
 
     // connect: connections (read/write: "import now" claims the tenant for a run), runs (read/write: "import now" settles
     // a stalled run, approving a held run claims and finishes it), users (read/write: finishing a stalled finalization
@@ -94,7 +101,7 @@ export class PersonioImportStack extends Stack {
     // Finishing a stalled finalization applies the same guard as the worker.
     setting(sweeper, envNames.deactivationThreshold, config.deactivationThreshold);
 
-    const monitoring = (this.monitoring = new Monitoring(this, 'Monitoring', {
+    const monitoring = new Monitoring(this, 'Monitoring', {
       functions: functions.all,
       importQueue: importQueue.queue,
       importDeadLetterQueue: importQueue.deadLetterQueue,
@@ -102,7 +109,8 @@ export class PersonioImportStack extends Stack {
       api,
       schedules,
       sweepSchedule,
-    }));
+    });
+    this.monitoring = monitoring;
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.apiEndpoint, description: 'Connect API base URL (IAM auth: sign requests with SigV4)' });
     new CfnOutput(this, 'ApiInvokeArn', { value: api.routeArn, description: "Resource for the callers' execute-api:Invoke permission" });

@@ -85,14 +85,23 @@ const routes: Route[] = [
     pattern: /^\/tenants\/([^/]+)\/personio\/?$/,
     methods: {
       PUT: async (deps, { tenantId }, request) => ok(await connectTenant(deps, tenantId, parseBody(request, connectBody))),
-      GET: async (deps, { tenantId }, request) => (parseOptionalBody(request), ok(await getConnection(deps, tenantId))),
-      DELETE: async (deps, { tenantId }, request) => (parseOptionalBody(request), ok(await disconnectTenant(deps, tenantId))),
+      GET: async (deps, { tenantId }, request) => {
+        parseOptionalBody(request);
+        return ok(await getConnection(deps, tenantId));
+      },
+      DELETE: async (deps, { tenantId }, request) => {
+        parseOptionalBody(request);
+        return ok(await disconnectTenant(deps, tenantId));
+      },
     },
   },
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/attributes\/?$/,
     methods: {
-      GET: async (deps, { tenantId }, request) => (parseOptionalBody(request), ok(await listAttributes(deps, tenantId))),
+      GET: async (deps, { tenantId }, request) => {
+        parseOptionalBody(request);
+        return ok(await listAttributes(deps, tenantId));
+      },
     },
   },
   {
@@ -118,19 +127,28 @@ const routes: Route[] = [
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/imports\/?$/,
     methods: {
-      POST: async (deps, { tenantId }, request) => (parseOptionalBody(request), ok(await startImport(deps, tenantId), 202)),
+      POST: async (deps, { tenantId }, request) => {
+        parseOptionalBody(request);
+        return ok(await startImport(deps, tenantId), 202);
+      },
     },
   },
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/imports\/([^/]+)\/?$/,
     methods: {
-      GET: async (deps, { tenantId, runId }, request) => (parseOptionalBody(request), ok(await getImport(deps, tenantId, runId))),
+      GET: async (deps, { tenantId, runId }, request) => {
+        parseOptionalBody(request);
+        return ok(await getImport(deps, tenantId, runId));
+      },
     },
   },
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/imports\/([^/]+)\/approve\/?$/,
     methods: {
-      POST: async (deps, { tenantId, runId }, request) => (parseOptionalBody(request), ok(await approveImport(deps, tenantId, runId))),
+      POST: async (deps, { tenantId, runId }, request) => {
+        parseOptionalBody(request);
+        return ok(await approveImport(deps, tenantId, runId));
+      },
     },
   },
 ];

@@ -59,7 +59,7 @@ const RECENT_RUNS = 5;
  * default mapping on the first connect, the tenant's own mapping on a reconnect.
  */
 export async function connectTenant(deps: ConnectDeps, tenantId: string, input: ConnectInput): Promise<ConnectResult> {
-  let attributes;
+  let attributes: Awaited<ReturnType<typeof readableAttributes>>;
   try {
     attributes = await readableAttributes(personioClient(deps, input));
   } catch (error) {

@@ -76,7 +76,7 @@ export async function applyApproval(deps: FinalizeDeps, run: Run): Promise<Run> 
   // Exactly as held: a user whose content changed since (a newer import wrote it) is not the user the admin approved.
   const unchanged = pending.flatMap((p) => {
     const user = stored.get(p.userId);
-    return user && user.active && user.contentHash === p.contentHash ? [user] : [];
+    return user?.active && user.contentHash === p.contentHash ? [user] : [];
   });
   // An approval taken over from a caller that died after deactivating some: those count as this approval's too.
   const earlier = pending.filter((p) => {

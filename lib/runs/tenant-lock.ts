@@ -52,5 +52,5 @@ async function holds(deps: TenantLockDeps, tenantId: string, runId: string, lock
 export async function settleApproval(deps: TenantLockDeps, tenantId: string, runId: string, options: SettleOptions = {}): Promise<void> {
   const run = await deps.runs.get(tenantId, runId);
   const settled = run ? await settleRun(deps, run, options) : undefined;
-  if (!settled || settled.status !== 'approving') await deps.connections.clearApproval(tenantId, runId);
+  if (settled?.status !== 'approving') await deps.connections.clearApproval(tenantId, runId);
 }

@@ -45,7 +45,7 @@ export interface ContentionRetryOptions {
  * that collided apart instead of making them collide again in step), within a time budget; anything else, and
  * contention past the budget, is thrown as it came.
  */
-// `any`: the SDK's `send` is overloaded per command; the wrapper passes it through unchanged.
+// biome-ignore lint/suspicious/noExplicitAny: the SDK's `send` is overloaded per command; the wrapper passes any of them through unchanged, which `unknown` cannot express.
 export function withContentionRetry<T extends { send: (command: any) => Promise<any> }>(db: T, options: ContentionRetryOptions = {}): Pick<T, 'send'> {
   const budgetMs = options.budgetMs ?? 20_000;
   const baseMs = options.baseMs ?? 25;

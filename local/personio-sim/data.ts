@@ -322,7 +322,7 @@ export class EmployeeGenerator {
       costCenters.push({ type: 'CostCenter', attributes: { id: otherId, name: otherName, percentage: 40 } });
     }
     set('cost_centers', costCenters);
-    const [entitlement] = this.template['absence_entitlement']?.value as { attributes: Record<string, unknown> }[];
+    const [entitlement] = (this.template['absence_entitlement']?.value ?? []) as { attributes: Record<string, unknown> }[];
     set('absence_entitlement', [{ ...entitlement, attributes: { ...entitlement?.attributes, entitlement: this.int(24, 30) } }]);
     set('work_schedule', workSchedule(hours));
 

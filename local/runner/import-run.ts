@@ -53,8 +53,12 @@ export async function runImport(
   let fetchError: unknown;
   const fetching = env.handlers
     .fetch(scheduledEvent(tenantId), fetchContext())
-    .then((o) => void (fetchOutcome = o))
-    .catch((e: unknown) => void (fetchError = e));
+    .then((o) => {
+      fetchOutcome = o;
+    })
+    .catch((e: unknown) => {
+      fetchError = e;
+    });
 
   let runId: string | undefined;
   for (;;) {
