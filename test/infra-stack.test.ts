@@ -11,7 +11,7 @@ import { parseDeploymentConfig } from '../infra/config.js';
 import { functionSettings } from '../infra/constructs/functions.js';
 import { MAX_RECEIVE_COUNT, workerEventSource } from '../infra/constructs/import-queue.js';
 import { SWEEP_DELIVERY_RETRIES } from '../infra/constructs/sweep-schedule.js';
-import { importMetrics, metricNames } from '../infra/metrics.js';
+import { importMetrics, metricNames } from '../lib/observability/metrics.js';
 import { PersonioImportStack } from '../infra/stack.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { importMetrics, metricNames } from '../infra/metrics.js';
+import { importMetrics, metricNames } from '../lib/observability/metrics.js';
 
 describe('the metrics the functions emit', () => {
   afterEach(() => {

@@ -1,5 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { importMetrics, metricNames } from '../../infra/metrics.js';
+import { importMetrics, metricNames } from '../../lib/observability/metrics.js';
 
 /**
  * The product's metrics in CloudWatch embedded metric format (log lines, no API calls), under the

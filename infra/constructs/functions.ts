@@ -7,7 +7,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { functionBundling, type FunctionName } from '../bundling.js';
-import { importMetrics } from '../metrics.js';
+import { importMetrics } from '../../lib/observability/metrics.js';
 import { acknowledge } from '../nag.js';
 import { deadLetterQueue, retainedLogGroup } from './common.js';
 

@@ -15,7 +15,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { importMetrics, type MetricName, metricNames } from '../metrics.js';
+import { importMetrics, type MetricName, metricNames } from '../../lib/observability/metrics.js';
 import type { ConnectApi } from './api.js';
 import type { FunctionName } from './functions.js';
 import { MAX_RECEIVE_COUNT } from './import-queue.js';
@@ -40,7 +40,7 @@ interface MonitoringProps {
   sweepSchedule: SweepSchedule;
 }
 
-/** A product metric the functions emit in EMF (see `infra/metrics.ts`), summed per 5 minutes. */
+/** A product metric the functions emit in EMF (see `lib/observability/metrics.ts`), summed per 5 minutes. */
 export function productMetric(name: MetricName, label?: string): Metric {
   return new Metric({
     namespace: importMetrics.namespace,

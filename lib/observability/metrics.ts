@@ -1,7 +1,8 @@
 /**
  * The product's CloudWatch metrics, emitted by the functions in embedded metric format (EMF) and read by the alarms
- * and the dashboard in `infra/constructs/monitoring.ts`. This file imports nothing, so function code can import the
- * same names (e.g. with Powertools: `new Metrics({ namespace: importMetrics.namespace, serviceName:
+ * and the dashboard in `infra/constructs/monitoring.ts`. They are the domain's observability vocabulary, so they live in
+ * `lib/` and the CDK app imports them from here (production code never imports `infra/`). This file imports nothing, so
+ * function code can import the same names (e.g. with Powertools: `new Metrics({ namespace: importMetrics.namespace, serviceName:
  * importMetrics.service })`, then `metrics.addMetric(metricNames.runsCompleted, MetricUnit.Count, 1)`).
  *
  * Every metric carries exactly one dimension, `service` = `personio-import`, whichever function emits it (a run can be
