@@ -1,0 +1,720 @@
+import { readFileSync } from 'node:fs';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { envNames, loadConfig } from '../../lib/config.js';
+import { runLeases, SWEEP_PERIOD_MS } from '../../lib/runs/lease.js';
+import { connectionKeys, runKeys, userKeys } from '../../lib/storage/tables.js';
+import { functionNames } from '../../infra/bundling.js';
+import { parseDeploymentConfig } from '../../infra/config.js';
+import { functionSettings } from '../../infra/constructs/functions.js';
+import { MAX_RECEIVE_COUNT, workerEventSource } from '../../infra/constructs/import-queue.js';
+import { SWEEP_DELIVERY_RETRIES } from '../../infra/constructs/sweep-schedule.js';
+import { importMetrics, metricNames } from '../../lib/observability/metrics.js';
+import { PersonioImportStack } from '../../infra/stack.js';
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+type Resource = { Type: string; Properties: Record<string, Json>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+
+// The deployed configuration: the same context the CDK CLI reads from cdk.json (feature flags and dado:* defaults).
+const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
+const config = parseDeploymentConfig(context);
+
+let stack: PersonioImportStack;
+let template: Template;
+let resources: Record<string, Resource>;
+
+/** Logical id of a construct's CloudFormation resource. */
+const lid = (construct: IConstruct): string => stack.resolve((construct.node.defaultChild as CfnElement).logicalId) as string;
+
+/** Renders an intrinsic as text: `${Users.Arn}`, `arn:${AWS::Partition}:...`. */
+function render(value: Json): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    if ('Ref' in value) return `\${${String(value['Ref'])}}`;
+    const getAtt = value['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) return `\${${String(getAtt[0])}.${String(getAtt[1])}}`;
+    const join = value['Fn::Join'];
+    if (Array.isArray(join) && Array.isArray(join[1])) return join[1].map(render).join(String(join[0]));
+  }
+  throw new Error(`cannot render ${JSON.stringify(value)}`);
+}
+
+const list = (value: Json | undefined): Json[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+/** Every "action on resource" a role may do, from all the policies attached to it (conditions appended). */
+function permissionsOf(roleId: string): string[] {
+  const pairs: string[] = [];
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::IAM::Policy') continue;
+    if (!list(resource.Properties['Roles']).some((r) => render(r) === `\${${roleId}}`)) continue;
+    const document = resource.Properties['PolicyDocument'] as { Statement: { Effect: string; Action: Json; Resource: Json; Condition?: Json }[] };
+    for (const statement of document.Statement) {
+      expect(statement.Effect).toBe('Allow');
+      const condition = statement.Condition === undefined ? '' : ` if ${JSON.stringify(statement.Condition)}`;
+      for (const action of list(statement.Action))
+        for (const target of list(statement.Resource)) pairs.push(`${render(action)} on ${render(target)}${condition}`);
+    }
+  }
+  return pairs.sort();
+}
+
+const pairs = (actions: readonly string[], ...targets: string[]): string[] => actions.flatMap((a) => targets.map((t) => `${a} on ${t}`));
+const arn = (id: string) => `\${${id}.Arn}`;
+const read = ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query'];
+const readWrite = [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+const xray = pairs(['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*');
+const logsOf = (logGroupId: string) => pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], arn(logGroupId));
+const secretArn = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${config.secretPrefix}*`;
+const environmentOf = (fnId: string) => (resources[fnId]?.Properties['Environment'] as { Variables: Record<string, Json> }).Variables;
+
+beforeAll(() => {
+  // Prepare: the stack as `cdk synth` builds it (bundling included), synthesized once for all tests.
+  const app = new App({ context });
+  stack = new PersonioImportStack(app, config.stackName, { config });
+  template = Template.fromStack(stack);
+  resources = template.toJSON()['Resources'] as Record<string, Resource>;
+});
+
+describe('import queue and worker event source', () => {
+  it('lets the worker report failed messages one by one, in batches of 10 within a 2 s window, at most 10 at a time', () => {
+    // Assess
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: lid(stack.functions.worker) },
+      EventSourceArn: { 'Fn::GetAtt': [lid(stack.importQueue.queue), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 2,
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+    expect(workerEventSource.batchSize).toBe(10);
+  });
+
+  it('keeps a message invisible for at least six times the worker timeout', () => {
+    // Prepare
+    const queue = resources[lid(stack.importQueue.queue)]!;
+    const worker = resources[lid(stack.functions.worker)]!;
+
+    // Assess
+    expect(worker.Properties['Timeout']).toBe(functionSettings.worker.timeout.toSeconds());
+    expect(queue.Properties['VisibilityTimeout']).toBeGreaterThanOrEqual(6 * (worker.Properties['Timeout'] as number));
+  });
+
+  it('sets a message aside in the dead-letter queue after 5 receives', () => {
+    // Assess
+    expect(MAX_RECEIVE_COUNT).toBe(5);
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [lid(stack.importQueue.deadLetterQueue), 'Arn'] }, maxReceiveCount: 5 },
+    });
+  });
+
+  it("lets the worker shorten a failed message's retry: ChangeMessageVisibility on the queue its IMPORT_QUEUE_URL names", () => {
+    // Prepare
+    const queueId = lid(stack.importQueue.queue);
+
+    // Act
+    const permissions = permissionsOf(lid(stack.functions.worker.role!));
+
+    // Assess: once (the binder's grant and the event source's merge), on the import queue only
+    expect(permissions.filter((p) => p.startsWith('sqs:ChangeMessageVisibility '))).toEqual([`sqs:ChangeMessageVisibility on ${arn(queueId)}`]);
+    expect(environmentOf(lid(stack.functions.worker))[envNames.importQueueUrl]).toEqual({ Ref: queueId });
+  });
+
+  it('encrypts every queue and refuses requests without TLS', () => {
+    // Prepare
+    const queueIds = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::SQS::Queue')
+      .map(([id]) => id);
+
+    // Assess
+    expect(queueIds).toHaveLength(3);
+    for (const id of queueIds) {
+      expect(resources[id]?.Properties['SqsManagedSseEnabled'], id).toBe(true);
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
+      });
+    }
+  });
+});
+
+describe('tables', () => {
+  const keySchema = (hash: string, range?: string) => [
+    { AttributeName: hash, KeyType: 'HASH' },
+    ...(range ? [{ AttributeName: range, KeyType: 'RANGE' }] : []),
+  ];
+
+  it('use the key names and the email index of lib/storage/tables.ts', () => {
+    // Assess
+    expect(resources[lid(stack.tables.users.table)]?.Properties).toMatchObject({
+      KeySchema: keySchema(userKeys.partition, userKeys.sort),
+      GlobalSecondaryIndexes: [
+        { IndexName: userKeys.emailIndex, KeySchema: keySchema(userKeys.partition, userKeys.emailKey), Projection: { ProjectionType: 'KEYS_ONLY' } },
+      ],
+    });
+    expect(resources[lid(stack.tables.connections.table)]?.Properties['KeySchema']).toEqual(keySchema(connectionKeys.partition));
+    expect(resources[lid(stack.tables.runs.table)]?.Properties['KeySchema']).toEqual(keySchema(runKeys.partition, runKeys.sort));
+  });
+
+  it('are all on-demand with point-in-time recovery', () => {
+    // Assess
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 3);
+    template.allResourcesProperties('AWS::DynamoDB::GlobalTable', {
+      BillingMode: 'PAY_PER_REQUEST',
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+  });
+
+  it('retain the users (deletion protection on) and the connections, and drop the runs on teardown', () => {
+    // Prepare
+    const users = resources[lid(stack.tables.users.table)]!;
+    const connections = resources[lid(stack.tables.connections.table)]!;
+    const runs = resources[lid(stack.tables.runs.table)]!;
+
+    // Assess
+    expect([users.DeletionPolicy, users.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
+    expect(users.Properties['Replicas']).toEqual([expect.objectContaining({ DeletionProtectionEnabled: true })]);
+    expect([connections.DeletionPolicy, connections.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
+    expect(runs.DeletionPolicy).toBe('Delete');
+  });
+
+  it('let DynamoDB expire the runs table’s message markers', () => {
+    expect(resources[lid(stack.tables.runs.table)]?.Properties['TimeToLiveSpecification']).toEqual({ AttributeName: runKeys.ttl, Enabled: true });
+  });
+});
+
+describe('functions', () => {
+  it('deploys exactly the functions infra/bundling.ts lists (the bench measures that list)', () => {
+    // Assess
+    expect(Object.keys(stack.functions.all).sort()).toEqual([...functionNames].sort());
+    template.resourceCountIs('AWS::Lambda::Function', functionNames.length);
+  });
+
+  it.each(functionNames)('%s: ESM on nodejs24.x, ARM64, JSON logs into its own log group, traced, sized', (name) => {
+    // Prepare
+    const fnId = lid(stack.functions[name]);
+    const logGroupId = lid(stack.functions.node.findChild(`${name[0]!.toUpperCase()}${name.slice(1)}Logs`));
+
+    // Assess
+    expect(resources[fnId]?.Properties).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Handler: 'index.handler',
+      Architectures: ['arm64'],
+      Timeout: functionSettings[name].timeout.toSeconds(),
+      MemorySize: functionSettings[name].memorySize,
+      LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logGroupId } },
+      TracingConfig: { Mode: 'Active' },
+    });
+    expect(environmentOf(fnId)).toMatchObject({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_METRICS_NAMESPACE: importMetrics.namespace,
+      POWERTOOLS_SERVICE_NAME: importMetrics.service,
+    });
+  });
+
+  it("keeps connect under API Gateway's 30 s and the fetch within Lambda's 15 min", () => {
+    // Assess
+    expect(functionSettings.connect.timeout.toSeconds()).toBeLessThan(30);
+    expect(functionSettings.fetch.timeout.toSeconds()).toBeLessThanOrEqual(900);
+  });
+
+  it('gives every log group (functions and API access logs) the configured retention', () => {
+    // Assess
+    template.resourceCountIs('AWS::Logs::LogGroup', functionNames.length + 1);
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: config.logRetentionDays });
+  });
+
+  it('sends failed asynchronous fetch invocations to the fetch dead-letter queue', () => {
+    // Assess
+    expect(resources[lid(stack.functions.fetch)]?.Properties['DeadLetterConfig']).toEqual({
+      TargetArn: { 'Fn::GetAtt': [lid(stack.functions.fetchDeadLetterQueue), 'Arn'] },
+    });
+  });
+});
+
+describe('sweeper', () => {
+  const periodSeconds = SWEEP_PERIOD_MS / 1000;
+
+  it('runs every SWEEP_PERIOD_MS (lib/runs/lease.ts) with an empty event, delivery retried within one period', () => {
+    // Prepare
+    const rule = resources[lid(stack.sweepSchedule.rule)]!;
+
+    // Assess
+    expect(periodSeconds % 60).toBe(0);
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    expect(rule.Properties).toMatchObject({
+      ScheduleExpression: `rate(${periodSeconds / 60} minutes)`,
+      State: 'ENABLED',
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': [lid(stack.functions.sweeper), 'Arn'] },
+          Input: '{}',
+          RetryPolicy: { MaximumRetryAttempts: SWEEP_DELIVERY_RETRIES, MaximumEventAgeInSeconds: periodSeconds },
+        },
+      ],
+    });
+  });
+
+  it('may be invoked by this rule only', () => {
+    // Prepare
+    const permissions = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties['FunctionName']).includes(lid(stack.functions.sweeper)),
+    );
+
+    // Assess
+    expect(permissions.map((p) => p.Properties)).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [lid(stack.functions.sweeper), 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [lid(stack.sweepSchedule.rule), 'Arn'] },
+      },
+    ]);
+  });
+
+  it('runs one sweep at a time; a failed sweep is not retried and a throttled firing is dropped after one period', () => {
+    // Assess
+    expect(resources[lid(stack.functions.sweeper)]?.Properties['ReservedConcurrentExecutions']).toBe(1);
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 1);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: lid(stack.functions.sweeper) },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: periodSeconds,
+    });
+  });
+
+  it('ends before the next firing, and before the leases it claims could expire under it', () => {
+    // Prepare
+    const timeoutMs = (resources[lid(stack.functions.sweeper)]?.Properties['Timeout'] as number) * 1000;
+
+    // Assess: a finalization or approval the sweeper claims is still its own until the sweeper is gone
+    expect(timeoutMs).toBe(functionSettings.sweeper.timeout.toMilliseconds());
+    expect(timeoutMs).toBeLessThan(SWEEP_PERIOD_MS);
+    expect(timeoutMs).toBeLessThanOrEqual(runLeases.finalizingMs);
+    expect(timeoutMs).toBeLessThanOrEqual(runLeases.approvingMs);
+  });
+
+  it('the leases outlast the functions that hold them: a finalizing worker, an approving connect', () => {
+    // Assess (lib/runs/lease.ts states both against the deployed timeouts)
+    expect(functionSettings.worker.timeout.toMilliseconds()).toBeLessThanOrEqual(runLeases.finalizingMs);
+    expect(functionSettings.connect.timeout.toMilliseconds()).toBeLessThanOrEqual(runLeases.approvingMs);
+  });
+});
+
+describe('IAM: each function may do exactly what its code needs, on its own resources', () => {
+  it('connect: connections, runs and users (read/write, email index), secrets under the prefix (manage), its schedules, invoke the fetch', () => {
+    // Prepare
+    const { connect, fetch } = stack.functions;
+    const users = arn(lid(stack.tables.users.table));
+    const scheduleArn = `arn:\${AWS::Partition}:scheduler:\${AWS::Region}:\${AWS::AccountId}:schedule/${config.stackName}/*`;
+
+    // Act
+    const permissions = permissionsOf(lid(connect.role!));
+
+    // Assess
+    expect(permissions).toEqual(
+      [
+        ...logsOf(lid(stack.functions.node.findChild('ConnectLogs'))),
+        ...xray,
+        // Users: finishing a stalled run's completion may create users (an address passed on); approval deactivates; the
+        // mapping preview reads users and the holders of an address (the email index).
+        ...pairs(readWrite, arn(lid(stack.tables.connections.table)), arn(lid(stack.tables.runs.table)), users),
+        `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
+        ...pairs(
+          [
+            'secretsmanager:CreateSecret',
+            'secretsmanager:DeleteSecret',
+            'secretsmanager:GetSecretValue',
+            'secretsmanager:PutSecretValue',
+            'secretsmanager:RestoreSecret',
+          ],
+          secretArn,
+        ),
+        ...pairs(['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'], scheduleArn),
+        `iam:PassRole on ${arn(lid(stack.schedules.role))} if {"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}`,
+        `lambda:InvokeFunction on ${arn(lid(fetch))}`,
+      ].sort(),
+    );
+  });
+
+  it('fetch: connections, runs and users (read/write, email index), secrets (read only), send to the import queue and its DLQ', () => {
+    // Prepare
+    const { fetch } = stack.functions;
+    const users = arn(lid(stack.tables.users.table));
+
+    // Act
+    const permissions = permissionsOf(lid(fetch.role!));
+
+    // Assess
+    expect(permissions).toEqual(
+      [
+        ...logsOf(lid(stack.functions.node.findChild('FetchLogs'))),
+        ...xray,
+        ...pairs(readWrite, arn(lid(stack.tables.connections.table)), arn(lid(stack.tables.runs.table)), users),
+        `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
+        `secretsmanager:GetSecretValue on ${secretArn}`,
+        ...pairs(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], arn(lid(stack.importQueue.queue))),
+        `sqs:SendMessage on ${arn(lid(stack.functions.fetchDeadLetterQueue))}`,
+      ].sort(),
+    );
+  });
+
+  it("worker: users (read/write, email index) and runs (read/write), consume the import queue (and change a message's visibility); no secrets, no connections", () => {
+    // Prepare
+    const users = arn(lid(stack.tables.users.table));
+
+    // Act
+    const permissions = permissionsOf(lid(stack.functions.worker.role!));
+
+    // Assess
+    expect(permissions).toEqual(
+      [
+        ...logsOf(lid(stack.functions.node.findChild('WorkerLogs'))),
+        ...xray,
+        ...pairs(readWrite, arn(lid(stack.tables.runs.table)), users),
+        `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
+        ...pairs(
+          ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
+          arn(lid(stack.importQueue.queue)),
+        ),
+      ].sort(),
+    );
+  });
+
+  it('sweeper: connections (Scan and UpdateItem only), runs and users (read/write, email index: it finishes a stalled completion as the worker would); no secrets, no queues', () => {
+    // Prepare
+    const users = arn(lid(stack.tables.users.table));
+
+    // Act
+    const permissions = permissionsOf(lid(stack.functions.sweeper.role!));
+
+    // Assess
+    expect(permissions).toEqual(
+      [
+        ...logsOf(lid(stack.functions.node.findChild('SweeperLogs'))),
+        ...xray,
+        ...pairs(['dynamodb:Scan', 'dynamodb:UpdateItem'], arn(lid(stack.tables.connections.table))),
+        ...pairs(readWrite, arn(lid(stack.tables.runs.table)), users),
+        `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
+      ].sort(),
+    );
+  });
+
+  it('lets only the sweeper Scan, and only the connections table; nobody deletes or batch-writes', () => {
+    // Act
+    const byFunction = Object.fromEntries(
+      Object.entries(stack.functions.all).map(([name, fn]) => [
+        name,
+        permissionsOf(lid(fn.role!)).filter((p) => /^dynamodb:(Scan|DeleteItem|BatchWriteItem|\*)/.test(p)),
+      ]),
+    );
+
+    // Assess
+    expect(byFunction).toEqual({
+      connect: [],
+      fetch: [],
+      worker: [],
+      sweeper: [`dynamodb:Scan on ${arn(lid(stack.tables.connections.table))}`],
+    });
+  });
+
+  it('uses a `*` resource only for X-Ray, which has no resource-level permissions', () => {
+    // Prepare
+    const roles = Object.values(stack.functions.all).map((fn) => lid(fn.role!));
+
+    // Act
+    const starred = roles.flatMap(permissionsOf).filter((p) => p.endsWith(' on *'));
+
+    // Assess
+    expect(starred.length).toBeGreaterThan(0);
+    for (const permission of starred) expect(permission).toMatch(/^xray:/);
+  });
+
+  it("lets the scheduler role invoke the fetch and nothing else, assumed only by this group's schedules", () => {
+    // Prepare
+    const roleId = lid(stack.schedules.role);
+
+    // Act
+    const permissions = permissionsOf(roleId);
+
+    // Assess
+    expect(permissions).toEqual([`lambda:InvokeFunction on ${arn(lid(stack.functions.fetch))}`]);
+    expect(resources[roleId]?.Properties['AssumeRolePolicyDocument']).toMatchObject({
+      Statement: [
+        {
+          Principal: { Service: 'scheduler.amazonaws.com' },
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' }, 'aws:SourceArn': { 'Fn::GetAtt': [lid(stack.schedules.group), 'Arn'] } },
+          },
+        },
+      ],
+    });
+    template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: config.stackName });
+  });
+});
+
+describe('environment: every grant comes with the variable that names its resource', () => {
+  it.each([
+    [
+      'connect',
+      () => ({
+        [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
+        [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
+        [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
+        [envNames.secretPrefix]: config.secretPrefix,
+        [envNames.personioBaseUrl]: config.personioBaseUrl,
+        [envNames.personioAppId]: config.personioAppId,
+        [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+        [envNames.scheduleGroupName]: config.stackName,
+        [envNames.schedulerRoleArn]: { 'Fn::GetAtt': [lid(stack.schedules.role), 'Arn'] },
+        [envNames.fetchFunctionArn]: { 'Fn::GetAtt': [lid(stack.functions.fetch), 'Arn'] },
+        [envNames.fetchFunctionName]: { Ref: lid(stack.functions.fetch) },
+        [envNames.scheduleExpression]: config.scheduleDefault,
+        [envNames.scheduleFlexibleWindowMinutes]: String(config.scheduleFlexibleWindowMinutes),
+      }),
+    ],
+    [
+      'fetch',
+      () => ({
+        [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
+        [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
+        [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
+        [envNames.importQueueUrl]: { Ref: lid(stack.importQueue.queue) },
+        [envNames.secretPrefix]: config.secretPrefix,
+        [envNames.personioBaseUrl]: config.personioBaseUrl,
+        [envNames.personioAppId]: config.personioAppId,
+        [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+      }),
+    ],
+    [
+      'worker',
+      () => ({
+        [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
+        [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
+        [envNames.importQueueUrl]: { Ref: lid(stack.importQueue.queue) },
+        [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+      }),
+    ],
+    [
+      'sweeper',
+      () => ({
+        [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
+        [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
+        [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
+        [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+      }),
+    ],
+  ] as const)('%s has exactly the variables its grants and settings imply', (name, expected) => {
+    // Prepare
+    const { NODE_OPTIONS, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, ...environment } = environmentOf(lid(stack.functions[name]));
+
+    // Assess
+    expect(environment).toEqual(expected());
+  });
+
+  it.each(functionNames)('%s: each resource in its policy is named in its environment (or is its own log group, DLQ or event source)', (name) => {
+    // Prepare
+    const fn = stack.functions[name];
+    const fnId = lid(fn);
+    const ownWiring = new Set([
+      render((resources[fnId]?.Properties['LoggingConfig'] as { LogGroup: Json }).LogGroup),
+      ...(name === 'fetch' ? [`\${${lid(stack.functions.fetchDeadLetterQueue)}}`] : []),
+      ...(name === 'worker' ? [`\${${lid(stack.importQueue.queue)}}`] : []),
+    ]);
+    const named = new Set(Object.values(environmentOf(fnId)).map((v) => (typeof v === 'string' ? v : render(v).replace(/\.Arn}$/, '}'))));
+
+    // Act: the resource each permission targets, as `${LogicalId}` or the literal pattern
+    const targets = permissionsOf(lid(fn.role!))
+      .map((p) => p.split(' on ')[1]!.split(' if ')[0]!)
+      .filter((t) => t !== '*')
+      .map((t) => t.match(/^\$\{([^.}]+)\.Arn\}/)?.[1] ?? t);
+
+    // Assess
+    for (const target of targets) {
+      if (target.startsWith('arn:')) {
+        // Patterns: the secret prefix or the schedule group, named by SECRET_PREFIX / SCHEDULE_GROUP_NAME.
+        expect(
+          [...named].some((value) => value.length > 3 && (target.includes(`:${value}`) || target.includes(`/${value}/`))),
+          target,
+        ).toBe(true);
+      } else {
+        const ref = `\${${target}}`;
+        expect(named.has(ref) || ownWiring.has(ref), `${name} may use ${target} but no variable names it`).toBe(true);
+      }
+    }
+  });
+});
+
+type ConfigKey = keyof typeof envNames;
+const runtimeOnly = new Set(['NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME']);
+
+/**
+ * The configuration keys a handler reads: the string literals of the one `loadConfig([...])` call in
+ * functions/<name>.ts (the entry the stack bundles). Anything but plain literals in that list fails, so a key cannot
+ * hide from this check behind a variable or a spread.
+ */
+function loadConfigKeys(name: string): ConfigKey[] {
+  const source = readFileSync(new URL(`../../functions/${name}.ts`, import.meta.url), 'utf8');
+  const calls = [...source.matchAll(/\bloadConfig\(\s*\[([^\]]*)\]/g)];
+  expect(
+    calls.map((c) => c[0].slice(0, 40)),
+    `functions/${name}.ts: one loadConfig([...]) call`,
+  ).toHaveLength(1);
+  const body = calls[0]![1]!.replace(/\/\/[^\n]*|\/\*[\s\S]*?\*\//g, '');
+  const literals = [...body.matchAll(/'([^']*)'|"([^"]*)"/g)];
+  expect(body.replace(/'[^']*'|"[^"]*"/g, '').replace(/[\s,]/g, ''), `functions/${name}.ts: loadConfig([...]) lists plain string literals only`).toBe('');
+  const keys = literals.map((m) => (m[1] ?? m[2])!);
+  for (const key of keys) expect(Object.keys(envNames), `functions/${name}.ts reads an unknown key`).toContain(key);
+  return keys as ConfigKey[];
+}
+
+describe("environment: every variable a handler's loadConfig([...]) reads is set, and nothing else", () => {
+  it.each(functionNames)('%s', (name) => {
+    // Prepare
+    const keys = loadConfigKeys(name);
+    const environment = environmentOf(lid(stack.functions[name]));
+
+    // Act
+    const required = keys.map((key) => envNames[key]).sort();
+    const set = Object.keys(environment)
+      .filter((variable) => !runtimeOnly.has(variable))
+      .sort();
+    const literal: Record<string, string> = {};
+    for (const key of keys) {
+      const value = environment[envNames[key]];
+      if (typeof value === 'string') literal[envNames[key]] = value;
+    }
+
+    // Assess: a missing variable fails the cold start (ConfigError); an extra one is a grant or setting nothing reads.
+    expect(keys.length).toBeGreaterThan(0);
+    for (const variable of required) expect(environment[variable], `${name} reads ${variable}, which the stack does not set`).toBeTruthy();
+    expect(set).toEqual(required);
+    // The values the stack writes as text (settings, prefixes; not tokens resolved at deploy time) pass the function's
+    // own validation.
+    expect(() =>
+      loadConfig(
+        keys.filter((key) => envNames[key] in literal),
+        literal,
+      ),
+    ).not.toThrow();
+  });
+});
+
+describe('connect API', () => {
+  it("routes /tenants/* to connect behind IAM auth, within connect's timeout", () => {
+    // Assess
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'ANY /tenants/{proxy+}', AuthorizationType: 'AWS_IAM' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', TimeoutInMillis: 29_000 });
+  });
+
+  it('throttles the stage and writes JSON access logs', () => {
+    // Prepare
+    const stage = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')!;
+    const logs = stage.Properties['AccessLogSettings'] as { Format: string; DestinationArn: Json };
+
+    // Assess
+    expect(stage.Properties['DefaultRouteSettings']).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+    expect(JSON.parse(logs.Format)).toMatchObject({ requestId: '$context.requestId', caller: '$context.identity.userArn', status: '$context.status' });
+    expect(logs.DestinationArn).toEqual({ 'Fn::GetAtt': [lid(stack.api.accessLogs), 'Arn'] });
+  });
+});
+
+describe('monitoring', () => {
+  const productMetric = (name: string) => ({
+    Namespace: importMetrics.namespace,
+    MetricName: name,
+    Dimensions: [{ Name: 'service', Value: importMetrics.service }],
+  });
+
+  it.each(functionNames)('alarms on %s errors and throttles', (name) => {
+    // Prepare
+    const dimensions = [{ Name: 'FunctionName', Value: { Ref: lid(stack.functions[name]) } }];
+
+    // Assess
+    for (const metric of ['Errors', 'Throttles']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: metric,
+        Dimensions: dimensions,
+        Threshold: 1,
+        AlarmActions: [{ Ref: lid(stack.monitoring.alarmTopic) }],
+      });
+    }
+  });
+
+  it('alarms on dead letters (import and fetch) and on the age of the oldest import message', () => {
+    // Assess
+    for (const queue of [stack.importQueue.deadLetterQueue, stack.functions.fetchDeadLetterQueue]) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [lid(queue), 'QueueName'] } }],
+        Threshold: 1,
+      });
+    }
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [lid(stack.importQueue.queue), 'QueueName'] } }],
+      Threshold: 3600,
+    });
+  });
+
+  it('alarms on failed and held runs from the EMF metrics the functions emit', () => {
+    // Assess
+    for (const name of [metricNames.runsFailed, metricNames.runsHeld]) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { ...productMetric(name), Statistic: 'Sum', Threshold: 1 });
+    }
+  });
+
+  it('alarms when EventBridge cannot invoke the sweeper', () => {
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Events',
+      MetricName: 'FailedInvocations',
+      Dimensions: [{ Name: 'RuleName', Value: { Ref: lid(stack.sweepSchedule.rule) } }],
+      Statistic: 'Sum',
+      Threshold: 1,
+    });
+  });
+
+  it('alarms on dropped schedule invocations and on 5xx answers of the API', () => {
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Scheduler',
+      MetricName: 'InvocationDroppedCount',
+      Dimensions: [{ Name: 'ScheduleGroup', Value: config.stackName }],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/ApiGateway', MetricName: '5xx', Threshold: 1 });
+    template.resourceCountIs('AWS::CloudWatch::Alarm', stack.monitoring.alarms.length);
+    template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: lid(stack.monitoring.alarmTopic) }], TreatMissingData: 'notBreaching' });
+  });
+
+  it('shows import throughput, Personio 429s and run outcomes on the dashboard', () => {
+    // Prepare
+    const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
+    const body = render(dashboard.Properties['DashboardBody']!);
+
+    // Assess
+    for (const name of Object.values(metricNames)) {
+      expect(body).toContain(`["${importMetrics.namespace}","${name}","service","${importMetrics.service}"`);
+    }
+    for (const title of ['Import throughput', 'Personio 429s', 'Run outcomes']) expect(body).toContain(title);
+  });
+
+  it("shows every function on the dashboard's per-function graphs", () => {
+    // Prepare
+    const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
+    const body = render(dashboard.Properties['DashboardBody']!);
+
+    // Assess
+    for (const name of functionNames) {
+      for (const label of [`${name} errors`, `${name} throttles`]) expect(body).toContain(`"label":"${label}"`);
+      expect(body).toContain(`"FunctionName","\${${lid(stack.functions[name])}}"`);
+    }
+  });
+});

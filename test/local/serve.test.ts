@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findFreePort, listenOn, closeServer } from '../../local/aws/ports.js';
+import { isFinalRunStatus } from '../../lib/runs/run.js';
+
+// `npm run serve` as a user runs it: a child process, the contract's ready line, the curl calls of the
+// README against it, and a clean stop on SIGTERM.
+
+interface Served {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function serve(args: string[]): Served {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/serve.ts', ...args], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => text, exited };
+}
+
+async function ready(served: Served, line: string, timeoutMs = 45_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!served.output().includes(line)) {
+    if (served.child.exitCode !== null) throw new Error(`npm run serve exited (${served.child.exitCode}): ${served.output()}`);
+    if (Date.now() > deadline) throw new Error(`npm run serve was not ready in time: ${served.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('npm run serve', () => {
+  const started: Served[] = [];
+  afterAll(() => {
+    for (const s of started) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+  });
+
+  it('serves the connect API on the local stack: connect, status, import now, run report; stops on SIGTERM', async () => {
+    // Prepare
+    const port = await findFreePort();
+    const served = serve(['--port', String(port), '--employees', '15']);
+    started.push(served);
+    await ready(served, `API listening on http://127.0.0.1:${port}\n`);
+    const api = `http://127.0.0.1:${port}`;
+    const json = async (response: Response) => ({ status: response.status, body: (await response.json()) as Record<string, any> });
+
+    // Act
+    const connected = await json(
+      await fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify({ clientId: 'sim-client-id', clientSecret: 'sim-client-secret' }) }),
+    );
+    const status = await json(await fetch(`${api}/tenants/acme/personio`));
+    const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST' }));
+    let report: { status: number; body: Record<string, any> } | undefined;
+    for (let i = 0; i < 150 && !isFinalRunStatus(report?.body['status']); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      report = await json(await fetch(`${api}/tenants/acme/personio/imports/${accepted.body['runId']}`));
+    }
+    const preview = await json(
+      await fetch(`${api}/tenants/acme/personio/mapping?preview=2`, { method: 'PUT', body: JSON.stringify(connected.body['mapping']) }),
+    );
+    const refused = await json(await fetch(`${api}/tenants/a%2Fb/personio`));
+
+    // Assess
+    expect([connected.status, connected.body['status']]).toEqual([200, 'connected']);
+    expect(connected.body['clientId']).toBe('sim-*****t-id');
+    expect(JSON.stringify(connected.body)).not.toContain('sim-client-secret');
+    expect(status.body).toMatchObject({ status: 'connected', schedule: { every: 'hourly' } });
+    expect(accepted.status).toBe(202);
+    expect(report?.body).toMatchObject({ status: 'completed', employeesFetched: 15, created: 15 });
+    expect(preview.body).toMatchObject({ saved: false, counts: { unchanged: 2 } });
+    expect([refused.status, refused.body['error']['code']]).toEqual([400, 'invalid_tenant_id']);
+
+    // Act: stop
+    served.child.kill('SIGTERM');
+
+    // Assess
+    expect(await served.exited).toBe(0);
+  }, 90_000);
+
+  it('refuses a port in use at once, before starting the stack', async () => {
+    // Prepare
+    const blocker = createServer();
+    const port = await listenOn(blocker, 0, '127.0.0.1');
+    const served = serve(['--port', String(port)]);
+    started.push(served);
+
+    // Act
+    const code = await served.exited;
+    await closeServer(blocker);
+
+    // Assess
+    expect(code).toBe(2);
+    expect(served.output()).toContain(`Port ${port} is already in use`);
+  }, 30_000);
+});
