@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, readBody } from './http.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './identity.js';
-import { closeServer, listenOn } from './ports.js';
+import { startStandInServer } from './server.js';
 
 /**
  * A stand-in for AWS Lambda's Invoke API (REST-JSON: `POST /2015-03-31/functions/{FunctionName}/invocations`),
@@ -75,80 +75,77 @@ export async function startLambda(opts: LambdaOptions = {}): Promise<LambdaStand
     return arn?.[1] ?? id;
   };
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      try {
-        const url = new URL(req.url ?? '/', 'http://localhost');
-        const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
-        const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
-        const limit = type === 'Event' ? MAX_ASYNC_PAYLOAD : MAX_SYNC_PAYLOAD;
-        const text = await readBody(
-          req,
-          limit,
-          () => new ApiError(413, 'RequestTooLargeException', `Request must be smaller than ${limit} bytes for the InvokeFunction operation`),
-        );
-        if (req.method !== 'POST' || !match)
-          throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Lambda.`);
-        counts['Invoke'] = (counts['Invoke'] ?? 0) + 1;
-        const name = resolve(decodeURIComponent(match[1] ?? ''));
-        const handler = functions.get(name);
-        if (!handler) throw new ApiError(404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:${region}:${accountId}:function:${name}`);
-        let event: unknown;
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
+    const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+    const limit = type === 'Event' ? MAX_ASYNC_PAYLOAD : MAX_SYNC_PAYLOAD;
+    const text = await readBody(
+      req,
+      limit,
+      () => new ApiError(413, 'RequestTooLargeException', `Request must be smaller than ${limit} bytes for the InvokeFunction operation`),
+    );
+    if (req.method !== 'POST' || !match)
+      throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Lambda.`);
+    counts['Invoke'] = (counts['Invoke'] ?? 0) + 1;
+    const name = resolve(decodeURIComponent(match[1] ?? ''));
+    const handler = functions.get(name);
+    if (!handler) throw new ApiError(404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:${region}:${accountId}:function:${name}`);
+    let event: unknown;
+    try {
+      event = text === '' ? {} : JSON.parse(text);
+    } catch {
+      throw new ApiError(400, 'InvalidRequestContentException', 'Could not parse request body into json: Could not parse payload into json');
+    }
+    if (type === 'DryRun') return send(res, 204, undefined);
+    if (type === 'Event') {
+      const run: Promise<void> = (async () => {
+        // Lambda answers before the function starts.
+        await new Promise((r) => setImmediate(r));
         try {
-          event = text === '' ? {} : JSON.parse(text);
-        } catch {
-          throw new ApiError(400, 'InvalidRequestContentException', 'Could not parse request body into json: Could not parse payload into json');
-        }
-        if (type === 'DryRun') return send(res, 204, undefined);
-        if (type === 'Event') {
-          const run: Promise<void> = (async () => {
-            // Lambda answers before the function starts.
-            await new Promise((r) => setImmediate(r));
-            try {
-              await handler(event);
-            } catch (error) {
-              const failure = { functionName: name, error, at: new Date() };
-              if (closed) return;
-              failed.push(failure);
-              opts.onFailure?.(failure);
-            }
-          })().finally(() => running.delete(run));
-          running.add(run);
-          return send(res, 202, undefined);
-        }
-        if (type !== 'RequestResponse') throw new ApiError(400, 'InvalidParameterValueException', `Unsupported invocation type ${type}.`);
-        try {
-          const result = await handler(event);
-          return send(res, 200, JSON.stringify(result ?? null), { 'X-Amz-Executed-Version': '$LATEST' });
+          await handler(event);
         } catch (error) {
-          const body = { errorType: error instanceof Error ? error.name : 'Error', errorMessage: error instanceof Error ? error.message : String(error) };
-          return send(res, 200, JSON.stringify(body), { 'X-Amz-Executed-Version': '$LATEST', 'X-Amz-Function-Error': 'Unhandled' });
+          const failure = { functionName: name, error, at: new Date() };
+          if (closed) return;
+          failed.push(failure);
+          opts.onFailure?.(failure);
         }
-      } catch (error) {
-        if (res.headersSent) return;
-        const e = error instanceof ApiError ? error : new ApiError(500, 'ServiceException', 'An error occurred in the local Lambda.');
-        send(res, e.status, JSON.stringify({ Type: e.status >= 500 ? 'Service' : 'User', Message: e.message }), { 'x-amzn-ErrorType': e.type });
-      }
-    })();
-  });
+      })().finally(() => running.delete(run));
+      running.add(run);
+      return send(res, 202, undefined);
+    }
+    if (type !== 'RequestResponse') throw new ApiError(400, 'InvalidParameterValueException', `Unsupported invocation type ${type}.`);
+    try {
+      const result = await handler(event);
+      return send(res, 200, JSON.stringify(result ?? null), { 'X-Amz-Executed-Version': '$LATEST' });
+    } catch (error) {
+      const body = { errorType: error instanceof Error ? error.name : 'Error', errorMessage: error instanceof Error ? error.message : String(error) };
+      return send(res, 200, JSON.stringify(body), { 'X-Amz-Executed-Version': '$LATEST', 'X-Amz-Function-Error': 'Unhandled' });
+    }
+  };
 
-  const port = await listenOn(server, opts.port ?? 0, host);
-  let closing: Promise<void> | undefined;
+  const server = await startStandInServer({
+    port: opts.port ?? 0,
+    host,
+    handle,
+    sendError: (res, e) =>
+      send(res, e.status, JSON.stringify({ Type: e.status >= 500 ? 'Service' : 'User', Message: e.message }), { 'x-amzn-ErrorType': e.type }),
+    internalError: new ApiError(500, 'ServiceException', 'An error occurred in the local Lambda.'),
+  });
   const idle = async (): Promise<void> => {
     while (running.size > 0) await Promise.allSettled([...running]);
   };
   return {
-    url: `http://${host}:${port}`,
-    port,
+    url: `http://${host}:${server.port}`,
+    port: server.port,
     register: (functionName, handler) => void functions.set(functionName, handler),
     idle,
     failures: () => [...failed],
     calls: () => ({ ...counts }),
-    close: () =>
-      (closing ??= (async () => {
-        // Background invocations are not awaited (a fetch can run for minutes); failures after this are not reported.
-        closed = true;
-        await closeServer(server);
-      })()),
+    close: () => {
+      // Background invocations are not awaited (a fetch can run for minutes); failures after this are not reported.
+      closed = true;
+      return server.close();
+    },
   };
 }

@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './identity.js';
-import { closeServer, listenOn } from './ports.js';
 import { ApiError, parseJsonObject, readBody, sendJson, type Json } from './http.js';
+import { startStandInServer } from './server.js';
 
 /**
  * A stand-in for Amazon EventBridge Scheduler: no emulator exists offline, and connect must run the real
@@ -216,36 +216,33 @@ export async function startScheduler(opts: SchedulerOptions = {}): Promise<Sched
   const counts: Record<string, number> = {};
   let unavailable = false;
 
-  const server = createServer((req, res) => {
-    void (async () => {
-      try {
-        const url = new URL(req.url ?? '/', 'http://localhost');
-        const text = await readRequest(req);
-        const match = /^\/schedules\/([^/]+)$/.exec(url.pathname);
-        if (!match) throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Scheduler.`);
-        const operation = operations[req.method ?? ''];
-        if (operation) counts[operation] = (counts[operation] ?? 0) + 1;
-        if (unavailable) throw new ApiError(500, 'InternalServerException', 'Unexpected error during processing of request.');
-        send(res, 200, store.handle(req.method ?? 'GET', decodeURIComponent(match[1] ?? ''), url.searchParams, parseJson(text)));
-      } catch (error) {
-        if (res.headersSent) return;
-        const e = error instanceof ApiError ? error : new ApiError(500, 'InternalServerException', 'Unexpected error during processing of request.');
-        send(res, e.status, { __type: e.type, Message: e.message }, e.type);
-      }
-    })();
-  });
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const text = await readRequest(req);
+    const match = /^\/schedules\/([^/]+)$/.exec(url.pathname);
+    if (!match) throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Scheduler.`);
+    const operation = operations[req.method ?? ''];
+    if (operation) counts[operation] = (counts[operation] ?? 0) + 1;
+    if (unavailable) throw new ApiError(500, 'InternalServerException', 'Unexpected error during processing of request.');
+    send(res, 200, store.handle(req.method ?? 'GET', decodeURIComponent(match[1] ?? ''), url.searchParams, parseJson(text)));
+  };
 
-  const port = await listenOn(server, opts.port ?? 0, host);
-  let closing: Promise<void> | undefined;
+  const server = await startStandInServer({
+    port: opts.port ?? 0,
+    host,
+    handle,
+    sendError: (res, e) => send(res, e.status, { __type: e.type, Message: e.message }, e.type),
+    internalError: new ApiError(500, 'InternalServerException', 'Unexpected error during processing of request.'),
+  });
   return {
-    url: `http://${host}:${port}`,
-    port,
+    url: `http://${host}:${server.port}`,
+    port: server.port,
     createGroup: (name) => store.createGroup(name),
     schedules: () => store.all(),
     calls: () => ({ ...counts }),
     setUnavailable: (v) => {
       unavailable = v;
     },
-    close: () => (closing ??= closeServer(server)),
+    close: server.close,
   };
 }

@@ -1,0 +1,90 @@
+import { ApiError, type Json } from '../http.js';
+import type { SecretValue } from './secret.js';
+
+/**
+ * Reading request fields the way Secrets Manager's front end checks them: a value of the wrong JSON type is a
+ * SerializationException, a value out of bounds a ValidationException; both name the field, never its value.
+ */
+
+/** AWS field names are PascalCase on the wire but camelCase in validation messages. */
+const memberName = (field: string): string => field.charAt(0).toLowerCase() + field.slice(1);
+
+export function optionalString(body: Json, field: string, limits: { min?: number; max?: number } = {}): string | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') {
+    throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected a string.`, true);
+  }
+  const { min = 0, max = Number.POSITIVE_INFINITY } = limits;
+  if (value.length < min) {
+    throw validation(`Value at '${memberName(field)}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`);
+  }
+  if (value.length > max) {
+    throw validation(`Value at '${memberName(field)}' failed to satisfy constraint: Member must have length less than or equal to ${max}`);
+  }
+  return value;
+}
+
+export function requiredString(body: Json, field: string, limits: { min?: number; max?: number } = {}): string {
+  const value = optionalString(body, field, limits);
+  if (value === undefined) throw validation(`Value null at '${memberName(field)}' failed to satisfy constraint: Member must not be null`);
+  return value;
+}
+
+export function optionalBoolean(body: Json, field: string): boolean | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') {
+    throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected a boolean.`, true);
+  }
+  return value;
+}
+
+export function optionalInteger(body: Json, field: string): number | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected an integer.`, true);
+  }
+  return value;
+}
+
+function validation(problem: string): ApiError {
+  return new ApiError(400, 'ValidationException', `1 validation error detected: ${problem}`, true);
+}
+
+export function parseTags(body: Json): { Key: string; Value: string }[] {
+  const raw = body['Tags'];
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new ApiError(400, 'SerializationException', "Unexpected value type for field 'Tags': expected a list.", true);
+  return raw.map((tag: unknown) => {
+    if (typeof tag !== 'object' || tag === null) {
+      throw new ApiError(400, 'SerializationException', "Unexpected value type in field 'Tags': expected a structure.", true);
+    }
+    const t = tag as Json;
+    return { Key: optionalString(t, 'Key', { min: 1, max: 128 }) ?? '', Value: optionalString(t, 'Value', { max: 256 }) ?? '' };
+  });
+}
+
+/** SecretString xor SecretBinary, as CreateSecret and PutSecretValue both require. */
+export function parseValue(body: Json, required: boolean): SecretValue | undefined {
+  const secretString = optionalString(body, 'SecretString', { max: 65536 });
+  const secretBinary = optionalString(body, 'SecretBinary', { max: 87384 }); // base64 of 64 KiB
+  if (secretString !== undefined && secretBinary !== undefined) {
+    throw new ApiError(400, 'InvalidParameterException', "You can't specify both a binary secret value and a string secret value in the same secret.");
+  }
+  if (secretString === undefined && secretBinary === undefined) {
+    if (required) throw new ApiError(400, 'InvalidRequestException', 'You must provide either SecretString or SecretBinary.');
+    return undefined;
+  }
+  return secretString !== undefined ? { secretString } : { secretBinary: secretBinary as string };
+}
+
+export function parseStages(body: Json, defaultStage: string): string[] {
+  const raw = body['VersionStages'];
+  if (raw === undefined || raw === null) return [defaultStage];
+  if (!Array.isArray(raw) || raw.some((s) => typeof s !== 'string')) {
+    throw new ApiError(400, 'SerializationException', "Unexpected value type for field 'VersionStages': expected a list of strings.", true);
+  }
+  return raw as string[];
+}
