@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import * as z from 'zod';
 import {
   COST_CENTERS,
   DEPARTMENTS,
@@ -16,24 +14,28 @@ import {
   TERMINATION_TYPES,
   WEEKLY_HOURS,
 } from './pools.js';
+import { DAY_MS, isoDay, OFFSET_STYLES, pad, REFERENCE_MS, stampNow } from './dates.js';
+import {
+  type Attribute,
+  type AttributeDefinition,
+  type Attributes,
+  BIRTHDAY_KEY,
+  baseTemplate,
+  LANGUAGES_KEY,
+  languagesDefinition,
+  MARITAL_KEY,
+  maritalDefinition,
+  required,
+} from './fixtures.js';
+
+// The simulator's modules and the tests import these from here, where they lived before the split.
+export { parsePersonioDate, stampNow } from './dates.js';
+export { type Attribute, type AttributeDefinition, type Attributes, loadFixture, relationKeys } from './fixtures.js';
 
 /**
  * Seeded employee generation. Every employee starts as a deep clone of the first employee of Personio's own example
  * (fixtures/v1-employees-list.example.json), so keys, labels, key order and nesting are Personio's; only values vary.
  */
-
-/** One `{label, value, type, universal_id}` attribute as Personio wraps it (salary fields add `currency`). */
-export type Attribute = { label: string; value: unknown; type: string; universal_id: string | null } & Record<string, unknown>;
-export type Attributes = Record<string, Attribute>;
-
-/** An entry of GET /v1/company/employees/attributes. */
-export interface AttributeDefinition {
-  key: string;
-  label: string;
-  type: string;
-  universal_id: string | null;
-  options: string[];
-}
 
 export type Rng = () => number;
 
@@ -49,86 +51,8 @@ export function mulberry32(seed: number): Rng {
   };
 }
 
-export function loadFixture(name: string): unknown {
-  return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
-}
-
-const attributeSchema = z.looseObject({
-  label: z.string(),
-  value: z.unknown(),
-  type: z.string(),
-  universal_id: z.string().nullable(),
-});
-const exampleEmployeeSchema = z.object({ attributes: z.record(z.string(), attributeSchema) });
-
-function exampleAttributes(fixture: string, pick: (body: unknown) => unknown): Attributes {
-  return exampleEmployeeSchema.parse(pick(loadFixture(fixture))).attributes as Attributes;
-}
-
-const listEmployee = exampleAttributes('v1-employees-list.example.json', (b) => z.object({ data: z.array(z.unknown()) }).parse(b).data[0]);
-const byIdEmployee = exampleAttributes('v1-employee-by-id.example.json', (b) => z.object({ data: z.unknown() }).parse(b).data);
-const attributesListing = z
-  .object({
-    data: z.array(z.object({ key: z.string(), label: z.string(), type: z.string(), universal_id: z.string().nullable(), options: z.array(z.string()) })),
-  })
-  .parse(loadFixture('v1-employee-attributes.example.json')).data;
-
-function required<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`Personio fixture lacks ${what}`);
-  return value;
-}
-
-const BIRTHDAY_KEY = 'dynamic_180883';
-const LANGUAGES_KEY = 'dynamic_3';
-const MARITAL_KEY = 'dynamic_2';
 const EXTRA_KEY_BASE = 9000;
 const INTEGER_KEY_BASE = 9500;
-const RELATION_KEYS = ['supervisor', 'department', 'office', 'team'] as const;
-export const relationKeys: ReadonlySet<string> = new Set(RELATION_KEYS);
-
-function listedDefinition(key: string): AttributeDefinition {
-  return required(
-    attributesListing.find((a) => a.key === key),
-    `attribute ${key}`,
-  );
-}
-const languagesDefinition = listedDefinition(LANGUAGES_KEY);
-const maritalDefinition = listedDefinition(MARITAL_KEY);
-
-/**
- * The attribute template: the list example's employee, minus `vacation_day_balance` (removed from the live API on
- * 8 Apr 2024 and already absent from the by-id example), plus the by-id example's birthday (relabelled the way a
- * German tenant names it), and the tags/list attributes of the attributes example.
- */
-function baseTemplate(): Attributes {
-  const template: Attributes = {};
-  for (const [key, attribute] of Object.entries(listEmployee)) {
-    if (key !== 'vacation_day_balance') template[key] = attribute;
-  }
-  template[BIRTHDAY_KEY] = { ...required(byIdEmployee[BIRTHDAY_KEY], 'a birthday attribute'), label: 'Geburtstag' };
-  for (const definition of [languagesDefinition, maritalDefinition]) {
-    template[definition.key] = { label: definition.label, value: null, universal_id: definition.universal_id, type: definition.type };
-  }
-  return template;
-}
-
-/**
- * Dates are spread relative to a fixed day, not the clock, so the same seed gives byte-identical data on any day.
- * Changes made at run time (updateEmployee, addEmployees) use the real clock and so are always "newer".
- */
-const REFERENCE_MS = Date.UTC(2026, 5, 1);
-const DAY_MS = 86_400_000;
-
-// Personio mixes offset styles, even within one payload (NOTES.md §2.3); weights keep the common form common.
-const OFFSET_STYLES = ['+01:00', '+01:00', '+01:00', '+02:00', '+02:00', '+0100', '+0200', 'Z'];
-
-function isoDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-
-function pad(n: number): string {
-  return String(n).padStart(2, '0');
-}
 
 /** Folds a display name into an e-mail local part: "Müller-Lüdenscheidt" → "mueller-luedenscheidt", "O'Brien" → "obrien". */
 function asciiFold(name: string): string {
@@ -392,21 +316,4 @@ function workSchedule(hours: string): unknown {
       sunday: '00:00',
     },
   };
-}
-
-/** A clock time in Personio's most common form (`+00:00` offset, second precision). */
-export function stampNow(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
-}
-
-/**
- * Parses Personio's date forms (`+01:00`, `+0100`, `Z`, date-only) to epoch ms; NaN when unparsable. A value without
- * an offset is read as UTC so the answer does not depend on the machine's time zone.
- */
-export function parsePersonioDate(value: string): number {
-  const match = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/.exec(value.trim());
-  if (!match) return Number.NaN;
-  const [, day, time = '00:00:00', zone = 'Z'] = match;
-  const offset = zone === 'Z' ? zone : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
-  return Date.parse(`${day}T${time}${offset}`);
 }
