@@ -324,7 +324,7 @@ describe('local stack when its process dies', () => {
   it('takes the JVM down with a process that crashes without calling stop()', async () => {
     // Prepare: a separate Node process starts a stack, reports the JVM's pid, then dies of an uncaught error.
     const script = [
-      "const { startLocalStack } = await import('../local/aws/stack.ts');",
+      "const { startLocalStack } = await import('./local/aws/stack.ts');",
       'const stack = await startLocalStack();',
       'console.log(JSON.stringify({ pid: stack.dynamoDbPid }));',
       "setTimeout(() => { throw new Error('crash'); }, 0);",
