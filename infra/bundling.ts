@@ -15,4 +15,7 @@ export const functionBundling = {
   mainFields: ['module', 'main'],
   // CommonJS dependencies inside an ESM bundle still call require(); give them one (as Powertools does).
   banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  // The SDK's credential chain reduced to the environment variables Lambda sets (why, and when to remove it: the
+  // alias target's doc comment). Relative to the project root, where esbuild runs.
+  alias: { '@aws-sdk/credential-provider-node': './functions/shared/lambda-credentials.ts' },
 } as const;

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { type EnvName, envNames, loadConfig } from '../lib/config.js';
 import { functionBundling, functionNames, type FunctionName } from './bundling.js';
 
@@ -48,24 +48,33 @@ export const functionBundleOptions = {
   sourcesContent: functionBundling.sourcesContent,
   mainFields: [...functionBundling.mainFields],
   banner: { js: functionBundling.banner },
+  alias: { ...functionBundling.alias },
   external: [],
 } satisfies BuildOptions;
 
+/** One function's bundle: the file, and esbuild's account of which modules it holds (for the bench's bundle guard). */
+export interface BuiltBundle {
+  file: string;
+  metafile: Metafile;
+}
+
 /** Bundles each function into `<outdir>/<name>/index.mjs` (plus its source map), as the synth does; returns the files. */
-export async function buildFunctionBundles(outdir: string): Promise<Record<BundledFunction, string>> {
-  const files = {} as Record<BundledFunction, string>;
+export async function buildFunctionBundles(outdir: string): Promise<Record<BundledFunction, BuiltBundle>> {
+  const bundles = {} as Record<BundledFunction, BuiltBundle>;
   for (const name of bundledFunctions) {
     const outfile = join(outdir, name, 'index.mjs');
-    await build({
+    // The metafile is esbuild's report beside the output, not a build option: the bundle is the same with or without.
+    const { metafile } = await build({
       ...functionBundleOptions,
       absWorkingDir: repoRoot,
       entryPoints: [`functions/${name}.ts`],
       outfile,
       logLevel: 'warning',
+      metafile: true,
     });
-    files[name] = outfile;
+    bundles[name] = { file: outfile, metafile };
   }
-  return files;
+  return bundles;
 }
 
 /**
@@ -166,7 +175,7 @@ async function checkBenchBundles(synthesized: Record<string, string>): Promise<v
     for (const name of bundledFunctions) {
       const synth = synthesized[name];
       if (!synth) console.error(`warning: no ${name} function in the synth output; bench bundles may not match infra`);
-      else if (sha(synth) !== sha(built[name]))
+      else if (sha(synth) !== sha(built[name].file))
         console.error(
           `warning: the bench's build of ${name} differs from the synthesized asset (${synth}): align functionBundleOptions in infra/measure-bundles.ts with infra/constructs/functions.ts, or re-synth if the sources changed since`,
         );

@@ -157,8 +157,14 @@ export class ImportFunctions extends Construct {
       },
       bundling: {
         format: OutputFormat.ESM,
-        ...functionBundling,
+        target: functionBundling.target,
+        minify: functionBundling.minify,
+        sourceMap: functionBundling.sourceMap,
+        sourcesContent: functionBundling.sourcesContent,
         mainFields: [...functionBundling.mainFields],
+        banner: functionBundling.banner,
+        // NodejsFunction has no alias option; esbuild's own flag does the same.
+        esbuildArgs: Object.fromEntries(Object.entries(functionBundling.alias).map(([from, to]) => [`--alias:${from}`, to])),
         // Bundle the AWS SDK rather than use the runtime's copy: the code runs with exactly the versions the lockfile
         // pins and the tests ran (the runtime's copy changes under us and may lag), and one minified, tree-shaken
         // file loads faster than resolving the runtime's full CommonJS SDK.
