@@ -3,16 +3,15 @@ import type { Mapping } from '../mapping/mapping.js';
 import { sendConditional } from '../storage/conditional.js';
 import { CodedError } from '../util/errors.js';
 import { queryByPrefix } from '../storage/query.js';
-import { firingSk, markerSk, pendingSk, progressSk, runKeys, runMarkersPrefix, runPendingPrefix, runPrefix, runSk } from '../storage/tables.js';
-import { isComplete, sumCounts, toMarker, type MessageMarker, type PendingDeactivation } from './marker.js';
+import { firingSk, pendingSk, runKeys, runPendingPrefix, runPrefix, runSk } from '../storage/tables.js';
+import { sumCounts, type MessageMarker, type PendingDeactivation } from './marker.js';
+import { RunProgressStore } from './progress-store.js';
 import { boundedFinding, type EmployeeFailure, type Finding, type MessageCounts, type Run, type RunMode, type RunStatus } from './run.js';
 
 export type { EmployeeFailure };
 export type { MessageMarker, PendingDeactivation } from './marker.js';
 export { sumCounts } from './marker.js';
 
-/** Markers only matter until their run is final (then the run record holds the sums); DynamoDB's TTL removes them. */
-const MARKER_TTL_S = 30 * 24 * 60 * 60;
 const FIRING_TTL_S = 2 * 24 * 60 * 60;
 /** Pending deactivations per item: 1,000 ids of 36 characters plus hashes stay far below DynamoDB's 400 KB. */
 const PENDING_CHUNK = 1_000;
@@ -27,10 +26,15 @@ export class RunStoreError extends CodedError<'run_moved_on'> {
 const runKey = (tenantId: string, runId: string) => ({ tenantId, sk: runSk(runId) });
 
 export class RunStore {
+  /** The per-message bookkeeping (lib/runs/progress-store.ts), which the message methods below hand on to. */
+  private readonly messages: RunProgressStore;
+
   constructor(
     private readonly db: Pick<DynamoDBDocumentClient, 'send'>,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.messages = new RunProgressStore(db, tableName);
+  }
 
   /** Creates the run; undefined when a run with this id exists already (another delivery of the same fetch made it). */
   async create(input: {
@@ -143,16 +147,7 @@ export class RunStore {
       if (!run?.fetchFinishedAt || run.messagesSent !== fetch.messagesSent)
         throw new RunStoreError('run_moved_on', `Run ${runId} is ${run?.status ?? 'gone'}; its fetch could not close it.`);
     }
-    const progress = await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { tenantId, sk: progressSk(runId) },
-        UpdateExpression: 'SET messagesSent = :sent',
-        ExpressionAttributeValues: { ':sent': fetch.messagesSent },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return { complete: isComplete(progress.Attributes) };
+    return this.messages.setMessagesSent(tenantId, runId, fetch.messagesSent);
   }
 
   /**
@@ -200,48 +195,23 @@ export class RunStore {
     );
   }
 
-  /**
-   * Records a processed message exactly once (the marker's conditional put), then adds its number to the run's set
-   * of processed messages. Adding to a set is idempotent, so a redelivery after a crash between the two writes
-   * repairs the set instead of counting twice. Answers whether the marker is new and whether the set is complete.
-   */
+  /** Records a processed message exactly once; answers whether it is new and whether the run's set is complete. */
   async recordMessage(tenantId: string, runId: string, marker: MessageMarker): Promise<{ recorded: boolean; complete: boolean }> {
-    const recorded = await sendConditional(
-      this.db,
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { tenantId, sk: markerSk(runId, marker.seq), runId, ...marker, [runKeys.ttl]: Math.floor(Date.now() / 1000) + MARKER_TTL_S },
-        ConditionExpression: 'attribute_not_exists(sk)',
-      }),
-    );
-    const progress = await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { tenantId, sk: progressSk(runId) },
-        // Progress is a message newly recorded; a redelivery only repairs the set (and changes nothing if it is whole).
-        UpdateExpression: recorded ? 'ADD seqs :seq SET lastProgressAt = :now' : 'ADD seqs :seq',
-        ExpressionAttributeValues: { ':seq': new Set([marker.seq]), ...(recorded ? { ':now': Date.now() } : {}) },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return { recorded, complete: isComplete(progress.Attributes) };
+    return this.messages.recordMessage(tenantId, runId, marker);
   }
 
   async markers(tenantId: string, runId: string): Promise<MessageMarker[]> {
-    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: runMarkersPrefix(runId), consistentRead: true });
-    return items.map(toMarker);
+    return this.messages.markers(tenantId, runId);
   }
 
-  /** Whether any message of the run was processed (its progress item, which never expires, says so). */
+  /** Whether any message of the run was processed. */
   async processedAny(tenantId: string, runId: string): Promise<boolean> {
-    const item = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: { tenantId, sk: progressSk(runId) }, ConsistentRead: true }))).Item;
-    return item?.['seqs'] instanceof Set && item['seqs'].size > 0;
+    return this.messages.processedAny(tenantId, runId);
   }
 
   /** Whether every message of the run is processed, and when the last one was. */
   async progress(tenantId: string, runId: string): Promise<{ complete: boolean; lastProgressAt: number | undefined }> {
-    const item = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: { tenantId, sk: progressSk(runId) }, ConsistentRead: true }))).Item;
-    return { complete: isComplete(item), lastProgressAt: typeof item?.['lastProgressAt'] === 'number' ? item['lastProgressAt'] : undefined };
+    return this.messages.progress(tenantId, runId);
   }
 
   /** More time for a run still in `status` (false if it moved on meanwhile). */
