@@ -3,18 +3,15 @@ import type { Mapping } from '../mapping/mapping.js';
 import { sendConditional } from '../storage/conditional.js';
 import { CodedError } from '../util/errors.js';
 import { queryByPrefix } from '../storage/query.js';
-import { firingSk, pendingSk, runKeys, runPendingPrefix, runPrefix, runSk } from '../storage/tables.js';
+import { runPrefix, runSk } from '../storage/tables.js';
 import { sumCounts, type MessageMarker, type PendingDeactivation } from './marker.js';
 import { RunProgressStore } from './progress-store.js';
+import { RunSideItems } from './side-items.js';
 import { boundedFinding, type EmployeeFailure, type Finding, type MessageCounts, type Run, type RunMode, type RunStatus } from './run.js';
 
 export type { EmployeeFailure };
 export type { MessageMarker, PendingDeactivation } from './marker.js';
 export { sumCounts } from './marker.js';
-
-const FIRING_TTL_S = 2 * 24 * 60 * 60;
-/** Pending deactivations per item: 1,000 ids of 36 characters plus hashes stay far below DynamoDB's 400 KB. */
-const PENDING_CHUNK = 1_000;
 
 /** Rejected employees kept on the run record (ids and reasons: ~50 bytes each). */
 const MAX_REJECTED = 1_000;
@@ -28,12 +25,15 @@ const runKey = (tenantId: string, runId: string) => ({ tenantId, sk: runSk(runId
 export class RunStore {
   /** The per-message bookkeeping (lib/runs/progress-store.ts), which the message methods below hand on to. */
   private readonly messages: RunProgressStore;
+  /** Schedule firings and held runs' pending lists (lib/runs/side-items.ts). */
+  private readonly side: RunSideItems;
 
   constructor(
     private readonly db: Pick<DynamoDBDocumentClient, 'send'>,
     private readonly tableName: string,
   ) {
     this.messages = new RunProgressStore(db, tableName);
+    this.side = new RunSideItems(db, tableName);
   }
 
   /** Creates the run; undefined when a run with this id exists already (another delivery of the same fetch made it). */
@@ -342,37 +342,18 @@ export class RunStore {
     return stripKeys(result.Attributes ?? {});
   }
 
-  /**
-   * The run of a schedule firing: the one given, if this is the firing's first delivery; otherwise the run an earlier
-   * delivery chose for it (a duplicate delivery, or Lambda's retry after a crash). Kept two days, far longer than
-   * Scheduler's and Lambda's retries of one firing.
-   */
-  async runOfFiring(tenantId: string, scheduledAt: string, runId: string, now: Date): Promise<string> {
-    const key = { tenantId, sk: firingSk(scheduledAt) };
-    const fresh = await sendConditional(
-      this.db,
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ...key, runId, at: now.toISOString(), [runKeys.ttl]: Math.floor(now.getTime() / 1000) + FIRING_TTL_S },
-        ConditionExpression: 'attribute_not_exists(sk)',
-      }),
-    );
-    if (fresh) return runId;
-    const earlier = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
-    return typeof earlier.Item?.['runId'] === 'string' ? earlier.Item['runId'] : runId;
+  /** See RunSideItems.runOfFiring. */
+  runOfFiring(tenantId: string, scheduledAt: string, runId: string, now: Date): Promise<string> {
+    return this.side.runOfFiring(tenantId, scheduledAt, runId, now);
   }
 
-  /** Stores a held run's pending deactivations before the run is marked held: approval applies exactly these. */
-  async savePending(tenantId: string, runId: string, pending: PendingDeactivation[]): Promise<void> {
-    for (let i = 0, chunk = 0; i < pending.length; i += PENDING_CHUNK, chunk++) {
-      const users = pending.slice(i, i + PENDING_CHUNK);
-      await this.db.send(new PutCommand({ TableName: this.tableName, Item: { tenantId, sk: pendingSk(runId, chunk), runId, users } }));
-    }
+  /** See RunSideItems.savePending. */
+  savePending(tenantId: string, runId: string, pending: PendingDeactivation[]): Promise<void> {
+    return this.side.savePending(tenantId, runId, pending);
   }
 
-  async pending(tenantId: string, runId: string): Promise<PendingDeactivation[]> {
-    const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: runPendingPrefix(runId), consistentRead: true });
-    return items.flatMap((item) => (item['users'] as PendingDeactivation[] | undefined) ?? []);
+  pending(tenantId: string, runId: string): Promise<PendingDeactivation[]> {
+    return this.side.pending(tenantId, runId);
   }
 }
 
