@@ -296,7 +296,23 @@ interface Call {
 
 interface Outcome {
   status: number;
-  json: any;
+  /** The parsed answer: what an operation answers, or `{error: {code, message}}` from 400 on. */
+  json: unknown;
+}
+
+/** What an error answer carries (docs/openapi.yaml's Error). */
+interface ApiError {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+/** The `error` of an answer shaped `{error: {code, message}}`, otherwise undefined. */
+function errorOf(json: unknown): ApiError | undefined {
+  const error = isPlainObject(json) ? json['error'] : undefined;
+  return isPlainObject(error) && typeof error['code'] === 'string' && typeof error['message'] === 'string'
+    ? { code: error['code'], message: error['message'], details: error['details'] }
+    : undefined;
 }
 
 function fillPath(template: string, tenantId: string, runId = RUN_ID): string {
@@ -351,14 +367,15 @@ describe('the connect API under bad input', () => {
     const response = await env.handlers.connect(event);
     const status = response.statusCode ?? 0;
     expect(response.headers?.['content-type']).toBe('application/json');
-    const json = JSON.parse(response.body ?? '') as any;
+    const json: unknown = JSON.parse(response.body ?? '');
+    const error = errorOf(json);
     if (status >= 400) {
       expect(json, `${method} ${path}`).toEqual({ error: expect.objectContaining({ code: expect.any(String), message: expect.any(String) }) });
-      expect(statusByCode[json.error.code as ConnectErrorCode], `code ${json.error.code} with ${status}`).toBe(status);
-      expect(json.error.message.length).toBeGreaterThan(0);
+      expect(statusByCode[error!.code as ConnectErrorCode], `code ${error!.code} with ${status}`).toBe(status);
+      expect(error!.message.length).toBeGreaterThan(0);
     }
     // An oversized body is refused before routing, so also on paths the API does not have.
-    if (!(status === 413 && json.error.code === 'body_too_large')) expect(specViolations(method.toUpperCase(), path, status, json)).toEqual([]);
+    if (!(status === 413 && error?.code === 'body_too_large')) expect(specViolations(method.toUpperCase(), path, status, json)).toEqual([]);
     return { status, json };
   }
 
@@ -453,8 +470,8 @@ describe('the connect API under bad input', () => {
         const raw = route.body === 'mapping' ? JSON.stringify(mapping) : validBodies[route.body];
         const outcome = await expectRejectedOrValid({ method: route.method, path, query: '', body: { raw, isBase64Encoded: false } }, false);
         expect(outcome.status).toBe(400);
-        expect(outcome.json.error.code).toBe(breaking ? 'invalid_request' : 'invalid_tenant_id');
-        if (breaking) expect(outcome.json.error.details).toEqual([{ field: 'runId', message: expect.any(String) }]);
+        expect(errorOf(outcome.json)?.code).toBe(breaking ? 'invalid_request' : 'invalid_tenant_id');
+        if (breaking) expect(errorOf(outcome.json)?.details).toEqual([{ field: 'runId', message: expect.any(String) }]);
       }),
       { numRuns: NUM_RUNS * 2 },
     );

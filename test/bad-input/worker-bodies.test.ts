@@ -8,6 +8,7 @@
  * a record that may succeed later at WARN. Records that succeed are never reported. So: a bad record is reported
  * and logged as permanent, a good one is not reported, and nothing a bad record carries reaches the users table.
  */
+import type { SQSBatchResponse } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultMapping } from '../../lib/mapping/mapping.js';
@@ -66,7 +67,7 @@ describe('the worker under bad SQS bodies', () => {
       bodies.map((Body, i) => ({ MessageId: `record-${i}`, ReceiptHandle: `receipt-${i}`, Body, Attributes: { ApproximateReceiveCount: '1' } })),
     );
     const output = captureOutput({ passThrough: false });
-    let response;
+    let response: SQSBatchResponse | undefined;
     try {
       response = await env.handlers.worker(event, lambdaContext('personio-worker', 60_000));
     } finally {

@@ -67,7 +67,7 @@ const readWrite = [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 const xray = pairs(['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*');
 const logsOf = (logGroupId: string) => pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], arn(logGroupId));
 const secretArn = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${config.secretPrefix}*`;
-const environmentOf = (fnId: string) => (resources[fnId]?.Properties['Environment'] as { Variables: Record<string, Json> }).Variables;
+const environmentOf = (fnId: string) => (resources[fnId]!.Properties['Environment'] as { Variables: Record<string, Json> }).Variables;
 
 beforeAll(() => {
   // Prepare: the stack as `cdk synth` builds it (bundling included), synthesized once for all tests.
@@ -522,7 +522,7 @@ describe('environment: every grant comes with the variable that names its resour
     const fn = stack.functions[name];
     const fnId = lid(fn);
     const ownWiring = new Set([
-      render((resources[fnId]?.Properties['LoggingConfig'] as { LogGroup: Json }).LogGroup),
+      render((resources[fnId]!.Properties['LoggingConfig'] as { LogGroup: Json }).LogGroup),
       ...(name === 'fetch' ? [`\${${lid(stack.functions.fetchDeadLetterQueue)}}`] : []),
       ...(name === 'worker' ? [`\${${lid(stack.importQueue.queue)}}`] : []),
     ]);

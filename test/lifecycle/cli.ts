@@ -34,22 +34,27 @@ function number(value: string | undefined, fallback: number, name: string): numb
   return n;
 }
 
+/** The command line's options; throws on an unknown or malformed one. */
+function parseOptions() {
+  return parseArgs({
+    options: {
+      sequences: { type: 'string' },
+      seed: { type: 'string' },
+      'max-commands': { type: 'string' },
+      shrinks: { type: 'string' },
+      replay: { type: 'string' },
+      ignore: { type: 'string', multiple: true },
+      quiet: { type: 'boolean' },
+      coverage: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  }).values;
+}
+
 async function main(): Promise<number> {
-  let values;
+  let values: ReturnType<typeof parseOptions>;
   try {
-    ({ values } = parseArgs({
-      options: {
-        sequences: { type: 'string' },
-        seed: { type: 'string' },
-        'max-commands': { type: 'string' },
-        shrinks: { type: 'string' },
-        replay: { type: 'string' },
-        ignore: { type: 'string', multiple: true },
-        quiet: { type: 'boolean' },
-        coverage: { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }));
+    values = parseOptions();
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${usage}\n`);
     return 2;

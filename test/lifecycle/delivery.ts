@@ -184,7 +184,7 @@ export class DeliveryPool {
     for (const entry of entries) {
       const m = this.messages.find((x) => x.receipt === entry.ReceiptHandle);
       // A receipt of an earlier receive changes nothing (real SQS refuses it); the worker treats it as best effort.
-      if (!m || m.state !== 'queued') continue;
+      if (m?.state !== 'queued') continue;
       if (name.startsWith('Delete')) m.state = 'done';
       else {
         const seconds = Math.max(0, Math.min(43_200, Number(entry.VisibilityTimeout ?? 0)));

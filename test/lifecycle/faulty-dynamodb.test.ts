@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   CreateTableCommand,
   DynamoDBClient,
+  DynamoDBServiceException,
   ProvisionedThroughputExceededException,
   PutItemCommand,
   ThrottlingException,
@@ -66,17 +67,25 @@ const runAndUserUpdate = (n: number) =>
     ],
   });
 
-async function failure(promise: Promise<unknown>): Promise<any> {
+/** A failure as these tests read it: one of DynamoDB's exceptions, with the fields the faults' exception classes add. */
+type DynamoFailure = DynamoDBServiceException &
+  Pick<TransactionCanceledException, 'CancellationReasons'> &
+  Pick<ProvisionedThroughputExceededException, 'ThrottlingReasons'> &
+  Pick<ThrottlingException, 'throttlingReasons'>;
+
+async function failure(promise: Promise<unknown>): Promise<DynamoFailure> {
   try {
     await promise;
   } catch (error) {
-    return error;
+    // Every fault here is one of DynamoDB's exceptions; anything else fails the test as it was thrown.
+    if (error instanceof DynamoDBServiceException) return error;
+    throw error;
   }
   throw new Error('expected the call to fail');
 }
 
 /** What a test compares between the directly built error and the one the SDK deserialized. */
-function shape(error: any) {
+function shape(error: DynamoFailure) {
   return {
     class: error.constructor.name,
     name: error.name,

@@ -1,5 +1,6 @@
 import type { Model, RunModel } from './model.js';
 import { blocks, InvariantViolation, isFinal, reportedFailures, userJson, type Item, type Observation } from './observe.js';
+import type { ApiAnswer } from './world.js';
 
 /**
  * The invariants (issue 11, "Proof: a lifecycle simulation"), each from Personio's state and the model's timeline:
@@ -100,7 +101,7 @@ export function checkAfterStep(model: Model, obs: Observation): InvariantViolati
       }
     }
     const badge = (e.attributes[BADGE_ATTRIBUTE] as { value?: unknown } | undefined)?.value;
-    const stored = users[0]?.['customFields']?.[BADGE_FIELD];
+    const stored = (users[0]?.['customFields'] as Item | undefined)?.[BADGE_FIELD];
     if (users.length === 1 && reported === undefined && typeof badge === 'string' && badge.length > 15 && String(stored) !== badge) {
       found.push(
         violation(
@@ -283,7 +284,7 @@ export function checkCounters(run: RunModel, item: Item, deactivatedHere: Item[]
 export interface ApprovalCheck {
   run: RunModel;
   statusBefore: string | undefined;
-  answer: { status: number; body: any };
+  answer: ApiAnswer;
   before: Observation;
   after: Observation;
   connected: boolean;
@@ -328,9 +329,11 @@ export function checkApproval(model: Model, a: ApprovalCheck): InvariantViolatio
     if (typeof id === 'number' && model.saw(a.run, id))
       found.push(violation('inv4 approval', `${what} deactivated user ${u['userId']} of employee ${id}, whom the run itself saw`));
     if (!held) continue;
-    if (!held.activeUserIds.has(u['userId']))
+    // The users table's key: always a string.
+    const userId = u['userId'] as string;
+    if (!held.activeUserIds.has(userId))
       found.push(violation('inv4 approval', `${what} deactivated user ${u['userId']}, who was not active when the run was held (not on its pending list)`));
-    const atHold = held.users.get(u['userId']);
+    const atHold = held.users.get(userId);
     const beforeApproval = previous.get(u['userId']);
     if (atHold !== undefined && beforeApproval && atHold !== userJson(beforeApproval)) {
       found.push(violation('inv4 approval', `${what} deactivated user ${u['userId']}, whom an import touched after the run was held`));

@@ -8,7 +8,7 @@ import type { Tenant } from './world.js';
  * appeared or changed status, users created or deactivated).
  */
 
-export type Item = Record<string, any>;
+export type Item = Record<string, unknown>;
 
 export interface Observation {
   step: number;

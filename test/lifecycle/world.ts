@@ -6,10 +6,12 @@ import { createDocumentClient } from '../../functions/shared/clients.js';
 import { startPersonioSim, type PersonioSim } from '../../local/personio-sim/index.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { httpEvent, sqsEvent } from '../../local/runner/events.js';
+import type { Mapping } from '../../lib/mapping/mapping.js';
 import { injectDynamoFaults, type DynamoFaultRule, type DynamoFaults } from '../helpers/faulty-dynamodb.js';
 import { SimClock } from './clock.js';
 import { BATCH_SIZE, DeliveryPool, type PoolMessage } from './delivery.js';
 import { Invocations, type Invocation, type InvocationOutcome } from './invocations.js';
+import type { Item } from './observe.js';
 import { PersonioRouter, type Gate } from './personio.js';
 
 /**
@@ -131,9 +133,22 @@ export interface FetchHandle {
   endStep: number | undefined;
 }
 
+/** The fields of the connect API's answers that the simulation reads; which of them an answer has depends on its route and status. */
+export interface ApiBody {
+  /** Any answer from 400 on (also the stand-in's 500 and 503 for a function that died). */
+  error?: { code: string };
+  /** POST …/imports (202). */
+  runId?: string;
+  /** POST …/imports/{runId}/approve (200). */
+  deactivated?: number;
+  /** GET /tenants/{tenantId}/personio (200). */
+  mapping?: Mapping;
+}
+
 export interface ApiAnswer {
   status: number;
-  body: any;
+  /** Null when the answer has no body. */
+  body: ApiBody | null;
 }
 
 export type WorkerOutcome = 'returned' | 'threw' | 'killed';
@@ -188,7 +203,7 @@ export class Tenant {
     if (rule) this.world.faults.remove(rule);
     if (result.kind === 'returned') {
       const raw = (result.value as { statusCode?: number; body?: string }) ?? {};
-      return { status: raw.statusCode ?? 0, body: raw.body ? JSON.parse(raw.body) : null };
+      return { status: raw.statusCode ?? 0, body: raw.body ? (JSON.parse(raw.body) as ApiBody) : null };
     }
     // API Gateway answers 500 (a throw) or 503 (a timeout) when the function does not answer.
     return { status: result.kind === 'threw' ? 500 : 503, body: { error: { code: result.kind === 'threw' ? 'function_error' : 'function_timeout' } } };
@@ -202,7 +217,7 @@ export class Tenant {
   async mapCustomFields(): Promise<ApiAnswer> {
     const current = await this.api('GET', `/tenants/${this.id}/personio`);
     if (current.status !== 200) return current;
-    return this.api('PUT', `/tenants/${this.id}/personio/mapping`, { fields: current.body.mapping.fields, customFields: CUSTOM_FIELDS });
+    return this.api('PUT', `/tenants/${this.id}/personio/mapping`, { fields: current.body!.mapping!.fields, customFields: CUSTOM_FIELDS });
   }
 
   disconnect(): Promise<ApiAnswer> {
@@ -373,8 +388,8 @@ export class Tenant {
 
   // ---- reading the tables ------------------------------------------------------------------------------
 
-  private async query(table: string, prefix?: string): Promise<Record<string, any>[]> {
-    const items: Record<string, any>[] = [];
+  private async query(table: string, prefix?: string): Promise<Item[]> {
+    const items: Item[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.world.db.send(
@@ -393,16 +408,16 @@ export class Tenant {
   }
 
   /** Raw user items (bookkeeping included). */
-  users(): Promise<Record<string, any>[]> {
+  users(): Promise<Item[]> {
     return this.query(localNames.usersTable, 'user#');
   }
 
   /** Raw run records, oldest first. */
-  async runs(): Promise<Record<string, any>[]> {
+  async runs(): Promise<Item[]> {
     return (await this.query(localNames.runsTable, 'run#')).sort((a, b) => String(a['sk']).localeCompare(String(b['sk'])));
   }
 
-  async connection(): Promise<Record<string, any> | undefined> {
+  async connection(): Promise<Item | undefined> {
     return (await this.world.db.send(new GetCommand({ TableName: localNames.connectionsTable, Key: { tenantId: this.id }, ConsistentRead: true }))).Item;
   }
 

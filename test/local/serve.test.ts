@@ -7,6 +7,9 @@ import { isFinalRunStatus } from '../../lib/runs/run.js';
 // `npm run serve` as a user runs it: a child process, the contract's ready line, the curl calls of the
 // README against it, and a clean stop on SIGTERM.
 
+/** A JSON object as the API answers it; the test reads what the README's calls show. */
+type JsonObject = Record<string, unknown>;
+
 interface Served {
   child: ChildProcess;
   output: () => string;
@@ -44,7 +47,7 @@ describe('npm run serve', () => {
     started.push(served);
     await ready(served, `API listening on http://127.0.0.1:${port}\n`);
     const api = `http://127.0.0.1:${port}`;
-    const json = async (response: Response) => ({ status: response.status, body: (await response.json()) as Record<string, any> });
+    const json = async (response: Response) => ({ status: response.status, body: (await response.json()) as JsonObject });
 
     // Act
     const connected = await json(
@@ -52,7 +55,7 @@ describe('npm run serve', () => {
     );
     const status = await json(await fetch(`${api}/tenants/acme/personio`));
     const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST' }));
-    let report: { status: number; body: Record<string, any> } | undefined;
+    let report: { status: number; body: JsonObject } | undefined;
     for (let i = 0; i < 150 && !isFinalRunStatus(report?.body['status']); i++) {
       await new Promise((r) => setTimeout(r, 200));
       report = await json(await fetch(`${api}/tenants/acme/personio/imports/${accepted.body['runId']}`));
@@ -70,7 +73,7 @@ describe('npm run serve', () => {
     expect(accepted.status).toBe(202);
     expect(report?.body).toMatchObject({ status: 'completed', employeesFetched: 15, created: 15 });
     expect(preview.body).toMatchObject({ saved: false, counts: { unchanged: 2 } });
-    expect([refused.status, refused.body['error']['code']]).toEqual([400, 'invalid_tenant_id']);
+    expect([refused.status, (refused.body['error'] as JsonObject)['code']]).toEqual([400, 'invalid_tenant_id']);
 
     // Act: stop
     served.child.kill('SIGTERM');

@@ -127,7 +127,9 @@ describe('pageEmployees over a real client and the simulator', () => {
     expect(deliveries[0]).toEqual({ offset: 0, arrivedSoFar: 1 });
     // Pages are handed on in the order they arrived, each no earlier than its arrival.
     expect(deliveries.map((d) => d.offset)).toEqual(arrivals);
-    deliveries.forEach((d, i) => expect(d.arrivedSoFar).toBeGreaterThanOrEqual(i + 1));
+    deliveries.forEach((d, i) => {
+      expect(d.arrivedSoFar).toBeGreaterThanOrEqual(i + 1);
+    });
   });
 
   it('delivers an empty data set as zero employees after one page', async () => {

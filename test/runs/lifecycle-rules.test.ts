@@ -167,7 +167,9 @@ describe('run lifecycle rules', () => {
     let crashed: unknown;
     try {
       // Act
-      await world.env.handlers.fetch({ tenantId: 'after-close' }, lambdaContext('personio-fetch', 60_000)).catch((error: unknown) => void (crashed = error));
+      await world.env.handlers.fetch({ tenantId: 'after-close' }, lambdaContext('personio-fetch', 60_000)).catch((error: unknown) => {
+        crashed = error;
+      });
     } finally {
       faults.restore();
     }

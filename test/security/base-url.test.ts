@@ -23,6 +23,12 @@ const TENANT = 'url-tenant';
 const CRED = { clientId: 'url-client', clientSecret: 's3cr3t-LEAK-CANARY-base-url' };
 const URL_KEYS = ['baseUrl', 'baseURL', 'base_url', 'personioUrl', 'personioBaseUrl', 'personio_base_url', 'url', 'apiUrl', 'endpoint', 'host', 'server'];
 
+/** An answer of the connect API, with what this file reads of it: the error of a refusal (null for an empty body). */
+interface Answer {
+  status: number;
+  body: { error?: { code: string; details?: unknown } } | null;
+}
+
 describe('the Personio base URL cannot be chosen by a tenant', () => {
   let sim: PersonioSim;
   let env: LocalEnvironment;
@@ -50,9 +56,9 @@ describe('the Personio base URL cannot be chosen by a tenant', () => {
     if (attacker) await closeServer(attacker);
   });
 
-  async function call(method: string, path: string, body?: unknown, options: { query?: string; headers?: Record<string, string> } = {}) {
+  async function call(method: string, path: string, body?: unknown, options: { query?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
     const response = await env.handlers.connect(httpEvent(method, path, body, options));
-    return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? 'null') };
+    return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? 'null') as Answer['body'] };
   }
 
   it('refuses a connect body with a URL field, at the top or nested, with 400 and the field named, and calls no Personio', async () => {
@@ -68,12 +74,14 @@ describe('the Personio base URL cannot be chosen by a tenant', () => {
     ];
 
     // Act
-    const answers: { status: number; body: any }[] = [];
+    const answers: Answer[] = [];
     for (const body of bodies) answers.push(await call('PUT', `/tenants/${TENANT}/personio`, body));
 
     // Assess
-    expect(answers.map((a) => `${a.status} ${a.body.error?.code}`)).toEqual(bodies.map(() => '400 invalid_request'));
-    URL_KEYS.forEach((key, i) => expect(answers[i]?.body.error.details).toEqual([{ field: '(body)', message: `unknown field(s): ${key}` }]));
+    expect(answers.map((a) => `${a.status} ${a.body!.error?.code}`)).toEqual(bodies.map(() => '400 invalid_request'));
+    URL_KEYS.forEach((key, i) => {
+      expect(answers[i]?.body?.error?.details).toEqual([{ field: '(body)', message: `unknown field(s): ${key}` }]);
+    });
     expect(sim.stats().requests).toBe(0);
     expect(attackerRequests).toEqual([]);
   });
@@ -113,11 +121,11 @@ describe('the Personio base URL cannot be chosen by a tenant', () => {
     ];
 
     // Act
-    const answers: { status: number; body: any }[] = [];
+    const answers: Answer[] = [];
     for (const { request } of cases) answers.push(await call(...request));
 
     // Assess: each is refused for the URL field alone (the details list nothing else wrong with the request)
-    expect(answers.map((a) => ({ status: a.status, code: a.body.error?.code, details: a.body.error?.details }))).toEqual(
+    expect(answers.map((a) => ({ status: a.status, code: a.body!.error?.code, details: a.body!.error?.details }))).toEqual(
       cases.map(({ details }) => ({ status: 400, code: 'invalid_request', details })),
     );
     expect(sim.stats().requests).toBe(0);

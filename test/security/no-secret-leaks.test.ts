@@ -13,7 +13,8 @@ import { runImport } from '../../local/runner/import-run.js';
 import { captureOutput, eventually } from '../helpers/connect-support.js';
 import { httpEvent, lambdaContext, scheduledEvent } from '../helpers/events.js';
 import { findLeaks, knownSecrets, registerSecret, type KnownSecret } from '../helpers/leak-sweep.js';
-import { isFinalRunStatus } from '../../lib/runs/run.js';
+import type { Mapping } from '../../lib/mapping/mapping.js';
+import { isFinalRunStatus, type RunReport } from '../../lib/runs/run.js';
 
 /**
  * Issue 7, item 4a: no client secret and no Personio token in anything the product hands out or writes down.
@@ -31,6 +32,18 @@ const CANARY = { clientId: 'canary-client-4711', clientSecret: `s3cr3t-LEAK-CANA
 const WRONG_SECRET = `s3cr3t-WRONG-CANARY-${tag()}`;
 const ROTATED_SECRET = `s3cr3t-ROTATED-CANARY-${tag()}`;
 const TENANT = 'leak-canary';
+
+/** An answer of the connect API, with the fields this file reads of it (which are there depends on the route and status; null for an empty body). */
+interface Answer {
+  status: number;
+  body: {
+    /** Connect. */
+    mapping?: Mapping;
+    /** An accepted import, and a run's report. */
+    runId?: string;
+    status?: string;
+  } | null;
+}
 
 describe('no secret or token in logs, answers, errors, tables or messages', () => {
   const output = captureOutput({ passThrough: false });
@@ -84,12 +97,12 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
   });
 
   /** Calls the connect handler as API Gateway would and keeps the whole answer, headers included. */
-  async function call(label: string, method: string, path: string, body?: unknown, query = ''): Promise<{ status: number; body: any }> {
+  async function call(label: string, method: string, path: string, body?: unknown, query = ''): Promise<Answer> {
     const response = await env.handlers.connect(httpEvent(method, path, body, { query }));
     answers.push(JSON.stringify(response));
     statuses[label] = response.statusCode ?? 0;
     recordSchedules();
-    return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? 'null') };
+    return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? 'null') as Answer['body'] };
   }
 
   function recordSchedules(): void {
@@ -105,16 +118,16 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
     }
   }
 
-  async function importNow(label: string): Promise<any> {
+  async function importNow(label: string): Promise<RunReport> {
     const accepted = await call(label, 'POST', `/tenants/${TENANT}/personio/imports`);
     expect(accepted.status).toBe(202);
     const report = await eventually(
       async () => {
-        const answer = await call(`${label} (poll)`, 'GET', `/tenants/${TENANT}/personio/imports/${accepted.body.runId}`);
-        return isFinalRunStatus(answer.body.status) && (await eventSource.depth()) === 0 ? answer.body : undefined;
+        const answer = await call(`${label} (poll)`, 'GET', `/tenants/${TENANT}/personio/imports/${accepted.body!.runId}`);
+        return isFinalRunStatus(answer.body!.status) && (await eventSource.depth()) === 0 ? (answer.body as RunReport) : undefined;
       },
       30_000,
-      `run ${accepted.body.runId}`,
+      `run ${accepted.body!.runId}`,
     );
     await env.stack.lambda.idle();
     return report;
@@ -126,8 +139,8 @@ describe('no secret or token in logs, answers, errors, tables or messages', () =
     const connected = await call('connect', 'PUT', `/tenants/${TENANT}/personio`, CANARY);
     await call('status', 'GET', `/tenants/${TENANT}/personio`);
     await call('attributes', 'GET', `/tenants/${TENANT}/personio/attributes`);
-    await call('mapping preview', 'PUT', `/tenants/${TENANT}/personio/mapping`, connected.body.mapping, 'preview=3');
-    await call('mapping', 'PUT', `/tenants/${TENANT}/personio/mapping`, connected.body.mapping);
+    await call('mapping preview', 'PUT', `/tenants/${TENANT}/personio/mapping`, connected.body!.mapping, 'preview=3');
+    await call('mapping', 'PUT', `/tenants/${TENANT}/personio/mapping`, connected.body!.mapping);
     await call('schedule', 'PUT', `/tenants/${TENANT}/personio/schedule`, { enabled: true, every: 'daily' });
     const first = await importNow('import now');
     const scheduled = await runImport(env, TENANT, { timeoutMs: 30_000 });

@@ -15,7 +15,8 @@ import { runImport } from '../../local/runner/import-run.js';
 import { eventually } from '../helpers/connect-support.js';
 import { httpEvent, lambdaContext, scheduledEvent } from '../helpers/events.js';
 import { registerSecret } from '../helpers/leak-sweep.js';
-import { isFinalRunStatus } from '../../lib/runs/run.js';
+import type { Mapping } from '../../lib/mapping/mapping.js';
+import { isFinalRunStatus, type RunReport } from '../../lib/runs/run.js';
 
 /**
  * Issue 7, item 4b: a tenant id that tries to reach another tenant's secret, schedule or rows is refused before
@@ -56,6 +57,7 @@ const HOSTILE_IDS = [
   'a\\b',
   '-acme',
   'acme-',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${tenant} is a hostile tenant id in its own right: the API must refuse it, not interpolate it
   '${tenant}',
   'acme,acme-other',
 ] as const;
@@ -171,6 +173,20 @@ describe('hostile tenant ids, without any service', () => {
   });
 });
 
+/** An answer of the connect API, with the fields this file reads of it (which are there depends on the route and status; null for an empty body). */
+interface Answer {
+  status: number;
+  body: {
+    error?: { code: string };
+    /** Connect and the connection's status. */
+    mapping?: Mapping;
+    runs?: RunReport[];
+    /** An accepted import, and a run's report. */
+    runId?: string;
+    status?: string;
+  } | null;
+}
+
 describe('tenant acme cannot read or change tenant acme-other, on the local stack', () => {
   const A = 'acme';
   const B = 'acme-other';
@@ -193,9 +209,9 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
     await sim?.close();
   });
 
-  async function call(method: string, path: string, body?: unknown, query = ''): Promise<{ status: number; body: any }> {
+  async function call(method: string, path: string, body?: unknown, query = ''): Promise<Answer> {
     const response = await env.handlers.connect(httpEvent(method, path, body, { query }));
-    return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? 'null') };
+    return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? 'null') as Answer['body'] };
   }
 
   /** Everything tenant B owns: its secret, its schedule and its rows in every table. */
@@ -226,7 +242,7 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
     const context = lambdaContext('personio-fetch', 60_000);
 
     // Act
-    const answers: { status: number; body: any }[] = [];
+    const answers: Answer[] = [];
     for (const id of HOSTILE_IDS) answers.push(await call('PUT', `/tenants/${encodeURIComponent(id)}/personio`, CRED_B));
     const fetchErrors: unknown[] = [];
     for (const id of [...HOSTILE_IDS, 42, null, ['acme'], { $ne: '' }]) {
@@ -242,7 +258,7 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
 
     // Assess
     expect(answers.filter((a) => a.status !== 400 && a.status !== 404)).toEqual([]);
-    expect(answers.filter((a) => a.body.error.code === 'invalid_tenant_id').length).toBe(HOSTILE_IDS.length - 1); // '' finds no route
+    expect(answers.filter((a) => a.body!.error!.code === 'invalid_tenant_id').length).toBe(HOSTILE_IDS.length - 1); // '' finds no route
     expect(fetchErrors.filter((e) => !(e instanceof Error && e.name === 'FetchEventError' && (e as { code?: string }).code === 'invalid_event'))).toEqual([]);
     expect(await countItems()).toBe(itemsBefore);
     expect(JSON.stringify(env.stack.secretsManager.calls())).toBe(secretCallsBefore);
@@ -259,19 +275,19 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
     // Act: acme connects, reads, changes its settings, imports twice, asks for acme-other's run, disconnects
     const connected = await call('PUT', `/tenants/${A}/personio`, CRED_A);
     const storedA = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: `${PREFIX}${A}` }));
-    const mapping = { ...connected.body.mapping, fields: { ...connected.body.mapping.fields, position: null } };
+    const mapping = { ...connected.body!.mapping, fields: { ...connected.body!.mapping!.fields, position: null } };
     const answers = {
       mapping: (await call('PUT', `/tenants/${A}/personio/mapping`, mapping)).status,
       schedule: (await call('PUT', `/tenants/${A}/personio/schedule`, { enabled: false })).status,
       attributes: (await call('GET', `/tenants/${A}/personio/attributes`)).status,
-      otherRun: (await call('GET', `/tenants/${A}/personio/imports/${otherRun.runId}`)).body.error?.code,
-      approveOtherRun: (await call('POST', `/tenants/${A}/personio/imports/${otherRun.runId}/approve`)).body.error?.code,
+      otherRun: (await call('GET', `/tenants/${A}/personio/imports/${otherRun.runId}`)).body!.error?.code,
+      approveOtherRun: (await call('POST', `/tenants/${A}/personio/imports/${otherRun.runId}/approve`)).body!.error?.code,
     };
     const importNow = await call('POST', `/tenants/${A}/personio/imports`);
     await eventually(
       async () => {
-        const run = await call('GET', `/tenants/${A}/personio/imports/${importNow.body.runId}`);
-        return isFinalRunStatus(run.body.status) ? run : undefined;
+        const run = await call('GET', `/tenants/${A}/personio/imports/${importNow.body!.runId}`);
+        return isFinalRunStatus(run.body!.status) ? run : undefined;
       },
       30_000,
       'acme import now',
@@ -298,8 +314,8 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
     expect([importNow.status, ownRun.status, disconnected.status]).toEqual([202, 'completed', 200]);
     expect(sneaky.every((s) => s === 400)).toBe(true);
     // Assess: acme sees only its own runs
-    expect(status.body.runs.length).toBeGreaterThanOrEqual(2);
-    expect(status.body.runs.every((r: { tenantId: string; runId: string }) => r.tenantId === A && r.runId !== otherRun.runId)).toBe(true);
+    expect(status.body!.runs!.length).toBeGreaterThanOrEqual(2);
+    expect(status.body!.runs!.every((r: { tenantId: string; runId: string }) => r.tenantId === A && r.runId !== otherRun.runId)).toBe(true);
     // Assess: acme-other is exactly as before
     expect(after).toEqual(before);
     expect((after as { rows: Record<string, unknown[]> }).rows[localNames.usersTable]?.length).toBeGreaterThanOrEqual(12);

@@ -72,7 +72,7 @@ export class Terminate extends Step {
       this.n,
     );
     if (id === undefined) return;
-    t.sim.updateEmployee(id, { status: 'inactive', termination_date: new Date().toISOString().slice(0, 10) + 'T00:00:00+01:00' });
+    t.sim.updateEmployee(id, { status: 'inactive', termination_date: `${new Date().toISOString().slice(0, 10)}T00:00:00+01:00` });
     m.changed(id);
   }
 }
