@@ -27,6 +27,12 @@ export interface LocalEnvironmentOptions {
   workerConcurrency?: number;
   /** POWERTOOLS_LOG_LEVEL for the handlers. */
   logLevel?: string;
+  /**
+   * Loads the handlers, given the environment computed for them (the variables also set on process.env). Default: the
+   * TypeScript handlers imported into this process. The bundled-import test runs the deployed bundles instead, each in
+   * a Node process of its own.
+   */
+  loadHandlers?: (env: Record<string, string>) => Promise<Handlers>;
 }
 
 export interface Handlers {
@@ -92,7 +98,8 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       personio = { url: sim.url, ...credential };
     }
 
-    Object.assign(process.env, stack.env, {
+    const functionEnv: Record<string, string> = {
+      ...stack.env,
       [envNames.usersTable]: localNames.usersTable,
       [envNames.connectionsTable]: localNames.connectionsTable,
       [envNames.runsTable]: localNames.runsTable,
@@ -107,16 +114,10 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env['POWERTOOLS_LOG_LEVEL'] ?? 'WARN',
       // CloudWatch EMF blobs on stdout would bury the runner's own output; nothing reads them locally.
       POWERTOOLS_METRICS_DISABLED: process.env['POWERTOOLS_METRICS_DISABLED'] ?? 'true',
-    });
+    };
+    Object.assign(process.env, functionEnv);
 
-    // Imported only now: the handlers read their configuration at module load, as on Lambda.
-    const [connect, fetch, worker, sweeper] = await Promise.all([
-      import('../../functions/connect.js'),
-      import('../../functions/fetch.js'),
-      import('../../functions/worker.js'),
-      import('../../functions/sweeper.js'),
-    ]);
-    const handlers: Handlers = { connect: connect.handler, fetch: fetch.handler, worker: worker.handler, sweeper: sweeper.handler };
+    const handlers: Handlers = options.loadHandlers ? await options.loadHandlers({ ...functionEnv }) : await importSourceHandlers();
     // "Import now" reaches the fetch through the Lambda stand-in, as it reaches the deployed function.
     stack.lambda.register(localNames.fetchFunction, (event) => handlers.fetch(event, fetchContext()));
 
@@ -140,4 +141,16 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
     await stop();
     throw error;
   }
+}
+
+/** The TypeScript handlers, imported into this process. */
+async function importSourceHandlers(): Promise<Handlers> {
+  // Imported only now: the handlers read their configuration at module load, as on Lambda.
+  const [connect, fetch, worker, sweeper] = await Promise.all([
+    import('../../functions/connect.js'),
+    import('../../functions/fetch.js'),
+    import('../../functions/worker.js'),
+    import('../../functions/sweeper.js'),
+  ]);
+  return { connect: connect.handler, fetch: fetch.handler, worker: worker.handler, sweeper: sweeper.handler };
 }
