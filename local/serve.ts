@@ -3,35 +3,13 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { MAX_BODY_BYTES } from '../lib/connect/api.js';
 import { readBody } from './aws/http.js';
 import { closeServer, isAddressInUse, isPortFree, listenOn } from './aws/ports.js';
-import { DEFAULT_SIM_CREDENTIAL } from './personio-sim/index.js';
-import { parseFlags, UsageError, wholeNumber } from './runner/args.js';
-import { startLocalEnvironment, type LocalEnvironment } from './runner/environment.js';
+import { UsageError } from './runner/args.js';
+import { startLocalEnvironment, type LocalEnvironment, type PersonioEndpoint } from './runner/environment.js';
 import { httpEvent } from './runner/events.js';
+import { parseServeArgs, serveUsage as usage } from './runner/serve-args.js';
 
 // Local runs use this machine's Node 20; the deployed functions run on nodejs24.x, where the SDK's notice does not apply.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-
-const usage = `Usage: npm run serve -- [options]
-
-Serves the connect API on the local stack (DynamoDB Local, SQS, the Secrets Manager, Scheduler and Lambda
-stand-ins) and the Personio simulator, through the real connect handler. "Import now" really imports: the
-fetch and the worker run in this process. No IAM auth locally; routes, validation and errors are the
-deployed API's. The simulator accepts ${DEFAULT_SIM_CREDENTIAL.clientId} / ${DEFAULT_SIM_CREDENTIAL.clientSecret}.
-
-  --port P         port of the API on 127.0.0.1 (default 3000)
-  --employees N    employees in the simulator (default 200)
-  --verbose        show the handlers' log lines
-  --help           this text`;
-
-function parse(argv: string[]): { port: number; employees: number; verbose: boolean; help: boolean } {
-  const values = parseFlags(argv, { port: { type: 'string' }, employees: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean' } });
-  return {
-    port: wholeNumber('port', values.port, 3000, 1, 65_535),
-    employees: wholeNumber('employees', values.employees, 200, 1, 200_000),
-    verbose: values.verbose ?? false,
-    help: values.help ?? false,
-  };
-}
 
 /** Thrown by readBody past the limit: the request is answered 413 without reaching the handler. */
 class BodyTooLarge extends Error {}
@@ -64,12 +42,12 @@ function toEvent(req: IncomingMessage, body: string): APIGatewayProxyEventV2 {
 }
 
 async function main(): Promise<void> {
-  const args = parse(process.argv.slice(2));
+  const args = parseServeArgs(process.argv.slice(2));
   if (args.help) {
     console.log(usage);
     return;
   }
-  let env: LocalEnvironment | undefined;
+  let env: LocalEnvironment<PersonioEndpoint> | undefined;
   const server = createServer((req, res) => {
     void (async () => {
       try {
@@ -81,7 +59,13 @@ async function main(): Promise<void> {
                 headers: { 'content-type': 'application/json' },
                 body: JSON.stringify({ error: { code: 'body_too_large', message: `The body is larger than ${MAX_BODY_BYTES} bytes.` } }),
               }
-            : await env!.handlers.connect(toEvent(req, body));
+            : env
+              ? await env.handlers.connect(toEvent(req, body))
+              : {
+                  statusCode: 503,
+                  headers: { 'content-type': 'application/json' },
+                  body: JSON.stringify({ error: { code: 'starting', message: 'The local stack is still starting.' } }),
+                };
         res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
         res.end(result.body);
       } catch (error) {
@@ -106,7 +90,11 @@ async function main(): Promise<void> {
 
   // Checked before the stack starts (seconds), so a taken port fails at once.
   if (!(await isPortFree(args.port, '127.0.0.1'))) throw new UsageError(`Port ${args.port} is already in use: choose another with --port.`);
-  env = await startLocalEnvironment({ simulator: { employees: args.employees }, logLevel: args.verbose ? 'INFO' : 'WARN', workerConcurrency: 4 });
+  const common = { logLevel: args.verbose ? 'INFO' : 'WARN', workerConcurrency: 4 };
+  env =
+    args.personioUrl !== undefined
+      ? await startLocalEnvironment({ ...common, personio: { url: args.personioUrl } })
+      : await startLocalEnvironment({ ...common, simulator: { employees: args.employees, credentials: [args.simulatorCredential] } });
   env.eventSource.start();
   try {
     await listenOn(server, args.port, '127.0.0.1');
@@ -115,9 +103,14 @@ async function main(): Promise<void> {
     if (isAddressInUse(error)) throw new UsageError(`Port ${args.port} is already in use: choose another with --port.`);
     throw error;
   }
-  process.stdout.write(
-    `Personio simulator at ${env.personio.url} (${args.employees} employees; Client ID ${env.personio.clientId}, Client Secret ${env.personio.clientSecret})\n`,
-  );
+  if (env.sim) {
+    // The default credential is the simulator's documented one; one the user chose is theirs, and never printed.
+    const { clientId, clientSecret } = args.simulatorCredential;
+    const credential = args.defaultCredential ? `Client ID ${clientId}, Client Secret ${clientSecret}` : `Client ID ${clientId}, the Client Secret you gave`;
+    process.stdout.write(`Personio simulator at ${env.sim.url} (${args.employees} employees; ${credential})\n`);
+  } else {
+    process.stdout.write(`Personio at ${env.personio.url}: connect with its Client ID and Secret in the body of PUT /tenants/{tenantId}/personio\n`);
+  }
   process.stdout.write(`API listening on http://127.0.0.1:${args.port}\n`);
 }
 

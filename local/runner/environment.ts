@@ -12,15 +12,19 @@ import { fetchContext } from './events.js';
 import { ConnectionStore } from '../../lib/tenants/connections.js';
 import type { SweepOutcome } from '../../lib/runs/sweep.js';
 
-export interface PersonioTarget {
+/** A Personio API root, without a credential: connect takes the credential in its body (npm run serve --personio-url). */
+export interface PersonioEndpoint {
   url: string;
+}
+
+export interface PersonioTarget extends PersonioEndpoint {
   clientId: string;
   clientSecret: string;
 }
 
 export interface LocalEnvironmentOptions {
-  /** Use this Personio instead of starting the simulator. */
-  personio?: PersonioTarget;
+  /** Use this Personio instead of starting the simulator: with a credential (npm start), or without (npm run serve). */
+  personio?: PersonioTarget | PersonioEndpoint;
   /** Simulator options when no Personio is given. */
   simulator?: SimOptions;
   onStatus?: (message: string) => void;
@@ -43,10 +47,11 @@ export interface Handlers {
   sweeper: () => Promise<SweepOutcome>;
 }
 
-export interface LocalEnvironment {
+export interface LocalEnvironment<P extends PersonioEndpoint = PersonioTarget> {
   stack: LocalStack;
   sim: PersonioSim | undefined;
-  personio: PersonioTarget;
+  /** The Personio the handlers talk to, and its credential unless it was given without one. */
+  personio: P;
   handlers: Handlers;
   eventSource: SqsEventSource;
   runs: RunStore;
@@ -74,7 +79,9 @@ export const localNames = {
  * process at them through the same environment variables the deployed functions get, and loads the
  * real handlers. Everything started is stopped by stop(), also when start-up fails half-way.
  */
-export async function startLocalEnvironment(options: LocalEnvironmentOptions = {}): Promise<LocalEnvironment> {
+export function startLocalEnvironment(options?: LocalEnvironmentOptions & { personio?: PersonioTarget }): Promise<LocalEnvironment>;
+export function startLocalEnvironment(options: LocalEnvironmentOptions & { personio: PersonioEndpoint }): Promise<LocalEnvironment<PersonioEndpoint>>;
+export async function startLocalEnvironment(options: LocalEnvironmentOptions = {}): Promise<LocalEnvironment<PersonioEndpoint>> {
   const status = options.onStatus ?? (() => {});
   let stack: LocalStack | undefined;
   let sim: PersonioSim | undefined;
@@ -90,7 +97,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
     const queueUrls = await stack.provision(localNames);
     stack.scheduler.createGroup(localNames.scheduleGroup);
 
-    let personio = options.personio;
+    let personio: PersonioEndpoint | undefined = options.personio;
     if (!personio) {
       status('starting the Personio simulator');
       sim = await startPersonioSim(options.simulator ?? {});

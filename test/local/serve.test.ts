@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findFreePort, listenOn, closeServer } from '../../local/aws/ports.js';
 import { isFinalRunStatus } from '../../lib/runs/run.js';
+import { startPersonioSim } from '../../local/personio-sim/index.js';
 
 // `npm run serve` as a user runs it: a child process, the contract's ready line, the curl calls of the
 // README against it, and a clean stop on SIGTERM.
@@ -16,8 +17,8 @@ interface Served {
   exited: Promise<number | null>;
 }
 
-function serve(args: string[]): Served {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/serve.ts', ...args], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Served {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/serve.ts', ...args], { cwd: process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -97,4 +98,67 @@ describe('npm run serve', () => {
     expect(code).toBe(2);
     expect(served.output()).toContain(`Port ${port} is already in use`);
   }, 30_000);
+
+  it('serves another Personio with --personio-url: connect takes its credential in the body, and nothing prints it', async () => {
+    // Prepare: a Personio stand-in of its own, with a credential nobody else knows
+    const sandbox = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret-4f1c9e' };
+    const personio = await startPersonioSim({ employees: 12, seed: 3, credentials: [sandbox] });
+    try {
+      const port = await findFreePort();
+      // Variables exported for npm start must not leak into serve against another Personio.
+      const served = serve(['--port', String(port), '--personio-url', personio.url], { ...process.env, PERSONIO_CLIENT_ID: 'x', PERSONIO_CLIENT_SECRET: 'y' });
+      started.push(served);
+      await ready(served, `API listening on http://127.0.0.1:${port}\n`);
+      const api = `http://127.0.0.1:${port}`;
+      const json = async (response: Response) => ({ status: response.status, body: (await response.json()) as JsonObject });
+
+      // Act
+      const wrong = await json(
+        await fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify({ clientId: 'sandbox-client', clientSecret: 'nope' }) }),
+      );
+      const connected = await json(await fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify(sandbox) }));
+      const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST' }));
+      let report: { status: number; body: JsonObject } | undefined;
+      for (let i = 0; i < 150 && !isFinalRunStatus(report?.body['status']); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        report = await json(await fetch(`${api}/tenants/acme/personio/imports/${accepted.body['runId']}`));
+      }
+      served.child.kill('SIGTERM');
+      const code = await served.exited;
+
+      // Assess
+      expect([wrong.status, (wrong.body['error'] as JsonObject)['code']]).toEqual([422, 'invalid_credentials']);
+      expect([connected.status, connected.body['status']]).toEqual([200, 'connected']);
+      expect(report?.body).toMatchObject({ status: 'completed', employeesFetched: 12 });
+      expect(personio.stats().employeeListRequests).toBeGreaterThan(0);
+      expect(served.output()).toContain(`Personio at ${personio.url}`);
+      expect(served.output()).not.toContain(sandbox.clientSecret);
+      expect(code).toBe(0);
+    } finally {
+      await personio.close();
+    }
+  }, 90_000);
+
+  it("takes the simulator's credential from the environment and does not print the secret", async () => {
+    // Prepare
+    const port = await findFreePort();
+    const credential = { PERSONIO_CLIENT_ID: 'env-client', PERSONIO_CLIENT_SECRET: 'env-secret-93b2d0' };
+    const served = serve(['--port', String(port), '--employees', '5'], { ...process.env, ...credential });
+    started.push(served);
+    await ready(served, `API listening on http://127.0.0.1:${port}\n`);
+    const api = `http://127.0.0.1:${port}`;
+
+    // Act
+    const connect = (clientId: string, clientSecret: string) =>
+      fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify({ clientId, clientSecret }) }).then((r) => r.status);
+    const withDefault = await connect('sim-client-id', 'sim-client-secret');
+    const withChosen = await connect(credential.PERSONIO_CLIENT_ID, credential.PERSONIO_CLIENT_SECRET);
+    served.child.kill('SIGTERM');
+    await served.exited;
+
+    // Assess
+    expect([withDefault, withChosen]).toEqual([422, 200]);
+    expect(served.output()).toContain('Client ID env-client, the Client Secret you gave');
+    expect(served.output()).not.toContain(credential.PERSONIO_CLIENT_SECRET);
+  }, 90_000);
 });
