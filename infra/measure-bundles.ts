@@ -34,7 +34,7 @@ export type BundledFunction = FunctionName;
  * `infra/constructs/functions.ts` (format ESM, bundleAwsSDK: true so nothing is external), as aws-cdk-lib's Bundling
  * turns them into the esbuild command line (`esbuild --bundle
  * functions/<name>.ts --target=node22 --platform=node --format=esm --outfile=<asset>/index.mjs --minify --sourcemap
- * --sources-content=false --banner:js=… --main-fields=module,main`, run in the project root).
+ * --sources-content=false --banner:js=… --main-fields=module,main --alias:@aws-sdk/credential-provider-node=…`, run in the project root).
  * Kept identical to infra by the check in this file's CLI (run after a synth), which rebuilds with these options and
  * compares with the synthesized assets byte for byte.
  */

@@ -7,6 +7,8 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { functionBundling, type FunctionName } from '../bundling.js';
+
+const { alias, ...bundlingOptions } = functionBundling;
 import { importMetrics } from '../../lib/observability/metrics.js';
 import { acknowledge } from '../nag.js';
 import { deadLetterQueue, retainedLogGroup } from './common.js';
@@ -157,14 +159,10 @@ export class ImportFunctions extends Construct {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: functionBundling.target,
-        minify: functionBundling.minify,
-        sourceMap: functionBundling.sourceMap,
-        sourcesContent: functionBundling.sourcesContent,
+        ...bundlingOptions,
         mainFields: [...functionBundling.mainFields],
-        banner: functionBundling.banner,
         // NodejsFunction has no alias option; esbuild's own flag does the same.
-        esbuildArgs: Object.fromEntries(Object.entries(functionBundling.alias).map(([from, to]) => [`--alias:${from}`, to])),
+        esbuildArgs: Object.fromEntries(Object.entries(alias).map(([from, to]) => [`--alias:${from}`, to])),
         // Bundle the AWS SDK rather than use the runtime's copy: the code runs with exactly the versions the lockfile
         // pins and the tests ran (the runtime's copy changes under us and may lag), and one minified, tree-shaken
         // file loads faster than resolving the runtime's full CommonJS SDK.
