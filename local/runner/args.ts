@@ -109,7 +109,9 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       throw new UsageError(
         '--personio-url goes with a Client ID and Secret (--client-id and --client-secret, or PERSONIO_CLIENT_ID and PERSONIO_CLIENT_SECRET)',
       );
-    if (!/^https?:\/\/[^\s]+$/.test(url)) throw new UsageError(`--personio-url must be an http(s) URL (got "${url}")`);
+    if (!/^https?:\/\/[^\s]+$/.test(url))
+      // The value is not repeated: a URL can carry user:password.
+      throw new UsageError('--personio-url must be an http(s) URL');
     personio = { url, clientId, clientSecret };
   }
   return {

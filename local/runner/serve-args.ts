@@ -48,7 +48,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   });
   const personioUrl = values['personio-url'];
   if (personioUrl !== undefined) {
-    if (!URL_PATTERN.test(personioUrl)) throw new UsageError(`--personio-url must be an http(s) URL (got "${personioUrl}")`);
+    if (!URL_PATTERN.test(personioUrl)) throw new UsageError('--personio-url must be an http(s) URL');
     // The simulator's options mean nothing against another Personio; refusing them beats ignoring them.
     for (const flag of ['employees', 'client-id', 'client-secret'] as const)
       if (values[flag] !== undefined)

@@ -17,7 +17,13 @@ interface Served {
   exited: Promise<number | null>;
 }
 
-function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Served {
+/** The test's environment without a Personio credential a developer may have exported for npm start. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const { PERSONIO_CLIENT_ID: _id, PERSONIO_CLIENT_SECRET: _secret, ...rest } = process.env;
+  return rest;
+}
+
+function serve(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Served {
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/serve.ts', ...args], { cwd: process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -106,7 +112,7 @@ describe('npm run serve', () => {
     try {
       const port = await findFreePort();
       // Variables exported for npm start must not leak into serve against another Personio.
-      const served = serve(['--port', String(port), '--personio-url', personio.url], { ...process.env, PERSONIO_CLIENT_ID: 'x', PERSONIO_CLIENT_SECRET: 'y' });
+      const served = serve(['--port', String(port), '--personio-url', personio.url], { ...cleanEnv(), PERSONIO_CLIENT_ID: 'x', PERSONIO_CLIENT_SECRET: 'y' });
       started.push(served);
       await ready(served, `API listening on http://127.0.0.1:${port}\n`);
       const api = `http://127.0.0.1:${port}`;
@@ -143,7 +149,7 @@ describe('npm run serve', () => {
     // Prepare
     const port = await findFreePort();
     const credential = { PERSONIO_CLIENT_ID: 'env-client', PERSONIO_CLIENT_SECRET: 'env-secret-93b2d0' };
-    const served = serve(['--port', String(port), '--employees', '5'], { ...process.env, ...credential });
+    const served = serve(['--port', String(port), '--employees', '5'], { ...cleanEnv(), ...credential });
     started.push(served);
     await ready(served, `API listening on http://127.0.0.1:${port}\n`);
     const api = `http://127.0.0.1:${port}`;
