@@ -41,6 +41,18 @@ async function ready(served: Served, line: string, timeoutMs = 45_000): Promise<
   }
 }
 
+const json = async (response: Response) => ({ status: response.status, body: (await response.json()) as JsonObject });
+
+/** Polls the run's report until it is final (30 s at most), as the settings page does. */
+async function finalReport(api: string, runId: unknown): Promise<{ status: number; body: JsonObject } | undefined> {
+  let report: { status: number; body: JsonObject } | undefined;
+  for (let i = 0; i < 150 && !isFinalRunStatus(report?.body['status']); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    report = await json(await fetch(`${api}/tenants/acme/personio/imports/${runId}`));
+  }
+  return report;
+}
+
 describe('npm run serve', () => {
   const started: Served[] = [];
   afterAll(() => {
@@ -54,7 +66,6 @@ describe('npm run serve', () => {
     started.push(served);
     await ready(served, `API listening on http://127.0.0.1:${port}\n`);
     const api = `http://127.0.0.1:${port}`;
-    const json = async (response: Response) => ({ status: response.status, body: (await response.json()) as JsonObject });
 
     // Act
     const connected = await json(
@@ -62,11 +73,7 @@ describe('npm run serve', () => {
     );
     const status = await json(await fetch(`${api}/tenants/acme/personio`));
     const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST' }));
-    let report: { status: number; body: JsonObject } | undefined;
-    for (let i = 0; i < 150 && !isFinalRunStatus(report?.body['status']); i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      report = await json(await fetch(`${api}/tenants/acme/personio/imports/${accepted.body['runId']}`));
-    }
+    const report = await finalReport(api, accepted.body['runId']);
     const preview = await json(
       await fetch(`${api}/tenants/acme/personio/mapping?preview=2`, { method: 'PUT', body: JSON.stringify(connected.body['mapping']) }),
     );
@@ -116,7 +123,6 @@ describe('npm run serve', () => {
       started.push(served);
       await ready(served, `API listening on http://127.0.0.1:${port}\n`);
       const api = `http://127.0.0.1:${port}`;
-      const json = async (response: Response) => ({ status: response.status, body: (await response.json()) as JsonObject });
 
       // Act
       const wrong = await json(
@@ -124,11 +130,7 @@ describe('npm run serve', () => {
       );
       const connected = await json(await fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify(sandbox) }));
       const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST' }));
-      let report: { status: number; body: JsonObject } | undefined;
-      for (let i = 0; i < 150 && !isFinalRunStatus(report?.body['status']); i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        report = await json(await fetch(`${api}/tenants/acme/personio/imports/${accepted.body['runId']}`));
-      }
+      const report = await finalReport(api, accepted.body['runId']);
       served.child.kill('SIGTERM');
       const code = await served.exited;
 
