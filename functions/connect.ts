@@ -30,6 +30,10 @@ const config = loadConfig([
   'fetchFunctionName',
   'scheduleExpression',
   'scheduleFlexibleWindowMinutes',
+  'allowedCallers',
+  'stage',
+  'runRetentionDays',
+  'pauseAfterCredentialFailures',
 ]);
 const db = createStoreClient();
 const secrets = createSecretsClient();

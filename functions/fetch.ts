@@ -22,6 +22,9 @@ const config = loadConfig([
   'personioBaseUrl',
   'personioAppId',
   'deactivationThreshold',
+  'stage',
+  'runRetentionDays',
+  'pauseAfterCredentialFailures',
 ]);
 const db = createStoreClient();
 const sqs = createSqsClient();

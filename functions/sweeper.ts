@@ -7,7 +7,15 @@ import { createStoreClient } from './shared/clients.js';
 import { createLogger } from './shared/logger.js';
 import { countRunOutcome, createMetrics, metricNames, MetricUnit } from './shared/metrics.js';
 
-const config = loadConfig(['usersTable', 'connectionsTable', 'runsTable', 'deactivationThreshold']);
+const config = loadConfig([
+  'usersTable',
+  'connectionsTable',
+  'runsTable',
+  'deactivationThreshold',
+  'stage',
+  'runRetentionDays',
+  'pauseAfterCredentialFailures',
+]);
 const db = createStoreClient();
 const logger = createLogger('personio-sweeper');
 const metrics = createMetrics();

@@ -10,7 +10,7 @@ import { createSqsClient, createStoreClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
 import { countRunOutcome, createMetrics, metricNames, MetricUnit } from './shared/metrics.js';
 
-const config = loadConfig(['usersTable', 'runsTable', 'deactivationThreshold', 'importQueueUrl']);
+const config = loadConfig(['usersTable', 'runsTable', 'deactivationThreshold', 'importQueueUrl', 'stage', 'runRetentionDays', 'pauseAfterCredentialFailures']);
 const db = createStoreClient();
 const sqs = createSqsClient();
 const logger = createLogger('personio-worker');

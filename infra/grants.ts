@@ -1,3 +1,5 @@
+import { Stack, Token } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction, IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -71,7 +73,7 @@ export function bindSecrets(fn: LambdaFunction, secrets: TenantSecrets, access: 
   fn.addEnvironment(envNames.secretPrefix, secrets.prefix);
   acknowledge(
     fn.role ?? fn,
-    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${secrets.prefix}*]`,
+    `AwsSolutions-IAM5[Resource::${nagArn(fn, 'secretsmanager', `secret:${secrets.prefix}*`)}]`,
     `Tenant secrets are created at runtime as ${secrets.prefix}<tenantId>, and Secrets Manager appends a random suffix to each ARN; the prefix is the narrowest scope that exists.`,
   );
 }
@@ -96,7 +98,7 @@ export function bindScheduleManagement(fn: LambdaFunction, schedules: TenantSche
   fn.addEnvironment(envNames.scheduleFlexibleWindowMinutes, String(schedules.flexibleWindowMinutes));
   acknowledge(
     fn.role ?? fn,
-    `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${schedules.groupName}/*]`,
+    `AwsSolutions-IAM5[Resource::${nagArn(fn, 'scheduler', `schedule/${schedules.groupName}/*`)}]`,
     'One schedule per tenant is created at runtime; the schedule group is the narrowest scope that exists for schedules not yet created.',
   );
 }
@@ -110,4 +112,14 @@ export function bindInvoke(fn: LambdaFunction, target: IFunction, envName: EnvNa
 /** A plain setting (no grant) in the environment. */
 export function setting(fn: LambdaFunction, envName: EnvName, value: string | number): void {
   fn.addEnvironment(envName, String(value));
+}
+
+/**
+ * An ARN as cdk-nag names it in a finding: the stack's partition, region and account as literals when the stage sets
+ * them (`env`), as `<AWS::…>` placeholders when it does not (a stack synthesized without `env`, as some tests do).
+ */
+function nagArn(scope: IConstruct, service: string, resource: string): string {
+  const stack = Stack.of(scope);
+  const part = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
+  return `arn:${part(stack.partition, 'Partition')}:${service}:${part(stack.region, 'Region')}:${part(stack.account, 'AccountId')}:${resource}`;
 }

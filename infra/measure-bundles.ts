@@ -97,6 +97,11 @@ const configEnv: Record<EnvName, string> = {
   [envNames.fetchFunctionName]: 'DadoPersonioImport-Fetch',
   [envNames.scheduleExpression]: 'rate(1 hour)',
   [envNames.scheduleFlexibleWindowMinutes]: '15',
+  [envNames.stage]: 'staging',
+  [envNames.allowedCallers]: 'arn:aws:iam::123456789012:role/dado-backend',
+  [envNames.secretsKmsKeyId]: 'arn:aws:kms:eu-central-1:123456789012:key/00000000-0000-0000-0000-000000000000',
+  [envNames.runRetentionDays]: '400',
+  [envNames.pauseAfterCredentialFailures]: '3',
 };
 // Fails here, naming the variable, if a value above no longer passes the functions' own validation.
 loadConfig(Object.keys(envNames) as (keyof typeof envNames)[], configEnv);

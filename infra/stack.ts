@@ -73,6 +73,8 @@ export class PersonioImportStack extends Stack {
     setting(connect, envNames.personioAppId, config.personioAppId);
     // Approving a held run applies the same guard as the worker.
     setting(connect, envNames.deactivationThreshold, config.deactivationThreshold);
+    // Only Dado's backend may call (403 forbidden for any other role with execute-api:Invoke).
+    setting(connect, envNames.allowedCallers, config.allowedCallers.join(','));
 
     // fetch: the tenant lock (connections), runs (the run, its firing and progress items), users (finalization),
     // secrets (read), the import queue.
@@ -100,6 +102,15 @@ export class PersonioImportStack extends Stack {
     bindTable(sweeper, tables.users, 'readWrite', envNames.usersTable);
     // Finishing a stalled finalization applies the same guard as the worker.
     setting(sweeper, envNames.deactivationThreshold, config.deactivationThreshold);
+
+    // Every function: the stage (a dimension of every metric, a tag on every secret), how long final runs are kept
+    // (any of them may finish a run), and when repeated credential failures pause a tenant (the fetch records them;
+    // the others settle runs that may end that way).
+    for (const fn of Object.values(functions.all)) {
+      setting(fn, envNames.stage, config.stage);
+      setting(fn, envNames.runRetentionDays, config.runRetentionDays);
+      setting(fn, envNames.pauseAfterCredentialFailures, config.pauseAfterCredentialFailures);
+    }
 
     const monitoring = new Monitoring(this, 'Monitoring', {
       functions: functions.all,

@@ -16,6 +16,11 @@ export const envNames = {
   fetchFunctionName: 'FETCH_FUNCTION_NAME',
   scheduleExpression: 'SCHEDULE_EXPRESSION',
   scheduleFlexibleWindowMinutes: 'SCHEDULE_FLEXIBLE_WINDOW_MINUTES',
+  stage: 'DADO_STAGE',
+  allowedCallers: 'ALLOWED_CALLER_ARNS',
+  secretsKmsKeyId: 'SECRETS_KMS_KEY_ID',
+  runRetentionDays: 'RUN_RETENTION_DAYS',
+  pauseAfterCredentialFailures: 'PAUSE_AFTER_CREDENTIAL_FAILURES',
 } as const;
 
 export type EnvName = (typeof envNames)[keyof typeof envNames];
@@ -49,6 +54,24 @@ const fields = {
     .regex(/^(rate|cron)\(.+\)$/, 'rate(...) or cron(...)')
     .default('rate(1 hour)'),
   scheduleFlexibleWindowMinutes: z.coerce.number().int().min(0).max(1440).default(15),
+  // The deployment's stage (infra/config.ts): a dimension of every metric, a tag on every secret.
+  stage: nonEmpty.regex(/^[a-z][a-z0-9]{0,15}$/, 'a stage name (lower-case letters and digits)'),
+  // IAM role ARNs allowed to call the connect API, comma-separated; an empty list lets nobody in (fail closed).
+  allowedCallers: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/, 'IAM role ARNs, comma-separated'))),
+  // The customer-managed key tenant secrets are created under (a key id, ARN or alias).
+  secretsKmsKeyId: nonEmpty,
+  // Days a final run record and its findings are kept (held runs stay until decided).
+  runRetentionDays: z.coerce.number().int().min(1).max(3650).default(400),
+  // A tenant whose credential fails this many runs in a row is paused until it reconnects.
+  pauseAfterCredentialFailures: z.coerce.number().int().min(1).max(100).default(3),
 };
 
 type Fields = typeof fields;

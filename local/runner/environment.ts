@@ -6,6 +6,7 @@ import { UserStore } from '../../lib/users/store.js';
 import type { FetchOutcome } from '../../lib/fetch/run-fetch.js';
 import { createDocumentClient } from '../../functions/shared/clients.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION, startLocalStack, type LocalStack } from '../aws/stack.js';
+import { LOCAL_CALLER_ROLE_ARN } from '../aws/identity.js';
 import { DEFAULT_SIM_CREDENTIAL, startPersonioSim, type PersonioSim, type SimOptions } from '../personio-sim/index.js';
 import { SqsEventSource, type SqsHandler } from './event-source.js';
 import { fetchContext } from './events.js';
@@ -118,6 +119,9 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       [envNames.schedulerRoleArn]: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${localNames.schedulerRole}`,
       [envNames.fetchFunctionArn]: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${localNames.fetchFunction}`,
       [envNames.fetchFunctionName]: localNames.fetchFunction,
+      [envNames.stage]: 'local',
+      // The role the local callers (npm run serve, the runner, the tests) sign as: the only one connect lets in.
+      [envNames.allowedCallers]: LOCAL_CALLER_ROLE_ARN,
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env['POWERTOOLS_LOG_LEVEL'] ?? 'WARN',
       // CloudWatch EMF blobs on stdout would bury the runner's own output; nothing reads them locally.
       POWERTOOLS_METRICS_DISABLED: process.env['POWERTOOLS_METRICS_DISABLED'] ?? 'true',

@@ -458,6 +458,13 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
   });
 });
 
+/** The settings every function gets: its stage, how long final runs are kept, when credential failures pause a tenant. */
+const everyFunction = () => ({
+  [envNames.stage]: config.stage,
+  [envNames.runRetentionDays]: String(config.runRetentionDays),
+  [envNames.pauseAfterCredentialFailures]: String(config.pauseAfterCredentialFailures),
+});
+
 describe('environment: every grant comes with the variable that names its resource', () => {
   it.each([
     [
@@ -476,6 +483,8 @@ describe('environment: every grant comes with the variable that names its resour
         [envNames.fetchFunctionName]: { Ref: lid(stack.functions.fetch) },
         [envNames.scheduleExpression]: config.scheduleDefault,
         [envNames.scheduleFlexibleWindowMinutes]: String(config.scheduleFlexibleWindowMinutes),
+        [envNames.allowedCallers]: config.allowedCallers.join(','),
+        ...everyFunction(),
       }),
     ],
     [
@@ -489,6 +498,7 @@ describe('environment: every grant comes with the variable that names its resour
         [envNames.personioBaseUrl]: config.personioBaseUrl,
         [envNames.personioAppId]: config.personioAppId,
         [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+        ...everyFunction(),
       }),
     ],
     [
@@ -498,6 +508,7 @@ describe('environment: every grant comes with the variable that names its resour
         [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
         [envNames.importQueueUrl]: { Ref: lid(stack.importQueue.queue) },
         [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+        ...everyFunction(),
       }),
     ],
     [
@@ -507,6 +518,7 @@ describe('environment: every grant comes with the variable that names its resour
         [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
         [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
         [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+        ...everyFunction(),
       }),
     ],
   ] as const)('%s has exactly the variables its grants and settings imply', (name, expected) => {
