@@ -20,6 +20,7 @@ const config = loadConfig([
   'connectionsTable',
   'runsTable',
   'usersTable',
+  'auditTable',
   'secretPrefix',
   'personioBaseUrl',
   'personioAppId',

@@ -86,6 +86,7 @@ const configEnv: Record<EnvName, string> = {
   [envNames.usersTable]: 'users',
   [envNames.connectionsTable]: 'connections',
   [envNames.runsTable]: 'runs',
+  [envNames.auditTable]: 'audit',
   [envNames.importQueueUrl]: 'https://sqs.eu-central-1.amazonaws.com/123456789012/import',
   [envNames.secretPrefix]: 'dado/personio/',
   [envNames.personioBaseUrl]: 'https://api.personio.de',

@@ -66,6 +66,8 @@ export class PersonioImportStack extends Stack {
     bindTable(connect, tables.connections, 'readWrite', envNames.connectionsTable);
     bindTable(connect, tables.runs, 'readWrite', envNames.runsTable);
     bindTable(connect, tables.users, 'readWrite', envNames.usersTable);
+    // The audit trail of changes made through the API (who did what), and its listing.
+    bindTable(connect, tables.audit, 'readWrite', envNames.auditTable);
     bindSecrets(connect, secrets, 'manage');
     bindScheduleManagement(connect, schedules);
     bindInvoke(connect, fetch, envNames.fetchFunctionName);

@@ -38,7 +38,7 @@ function shapeOf(kind: TableKind) {
 }
 
 /**
- * The product's three tables: on-demand (imports are bursty: hourly spikes, idle in between), point-in-time
+ * The product's four tables: on-demand (imports are bursty: hourly spikes, idle in between), point-in-time
  * recovery on all of them.
  *
  * Removal policies:
@@ -48,21 +48,25 @@ function shapeOf(kind: TableKind) {
  *   secrets and schedules exist (those live outside the stack); after a teardown it is what cleanup needs.
  * - runs: DESTROY. Run records and message markers are operational history, rebuilt by the next import; nothing
  *   outside the stack refers to them.
+ * - audit: RETAIN plus deletion protection. Who changed a tenant's credentials, mapping or schedule, who approved a
+ *   mass deactivation: the record an incident review or a customer's question needs, long after the stack changed.
  */
 export class Tables extends Construct {
   readonly users: ProductTable;
   readonly connections: ProductTable;
   readonly runs: ProductTable;
+  readonly audit: ProductTable;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
     this.users = this.table('users', 'Users', { removalPolicy: RemovalPolicy.RETAIN, deletionProtection: true });
     this.connections = this.table('connections', 'Connections', { removalPolicy: RemovalPolicy.RETAIN, deletionProtection: false });
     this.runs = this.table('runs', 'Runs', { removalPolicy: RemovalPolicy.DESTROY, deletionProtection: false, timeToLiveAttribute: runKeys.ttl });
+    this.audit = this.table('audit', 'Audit', { removalPolicy: RemovalPolicy.RETAIN, deletionProtection: true });
   }
 
   get all(): readonly ProductTable[] {
-    return [this.users, this.connections, this.runs];
+    return [this.users, this.connections, this.runs, this.audit];
   }
 
   private table(kind: TableKind, id: string, props: { removalPolicy: RemovalPolicy; deletionProtection: boolean; timeToLiveAttribute?: string }): ProductTable {

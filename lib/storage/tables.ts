@@ -1,7 +1,7 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
 /**
- * Key layout of the three tables. The CDK stack and the local stack both build their tables from
+ * Key layout of the four tables. The CDK stack and the local stack both build their tables from
  * these definitions, so a key rename cannot leave one of them behind.
  *
  * users:       pk tenantId, sk `user#<userId>` (the user record) or `personio#<id>` (the link from a
@@ -13,11 +13,14 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  *              (the set of processed message numbers: how the last message knows it is the last),
  *              `pend#<runId>#<n>` (a held run's pending deactivations, kept until approval) or
  *              `fire#<scheduledAt>` (a schedule firing already started, so a duplicate delivery starts nothing).
+ * audit:       pk tenantId, sk `<ISO time>#<id>` (who changed what on a tenant's connection: credentials, mapping,
+ *              schedule, approvals, disconnects), so a tenant's entries read newest first with one Query.
  */
 export const userKeys = { partition: 'tenantId', sort: 'sk', emailIndex: 'byEmail', emailKey: 'emailKey' } as const;
 export const connectionKeys = { partition: 'tenantId' } as const;
 /** Message markers carry `expiresAt` (epoch seconds): the table's TTL removes them once their run is long finished. */
 export const runKeys = { partition: 'tenantId', sort: 'sk', ttl: 'expiresAt' } as const;
+export const auditKeys = { partition: 'tenantId', sort: 'sk' } as const;
 
 /** Sort-key prefixes; the key builders below and the prefix queries both use them. */
 export const userPrefix = 'user#';
@@ -40,7 +43,7 @@ export const runPendingPrefix = (runId: string) => `${pendingPrefix}${runId}#`;
 export const pendingSk = (runId: string, chunk: number) => `${runPendingPrefix(runId)}${String(chunk).padStart(4, '0')}`;
 export const firingSk = (scheduledAt: string) => `${firingPrefix}${scheduledAt}`;
 
-export type TableKind = 'users' | 'connections' | 'runs';
+export type TableKind = 'users' | 'connections' | 'runs' | 'audit';
 
 /** CreateTable inputs (on-demand billing) for a given physical table name. */
 export function tableDefinition(kind: TableKind, tableName: string): CreateTableCommandInput {
@@ -87,6 +90,19 @@ export function tableDefinition(kind: TableKind, tableName: string): CreateTable
         KeySchema: [
           { AttributeName: runKeys.partition, KeyType: 'HASH' },
           { AttributeName: runKeys.sort, KeyType: 'RANGE' },
+        ],
+      };
+    case 'audit':
+      return {
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: auditKeys.partition, AttributeType: 'S' },
+          { AttributeName: auditKeys.sort, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: auditKeys.partition, KeyType: 'HASH' },
+          { AttributeName: auditKeys.sort, KeyType: 'RANGE' },
         ],
       };
   }

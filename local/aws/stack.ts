@@ -31,6 +31,7 @@ export interface LocalStackNames {
   usersTable: string;
   connectionsTable: string;
   runsTable: string;
+  auditTable: string;
   importQueue: string;
   importDlq: string;
 }
@@ -167,7 +168,12 @@ function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandI
   }
 
   async function provision(names: LocalStackNames): Promise<{ importQueueUrl: string; importDlqUrl: string }> {
-    await Promise.all([ensureTable('users', names.usersTable), ensureTable('connections', names.connectionsTable), ensureTable('runs', names.runsTable)]);
+    await Promise.all([
+      ensureTable('users', names.usersTable),
+      ensureTable('connections', names.connectionsTable),
+      ensureTable('runs', names.runsTable),
+      ensureTable('audit', names.auditTable),
+    ]);
 
     // CreateQueue is idempotent for the same name and attributes, as in AWS.
     const dlq = await sqsClient.send(new CreateQueueCommand({ QueueName: names.importDlq }));

@@ -162,7 +162,7 @@ describe('tables', () => {
 
   it('are all on-demand with point-in-time recovery', () => {
     // Assess
-    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 3);
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 4);
     template.allResourcesProperties('AWS::DynamoDB::GlobalTable', {
       BillingMode: 'PAY_PER_REQUEST',
       Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
@@ -307,7 +307,7 @@ describe('sweeper', () => {
 });
 
 describe('IAM: each function may do exactly what its code needs, on its own resources', () => {
-  it('connect: connections, runs and users (read/write, email index), secrets under the prefix (manage), its schedules, invoke the fetch', () => {
+  it('connect: connections, runs, users and audit (read/write, email index), secrets under the prefix (manage), its schedules, invoke the fetch', () => {
     // Prepare
     const { connect, fetch } = stack.functions;
     const users = arn(lid(stack.tables.users.table));
@@ -323,7 +323,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
         ...xray,
         // Users: finishing a stalled run's completion may create users (an address passed on); approval deactivates; the
         // mapping preview reads users and the holders of an address (the email index).
-        ...pairs(readWrite, arn(lid(stack.tables.connections.table)), arn(lid(stack.tables.runs.table)), users),
+        ...pairs(readWrite, arn(lid(stack.tables.connections.table)), arn(lid(stack.tables.runs.table)), users, arn(lid(stack.tables.audit.table))),
         `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
         ...pairs(
           [
@@ -473,6 +473,7 @@ describe('environment: every grant comes with the variable that names its resour
         [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
         [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
         [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
+        [envNames.auditTable]: { Ref: lid(stack.tables.audit.table) },
         [envNames.secretPrefix]: config.secretPrefix,
         [envNames.personioBaseUrl]: config.personioBaseUrl,
         [envNames.personioAppId]: config.personioAppId,

@@ -23,6 +23,7 @@ const names: LocalStackNames = {
   usersTable: 'test-users',
   connectionsTable: 'test-connections',
   runsTable: 'test-runs',
+  auditTable: 'test-audit',
   importQueue: 'test-import',
   importDlq: 'test-import-dlq',
 };
@@ -117,7 +118,7 @@ describe('local stack', () => {
       AWS_ENDPOINT_URL_SECRETS_MANAGER: stack.endpoints.secretsManager,
       AWS_REGION: 'eu-central-1',
     });
-    expect(tables.TableNames).toEqual(expect.arrayContaining([names.usersTable, names.connectionsTable, names.runsTable]));
+    expect(tables.TableNames).toEqual(expect.arrayContaining([names.usersTable, names.connectionsTable, names.runsTable, names.auditTable]));
     expect(secret.SecretString).toBe('x');
     expect(stack.secretsManager.calls()).toMatchObject({ CreateSecret: 1, GetSecretValue: 1 });
   });
