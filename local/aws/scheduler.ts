@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './identity.js';
 import { ApiError, parseJsonObject, readBody, sendJson, type Json } from './http.js';
+import { checkExpression, decodeToken, int, NAME, obj, str, timestamp, validation } from './scheduler-validation.js';
 import { startStandInServer } from './server.js';
 
 /**
  * A stand-in for Amazon EventBridge Scheduler: no emulator exists offline, and connect must run the real
  * `@aws-sdk/client-scheduler` unchanged (it only sees AWS_ENDPOINT_URL_SCHEDULER). So this speaks the
- * real wire protocol (REST-JSON: `POST|PUT|GET|DELETE /schedules/{Name}?groupName=…`) for the four
- * operations the product uses, with the service's error names, HTTP statuses and validation rules.
+ * real wire protocol (REST-JSON: `POST|PUT|GET|DELETE /schedules/{Name}?groupName=…` and
+ * `GET /schedules?ScheduleGroup=…&NamePrefix=…&State=…&MaxResults=…&NextToken=…`) for the five operations the
+ * product uses, with the service's error names, HTTP statuses and validation rules.
  * Schedules live in memory and never fire: locally, imports are started by the runner or the API.
  *
  * Wire details the SDK depends on: the error name travels in the `x-amzn-ErrorType` header (and the
@@ -20,6 +22,8 @@ export interface SchedulerOptions {
   host?: string;
   region?: string;
   accountId?: string;
+  /** The service's clock (epoch ms): what "now" is for creation times and the start-date rule. Default Date.now. */
+  now?: () => number;
 }
 
 export interface StoredSchedule {
@@ -31,6 +35,10 @@ export interface StoredSchedule {
   FlexibleTimeWindow: { Mode: 'OFF' | 'FLEXIBLE'; MaximumWindowInMinutes?: number };
   Target: Record<string, unknown> & { Arn: string; RoleArn: string; Input?: string };
   Description?: string;
+  /** Epoch seconds, as on the wire. */
+  StartDate?: number;
+  EndDate?: number;
+  ScheduleExpressionTimezone?: string;
   CreationDate: number;
   LastModificationDate: number;
 }
@@ -50,56 +58,9 @@ export interface SchedulerStandIn {
 }
 
 const operations: Record<string, string> = { POST: 'CreateSchedule', PUT: 'UpdateSchedule', GET: 'GetSchedule', DELETE: 'DeleteSchedule' };
-const NAME = /^[0-9a-zA-Z_.-]{1,64}$/;
+/** ListSchedules' page size: MaxResults may be 1-100, and a request without one gets a full page. */
+const MAX_PAGE = 100;
 const MAX_BODY_BYTES = 256 * 1024;
-const validation = (message: string) => new ApiError(400, 'ValidationException', message);
-
-function str(body: Json, field: string, required: boolean, max = 1600): string | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) {
-    if (required) throw validation(`1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
-    return undefined;
-  }
-  if (typeof value !== 'string') throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected a string.`);
-  if (value.length < 1 || value.length > max) {
-    throw validation(`1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must have length between 1 and ${max}`);
-  }
-  return value;
-}
-
-function obj(body: Json, field: string, required: boolean): Json | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) {
-    if (required) throw validation(`1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
-    return undefined;
-  }
-  if (typeof value !== 'object' || Array.isArray(value))
-    throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected a structure.`);
-  return value as Json;
-}
-
-function int(body: Json, field: string, min: number, max: number): number | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value))
-    throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected an integer.`);
-  if (value < min || value > max)
-    throw validation(`1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must be between ${min} and ${max}`);
-  return value;
-}
-
-/** rate(1 hour) | rate(5 minutes) | cron(six fields) | at(yyyy-mm-ddThh:mm:ss), as Scheduler accepts them. */
-function checkExpression(expression: string): void {
-  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
-  if (rate) {
-    const n = Number(rate[1]);
-    const plural = (rate[2] ?? '').endsWith('s');
-    if (n >= 1 && plural === (n !== 1)) return;
-  } else if (/^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/.test(expression) || /^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$/.test(expression)) {
-    return;
-  }
-  throw validation(`Invalid Schedule Expression ${expression}.`);
-}
 
 class ScheduleStore {
   private readonly groups = new Set(['default']);
@@ -108,6 +69,7 @@ class ScheduleStore {
   constructor(
     private readonly region: string,
     private readonly accountId: string,
+    private readonly now: () => number,
   ) {}
 
   createGroup(name: string): void {
@@ -116,6 +78,58 @@ class ScheduleStore {
 
   all(): StoredSchedule[] {
     return [...this.items.values()].map((s) => structuredClone(s));
+  }
+
+  /**
+   * ListSchedules: summaries (the target's ARN only, not its role or input) in a stable order (group, then name), one
+   * page at a time. The token is opaque to the client; here it names the last schedule of the previous page, so a
+   * schedule created or deleted between pages neither repeats nor shifts the others.
+   */
+  list(query: URLSearchParams): Json {
+    const group = query.get('ScheduleGroup') ?? undefined;
+    const prefix = query.get('NamePrefix') ?? undefined;
+    const state = query.get('State') ?? undefined;
+    const token = query.get('NextToken') ?? undefined;
+    const maxText = query.get('MaxResults');
+    for (const [field, value] of [
+      ['groupName', group],
+      ['namePrefix', prefix],
+    ] as const)
+      if (value !== undefined && !NAME.test(value))
+        throw validation(
+          `1 validation error detected: Value '${value}' at '${field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-zA-Z-_.]+`,
+        );
+    if (state !== undefined && state !== 'ENABLED' && state !== 'DISABLED')
+      throw validation(
+        `1 validation error detected: Value '${state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]`,
+      );
+    const max = maxText === null ? MAX_PAGE : Number(maxText);
+    if (!Number.isInteger(max) || max < 1 || max > MAX_PAGE)
+      throw validation(
+        `1 validation error detected: Value '${maxText}' at 'maxResults' failed to satisfy constraint: Member must be between 1 and ${MAX_PAGE}`,
+      );
+    const after = token === undefined ? undefined : decodeToken(token);
+
+    const sortKey = (s: StoredSchedule) => `${s.GroupName}/${s.Name}`;
+    const matching = [...this.items.values()]
+      .filter((s) => (group === undefined || s.GroupName === group) && (prefix === undefined || s.Name.startsWith(prefix)))
+      .filter((s) => state === undefined || s.State === state)
+      .filter((s) => after === undefined || sortKey(s) > after)
+      .sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
+    const page = matching.slice(0, max);
+    const last = page.at(-1);
+    return {
+      Schedules: page.map((s) => ({
+        Arn: s.Arn,
+        Name: s.Name,
+        GroupName: s.GroupName,
+        State: s.State,
+        CreationDate: s.CreationDate,
+        LastModificationDate: s.LastModificationDate,
+        Target: { Arn: s.Target.Arn },
+      })),
+      ...(matching.length > max && last && { NextToken: Buffer.from(sortKey(last)).toString('base64url') }),
+    };
   }
 
   handle(method: string, name: string, query: URLSearchParams, body: Json): Json {
@@ -160,6 +174,9 @@ class ScheduleStore {
     const target = obj(body, 'Target', true) as Json;
     const state = str(body, 'State', false, 8) ?? 'ENABLED';
     const description = str(body, 'Description', false, 512);
+    const timezone = str(body, 'ScheduleExpressionTimezone', false, 50);
+    const startDate = timestamp(body, 'StartDate');
+    const endDate = timestamp(body, 'EndDate');
     const mode_ = str(window, 'Mode', true, 8);
     const maxWindow = int(window, 'MaximumWindowInMinutes', 1, 1440);
     const targetArn = str(target, 'Arn', true) as string;
@@ -182,13 +199,17 @@ class ScheduleStore {
     if (mode_ === 'FLEXIBLE' && maxWindow === undefined) throw validation('MaximumWindowInMinutes must be provided when Mode is FLEXIBLE.');
     if (mode_ === 'OFF' && maxWindow !== undefined) throw validation('MaximumWindowInMinutes must not be provided when Mode is OFF.');
     if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(roleArn)) throw validation(`Invalid RoleArn ${roleArn}.`);
+    // Scheduler's rule for recurring schedules, on create and on update alike.
+    if (startDate !== undefined && !expression.startsWith('at(') && startDate < this.now() / 1000 - 300)
+      throw validation('The StartDate you specify cannot be earlier than 5 minutes ago.');
+    if (startDate !== undefined && endDate !== undefined && endDate <= startDate) throw validation('The EndDate you specify must be after the StartDate.');
     if (!/^arn:aws[a-z-]*:[a-z0-9-]+:/.test(targetArn)) throw validation(`Invalid target Arn ${targetArn}.`);
     this.requireGroup(group);
 
     const existing = this.items.get(key);
     if (mode === 'create' && existing) throw new ApiError(409, 'ConflictException', `Schedule ${name} already exists.`);
     if (mode === 'update' && !existing) throw new ApiError(404, 'ResourceNotFoundException', `Schedule ${name} does not exist.`);
-    const now = Date.now() / 1000;
+    const now = this.now() / 1000;
     const schedule: StoredSchedule = {
       Name: name,
       GroupName: group,
@@ -198,6 +219,9 @@ class ScheduleStore {
       FlexibleTimeWindow: { Mode: mode_, ...(maxWindow !== undefined && { MaximumWindowInMinutes: maxWindow }) },
       Target: { ...structuredClone(target), Arn: targetArn, RoleArn: roleArn, ...(input !== undefined && { Input: input }) },
       ...(description !== undefined && { Description: description }),
+      ...(timezone !== undefined && { ScheduleExpressionTimezone: timezone }),
+      ...(startDate !== undefined && { StartDate: startDate }),
+      ...(endDate !== undefined && { EndDate: endDate }),
       CreationDate: existing?.CreationDate ?? now,
       LastModificationDate: now,
     };
@@ -212,19 +236,21 @@ const send = (res: ServerResponse, status: number, body: Json, errorType?: strin
 
 export async function startScheduler(opts: SchedulerOptions = {}): Promise<SchedulerStandIn> {
   const host = opts.host ?? '127.0.0.1';
-  const store = new ScheduleStore(opts.region ?? LOCAL_REGION, opts.accountId ?? LOCAL_ACCOUNT_ID);
+  const store = new ScheduleStore(opts.region ?? LOCAL_REGION, opts.accountId ?? LOCAL_ACCOUNT_ID, opts.now ?? Date.now);
   const counts: Record<string, number> = {};
   let unavailable = false;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const text = await readRequest(req);
+    const listing = url.pathname === '/schedules' && req.method === 'GET';
     const match = /^\/schedules\/([^/]+)$/.exec(url.pathname);
-    if (!match) throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Scheduler.`);
-    const operation = operations[req.method ?? ''];
+    if (!match && !listing) throw new ApiError(404, 'UnknownOperationException', `No operation at ${req.method} ${url.pathname} in the local Scheduler.`);
+    const operation = listing ? 'ListSchedules' : operations[req.method ?? ''];
     if (operation) counts[operation] = (counts[operation] ?? 0) + 1;
     if (unavailable) throw new ApiError(500, 'InternalServerException', 'Unexpected error during processing of request.');
-    send(res, 200, store.handle(req.method ?? 'GET', decodeURIComponent(match[1] ?? ''), url.searchParams, parseJson(text)));
+    if (listing) send(res, 200, store.list(url.searchParams));
+    else send(res, 200, store.handle(req.method ?? 'GET', decodeURIComponent(match?.[1] ?? ''), url.searchParams, parseJson(text)));
   };
 
   const server = await startStandInServer({

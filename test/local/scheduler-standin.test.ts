@@ -3,6 +3,8 @@ import {
   CreateScheduleCommand,
   DeleteScheduleCommand,
   GetScheduleCommand,
+  ListSchedulesCommand,
+  paginateListSchedules,
   ResourceNotFoundException,
   SchedulerClient,
   UpdateScheduleCommand,
@@ -95,6 +97,92 @@ describe('the local EventBridge Scheduler stand-in', () => {
       // Assess
       expect(error).toBeInstanceOf(ValidationException);
     });
+  });
+
+  describe('ListSchedules', () => {
+    beforeAll(async () => {
+      standIn.createGroup('listing');
+      standIn.createGroup('other');
+      const create = (name: string, overrides: Partial<CreateScheduleCommandInput> = {}) =>
+        client.send(new CreateScheduleCommand(input(name, { GroupName: 'listing', ...overrides })));
+      for (let i = 0; i < 25; i++) await create(`personio-t${String(i).padStart(2, '0')}`, { State: i % 5 === 0 ? 'DISABLED' : 'ENABLED' });
+      await create('hand-made');
+      await create('personio-elsewhere', { GroupName: 'other' });
+    });
+
+    it('pages through one group by name prefix, every schedule once, with its target ARN but not its role or input', async () => {
+      // Act
+      const pages = [];
+      for await (const page of paginateListSchedules({ client, pageSize: 10 }, { GroupName: 'listing', NamePrefix: 'personio-' })) pages.push(page);
+      const schedules = pages.flatMap((p) => p.Schedules ?? []);
+
+      // Assess
+      expect(pages.map((p) => p.Schedules?.length)).toEqual([10, 10, 5]);
+      expect(pages.at(-1)?.NextToken).toBeUndefined();
+      expect(schedules.map((s) => s.Name)).toEqual(Array.from({ length: 25 }, (_, i) => `personio-t${String(i).padStart(2, '0')}`));
+      expect(schedules[0]).toEqual({
+        Arn: 'arn:aws:scheduler:eu-central-1:000000000000:schedule/listing/personio-t00',
+        Name: 'personio-t00',
+        GroupName: 'listing',
+        State: 'DISABLED',
+        CreationDate: expect.any(Date),
+        LastModificationDate: expect.any(Date),
+        Target: { Arn: 'arn:aws:lambda:eu-central-1:000000000000:function:fetch' },
+      });
+    });
+
+    it('filters by state, and lists every group without a group filter', async () => {
+      // Act
+      const disabled = await client.send(new ListSchedulesCommand({ GroupName: 'listing', State: 'DISABLED' }));
+      const everywhere = await client.send(new ListSchedulesCommand({ NamePrefix: 'personio-e' }));
+
+      // Assess
+      expect(disabled.Schedules?.map((s) => s.Name)).toEqual(['personio-t00', 'personio-t05', 'personio-t10', 'personio-t15', 'personio-t20']);
+      expect(everywhere.Schedules?.map((s) => `${s.GroupName}/${s.Name}`)).toEqual(['other/personio-elsewhere']);
+    });
+
+    it('does not repeat or skip a schedule when one is created or deleted between pages', async () => {
+      // Prepare
+      const first = await client.send(new ListSchedulesCommand({ GroupName: 'listing', NamePrefix: 'personio-', MaxResults: 10 }));
+      await client.send(new DeleteScheduleCommand({ Name: 'personio-t03', GroupName: 'listing' }));
+      await client.send(new CreateScheduleCommand(input('personio-t00a', { GroupName: 'listing' })));
+
+      // Act
+      const rest = await client.send(new ListSchedulesCommand({ GroupName: 'listing', NamePrefix: 'personio-', MaxResults: 100, NextToken: first.NextToken }));
+
+      // Assess: t00a sorts before the token's position, so it belongs to a page already read
+      expect(rest.Schedules?.[0]?.Name).toBe('personio-t10');
+      expect(rest.Schedules).toHaveLength(15);
+    });
+
+    it.each([
+      ['MaxResults over 100', { MaxResults: 101 }],
+      ['MaxResults of 0', { MaxResults: 0 }],
+      ['a state that does not exist', { State: 'PAUSED' as never }],
+      ['a token it never issued', { NextToken: 'not-a-token' }],
+    ])('refuses %s with ValidationException', async (_, parameters) => {
+      // Act
+      const error = await client.send(new ListSchedulesCommand({ GroupName: 'listing', ...parameters })).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toBeInstanceOf(ValidationException);
+    });
+  });
+
+  it('keeps a start date, end date and time zone, and refuses a recurring start date more than 5 minutes past', async () => {
+    // Prepare
+    const start = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000);
+    const end = new Date(start.getTime() + 86_400_000);
+
+    // Act
+    await client.send(new CreateScheduleCommand(input('dated', { StartDate: start, EndDate: end, ScheduleExpressionTimezone: 'Europe/Berlin' })));
+    const read = await client.send(new GetScheduleCommand({ Name: 'dated', GroupName: 'imports' }));
+    const past = await client.send(new UpdateScheduleCommand({ ...input('dated'), StartDate: new Date(Date.now() - 600_000) })).catch((e: unknown) => e);
+
+    // Assess
+    expect(read).toMatchObject({ StartDate: start, EndDate: end, ScheduleExpressionTimezone: 'Europe/Berlin' });
+    expect(past).toBeInstanceOf(ValidationException);
+    expect((past as Error).message).toBe('The StartDate you specify cannot be earlier than 5 minutes ago.');
   });
 
   it('serves the adapter connect uses: create-or-update, read back, delete twice', async () => {
