@@ -54,6 +54,8 @@ export class ScheduleError extends CodedError<'schedule_unavailable'> {
 }
 
 const MAX_NAME = 64;
+/** Every tenant schedule's name starts with this; nothing else in the group is the product's. */
+export const SCHEDULE_NAME_PREFIX = 'personio-';
 
 /**
  * The schedule's name: `personio-<tenantId>`, from a validated tenant id (lower-case letters, digits and
@@ -63,8 +65,8 @@ const MAX_NAME = 64;
  * name, and its connect and disconnect would overwrite and delete the other tenant's schedule.
  */
 export function scheduleName(tenantId: string): string {
-  const plain = `personio-${tenantId}`;
+  const plain = `${SCHEDULE_NAME_PREFIX}${tenantId}`;
   if (plain.length <= MAX_NAME) return plain;
   const hash = createHash('sha256').update(tenantId).digest('hex').slice(0, 8);
-  return `personio-${tenantId.slice(0, MAX_NAME - 'personio-'.length - 9)}.${hash}`;
+  return `${SCHEDULE_NAME_PREFIX}${tenantId.slice(0, MAX_NAME - SCHEDULE_NAME_PREFIX.length - 9)}.${hash}`;
 }
