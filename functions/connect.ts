@@ -1,7 +1,15 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type {
+  APIGatewayEventRequestContextIAMAuthorizer,
+  APIGatewayEventRequestContextV2WithAuthorizer,
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
 import { errorResponse, handleApiRequest, type ApiResponse } from '../lib/connect/api.js';
+import { AuditTrail } from '../lib/connect/audit.js';
+import { ACTOR_HEADER } from '../lib/connect/caller.js';
 import { ConnectCredentials } from '../lib/connect/credentials.js';
 import type { ConnectDeps } from '../lib/connect/deps.js';
 import { ConnectError } from '../lib/connect/errors.js';
@@ -22,6 +30,7 @@ const config = loadConfig([
   'usersTable',
   'auditTable',
   'secretPrefix',
+  'secretsKmsKeyId',
   'personioBaseUrl',
   'personioAppId',
   'deactivationThreshold',
@@ -42,9 +51,10 @@ const logger = createLogger('personio-connect');
 const deps: ConnectDeps = {
   connections: new ConnectionStore(db, config.connectionsTable),
   settings: new ConnectSettingsStore(db, config.connectionsTable),
-  runs: new RunStore(db, config.runsTable),
+  runs: new RunStore(db, config.runsTable, { retentionDays: config.runRetentionDays }),
   users: new UserStore(db, config.usersTable),
-  credentials: new ConnectCredentials(new CredentialsStore(secrets, config.secretPrefix), secrets),
+  // New secrets and new versions go under the stage's key, tagged with tenant and stage.
+  credentials: new ConnectCredentials(new CredentialsStore(secrets, config.secretPrefix, { kmsKeyId: config.secretsKmsKeyId, stage: config.stage }), secrets),
   schedules: new EventBridgeSchedules(new SchedulerClient({}), {
     groupName: config.scheduleGroupName,
     roleArn: config.schedulerRoleArn,
@@ -52,6 +62,9 @@ const deps: ConnectDeps = {
     flexibleWindowMinutes: config.scheduleFlexibleWindowMinutes,
   }),
   imports: new LambdaFetchInvoker(new LambdaClient({}), config.fetchFunctionName),
+  // The change happened; its entry goes to the logs whole (no secrets in it) for the alarm and for restoring it.
+  audit: new AuditTrail(db, config.auditTable, (entry, error) => logger.error('audit entry not stored', { auditEntry: entry, error: describeError(error) })),
+  allowedCallers: config.allowedCallers,
   personio: { baseUrl: config.personioBaseUrl, appId: config.personioAppId },
   scheduleDefaults: { expression: config.scheduleExpression, flexibleWindowMinutes: config.scheduleFlexibleWindowMinutes },
   deactivationThreshold: config.deactivationThreshold,
@@ -77,7 +90,9 @@ export const handler = async (event: APIGatewayProxyEventV2, context?: Context):
   let response: ApiResponse;
   try {
     const body = event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-    response = await handleApiRequest(deps, { method, path, query: event.rawQueryString, body });
+    // Absent unless the route has IAM authorization: then the API refuses the request.
+    const caller = (event.requestContext as Partial<APIGatewayEventRequestContextV2WithAuthorizer<APIGatewayEventRequestContextIAMAuthorizer>>).authorizer?.iam;
+    response = await handleApiRequest(deps, { method, path, query: event.rawQueryString, body, caller, actor: event.headers?.[ACTOR_HEADER] });
   } catch (error) {
     // Unexpected: log what we may (our messages never carry secrets) and answer without internals.
     logger.error('request failed', { method, path, error: describeError(error) });

@@ -24,7 +24,11 @@ async function readRequestBody(req: IncomingMessage, limit: number): Promise<str
   }
 }
 
-/** An HTTP API (payload 2.0) event, as API Gateway builds it from the request. */
+/**
+ * An HTTP API (payload 2.0) event, as API Gateway builds it from the request. Nothing is signed locally, so every
+ * request comes from the local caller role (the local stage's only allowed caller); the headers are the request's
+ * own, so a change names its admin in X-Dado-Actor as it must in production.
+ */
 function toEvent(req: IncomingMessage, body: string): APIGatewayProxyEventV2 {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const rawPath = (req.url ?? '/').split('?')[0] ?? '/';

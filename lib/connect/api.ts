@@ -1,17 +1,19 @@
 import * as z from 'zod';
-import { runIdSchema } from '../runs/run.js';
 import { mappingSchema } from '../mapping/mapping.js';
 import { scheduleIntervalNames } from '../schedules/schedules.js';
-import { tenantIdSchema } from '../tenants/tenant-id.js';
 import { listAttributes } from './attributes.js';
+import { DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE } from './audit.js';
+import { authorizeCaller, parseActor, type IamCaller, type Who } from './caller.js';
 import { connectTenant, disconnectTenant, getConnection } from './connect-tenant.js';
 import type { ConnectDeps } from './deps.js';
 import { ConnectError } from './errors.js';
 import { approveImport, getImport, startImport } from './imports.js';
 import { MAX_PREVIEW, previewMapping, saveMapping } from './mapping.js';
+import { MAX_BODY_BYTES, parseBody, parseNumber, parseOptionalBody, parseQuery, parseRunId, parseTenantId, wholeNumber } from './request.js';
 import { setSchedule } from './schedule.js';
 
 export type { ConnectDeps } from './deps.js';
+export { MAX_BODY_BYTES } from './request.js';
 
 export interface ApiRequest {
   method: string;
@@ -20,15 +22,16 @@ export interface ApiRequest {
   query?: string | undefined;
   /** Raw body text (already base64-decoded), or undefined. */
   body: string | undefined;
+  /** The signer as API Gateway's IAM authorization saw it (`requestContext.authorizer.iam`); without it, 403. */
+  caller?: IamCaller | null | undefined;
+  /** The X-Dado-Actor header as sent: the admin a change is made for. */
+  actor?: string | undefined;
 }
 
 export interface ApiResponse {
   status: number;
   body: unknown;
 }
-
-/** Bodies are a few hundred bytes (a mapping a few KiB); anything larger is a mistake or an attack. */
-export const MAX_BODY_BYTES = 16 * 1024;
 
 const credential = (name: string) =>
   z
@@ -56,27 +59,32 @@ const scheduleBody = z
   })
   .strict();
 
-const noBody = z.object({}).strict();
-
-const previewQuery = z
-  .string()
-  .regex(/^\d{1,3}$/, `preview must be a whole number from 1 to ${MAX_PREVIEW}`)
-  .transform(Number)
-  .refine((n) => n >= 1 && n <= MAX_PREVIEW, `preview must be a whole number from 1 to ${MAX_PREVIEW}`);
+const previewQuery = wholeNumber('preview', MAX_PREVIEW);
+const limitQuery = wholeNumber('limit', MAX_AUDIT_PAGE);
 
 interface Params {
   tenantId: string;
   runId: string;
 }
 
-type Handler = (deps: ConnectDeps, params: Params, request: ApiRequest, query: URLSearchParams) => Promise<ApiResponse>;
+/** `who` names the actor only for a request that changes something (a read gets an empty actor). */
+type Handler = (deps: ConnectDeps, params: Params, request: ApiRequest, query: URLSearchParams, who: Who) => Promise<ApiResponse>;
+
+interface Operation {
+  /** A change must name its actor (X-Dado-Actor) and is recorded in the audit trail. */
+  changes: (query: URLSearchParams) => boolean;
+  run: Handler;
+}
 
 interface Route {
   pattern: RegExp;
   /** Query parameters the route accepts; any other is refused. */
   query?: readonly string[];
-  methods: Record<string, Handler>;
+  methods: Record<string, Operation>;
 }
+
+const read = (run: Handler): Operation => ({ changes: () => false, run });
+const change = (run: Handler): Operation => ({ changes: () => true, run });
 
 const ok = (body: unknown, status = 200): ApiResponse => ({ status, body });
 
@@ -84,94 +92,112 @@ const routes: Route[] = [
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/?$/,
     methods: {
-      PUT: async (deps, { tenantId }, request) => ok(await connectTenant(deps, tenantId, parseBody(request, connectBody))),
-      GET: async (deps, { tenantId }, request) => {
+      PUT: change(async (deps, { tenantId }, request, _query, who) => ok(await connectTenant(deps, tenantId, parseBody(request, connectBody), who))),
+      GET: read(async (deps, { tenantId }, request) => {
         parseOptionalBody(request);
         return ok(await getConnection(deps, tenantId));
-      },
-      DELETE: async (deps, { tenantId }, request) => {
+      }),
+      DELETE: change(async (deps, { tenantId }, request, _query, who) => {
         parseOptionalBody(request);
-        return ok(await disconnectTenant(deps, tenantId));
-      },
+        return ok(await disconnectTenant(deps, tenantId, who));
+      }),
     },
   },
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/attributes\/?$/,
     methods: {
-      GET: async (deps, { tenantId }, request) => {
+      GET: read(async (deps, { tenantId }, request) => {
         parseOptionalBody(request);
         return ok(await listAttributes(deps, tenantId));
-      },
+      }),
     },
   },
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/mapping\/?$/,
     query: ['preview'],
     methods: {
-      PUT: async (deps, { tenantId }, request, query) => {
-        const preview = query.get('preview');
-        const mapping = parseBody(request, mappingSchema);
-        if (preview === null) return ok(await saveMapping(deps, tenantId, mapping));
-        const limit = previewQuery.safeParse(preview);
-        if (!limit.success) throw invalid([{ field: 'preview', message: limit.error.issues[0]?.message ?? 'invalid' }]);
-        return ok(await previewMapping(deps, tenantId, mapping, limit.data));
+      // A preview changes nothing, so it needs no actor.
+      PUT: {
+        changes: (query) => !query.has('preview'),
+        run: async (deps, { tenantId }, request, query, who) => {
+          const preview = query.get('preview');
+          const mapping = parseBody(request, mappingSchema);
+          if (preview === null) return ok(await saveMapping(deps, tenantId, mapping, who));
+          return ok(await previewMapping(deps, tenantId, mapping, parseNumber(previewQuery, 'preview', preview)));
+        },
       },
     },
   },
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/schedule\/?$/,
     methods: {
-      PUT: async (deps, { tenantId }, request) => ok(await setSchedule(deps, tenantId, parseBody(request, scheduleBody))),
+      PUT: change(async (deps, { tenantId }, request, _query, who) => ok(await setSchedule(deps, tenantId, parseBody(request, scheduleBody), who))),
     },
   },
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/imports\/?$/,
     methods: {
-      POST: async (deps, { tenantId }, request) => {
+      POST: change(async (deps, { tenantId }, request, _query, who) => {
         parseOptionalBody(request);
-        return ok(await startImport(deps, tenantId), 202);
-      },
+        return ok(await startImport(deps, tenantId, who), 202);
+      }),
     },
   },
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/imports\/([^/]+)\/?$/,
     methods: {
-      GET: async (deps, { tenantId, runId }, request) => {
+      GET: read(async (deps, { tenantId, runId }, request) => {
         parseOptionalBody(request);
         return ok(await getImport(deps, tenantId, runId));
-      },
+      }),
     },
   },
   {
     pattern: /^\/tenants\/([^/]+)\/personio\/imports\/([^/]+)\/approve\/?$/,
     methods: {
-      POST: async (deps, { tenantId, runId }, request) => {
+      POST: change(async (deps, { tenantId, runId }, request, _query, who) => {
         parseOptionalBody(request);
-        return ok(await approveImport(deps, tenantId, runId));
-      },
+        return ok(await approveImport(deps, tenantId, runId, who));
+      }),
+    },
+  },
+  {
+    // No connection needed: a disconnected (or never connected) tenant's history stays readable.
+    pattern: /^\/tenants\/([^/]+)\/personio\/audit\/?$/,
+    query: ['limit', 'cursor'],
+    methods: {
+      GET: read(async (deps, { tenantId }, request, query) => {
+        parseOptionalBody(request);
+        const limit = query.has('limit') ? parseNumber(limitQuery, 'limit', query.get('limit') ?? '') : DEFAULT_AUDIT_PAGE;
+        return ok({ tenantId, ...(await deps.audit.list(tenantId, { limit, cursor: query.get('cursor') ?? undefined })) });
+      }),
     },
   },
 ];
 
 /**
- * The connect API, free of Lambda types: routes a request, validates everything (path, query, body) before
- * it reaches Personio, Secrets Manager, Scheduler, Lambda or DynamoDB, and answers every error as
- * `{error: {code, message, details?}}`.
+ * The connect API, free of Lambda types: admits only the allowed caller roles, routes a request, requires an actor
+ * for a change, validates everything (path, query, body) before it reaches Personio, Secrets Manager, Scheduler,
+ * Lambda or DynamoDB, and answers every error as `{error: {code, message, details?}}`.
  */
 export async function handleApiRequest(deps: ConnectDeps, request: ApiRequest): Promise<ApiResponse> {
   try {
-    // Checked first: an oversized body is refused whatever the route.
+    // First of all: a caller the deployment does not list learns nothing, not even which routes exist.
+    const caller = authorizeCaller(deps.allowedCallers, request.caller);
+    // Then an oversized body is refused whatever the route.
     if (Buffer.byteLength(request.body ?? '') > MAX_BODY_BYTES) throw new ConnectError('body_too_large', `The body is larger than ${MAX_BODY_BYTES} bytes.`);
     for (const route of routes) {
       const match = route.pattern.exec(request.path);
       if (!match) continue;
-      const handler = route.methods[request.method.toUpperCase()];
-      if (!handler)
+      const operation = route.methods[request.method.toUpperCase()];
+      if (!operation)
         throw new ConnectError('method_not_allowed', `${request.method} is not supported on ${request.path}; use ${Object.keys(route.methods).join(' or ')}.`);
+      // A change without an actor is refused before its input is even looked at.
+      const actor = operation.changes(new URLSearchParams(request.query ?? '')) ? parseActor(request.actor) : '';
       const tenantId = parseTenantId(match[1] ?? '');
       const runId = match[2] === undefined ? '' : parseRunId(match[2]);
       const query = parseQuery(request.query, route.query ?? []);
-      return await handler(deps, { tenantId, runId }, request, query);
+      return await operation.run(deps, { tenantId, runId }, request, query, { actor, caller });
     }
     throw new ConnectError('not_found', `No route for ${request.method} ${request.path}. The API's routes start with /tenants/{tenantId}/personio.`);
   } catch (error) {
@@ -185,73 +211,4 @@ export function errorResponse(error: ConnectError): ApiResponse {
     status: error.status,
     body: { error: { code: error.code, message: error.message, ...(error.details !== undefined ? { details: error.details } : {}) } },
   };
-}
-
-function decode(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
-
-function parseTenantId(raw: string): string {
-  const parsed = tenantIdSchema.safeParse(decode(raw));
-  if (!parsed.success)
-    throw new ConnectError('invalid_tenant_id', `tenantId: ${parsed.error.issues[0]?.message ?? 'invalid'}.`, [
-      { field: 'tenantId', message: parsed.error.issues[0]?.message ?? 'invalid' },
-    ]);
-  return parsed.data;
-}
-
-function parseRunId(raw: string): string {
-  const parsed = runIdSchema.safeParse(decode(raw));
-  if (!parsed.success) throw invalid([{ field: 'runId', message: parsed.error.issues[0]?.message ?? 'invalid' }]);
-  return parsed.data;
-}
-
-function parseQuery(raw: string | undefined, allowed: readonly string[]): URLSearchParams {
-  const query = new URLSearchParams(raw ?? '');
-  const details: { field: string; message: string }[] = [];
-  for (const name of new Set(query.keys())) {
-    if (!allowed.includes(name))
-      details.push({ field: name, message: `unknown query parameter${allowed.length > 0 ? ` (this route takes ${allowed.join(', ')})` : ''}` });
-    else if (query.getAll(name).length > 1) details.push({ field: name, message: 'given more than once' });
-  }
-  if (details.length > 0) throw invalid(details);
-  return query;
-}
-
-function invalid(details: { field: string; message: string }[]): ConnectError {
-  return new ConnectError('invalid_request', details.map((d) => `${d.field}: ${d.message}`).join('; '), details);
-}
-
-/** Routes that take no body accept none, an empty one, or `{}`. */
-function parseOptionalBody(request: ApiRequest): void {
-  if ((request.body ?? '').trim() === '') return;
-  parseBody(request, noBody);
-}
-
-function parseBody<S extends z.ZodType>(request: ApiRequest, schema: S): z.output<S> {
-  const text = request.body ?? '';
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new ConnectError('body_too_large', `The body is larger than ${MAX_BODY_BYTES} bytes.`);
-  if (text.trim() === '') throw invalid([{ field: '(body)', message: 'a JSON body is required' }]);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // The parser's own message quotes the input, which may hold a secret.
-    throw new ConnectError('invalid_json', 'The body is not valid JSON.');
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    // Issues name the field and the rule, never the value (it may be a secret).
-    throw invalid(
-      parsed.error.issues.map((i) => ({
-        field: i.path.join('.') || '(body)',
-        message: i.code === 'unrecognized_keys' ? `unknown field(s): ${(i as { keys: string[] }).keys.join(', ')}` : i.message,
-      })),
-    );
-  }
-  return parsed.data;
 }

@@ -2,6 +2,8 @@ import { BIRTHDAY_UNIVERSAL_ID, defaultMapping, userFieldNames, type Mapping } f
 import { toReport, type RunReport } from '../runs/run.js';
 import { ScheduleError } from '../schedules/schedules.js';
 import { maskClientId, type ConnectionStatus } from '../tenants/connections.js';
+import { pausedMessage, pauseView, type PauseView } from '../tenants/pause.js';
+import type { Who } from './caller.js';
 import { RECOVERY_WINDOW_DAYS } from './credentials.js';
 import type { ConnectDeps } from './deps.js';
 import { requireConnection } from './connection.js';
@@ -33,6 +35,8 @@ export interface ConnectionView {
   status: ConnectionStatus;
   /** What the status means and what to do about it. */
   message: string;
+  /** Set while scheduled imports are paused because Personio kept refusing the stored credentials. */
+  paused: PauseView | null;
   clientId: string;
   appId: string | null;
   mapping: Mapping;
@@ -58,7 +62,7 @@ const RECENT_RUNS = 5;
  * schedule, and saves the connection with the mapping restricted to what the credential can read: the
  * default mapping on the first connect, the tenant's own mapping on a reconnect.
  */
-export async function connectTenant(deps: ConnectDeps, tenantId: string, input: ConnectInput): Promise<ConnectResult> {
+export async function connectTenant(deps: ConnectDeps, tenantId: string, input: ConnectInput, who: Who): Promise<ConnectResult> {
   let attributes: Awaited<ReturnType<typeof readableAttributes>>;
   try {
     attributes = await readableAttributes(personioClient(deps, input));
@@ -119,6 +123,13 @@ export async function connectTenant(deps: ConnectDeps, tenantId: string, input: 
     updatedAt: now,
   });
   await deps.settings.connected(tenantId, { schedule, appId });
+  const live = existing !== undefined && existing.status !== 'disconnected';
+  await deps.audit.record(
+    tenantId,
+    who,
+    { action: live ? 'reconnected' : 'connected', details: { clientId: clientIdMasked, previousClientId: existing?.clientIdMasked ?? null, appId } },
+    deps.now(),
+  );
 
   return { tenantId, status: 'connected', clientId: clientIdMasked, appId, readableAttributes: attributes.map(toAttributeView), mapping, schedule, warnings };
 }
@@ -158,10 +169,12 @@ const statusMessages: Record<ConnectionStatus, (tenantId: string) => string> = {
 export async function getConnection(deps: Pick<ConnectDeps, 'connections' | 'runs' | 'now'>, tenantId: string): Promise<ConnectionView> {
   const connection = await requireConnection(deps, tenantId, { allowDisconnected: true });
   const runs = await deps.runs.list(tenantId, RECENT_RUNS);
+  const paused = pauseView(connection);
   return {
     tenantId,
     status: connection.status,
-    message: statusMessages[connection.status](tenantId),
+    message: paused ? pausedMessage(tenantId, paused) : statusMessages[connection.status](tenantId),
+    paused,
     clientId: connection.clientIdMasked,
     appId: connection.appId ?? null,
     mapping: connection.mapping,
@@ -177,8 +190,8 @@ export async function getConnection(deps: Pick<ConnectDeps, 'connections' | 'run
  * Deletes the tenant's schedule and secret (recoverable for 7 days) and marks the connection disconnected.
  * Imported users, the mapping and the runs stay. Repeating it is harmless.
  */
-export async function disconnectTenant(deps: ConnectDeps, tenantId: string): Promise<DisconnectResult> {
-  await requireConnection(deps, tenantId, { allowDisconnected: true });
+export async function disconnectTenant(deps: ConnectDeps, tenantId: string, who: Who): Promise<DisconnectResult> {
+  const connection = await requireConnection(deps, tenantId, { allowDisconnected: true });
   try {
     await deps.schedules.delete(tenantId);
   } catch (error) {
@@ -201,6 +214,12 @@ export async function disconnectTenant(deps: ConnectDeps, tenantId: string): Pro
     );
   }
   await deps.settings.disconnected(tenantId, deps.now());
+  await deps.audit.record(
+    tenantId,
+    who,
+    { action: 'disconnected', details: { clientId: connection.clientIdMasked, previousStatus: connection.status } },
+    deps.now(),
+  );
   return {
     tenantId,
     status: 'disconnected',

@@ -4,6 +4,7 @@ import type { RunStore } from '../runs/store.js';
 import type { ScheduleService } from '../schedules/schedules.js';
 import type { ConnectionStore } from '../tenants/connections.js';
 import type { UserStore } from '../users/store.js';
+import type { AuditTrail } from './audit.js';
 import type { CredentialsVault } from './credentials.js';
 import type { ConnectSettingsStore } from './settings.js';
 
@@ -16,6 +17,10 @@ export interface ConnectDeps {
   users: UserStore;
   schedules: ScheduleService;
   imports: FetchInvoker;
+  /** Who changed what: every change the API makes is recorded here once it succeeded. */
+  audit: AuditTrail;
+  /** IAM role ARNs that may call the API (ALLOWED_CALLER_ARNS); empty lets nobody in. */
+  allowedCallers: readonly string[];
   /** The deployment's Personio: a tenant can never choose the base URL. */
   personio: Pick<PersonioClientOptions, 'baseUrl' | 'appId'> & Partial<Pick<PersonioClientOptions, 'fetch' | 'timeoutMs'>>;
   /** The schedule of a newly connected tenant (SCHEDULE_EXPRESSION) and the flexible window of every schedule. */

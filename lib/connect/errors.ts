@@ -1,6 +1,9 @@
 export type ConnectErrorCode =
   | 'invalid_request'
   | 'invalid_json'
+  | 'forbidden'
+  | 'actor_required'
+  | 'invalid_actor'
   | 'body_too_large'
   | 'invalid_tenant_id'
   | 'invalid_mapping'
@@ -21,12 +24,16 @@ export type ConnectErrorCode =
   | 'secrets_unavailable'
   | 'schedule_unavailable'
   | 'import_unavailable'
+  | 'imports_paused'
   | 'internal_error';
 
 /** Every code with its HTTP status: the API's contract (docs/openapi.yaml lists the same). */
 export const statusByCode: Record<ConnectErrorCode, number> = {
   invalid_request: 400,
   invalid_json: 400,
+  forbidden: 403,
+  actor_required: 400,
+  invalid_actor: 400,
   body_too_large: 413,
   invalid_tenant_id: 400,
   invalid_mapping: 400,
@@ -47,6 +54,7 @@ export const statusByCode: Record<ConnectErrorCode, number> = {
   secrets_unavailable: 503,
   schedule_unavailable: 503,
   import_unavailable: 503,
+  imports_paused: 503,
   internal_error: 500,
 };
 

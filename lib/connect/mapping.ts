@@ -4,6 +4,8 @@ import { personioUserId } from '../users/store.js';
 import { projection, userFieldNames, type Mapping } from '../mapping/mapping.js';
 import { compactEmployee } from '../personio/employee.js';
 import { mergeContent, pickContent, type UserRecord } from '../users/user.js';
+import type { AuditChange } from './audit.js';
+import type { Who } from './caller.js';
 import { requireConnection, updateConnection } from './connection.js';
 import type { ConnectDeps } from './deps.js';
 import { ConnectError } from './errors.js';
@@ -77,11 +79,26 @@ function checkMapping(tenantId: string, mapping: Mapping, readable: readonly str
 }
 
 /** Saves the tenant's mapping: the next import reads and writes only what it maps. */
-export async function saveMapping(deps: ConnectDeps, tenantId: string, mapping: Mapping): Promise<MappingResult> {
+export async function saveMapping(deps: ConnectDeps, tenantId: string, mapping: Mapping, who: Who): Promise<MappingResult> {
   const connection = await requireConnection(deps, tenantId);
   checkMapping(tenantId, mapping, connection.readableAttributes);
   await updateConnection(deps, connection, { mapping });
+  await deps.audit.record(tenantId, who, { action: 'mapping_saved', details: { changes: mappingChanges(connection.mapping, mapping) } }, deps.now());
   return { tenantId, saved: true, mapping };
+}
+
+/** Which fields now read another attribute (or none): names and attribute keys, never an employee's value. */
+function mappingChanges(before: Mapping, after: Mapping): Extract<AuditChange, { action: 'mapping_saved' }>['details']['changes'] {
+  const changes = userFieldNames
+    .filter((field) => (before.fields[field] ?? null) !== (after.fields[field] ?? null))
+    .map((field) => ({ field: `fields.${field}`, from: before.fields[field] ?? null, to: after.fields[field] ?? null }));
+  const names = [...new Set([...Object.keys(before.customFields), ...Object.keys(after.customFields)])].sort();
+  for (const name of names) {
+    const from = before.customFields[name] ?? null;
+    const to = after.customFields[name] ?? null;
+    if (from !== to) changes.push({ field: `customFields.${name}`, from, to });
+  }
+  return changes;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { intervalOf, ScheduleError, scheduleIntervals, type ScheduleInterval } from '../schedules/schedules.js';
+import type { Who } from './caller.js';
 import { requireConnection } from './connection.js';
 import type { ConnectDeps } from './deps.js';
 import { ConnectError } from './errors.js';
@@ -16,11 +17,13 @@ export interface ScheduleResult {
 }
 
 /** Turns the tenant's scheduled imports on or off and sets how often they run. */
-export async function setSchedule(deps: ConnectDeps, tenantId: string, input: ScheduleInput): Promise<ScheduleResult> {
+export async function setSchedule(deps: ConnectDeps, tenantId: string, input: ScheduleInput, who: Who): Promise<ScheduleResult> {
   const connection = await requireConnection(deps, tenantId);
   const expression = input.every ? scheduleIntervals[input.every] : (connection.schedule?.expression ?? deps.scheduleDefaults.expression);
   const schedule = await putSchedule(deps, tenantId, { enabled: input.enabled, expression }, 'Nothing was changed:');
   await deps.settings.saveSchedule(tenantId, schedule);
+  const previous = connection.schedule ? { enabled: connection.schedule.enabled, every: connection.schedule.every } : null;
+  await deps.audit.record(tenantId, who, { action: 'schedule_changed', details: { enabled: schedule.enabled, every: schedule.every, previous } }, deps.now());
   return { tenantId, schedule };
 }
 

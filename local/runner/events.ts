@@ -1,25 +1,59 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord, ScheduledEvent } from 'aws-lambda';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../aws/identity.js';
+import type { APIGatewayEventRequestContextIAMAuthorizer, APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord, ScheduledEvent } from 'aws-lambda';
+import { LOCAL_ACCOUNT_ID, LOCAL_CALLER_ROLE_ARN, LOCAL_REGION } from '../aws/identity.js';
 
 /** Typed Lambda events, shaped as AWS delivers them, for the local runner and the tests. */
 
-/** An HTTP API request; `query` is the raw query string, `headers` are added to the JSON content type. */
+/** The admin local changes are made for (X-Dado-Actor), unless a request names another. */
+export const LOCAL_ACTOR = 'local-admin';
+
+/** The role session a role's signer is, as API Gateway's IAM authorization reports it: `assumed-role/<role name>/<session>`. */
+export function iamCaller(roleArn = LOCAL_CALLER_ROLE_ARN, session = 'local'): APIGatewayEventRequestContextIAMAuthorizer['iam'] {
+  const [, partition = 'aws', , , account = '', resource = ''] = roleArn.split(':');
+  const roleName = resource.split('/').pop() ?? '';
+  return {
+    accessKey: 'ASIALOCALCALLER',
+    accountId: account,
+    callerId: `AROALOCALCALLER:${session}`,
+    cognitoIdentity: null,
+    principalOrgId: 'o-local',
+    userArn: `arn:${partition}:sts::${account}:assumed-role/${roleName}/${session}`,
+    userId: `AROALOCALCALLER:${session}`,
+  };
+}
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * An HTTP API request, signed (IAM authorization) as the local caller role unless `caller` says otherwise (`null`:
+ * no IAM context, as on a route without authorization); `query` is the raw query string; `headers` are added to the
+ * JSON content type and, on a request that is not a read, an X-Dado-Actor of LOCAL_ACTOR (`actor: null` leaves it out).
+ * Header names are lower-cased, as API Gateway does.
+ */
 export function httpEvent(
   method: string,
   path: string,
   body?: unknown,
-  options: { query?: string; headers?: Record<string, string> } = {},
+  options: {
+    query?: string;
+    headers?: Record<string, string>;
+    caller?: APIGatewayEventRequestContextIAMAuthorizer['iam'] | null;
+    actor?: string | null;
+  } = {},
 ): APIGatewayProxyEventV2 {
   const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const now = new Date();
-  return {
+  const actor = options.actor === undefined ? (READS.has(method.toUpperCase()) ? null : LOCAL_ACTOR) : options.actor;
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(actor === null ? {} : { 'x-dado-actor': actor }) };
+  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  const caller = options.caller === undefined ? iamCaller() : options.caller;
+  const event: APIGatewayProxyEventV2 = {
     version: '2.0',
     routeKey: '$default',
     rawPath: path,
     rawQueryString: options.query ?? '',
-    headers: { 'content-type': 'application/json', ...options.headers },
+    headers,
     requestContext: {
       accountId: LOCAL_ACCOUNT_ID,
       apiId: 'local',
@@ -35,6 +69,9 @@ export function httpEvent(
     ...(text === undefined ? {} : { body: text }),
     isBase64Encoded: false,
   };
+  // The IAM variant of the event is the plain one plus `authorizer`.
+  if (caller !== null) Object.assign(event.requestContext, { authorizer: { iam: caller } });
+  return event;
 }
 
 export function scheduledEvent(tenantId: string): ScheduledEvent<{ tenantId: string }> {

@@ -1,23 +1,25 @@
 /**
  * Bad input against every route of the connect API, through the real connect Lambda handler (API Gateway v2
  * events) on the local stack: generated bodies (any JSON, not JSON, near-valid ones with one field broken, huge,
- * unicode, base64-encoded bytes), weird path parameters, methods and query strings. Every answer must be a 2xx
+ * unicode, base64-encoded bytes), weird path parameters, methods, query strings, callers and actors. Every answer must be a 2xx
  * exactly for a valid request (one the test's own model says the API must serve: well-formed, on a connected
  * tenant, for a run that exists), otherwise a 4xx (never a 5xx) with a stable `{error: {code, message}}` that
  * docs/openapi.yaml lists, and a rejected request must store nothing: no secret written, no schedule written, no
  * fetch invoked, no connection, run or user row changed.
  */
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { APIGatewayEventRequestContextIAMAuthorizer, APIGatewayProxyEventV2 } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusByCode, type ConnectErrorCode } from '../../lib/connect/errors.js';
 import { MAX_PREVIEW } from '../../lib/connect/mapping.js';
 import { userFieldNames } from '../../lib/mapping/mapping.js';
 import { scheduleIntervalNames } from '../../lib/schedules/schedules.js';
+import { LOCAL_ACCOUNT_ID } from '../../local/aws/identity.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { runImport } from '../../local/runner/import-run.js';
 import { openapi, specViolations } from '../helpers/connect-support.js';
 import { httpEvent } from '../helpers/events.js';
+import { iamCaller } from '../../local/runner/events.js';
 import { anyBodyText, anyJsonValue, hugeString, isPlainObject, nonString, storedState, tryParse, weirdString } from './support.js';
 
 const TENANT = 'fuzz-co';
@@ -39,7 +41,7 @@ interface RouteCase {
   body: BodyKind;
   /** Whether a valid request changes what is stored (such routes only get invalid bodies here). */
   mutates: boolean;
-  query?: 'preview';
+  query?: 'preview' | 'audit';
 }
 
 const ROUTES: RouteCase[] = [
@@ -52,7 +54,12 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', template: '/tenants/{tenantId}/personio/imports', body: 'none', mutates: true },
   { method: 'GET', template: '/tenants/{tenantId}/personio/imports/{runId}', body: 'none', mutates: false },
   { method: 'POST', template: '/tenants/{tenantId}/personio/imports/{runId}/approve', body: 'none', mutates: true },
+  { method: 'GET', template: '/tenants/{tenantId}/personio/audit', body: 'none', mutates: false, query: 'audit' },
 ];
+
+/** The local stage's allowed caller role's name (LOCAL_CALLER_ROLE_ARN), and what an actor may look like. */
+const ALLOWED_ROLE = 'dado-backend-local';
+const ACTOR = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 const TENANT_ID = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 const RUN_ID_SHAPE = /^\d{8}T\d{6}(?:\.\d{3})?Z-[0-9a-f]{8}$/;
@@ -102,6 +109,12 @@ function bodyIsValid(kind: BodyKind, text: string | undefined): boolean {
 function queryIsValid(route: RouteCase, query: string): boolean {
   const params = new URLSearchParams(query);
   const names = [...params.keys()];
+  if (route.query === 'audit') {
+    // No generated cursor is one the API gave.
+    if (names.some((n) => n !== 'limit') || names.length > 1) return false;
+    const limit = params.get('limit');
+    return limit === null || (/^\d{1,3}$/.test(limit) && Number(limit) >= 1 && Number(limit) <= 100);
+  }
   if (names.some((n) => n !== route.query)) return false;
   if (names.length === 0) return true;
   if (names.length > 1) return false;
@@ -121,6 +134,8 @@ function servable(
   state: { connected: ReadonlySet<string>; readable: ReadonlySet<string> },
 ): boolean {
   if (route.body === 'connect') return true;
+  // Any tenant has an audit trail (empty when it never connected).
+  if (route.query === 'audit') return true;
   if (!state.connected.has(decodeSegment(tenant))) return false;
   if (route.template.endsWith('/approve')) return false;
   if (route.body !== 'mapping') return true;
@@ -266,24 +281,43 @@ function bodies(kind: BodyKind, mapping: Record<string, unknown>): fc.Arbitrary<
 }
 
 const queries = (route: RouteCase): fc.Arbitrary<string> =>
-  route.query
+  route.query === 'audit'
     ? fc.oneof(
         { weight: 3, arbitrary: fc.constant('') },
         fc.constantFrom(
-          'preview=5',
-          `preview=${MAX_PREVIEW}`,
-          'preview=0',
-          'preview=51',
-          'preview=abc',
-          'preview=',
-          'preview=1&preview=2',
-          'preview=1e1',
-          'preview=%31',
           'limit=5',
+          'limit=100',
+          'limit=0',
+          'limit=101',
+          'limit=abc',
+          'limit=',
+          'limit=1&limit=2',
+          'limit=%35',
+          'cursor=',
+          'cursor=abc',
+          'preview=5',
         ),
-        weirdString(20).map((v) => `preview=${encodeSegment(v)}`),
+        weirdString(20).map((v) => `cursor=${encodeSegment(v)}`),
+        weirdString(20).map((v) => `limit=${encodeSegment(v)}`),
       )
-    : fc.oneof({ weight: 4, arbitrary: fc.constant('') }, fc.constantFrom('preview=5', 'x=1', '=', '&&', 'a&a'), weirdString(20));
+    : route.query
+      ? fc.oneof(
+          { weight: 3, arbitrary: fc.constant('') },
+          fc.constantFrom(
+            'preview=5',
+            `preview=${MAX_PREVIEW}`,
+            'preview=0',
+            'preview=51',
+            'preview=abc',
+            'preview=',
+            'preview=1&preview=2',
+            'preview=1e1',
+            'preview=%31',
+            'limit=5',
+          ),
+          weirdString(20).map((v) => `preview=${encodeSegment(v)}`),
+        )
+      : fc.oneof({ weight: 4, arbitrary: fc.constant('') }, fc.constantFrom('preview=5', 'x=1', '=', '&&', 'a&a'), weirdString(20));
 
 // ---- calling the handler ---------------------------------------------------------------------------------
 
@@ -292,6 +326,9 @@ interface Call {
   path: string;
   query: string;
   body: WireBody;
+  /** Default: the local caller role, and LOCAL_ACTOR on a change (httpEvent's defaults). */
+  caller?: APIGatewayEventRequestContextIAMAuthorizer['iam'] | null;
+  actor?: string | null;
 }
 
 interface Outcome {
@@ -359,9 +396,9 @@ describe('the connect API under bad input', () => {
   });
 
   /** Calls the real handler; whatever it answers must be a well-formed answer of the API (never a throw). */
-  async function call({ method, path, query, body }: Call): Promise<Outcome> {
+  async function call({ method, path, query, body, caller, actor }: Call): Promise<Outcome> {
     const event: APIGatewayProxyEventV2 = {
-      ...httpEvent(method, path, body.raw, { query }),
+      ...httpEvent(method, path, body.raw, { query, ...(caller !== undefined ? { caller } : {}), ...(actor !== undefined ? { actor } : {}) }),
       isBase64Encoded: body.isBase64Encoded,
     };
     const response = await env.handlers.connect(event);
@@ -415,7 +452,7 @@ describe('the connect API under bad input', () => {
         : [false, true].map((slash): [string, WireBody, string, boolean] => [
             TENANT,
             { raw: validText[route.body], isBase64Encoded: false },
-            route.query ? `${route.query}=5` : '',
+            route.query === 'preview' ? 'preview=5' : route.query === 'audit' ? 'limit=5' : '',
             slash,
           ]);
       let validSeen = 0;
@@ -496,6 +533,60 @@ describe('the connect API under bad input', () => {
         // Every path here names an unconnected tenant (or none), so no request can be valid.
         const outcome = await expectRejectedOrValid({ method: m, path: p, query, body }, false);
         expect(outcome.status).toBeGreaterThanOrEqual(400);
+      }),
+      { numRuns: NUM_RUNS * 2 },
+    );
+  });
+
+  it('answers any caller but the allowed role 403 on every route, whatever the request, and stores nothing', async () => {
+    const account = fc.oneof(fc.constant(LOCAL_ACCOUNT_ID), fc.stringMatching(/^\d{12}$/), weirdString(14));
+    const roleName = fc.oneof(
+      fc.stringMatching(/^[\w+=,.@-]{1,64}$/).filter((n) => n.toLowerCase() !== ALLOWED_ROLE),
+      fc.constantFrom(`${ALLOWED_ROLE}-x`, `x${ALLOWED_ROLE}`, `${ALLOWED_ROLE}/x`, ''),
+    );
+    const foreignRole = fc.tuple(account, roleName).map(([a, name]) => iamCaller(`arn:aws:iam::${a}:role/${name}`));
+    // The allowed role's name, but signed elsewhere, or not as a role session at all.
+    const lookalike = fc.oneof(
+      fc
+        .stringMatching(/^\d{12}$/)
+        .filter((a) => a !== LOCAL_ACCOUNT_ID)
+        .map((a) => iamCaller(`arn:aws:iam::${a}:role/${ALLOWED_ROLE}`)),
+      fc.constantFrom(
+        { ...iamCaller(), userArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/${ALLOWED_ROLE}` },
+        { ...iamCaller(), userArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${ALLOWED_ROLE}` },
+        { ...iamCaller(), userArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:root` },
+        { ...iamCaller(), accountId: '111111111111' },
+        { ...iamCaller(), userArn: `${iamCaller().userArn} ` },
+      ),
+      weirdString(120).map((userArn) => ({ ...iamCaller(), userArn })),
+    );
+    const caller = fc.oneof(fc.constant(null), foreignRole, lookalike);
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...ROUTES), caller, fc.boolean(), async (route, who, connected) => {
+        // Even a request that would be served for the allowed role.
+        const path = fillPath(route.template, connected ? TENANT : UNCONNECTED, runId);
+        const raw = route.body === 'mapping' ? JSON.stringify(mapping) : route.body === 'connect' ? JSON.stringify(CREDENTIALS) : undefined;
+        const outcome = await expectRejectedOrValid({ method: route.method, path, query: '', body: { raw, isBase64Encoded: false }, caller: who }, false);
+        expect([outcome.status, errorOf(outcome.json)?.code]).toEqual([403, 'forbidden']);
+      }),
+      { numRuns: NUM_RUNS * 2 },
+    );
+  });
+
+  it('refuses a change without a well-formed X-Dado-Actor with 400 before anything else, and stores nothing', async () => {
+    const changing = ROUTES.filter((r) => r.mutates);
+    const actor = fc.oneof(
+      fc.constant(null),
+      weirdString(140).filter((a) => !ACTOR.test(a)),
+      fc.constantFrom('', ' admin', 'admin 1', 'a'.repeat(129), 'admin,admin', 'admin\n', 'ädmin', '<script>'),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...changing), actor, fc.constantFrom(TENANT, UNCONNECTED, 'NOT_VALID'), async (route, who, tenant) => {
+        // A request that would be served for an admin, or one that is wrong in other ways too: the actor comes first.
+        const path = fillPath(route.template, tenant, runId);
+        const raw = route.body === 'mapping' ? JSON.stringify(mapping) : route.body === 'connect' ? JSON.stringify(CREDENTIALS) : '{"x": 1}';
+        const outcome = await expectRejectedOrValid({ method: route.method, path, query: '', body: { raw, isBase64Encoded: false }, actor: who }, false);
+        expect([outcome.status, errorOf(outcome.json)?.code]).toEqual([400, who === null ? 'actor_required' : 'invalid_actor']);
       }),
       { numRuns: NUM_RUNS * 2 },
     );

@@ -46,6 +46,8 @@ export interface StoredState {
   connections: string[];
   runs: string[];
   users: string[];
+  /** Audit entries: a rejected request records no change. */
+  audit: string[];
   /** Write calls the Secrets Manager stand-in received (CreateSecret, PutSecretValue, DeleteSecret, ...). */
   secretWrites: Record<string, number>;
   schedules: string;
@@ -56,15 +58,17 @@ export interface StoredState {
 }
 
 export async function storedState(env: LocalEnvironment): Promise<StoredState> {
-  const [connections, runs, users] = await Promise.all([
+  const [connections, runs, users, audit] = await Promise.all([
     scanTable(localNames.connectionsTable),
     scanTable(localNames.runsTable),
     scanTable(localNames.usersTable),
+    scanTable(localNames.auditTable),
   ]);
   return {
     connections,
     runs,
     users,
+    audit,
     secretWrites: writes(env.stack.secretsManager.calls()),
     schedules: JSON.stringify(env.stack.scheduler.schedules()),
     scheduleWrites: writes(env.stack.scheduler.calls()),

@@ -108,7 +108,9 @@ describe('the connect API', () => {
     const deps = connectDeps({ personio: { baseUrl: 'http://127.0.0.1:9', appId: 'DADO' } });
 
     // Act
-    const error = await connectTenant(deps, 't-down', { clientId: 'x-client', clientSecret: 'x-secret' }).catch((e: unknown) => e);
+    const error = await connectTenant(deps, 't-down', { clientId: 'x-client', clientSecret: 'x-secret' }, { actor: 'admin-1', caller: 'tester' }).catch(
+      (e: unknown) => e,
+    );
 
     // Assess
     expect(error).toBeInstanceOf(ConnectError);

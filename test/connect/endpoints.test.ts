@@ -5,7 +5,7 @@ import { LambdaFetchInvoker } from '../../lib/imports/invoker.js';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { RunReport } from '../../lib/runs/run.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
-import { apiCaller, connectDeps, countingDb, importThroughApi, specViolations } from '../helpers/connect-support.js';
+import { apiCaller, asLocalAdmin, connectDeps, countingDb, importThroughApi, specViolations } from '../helpers/connect-support.js';
 import { userFieldNames } from '../../lib/mapping/mapping.js';
 
 const CREDENTIALS = { clientId: 'sim-client-id', clientSecret: 'sim-client-secret' };
@@ -341,7 +341,7 @@ describe('the connect API endpoints', () => {
       const deps = connectDeps({ imports: new LambdaFetchInvoker(new LambdaClient({}), 'no-such-function') });
 
       // Act
-      const response = await handleApiRequest(deps, { method: 'POST', path: '/tenants/no-lambda/personio/imports', body: undefined });
+      const response = await handleApiRequest(deps, { method: 'POST', path: '/tenants/no-lambda/personio/imports', body: undefined, ...asLocalAdmin });
 
       // Assess
       expect(response.status).toBe(503);
@@ -544,6 +544,7 @@ describe('the connect API endpoints', () => {
 
       // Act
       const response = await handleApiRequest(deps, {
+        ...asLocalAdmin,
         method,
         path,
         query,

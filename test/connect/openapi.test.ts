@@ -2,16 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { handleApiRequest } from '../../lib/connect/api.js';
 import type { ConnectDeps } from '../../lib/connect/deps.js';
 import { statusByCode } from '../../lib/connect/errors.js';
-import { openapi, specViolations } from '../helpers/connect-support.js';
+import { LOCAL_CALLER_ROLE_ARN } from '../../local/aws/identity.js';
+import { asLocalAdmin, openapi, specViolations } from '../helpers/connect-support.js';
 
 // docs/openapi.yaml and the handler agree: the same routes and methods, the same error codes and statuses.
 // (Each connect test also checks every answer it gets against the file: see apiCaller in connect-support.ts.)
 
-// Never reached: every request below is refused before the router calls anything.
+// Never reached: every request below is refused before the router calls anything (the allow-list is configuration).
 const unreachable = new Proxy(
   {},
   {
-    get: () => {
+    get: (_target, key) => {
+      if (key === 'allowedCallers') return [LOCAL_CALLER_ROLE_ARN];
       throw new Error('a dependency was reached');
     },
   },
@@ -31,7 +33,7 @@ describe('docs/openapi.yaml', () => {
 
     it.each(METHODS)('%s is routed exactly when the file documents it', async (method) => {
       // Act: an invalid tenant id is refused only once the route and the method have matched
-      const response = await handleApiRequest(unreachable, { method, path: concrete('NOT_VALID'), body: undefined });
+      const response = await handleApiRequest(unreachable, { method, path: concrete('NOT_VALID'), body: undefined, ...asLocalAdmin });
 
       // Assess
       const code = (response.body as { error: { code: string } }).error.code;
@@ -39,11 +41,41 @@ describe('docs/openapi.yaml', () => {
       expect(specViolations(method, concrete('NOT_VALID'), response.status, response.body)).toEqual([]);
     });
 
-    it('lists the statuses every operation can answer (400, 405, 413, 500)', () => {
+    it('lists the statuses every operation can answer (400, 403, 405, 413, 500)', () => {
       for (const method of documented) {
         const statuses = Object.keys((operations as Record<string, { responses: object }>)[method.toLowerCase()]!.responses);
-        expect(statuses).toEqual(expect.arrayContaining(['400', '405', '413', '500']));
+        expect(statuses).toEqual(expect.arrayContaining(['400', '403', '405', '413', '500']));
       }
+    });
+
+    it('documents X-Dado-Actor on exactly the operations that refuse a request without it', async () => {
+      for (const method of documented) {
+        // Prepare
+        const parameters = (operations as Record<string, { parameters?: { $ref?: string }[] }>)[method.toLowerCase()]!.parameters ?? [];
+        const documentsActor = parameters.some((p) => p.$ref === '#/components/parameters/actor' || p.$ref === '#/components/parameters/actorUnlessPreview');
+
+        // Act: no actor, and a tenant id that is refused right after it
+        const response = await handleApiRequest(unreachable, { method, path: concrete('NOT_VALID'), body: undefined, caller: asLocalAdmin.caller });
+
+        // Assess
+        const code = (response.body as { error: { code: string } }).error.code;
+        expect([method, code]).toEqual([method, documentsActor ? 'actor_required' : 'invalid_tenant_id']);
+      }
+    });
+
+    it.each(METHODS)('%s answers a caller outside the allow-list 403, as the file documents, before routing', async (method) => {
+      // Act: signed by a role the deployment does not list
+      const response = await handleApiRequest(unreachable, {
+        method,
+        path: concrete('NOT_VALID'),
+        body: undefined,
+        ...asLocalAdmin,
+        caller: { accountId: '000000000000', userArn: 'arn:aws:sts::000000000000:assumed-role/someone-else/s' },
+      });
+
+      // Assess
+      expect([response.status, (response.body as { error: { code: string } }).error.code]).toEqual([403, 'forbidden']);
+      if (documented.includes(method)) expect(specViolations(method, concrete('NOT_VALID'), response.status, response.body)).toEqual([]);
     });
   });
 

@@ -43,6 +43,9 @@ async function ready(served: Served, line: string, timeoutMs = 45_000): Promise<
 
 const json = async (response: Response) => ({ status: response.status, body: (await response.json()) as JsonObject });
 
+/** Dado's backend names the admin behind every change, as it must against the deployed API. */
+const ADMIN = { 'X-Dado-Actor': 'admin-7' };
+
 /** Polls the run's report until it is final (30 s at most), as the settings page does. */
 async function finalReport(api: string, runId: unknown): Promise<{ status: number; body: JsonObject } | undefined> {
   let report: { status: number; body: JsonObject } | undefined;
@@ -68,18 +71,27 @@ describe('npm run serve', () => {
     const api = `http://127.0.0.1:${port}`;
 
     // Act
-    const connected = await json(
+    const anonymous = await json(
       await fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify({ clientId: 'sim-client-id', clientSecret: 'sim-client-secret' }) }),
     );
+    const connected = await json(
+      await fetch(`${api}/tenants/acme/personio`, {
+        method: 'PUT',
+        headers: ADMIN,
+        body: JSON.stringify({ clientId: 'sim-client-id', clientSecret: 'sim-client-secret' }),
+      }),
+    );
     const status = await json(await fetch(`${api}/tenants/acme/personio`));
-    const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST' }));
+    const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST', headers: ADMIN }));
     const report = await finalReport(api, accepted.body['runId']);
     const preview = await json(
       await fetch(`${api}/tenants/acme/personio/mapping?preview=2`, { method: 'PUT', body: JSON.stringify(connected.body['mapping']) }),
     );
     const refused = await json(await fetch(`${api}/tenants/a%2Fb/personio`));
+    const audit = await json(await fetch(`${api}/tenants/acme/personio/audit`));
 
     // Assess
+    expect([anonymous.status, (anonymous.body['error'] as JsonObject)['code']]).toEqual([400, 'actor_required']);
     expect([connected.status, connected.body['status']]).toEqual([200, 'connected']);
     expect(connected.body['clientId']).toBe('sim-*****t-id');
     expect(JSON.stringify(connected.body)).not.toContain('sim-client-secret');
@@ -88,6 +100,10 @@ describe('npm run serve', () => {
     expect(report?.body).toMatchObject({ status: 'completed', employeesFetched: 15, created: 15 });
     expect(preview.body).toMatchObject({ saved: false, counts: { unchanged: 2 } });
     expect([refused.status, (refused.body['error'] as JsonObject)['code']]).toEqual([400, 'invalid_tenant_id']);
+    expect((audit.body['entries'] as JsonObject[]).map((e) => [e['action'], e['actor']])).toEqual([
+      ['import_started', 'admin-7'],
+      ['connected', 'admin-7'],
+    ]);
 
     // Act: stop
     served.child.kill('SIGTERM');
@@ -126,10 +142,14 @@ describe('npm run serve', () => {
 
       // Act
       const wrong = await json(
-        await fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify({ clientId: 'sandbox-client', clientSecret: 'nope' }) }),
+        await fetch(`${api}/tenants/acme/personio`, {
+          method: 'PUT',
+          headers: ADMIN,
+          body: JSON.stringify({ clientId: 'sandbox-client', clientSecret: 'nope' }),
+        }),
       );
-      const connected = await json(await fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify(sandbox) }));
-      const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST' }));
+      const connected = await json(await fetch(`${api}/tenants/acme/personio`, { method: 'PUT', headers: ADMIN, body: JSON.stringify(sandbox) }));
+      const accepted = await json(await fetch(`${api}/tenants/acme/personio/imports`, { method: 'POST', headers: ADMIN }));
       const report = await finalReport(api, accepted.body['runId']);
       served.child.kill('SIGTERM');
       const code = await served.exited;
@@ -158,7 +178,7 @@ describe('npm run serve', () => {
 
     // Act
     const connect = (clientId: string, clientSecret: string) =>
-      fetch(`${api}/tenants/acme/personio`, { method: 'PUT', body: JSON.stringify({ clientId, clientSecret }) }).then((r) => r.status);
+      fetch(`${api}/tenants/acme/personio`, { method: 'PUT', headers: ADMIN, body: JSON.stringify({ clientId, clientSecret }) }).then((r) => r.status);
     const withDefault = await connect('sim-client-id', 'sim-client-secret');
     const withChosen = await connect(credential.PERSONIO_CLIENT_ID, credential.PERSONIO_CLIENT_SECRET);
     served.child.kill('SIGTERM');

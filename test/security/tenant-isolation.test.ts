@@ -12,7 +12,8 @@ import { tenantIdSchema } from '../../lib/tenants/tenant-id.js';
 import { startPersonioSim, type PersonioSim } from '../../local/personio-sim/index.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { runImport } from '../../local/runner/import-run.js';
-import { eventually } from '../helpers/connect-support.js';
+import { LOCAL_CALLER_ROLE_ARN } from '../../local/aws/identity.js';
+import { asLocalAdmin, eventually } from '../helpers/connect-support.js';
 import { httpEvent, lambdaContext, scheduledEvent } from '../helpers/events.js';
 import { registerSecret } from '../helpers/leak-sweep.js';
 import type { Mapping } from '../../lib/mapping/mapping.js';
@@ -66,6 +67,8 @@ const HOSTILE_IDS = [
 function trapDeps(touched: string[]): ConnectDeps {
   return new Proxy({} as ConnectDeps, {
     get: (_target, key) => {
+      // Configuration, not a store or a service: the caller check reads it first.
+      if (key === 'allowedCallers') return [LOCAL_CALLER_ROLE_ARN];
       touched.push(String(key));
       throw new Error(`deps.${String(key)} was touched`);
     },
@@ -106,7 +109,7 @@ describe('hostile tenant ids, without any service', () => {
       for (const [method, template, body] of ROUTES) {
         for (const spelled of [encodeURIComponent(id), id]) {
           const path = template.replace('{id}', spelled);
-          const answer = await handleApiRequest(deps, { method, path, body: body === undefined ? undefined : JSON.stringify(body) });
+          const answer = await handleApiRequest(deps, { method, path, body: body === undefined ? undefined : JSON.stringify(body), ...asLocalAdmin });
           const code = (answer.body as { error?: { code?: string } }).error?.code;
           outcomes.push(`${answer.status} ${code}`);
           // An id that still reads as a tenant id after decoding must be refused as one, not routed elsewhere.
@@ -219,7 +222,7 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
     const secret = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: `${PREFIX}${tenantId}` }));
     const schedule = await new SchedulerClient({}).send(new GetScheduleCommand({ Name: scheduleName(tenantId), GroupName: localNames.scheduleGroup }));
     const rows: Record<string, unknown[]> = {};
-    for (const table of [localNames.usersTable, localNames.connectionsTable, localNames.runsTable]) {
+    for (const table of [localNames.usersTable, localNames.connectionsTable, localNames.runsTable, localNames.auditTable]) {
       const result = await db().send(
         new QueryCommand({ TableName: table, KeyConditionExpression: 'tenantId = :t', ExpressionAttributeValues: { ':t': tenantId }, ConsistentRead: true }),
       );
@@ -230,7 +233,7 @@ describe('tenant acme cannot read or change tenant acme-other, on the local stac
 
   const countItems = async () => {
     let n = 0;
-    for (const table of [localNames.usersTable, localNames.connectionsTable, localNames.runsTable])
+    for (const table of [localNames.usersTable, localNames.connectionsTable, localNames.runsTable, localNames.auditTable])
       n += (await db().send(new ScanCommand({ TableName: table, Select: 'COUNT' }))).Count ?? 0;
     return n;
   };
