@@ -39,11 +39,14 @@ export async function approveRun(deps: FinalizeDeps & { connections: ConnectionS
     );
   }
   const newer = await supersedingRun(deps, run);
-  if (newer)
+  if (newer) {
+    // Decided by the newer run: expiring from now, if no completed or held run retired it already (one that failed did not).
+    await deps.runs.retireHeld(tenantId, runId, now);
     throw new RunError(
       'run_superseded',
       `Run ${runId} was superseded by run ${newer.runId}, which saw Personio since; its pending deactivations no longer apply.`,
     );
+  }
   // No run starts while the approval deactivates, and none may be running: its picture would be newer.
   const claim = await claimTenant(deps, tenantId, runId, { light: true });
   if (!claim.claimed) {
@@ -85,7 +88,7 @@ export async function applyApproval(deps: FinalizeDeps, run: Run): Promise<Run> 
   }).length;
   const deactivated = (await deactivateAll(deps, run, unchanged)) + earlier;
   const left = pending.length - deactivated;
-  return deps.runs.finish(run.tenantId, run.runId, {
+  const finished = await deps.runs.finish(run.tenantId, run.runId, {
     from: 'approving',
     status: 'completed',
     findings: [
@@ -96,9 +99,13 @@ export async function applyApproval(deps: FinalizeDeps, run: Run): Promise<Run> 
       },
     ],
     deactivated,
-    // The run's own duration ends when it was held, not when someone approved it.
+    // The run's own duration ends when it was held, not when someone approved it; its retention counts from the approval.
     at: run.finishedAt ? new Date(run.finishedAt) : deps.now(),
+    decidedAt: deps.now(),
   });
+  // Decided: nothing reads the pending list any more (a caller that dies here leaves it to the next run's completion).
+  await deps.runs.dropPending(run.tenantId, run.runId);
+  return finished;
 }
 
 /** A newer run with a more recent picture of Personio: one that completed, was held, or processed any employee. */

@@ -4,6 +4,7 @@ import type { StoredUser } from '../users/user.js';
 import { deactivateAll, decideDeactivations } from './deactivation.js';
 import { duplicateAddressFindings, failureFindings, idSample, problemFindings } from './findings.js';
 import { leaseUntil, runLeases } from './lease.js';
+import { retireSupersededRuns } from './retention.js';
 import type { Finding } from './run.js';
 import { sumCounts, type RunStore } from './store.js';
 
@@ -98,7 +99,7 @@ export async function finalizeRun(
     findings.push(...failureFindings(late.failures), ...problemFindings(late.problems));
   }
   const status = decision.held ? 'held' : 'completed';
-  await deps.runs.finish(tenantId, runId, {
+  const finished = await deps.runs.finish(tenantId, runId, {
     from: 'finalizing',
     status,
     findings,
@@ -107,6 +108,8 @@ export async function finalizeRun(
     counts,
     ...(decision.held ? { pendingDeactivations: decision.gone.length } : {}),
   });
+  // This run saw Personio after every older held run: they are superseded, so decided, and start expiring.
+  await retireSupersededRuns(deps.runs, finished, deps.now());
   return status;
 }
 

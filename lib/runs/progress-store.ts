@@ -3,9 +3,7 @@ import { sendConditional } from '../storage/conditional.js';
 import { queryByPrefix } from '../storage/query.js';
 import { markerSk, progressSk, runKeys, runMarkersPrefix } from '../storage/tables.js';
 import { isComplete, toMarker, type MessageMarker } from './marker.js';
-
-/** Markers only matter until their run is final (then the run record holds the sums); DynamoDB's TTL removes them. */
-const MARKER_TTL_S = 30 * 24 * 60 * 60;
+import { expiresAfter, MARKER_DAYS, PROGRESS_MARGIN_DAYS } from './retention.js';
 
 /**
  * A run's per-message bookkeeping, in items of its own beside the run record: a marker per processed message
@@ -16,6 +14,8 @@ export class RunProgressStore {
   constructor(
     private readonly db: Pick<DynamoDBDocumentClient, 'send'>,
     private readonly tableName: string,
+    /** How long final runs are kept: markers never outlast it, the progress item outlasts it (lib/runs/retention.ts). */
+    private readonly retentionDays: number,
   ) {}
 
   /**
@@ -28,7 +28,13 @@ export class RunProgressStore {
       this.db,
       new PutCommand({
         TableName: this.tableName,
-        Item: { tenantId, sk: markerSk(runId, marker.seq), runId, ...marker, [runKeys.ttl]: Math.floor(Date.now() / 1000) + MARKER_TTL_S },
+        Item: {
+          tenantId,
+          sk: markerSk(runId, marker.seq),
+          runId,
+          ...marker,
+          [runKeys.ttl]: expiresAfter(new Date(), Math.min(MARKER_DAYS, this.retentionDays)),
+        },
         ConditionExpression: 'attribute_not_exists(sk)',
       }),
     );
@@ -37,8 +43,8 @@ export class RunProgressStore {
         TableName: this.tableName,
         Key: { tenantId, sk: progressSk(runId) },
         // Progress is a message newly recorded; a redelivery only repairs the set (and changes nothing if it is whole).
-        UpdateExpression: recorded ? 'ADD seqs :seq SET lastProgressAt = :now' : 'ADD seqs :seq',
-        ExpressionAttributeValues: { ':seq': new Set([marker.seq]), ...(recorded ? { ':now': Date.now() } : {}) },
+        UpdateExpression: `ADD seqs :seq SET ${recorded ? 'lastProgressAt = :now, ' : ''}${runKeys.ttl} = :expires`,
+        ExpressionAttributeValues: { ':seq': new Set([marker.seq]), ':expires': this.progressExpiry(), ...(recorded ? { ':now': Date.now() } : {}) },
         ReturnValues: 'ALL_NEW',
       }),
     );
@@ -54,8 +60,8 @@ export class RunProgressStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId, sk: progressSk(runId) },
-        UpdateExpression: 'SET messagesSent = :sent',
-        ExpressionAttributeValues: { ':sent': messagesSent },
+        UpdateExpression: `SET messagesSent = :sent, ${runKeys.ttl} = :expires`,
+        ExpressionAttributeValues: { ':sent': messagesSent, ':expires': this.progressExpiry() },
         ReturnValues: 'ALL_NEW',
       }),
     );
@@ -67,7 +73,7 @@ export class RunProgressStore {
     return items.map(toMarker);
   }
 
-  /** Whether any message of the run was processed (its progress item, which never expires, says so). */
+  /** Whether any message of the run was processed (its progress item, which outlives the run record, says so). */
   async processedAny(tenantId: string, runId: string): Promise<boolean> {
     const item = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: { tenantId, sk: progressSk(runId) }, ConsistentRead: true }))).Item;
     return item?.['seqs'] instanceof Set && item['seqs'].size > 0;
@@ -77,5 +83,10 @@ export class RunProgressStore {
   async progress(tenantId: string, runId: string): Promise<{ complete: boolean; lastProgressAt: number | undefined }> {
     const item = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: { tenantId, sk: progressSk(runId) }, ConsistentRead: true }))).Item;
     return { complete: isComplete(item), lastProgressAt: typeof item?.['lastProgressAt'] === 'number' ? item['lastProgressAt'] : undefined };
+  }
+
+  /** Renewed with every write: the run finishes within hours of its last message, its record expires `retentionDays` later. */
+  private progressExpiry(): number {
+    return expiresAfter(new Date(), this.retentionDays + PROGRESS_MARGIN_DAYS);
   }
 }

@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { sendConditional } from '../storage/conditional.js';
 import { queryByPrefix } from '../storage/query.js';
-import { firingSk, pendingSk, runKeys, runPendingPrefix } from '../storage/tables.js';
+import { firingSk, pendingPrefix, pendingSk, runKeys, runPendingPrefix } from '../storage/tables.js';
 import type { PendingDeactivation } from './marker.js';
 
 const FIRING_TTL_S = 2 * 24 * 60 * 60;
@@ -38,9 +38,13 @@ export class RunSideItems {
     return typeof earlier.Item?.['runId'] === 'string' ? earlier.Item['runId'] : runId;
   }
 
-  /** Stores a held run's pending deactivations before the run is marked held: approval applies exactly these. */
+  /**
+   * Stores a held run's pending deactivations before the run is marked held: approval applies exactly these. Always at
+   * least one item, if empty (a run held for a vanished field may have nobody to deactivate): the items are how the
+   * held runs of a tenant are found (heldRunIds). No expiry: they live until the run is decided (lib/runs/retention.ts).
+   */
   async savePending(tenantId: string, runId: string, pending: PendingDeactivation[]): Promise<void> {
-    for (let i = 0, chunk = 0; i < pending.length; i += PENDING_CHUNK, chunk++) {
+    for (let i = 0, chunk = 0; i === 0 || i < pending.length; i += PENDING_CHUNK, chunk++) {
       const users = pending.slice(i, i + PENDING_CHUNK);
       await this.db.send(new PutCommand({ TableName: this.tableName, Item: { tenantId, sk: pendingSk(runId, chunk), runId, users } }));
     }
@@ -49,5 +53,39 @@ export class RunSideItems {
   async pending(tenantId: string, runId: string): Promise<PendingDeactivation[]> {
     const items = await queryByPrefix(this.db, { tableName: this.tableName, tenantId, prefix: runPendingPrefix(runId), consistentRead: true });
     return items.flatMap((item) => (item['users'] as PendingDeactivation[] | undefined) ?? []);
+  }
+
+  /** The runs of the tenant that have a pending list: its held runs not yet decided. */
+  async heldRunIds(tenantId: string): Promise<string[]> {
+    const keys = await this.pendingKeys(tenantId, pendingPrefix);
+    return [...new Set(keys.map((k) => k.runId))];
+  }
+
+  /** Deletes a decided run's pending list (nothing reads it once the run is approved or superseded). */
+  async dropPending(tenantId: string, runId: string): Promise<number> {
+    const keys = await this.pendingKeys(tenantId, runPendingPrefix(runId));
+    for (const { sk } of keys) await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { tenantId, sk } }));
+    return keys.length;
+  }
+
+  /** Sort keys and run ids only: a chunk holds up to 1,000 users, none of which a caller here needs. */
+  private async pendingKeys(tenantId: string, prefix: string): Promise<{ sk: string; runId: string }[]> {
+    const keys: { sk: string; runId: string }[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'tenantId = :t AND begins_with(sk, :p)',
+          ProjectionExpression: 'sk, runId',
+          ExpressionAttributeValues: { ':t': tenantId, ':p': prefix },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) keys.push({ sk: String(item['sk']), runId: String(item['runId']) });
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return keys;
   }
 }

@@ -3,9 +3,10 @@ import type { Mapping } from '../mapping/mapping.js';
 import { sendConditional } from '../storage/conditional.js';
 import { CodedError } from '../util/errors.js';
 import { queryByPrefix } from '../storage/query.js';
-import { runPrefix, runSk } from '../storage/tables.js';
+import { runKeys, runPrefix, runSk } from '../storage/tables.js';
 import { sumCounts, type MessageMarker, type PendingDeactivation } from './marker.js';
 import { RunProgressStore } from './progress-store.js';
+import { DEFAULT_RUN_RETENTION_DAYS, expiresAfter } from './retention.js';
 import { RunSideItems } from './side-items.js';
 import { boundedFinding, type EmployeeFailure, type Finding, type MessageCounts, type Run, type RunMode, type RunStatus } from './run.js';
 
@@ -22,17 +23,25 @@ export class RunStoreError extends CodedError<'run_moved_on'> {
 
 const runKey = (tenantId: string, runId: string) => ({ tenantId, sk: runSk(runId) });
 
+export interface RunStoreOptions {
+  /** Days a final run record is kept (lib/runs/retention.ts); the deployment sets it (RUN_RETENTION_DAYS). */
+  retentionDays?: number;
+}
+
 export class RunStore {
   /** The per-message bookkeeping (lib/runs/progress-store.ts), which the message methods below hand on to. */
   private readonly messages: RunProgressStore;
   /** Schedule firings and held runs' pending lists (lib/runs/side-items.ts). */
   private readonly side: RunSideItems;
+  private readonly retentionDays: number;
 
   constructor(
     private readonly db: Pick<DynamoDBDocumentClient, 'send'>,
     private readonly tableName: string,
+    options: RunStoreOptions = {},
   ) {
-    this.messages = new RunProgressStore(db, tableName);
+    this.retentionDays = options.retentionDays ?? DEFAULT_RUN_RETENTION_DAYS;
+    this.messages = new RunProgressStore(db, tableName, this.retentionDays);
     this.side = new RunSideItems(db, tableName);
   }
 
@@ -162,8 +171,13 @@ export class RunStore {
     at: Date,
     options: { stalledBefore?: Date; claimedFinalization?: boolean } = {},
   ): Promise<boolean> {
-    const values: Record<string, unknown> = { ':failed': 'failed', ':failure': boundedFinding(failure), ':at': at.toISOString() };
-    const sets = ['#status = :failed', 'failure = :failure', 'finishedAt = :at'];
+    const values: Record<string, unknown> = {
+      ':failed': 'failed',
+      ':failure': boundedFinding(failure),
+      ':at': at.toISOString(),
+      ':expires': expiresAfter(at, this.retentionDays),
+    };
+    const sets = ['#status = :failed', 'failure = :failure', 'finishedAt = :at', `${runKeys.ttl} = :expires`];
     for (const [name, value] of Object.entries(stats)) {
       if (value === undefined) continue;
       sets.push(`${name} = :${name}`);
@@ -312,6 +326,8 @@ export class RunStore {
       at: Date;
       counts?: MessageCounts & { messagesProcessed: number };
       pendingDeactivations?: number;
+      /** When a held run was decided (approved): its retention counts from then, not from when it was held (`at`). */
+      decidedAt?: Date;
     },
   ): Promise<Run> {
     const values: Record<string, unknown> = {
@@ -322,6 +338,11 @@ export class RunStore {
       ':at': outcome.at.toISOString(),
     };
     const sets = ['#status = :status', 'findings = :findings', 'deactivated = :deactivated', 'finishedAt = :at'];
+    // A held run waits for a decision, however long: it only starts expiring once approved or superseded.
+    if (outcome.status === 'completed') {
+      sets.push(`${runKeys.ttl} = :expires`);
+      values[':expires'] = expiresAfter(outcome.decidedAt ?? outcome.at, this.retentionDays);
+    }
     const extra: Record<string, number | undefined> = { ...outcome.counts, pendingDeactivations: outcome.pendingDeactivations };
     for (const [name, value] of Object.entries(extra)) {
       if (value === undefined) continue;
@@ -354,6 +375,36 @@ export class RunStore {
 
   pending(tenantId: string, runId: string): Promise<PendingDeactivation[]> {
     return this.side.pending(tenantId, runId);
+  }
+
+  /** See RunSideItems.heldRunIds. */
+  heldRunIds(tenantId: string): Promise<string[]> {
+    return this.side.heldRunIds(tenantId);
+  }
+
+  /** See RunSideItems.dropPending. */
+  dropPending(tenantId: string, runId: string): Promise<number> {
+    return this.side.dropPending(tenantId, runId);
+  }
+
+  /**
+   * A held run that a newer run superseded is decided: it expires `retentionDays` from now (an expiry it has already is
+   * kept) and its pending list goes. False when it is no longer held (an approval claimed it meanwhile).
+   */
+  async retireHeld(tenantId: string, runId: string, now: Date): Promise<boolean> {
+    const retired = await sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: runKey(tenantId, runId),
+        UpdateExpression: `SET ${runKeys.ttl} = if_not_exists(${runKeys.ttl}, :expires)`,
+        ConditionExpression: '#status = :held',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':held': 'held', ':expires': expiresAfter(now, this.retentionDays) },
+      }),
+    );
+    if (retired) await this.side.dropPending(tenantId, runId);
+    return retired;
   }
 }
 
