@@ -2,6 +2,9 @@ import { GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } f
 import type { Mapping } from '../mapping/mapping.js';
 import { sendConditional } from '../storage/conditional.js';
 import { CodedError } from '../util/errors.js';
+import { readImportsPause, type ImportsPause } from './kill-switch.js';
+import { CredentialHealth } from './credential-health.js';
+import type { CredentialPause } from './pause.js';
 
 export type ConnectionStatus = 'connected' | 'disconnected' | 'invalid_credentials';
 
@@ -24,6 +27,10 @@ export interface Connection {
   version?: number;
   /** When the stored credential was last replaced (a connect): a refusal of an older one says nothing about it. */
   credentialsAt?: string;
+  /** Runs in a row whose fetch Personio refused the stored credential; a run that gets through or a reconnect resets it. */
+  credentialFailures?: number;
+  /** Set once `credentialFailures` reaches the deployment's threshold: scheduled imports try once a day (./pause.ts). */
+  paused?: CredentialPause;
 }
 
 export interface OpenRuns {
@@ -44,24 +51,32 @@ export function maskClientId(clientId: string): string {
 }
 
 export class ConnectionStore {
+  /** What Personio's answers to the stored credential did to the connection: status, failures in a row, pause. */
+  readonly credentialHealth: CredentialHealth;
+
   constructor(
     private readonly db: Pick<DynamoDBDocumentClient, 'send'>,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.credentialHealth = new CredentialHealth(db, tableName);
+  }
 
   async get(tenantId: string): Promise<Connection | undefined> {
     const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { tenantId }, ConsistentRead: true }));
     return result.Item as Connection | undefined;
   }
 
-  /** Saves a (re)connect's settings whole, keeping the tenant's current run; a new version, whatever was there. */
-  async save(connection: Omit<Connection, 'activeRunId' | 'lockExpiresAt' | 'version' | 'credentialsAt'>): Promise<void> {
+  /**
+   * Saves a (re)connect's settings whole, keeping the tenant's current run; a new version, whatever was there. A new
+   * credential starts with a clean record: no failures counted, not paused.
+   */
+  async save(connection: Omit<Connection, 'activeRunId' | 'lockExpiresAt' | 'version' | 'credentialsAt' | 'credentialFailures' | 'paused'>): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId: connection.tenantId },
         UpdateExpression:
-          'SET #status = :status, clientIdMasked = :masked, mapping = :mapping, readableAttributes = :readable, connectedAt = if_not_exists(connectedAt, :connectedAt), updatedAt = :updatedAt, credentialsAt = :updatedAt ADD version :one',
+          'SET #status = :status, clientIdMasked = :masked, mapping = :mapping, readableAttributes = :readable, connectedAt = if_not_exists(connectedAt, :connectedAt), updatedAt = :updatedAt, credentialsAt = :updatedAt ADD version :one REMOVE credentialFailures, paused',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':status': connection.status,
@@ -119,30 +134,21 @@ export class ConnectionStore {
   }
 
   /**
-   * Personio refused the stored credential: shown to admins until an import succeeds again. Never over
-   * `disconnected`, and never for a credential replaced since `credentialsAt` (the one the caller read and used).
+   * Personio refused the stored credential in one of connect's own calls with it: the status says so (not counted
+   * towards a pause; only runs are). The rules are CredentialHealth's.
    */
   async markCredentialsInvalid(tenantId: string, now: Date, credentialsAt?: string): Promise<void> {
-    await this.moveStatus(tenantId, 'connected', 'invalid_credentials', now, credentialsAt);
+    await this.credentialHealth.markInvalid(tenantId, now, credentialsAt);
   }
 
-  /** An import with the stored credential succeeded: whatever refused it before has passed. */
-  async markCredentialsValid(tenantId: string, now: Date): Promise<void> {
-    await this.moveStatus(tenantId, 'invalid_credentials', 'connected', now);
+  /** A run's fetch got through with the stored credential `credentialsAt`: the refusal, its count and any pause end. */
+  async markCredentialsValid(tenantId: string, now: Date, credentialsAt?: string): Promise<void> {
+    await this.credentialHealth.markValid(tenantId, now, credentialsAt);
   }
 
-  private async moveStatus(tenantId: string, from: ConnectionStatus, to: ConnectionStatus, now: Date, credentialsAt?: string): Promise<void> {
-    await sendConditional(
-      this.db,
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { tenantId },
-        UpdateExpression: 'SET #status = :to, updatedAt = :now',
-        ConditionExpression: `#status = :from${credentialsAt ? ' AND (attribute_not_exists(credentialsAt) OR credentialsAt = :credentialsAt)' : ''}`,
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':to': to, ':from': from, ':now': now.toISOString(), ...(credentialsAt ? { ':credentialsAt': credentialsAt } : {}) },
-      }),
-    );
+  /** The stage's kill switch, kept in this table (./kill-switch.ts): the pause in force, or undefined. */
+  async importsPause(): Promise<ImportsPause | undefined> {
+    return readImportsPause(this.db, this.tableName);
   }
 
   /**
