@@ -7,11 +7,13 @@ import { QueueSender } from '../lib/queue/sender.js';
 import { RunStore } from '../lib/runs/store.js';
 import { tenantIdSchema } from '../lib/tenants/tenant-id.js';
 import { ConnectionStore } from '../lib/tenants/connections.js';
+import { pausedFetchesMetric } from '../lib/tenants/pause.js';
+import { importMetrics } from '../lib/observability/metrics.js';
 import { UserStore } from '../lib/users/store.js';
 import { runIdSchema } from '../lib/runs/run.js';
 import { createSecretsClient, createSqsClient, createStoreClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
-import { countRunOutcome, createMetrics, metricNames, MetricUnit } from './shared/metrics.js';
+import { countFailedRuns, countRunOutcome, createMetrics, failureReasonOf, metricNames, MetricUnit } from './shared/metrics.js';
 
 const config = loadConfig([
   'usersTable',
@@ -29,16 +31,17 @@ const config = loadConfig([
 const db = createStoreClient();
 const sqs = createSqsClient();
 const logger = createLogger('personio-fetch');
-const metrics = createMetrics();
+const metrics = createMetrics(config.stage);
 const deps = {
   connections: new ConnectionStore(db, config.connectionsTable),
-  runs: new RunStore(db, config.runsTable),
+  runs: new RunStore(db, config.runsTable, { retentionDays: config.runRetentionDays }),
   users: new UserStore(db, config.usersTable),
   credentials: new CredentialsStore(createSecretsClient(), config.secretPrefix),
   createSender: () => new QueueSender({ sqs, queueUrl: config.importQueueUrl }),
   personio: { baseUrl: config.personioBaseUrl, appId: config.personioAppId },
   now: () => new Date(),
   deactivationThreshold: config.deactivationThreshold,
+  pauseAfterCredentialFailures: config.pauseAfterCredentialFailures,
 };
 
 // `runId` is set by connect's "import now", which answers the caller with it before the fetch starts.
@@ -79,9 +82,14 @@ export const handler = async (event: unknown, context: Context): Promise<FetchOu
     );
     logger.info('fetch finished', { tenantId, ...outcome });
     if (outcome.status === 'fetched' || outcome.status === 'failed') {
+      // Both, zeros included, so the 429 rate (429s / requests) has a denominator in every period with fetches.
+      metrics.addMetric(metricNames.personioRequests, MetricUnit.Count, outcome.personioRequests);
       metrics.addMetric(metricNames.personio429, MetricUnit.Count, outcome.personio429);
-      countRunOutcome(metrics, outcome.status === 'failed' ? 'failed' : outcome.finalStatus);
+      if (outcome.status === 'failed') countFailedRuns(metrics, failureReasonOf(outcome.failure.code));
+      else countRunOutcome(metrics, outcome.finalStatus);
     }
+    if (outcome.status === 'paused')
+      metrics.singleMetric().addDimension(importMetrics.reasonDimension, outcome.reason).addMetric(pausedFetchesMetric, MetricUnit.Count, 1);
     return outcome;
   } catch (error) {
     logger.error('fetch crashed', { tenantId, error: describeError(error) });

@@ -14,9 +14,9 @@ const config = loadConfig(['usersTable', 'runsTable', 'deactivationThreshold', '
 const db = createStoreClient();
 const sqs = createSqsClient();
 const logger = createLogger('personio-worker');
-const metrics = createMetrics();
+const metrics = createMetrics(config.stage);
 const deps = {
-  runs: new RunStore(db, config.runsTable),
+  runs: new RunStore(db, config.runsTable, { retentionDays: config.runRetentionDays }),
   users: new UserStore(db, config.usersTable),
   now: () => new Date(),
   deactivationThreshold: config.deactivationThreshold,
@@ -53,6 +53,10 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
       batchItemFailures.push({ itemIdentifier: record.messageId });
     }
   }
+  // The invocation succeeds whatever its messages did, so Lambda's Errors never sees these: counted here, zeros
+  // included, for the failure ratio.
+  metrics.addMetric(metricNames.importMessages, MetricUnit.Count, event.Records.length);
+  metrics.addMetric(metricNames.importMessagesFailed, MetricUnit.Count, batchItemFailures.length);
   metrics.publishStoredMetrics();
   return { batchItemFailures };
 };

@@ -12,12 +12,15 @@ import { claimTenant, type TenantLockDeps } from '../runs/tenant-lock.js';
 import { boundedFinding, newRunId, type Finding, type RunMode } from '../runs/run.js';
 import { errorName } from '../util/errors.js';
 import type { ConnectionStore } from '../tenants/connections.js';
+import { attemptDue, isScheduledTrigger, nextAttemptAt } from '../tenants/pause.js';
 
 export interface FetchDeps extends TenantLockDeps {
   connections: ConnectionStore;
   credentials: CredentialsStore;
   createSender: () => QueueSender;
   personio: Pick<PersonioClientOptions, 'baseUrl' | 'appId'> & Partial<Pick<PersonioClientOptions, 'fetch' | 'timeoutMs'>>;
+  /** Runs in a row refused by Personio after which a tenant's scheduled imports are paused (lib/tenants/pause.ts). */
+  pauseAfterCredentialFailures: number;
 }
 
 export interface FetchInput {
@@ -40,10 +43,13 @@ export type FetchOutcome =
       personio429: number;
       finalStatus: 'completed' | 'held' | undefined;
     }
-  | { status: 'failed'; runId: string; failure: Finding; personio429: number }
+  | { status: 'failed'; runId: string; failure: Finding; personioRequests: number; personio429: number }
   | { status: 'already_running'; runId: string | undefined }
   | { status: 'duplicate'; scheduledAt: string }
-  | { status: 'not_connected' };
+  | { status: 'not_connected' }
+  /** Nothing started: the stage's imports are paused by an operator, or the tenant is paused (its next try is due then). */
+  | { status: 'paused'; reason: 'imports_paused' }
+  | { status: 'paused'; reason: 'invalid_credentials'; nextAttemptAt: string };
 
 /** Time kept back from the deadline to close the run record after Personio paging stops. */
 const CLOSE_MARGIN_MS = 15_000;
@@ -54,8 +60,20 @@ const CLOSE_MARGIN_MS = 15_000;
  * time marks the run failed with the reason and frees the tenant; a failed run never deactivates anyone.
  */
 export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: number): Promise<FetchOutcome> {
-  const connection = await deps.connections.get(input.tenantId);
+  const [importsPause, connection] = await Promise.all([deps.connections.importsPause(), deps.connections.get(input.tenantId)]);
+  if (importsPause) {
+    // An "import now" accepted before the switch was set has claimed the tenant for this run: free it.
+    if (input.runId) await deps.connections.releaseRun(input.tenantId, input.runId);
+    return { status: 'paused', reason: 'imports_paused' };
+  }
   if (!connection || connection.status === 'disconnected') return { status: 'not_connected' };
+  // A paused tenant's schedule still fires hourly; only one firing a day tries the credential (no schedule to change).
+  const pause = connection.paused;
+  if (pause && isScheduledTrigger(input.trigger)) {
+    const now = deps.now();
+    if (!attemptDue(pause, now) || !(await deps.connections.credentialHealth.claimAttempt(input.tenantId, now)))
+      return { status: 'paused', reason: 'invalid_credentials', nextAttemptAt: nextAttemptAt(pause).toISOString() };
+  }
 
   const startedAt = deps.now();
   let runId = input.runId ?? newRunId(startedAt);
@@ -116,18 +134,20 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
     if (client) Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited });
     // Bounded here too, so the outcome answers what the run record holds.
     const failure = boundedFinding(describeFailure(error));
-    // Only the credential this fetch used: an admin may have reconnected with a new one meanwhile.
+    // Only the credential this fetch used: an admin may have reconnected with a new one meanwhile. Counted: enough
+    // refusals in a row pause the tenant's scheduled imports.
     if (error instanceof PersonioError && error.code === 'invalid_credentials')
-      await deps.connections.markCredentialsInvalid(input.tenantId, deps.now(), connection.credentialsAt);
+      await deps.connections.credentialHealth.recordFailure(input.tenantId, connection.credentialsAt, deps.pauseAfterCredentialFailures, deps.now());
     await deps.runs.fail(input.tenantId, runId, failure, stats, deps.now());
     await deps.connections.releaseRun(input.tenantId, runId);
-    return { status: 'failed', runId, failure, personio429: stats.personio429 };
+    return { status: 'failed', runId, failure, personioRequests: stats.personioRequests, personio429: stats.personio429 };
   }
 
   // Closed: the run now belongs to its messages. An error from here on neither fails it nor frees the tenant (the
   // workers, the run's lease and the sweeper finish it); it reaches the handler, which logs it.
-  // Personio accepted the stored credential: an earlier refusal has passed.
-  if (connection.status === 'invalid_credentials') await deps.connections.markCredentialsValid(input.tenantId, deps.now());
+  // Personio accepted the stored credential: an earlier refusal has passed, and so has any pause.
+  if (connection.status === 'invalid_credentials' || connection.credentialFailures || connection.paused)
+    await deps.connections.markCredentialsValid(input.tenantId, deps.now(), connection.credentialsAt);
   // The workers may have processed every message before the fetch closed: then finishing is ours.
   const finalStatus = complete ? await finalizeRun(deps, input.tenantId, runId) : undefined;
   return { status: 'fetched', runId, messagesSent: sent, ...stats, finalStatus };

@@ -1,5 +1,21 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { importMetrics, metricNames } from '../../lib/observability/metrics.js';
+import type { CredentialsErrorCode } from '../../lib/credentials/store.js';
+import { type FailureReason, failureReasonOf, failureReasons, importMetrics, metricNames } from '../../lib/observability/metrics.js';
+import type { PersonioErrorCode } from '../../lib/personio/errors.js';
+import { emfBlobs } from './emf.js';
+
+/** What `fn` prints in EMF with metrics on (the test environment turns them off). */
+async function emitted(fn: (shared: typeof import('../../functions/shared/metrics.js')) => void) {
+  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+  const lines: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  fn(await import('../../functions/shared/metrics.js'));
+  vi.restoreAllMocks();
+  return emfBlobs(lines);
+}
 
 describe('the metrics the functions emit', () => {
   afterEach(() => {
@@ -10,33 +26,92 @@ describe('the metrics the functions emit', () => {
   it.each([
     ['completed', metricNames.runsCompleted],
     ['held', metricNames.runsHeld],
-    ['failed', metricNames.runsFailed],
-  ] as const)('a %s run is one %s in the namespace and dimension the alarms read', async (status, metric) => {
-    // Prepare: metrics on (the test environment turns them off), stdout captured
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
-    const lines: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      lines.push(String(chunk));
-      return true;
-    });
-    const { createMetrics, countRunOutcome } = await import('../../functions/shared/metrics.js');
-    const metrics = createMetrics();
-
+  ] as const)('a %s run is one %s in the namespace and dimensions (service, stage) the alarms read', async (status, metric) => {
     // Act
-    countRunOutcome(metrics, status);
-    metrics.publishStoredMetrics();
+    const blobs = await emitted(({ createMetrics, countRunOutcome }) => {
+      const metrics = createMetrics('prod');
+      countRunOutcome(metrics, status);
+      metrics.publishStoredMetrics();
+    });
 
     // Assess
-    const blob = lines
-      .map((l) => l.trim())
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((b) => '_aws' in b);
-    expect(blob).toBeDefined();
-    const aws = blob!['_aws'] as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
-    expect(aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: importMetrics.namespace, Dimensions: [[importMetrics.dimension]] });
-    expect(aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)).toEqual([metric]);
-    expect(blob![importMetrics.dimension]).toBe(importMetrics.service);
-    expect(blob![metric]).toBe(1);
+    expect(blobs).toHaveLength(1);
+    expect(blobs[0]!.definition).toEqual({
+      Namespace: importMetrics.namespace,
+      Dimensions: [['service', 'stage']],
+      Metrics: [{ Name: metric, Unit: 'Count' }],
+    });
+    expect(blobs[0]!.values).toMatchObject({ service: importMetrics.service, stage: 'prod', [metric]: 1 });
+  });
+
+  it('failed runs count in the total the alarms divide, and once more with their reason', async () => {
+    // Act: three runs of the sweep failed as stalled
+    const blobs = await emitted(({ createMetrics, countFailedRuns }) => {
+      const metrics = createMetrics('staging');
+      countFailedRuns(metrics, 'stalled', 3);
+      metrics.publishStoredMetrics();
+    });
+
+    // Assess
+    const byReason = blobs.find((b) => b.definition.Metrics.some((m) => m.Name === metricNames.runsFailedByReason));
+    const total = blobs.find((b) => b.definition.Metrics.some((m) => m.Name === metricNames.runsFailed));
+    expect(byReason?.definition.Dimensions).toEqual([['service', 'stage', 'reason']]);
+    expect(byReason?.values).toMatchObject({ stage: 'staging', reason: 'stalled', [metricNames.runsFailedByReason]: 3 });
+    expect(total?.definition.Dimensions).toEqual([['service', 'stage']]);
+    expect(total?.values).toMatchObject({ stage: 'staging', [metricNames.runsFailed]: 3 });
+  });
+
+  it('emits nothing for no runs', async () => {
+    // Act
+    const blobs = await emitted(({ createMetrics, countFailedRuns, countRunOutcome }) => {
+      const metrics = createMetrics('prod');
+      countFailedRuns(metrics, 'stalled', 0);
+      countRunOutcome(metrics, 'completed', 0);
+      countRunOutcome(metrics, undefined);
+      metrics.publishStoredMetrics();
+    });
+
+    // Assess
+    expect(blobs.flatMap((b) => b.definition.Metrics)).toEqual([]);
+  });
+});
+
+describe('the reason a failed run counts as', () => {
+  // Records, so a new Personio or credentials error code fails to compile here until it has a reason.
+  const personio: Record<PersonioErrorCode, FailureReason> = {
+    invalid_credentials: 'invalid_credentials',
+    forbidden: 'personio_forbidden',
+    not_found: 'personio_bad_response',
+    rate_limited: 'personio_rate_limited',
+    unavailable: 'personio_unavailable',
+    bad_response: 'personio_bad_response',
+    timeout: 'personio_timeout',
+  };
+  const credentials: Record<CredentialsErrorCode, FailureReason> = {
+    credentials_missing: 'credentials_missing',
+    credentials_unreadable: 'credentials_missing',
+    secrets_unavailable: 'internal',
+  };
+
+  it.each(Object.entries(personio))('a fetch refused by Personio with %s counts as %s', (code, reason) => {
+    // Assess: the fetch records Personio's errors as personio_<code> (lib/fetch/run-fetch.ts)
+    expect(failureReasonOf(`personio_${code}`)).toBe(reason);
+  });
+
+  it.each(Object.entries(credentials))('a fetch that could not read its credential (%s) counts as %s', (code, reason) => {
+    expect(failureReasonOf(code)).toBe(reason);
+  });
+
+  it('a stalled run counts as stalled; our own errors and codes nobody mapped count as internal', () => {
+    expect(failureReasonOf('run_stalled')).toBe('stalled');
+    expect(failureReasonOf('fetch_failed')).toBe('internal');
+    expect(failureReasonOf('something_new')).toBe('internal');
+    expect(failureReasonOf(undefined)).toBe('internal');
+    expect(failureReasonOf('toString')).toBe('internal');
+  });
+
+  it('only ever answers one of the few reasons the dashboard graphs', () => {
+    const all = [...Object.values(personio), ...Object.values(credentials), 'stalled', 'internal'];
+    expect([...new Set(all)].sort()).toEqual([...failureReasons].sort());
   });
 });
