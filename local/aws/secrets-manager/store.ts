@@ -13,7 +13,7 @@ import {
   type SecretValue,
   type Version,
 } from './secret.js';
-import { optionalBoolean, optionalInteger, optionalString, parseStages, parseTags, parseValue, requiredString } from './validation.js';
+import { optionalBoolean, optionalInteger, optionalString, parseKmsKeyId, parseStages, parseTags, parseValue, requiredString } from './validation.js';
 
 /** The operations the product uses, on secrets held in memory, with the service's rules for names, versions and deletion. */
 
@@ -33,6 +33,10 @@ export class SecretStore {
         return this.getSecretValue(body);
       case 'PutSecretValue':
         return this.putSecretValue(body);
+      case 'UpdateSecret':
+        return this.updateSecret(body);
+      case 'TagResource':
+        return this.tagResource(body);
       case 'DescribeSecret':
         return this.describeSecret(body);
       case 'DeleteSecret':
@@ -71,7 +75,7 @@ export class SecretStore {
     const name = requiredString(body, 'Name', { min: 1, max: 512 });
     const token = optionalString(body, 'ClientRequestToken', { min: 32, max: 64 });
     const description = optionalString(body, 'Description', { max: 2048 });
-    const kmsKeyId = optionalString(body, 'KmsKeyId', { max: 2048 });
+    const kmsKeyId = parseKmsKeyId(body, this.region);
     const tags = parseTags(body);
     const value = parseValue(body, false);
     if (!NAME_PATTERN.test(name)) {
@@ -150,16 +154,54 @@ export class SecretStore {
     const stages = parseStages(body, CURRENT);
     if (secret.deletionDate !== undefined) throw markedForDeletion();
 
+    const version = this.newVersion(secret, token, value, stages);
+    return { ARN: secret.arn, Name: secret.name, VersionId: version.id, VersionStages: [...version.stages] };
+  }
+
+  /**
+   * The secret's description, its key (AWS re-encrypts the AWSCURRENT, AWSPENDING and AWSPREVIOUS versions with a new
+   * one; the stand-in records it), and with a value, a new AWSCURRENT version, as PutSecretValue would.
+   */
+  private updateSecret(body: Json): Json {
+    const secret = this.require(body);
+    const token = optionalString(body, 'ClientRequestToken', { min: 32, max: 64 });
+    const description = optionalString(body, 'Description', { max: 2048 });
+    const kmsKeyId = parseKmsKeyId(body, this.region);
+    const value = parseValue(body, false);
+    if (secret.deletionDate !== undefined) throw markedForDeletion();
+
+    if (description !== undefined) secret.description = description;
+    if (kmsKeyId !== undefined) secret.kmsKeyId = kmsKeyId;
+    secret.lastChanged = nowSeconds();
+    if (!value) return { ARN: secret.arn, Name: secret.name };
+    const version = this.newVersion(secret, token, value, [CURRENT]);
+    return { ARN: secret.arn, Name: secret.name, VersionId: version.id };
+  }
+
+  /** Adds tags to a secret, replacing the value of a key it already has. */
+  private tagResource(body: Json): Json {
+    const secret = this.require(body);
+    const tags = parseTags(body, true);
+    for (const tag of tags) {
+      const existing = secret.tags.find((t) => t.Key === tag.Key);
+      if (existing) existing.Value = tag.Value;
+      else secret.tags.push(tag);
+    }
+    return {};
+  }
+
+  /** A new version, or the one a retried request (same token, same value) already made; another value under a used token is refused. */
+  private newVersion(secret: Secret, token: string | undefined, value: SecretValue, stages: string[]): Version {
     const existing = token === undefined ? undefined : secret.versions.get(token);
     if (existing) {
       if (!sameValue(existing, value)) {
         throw new ApiError(400, 'ResourceExistsException', "You can't modify an existing version, you can only create a new version.");
       }
-      return { ARN: secret.arn, Name: secret.name, VersionId: existing.id, VersionStages: [...existing.stages] };
+      return existing;
     }
     const version = addVersion(secret, token ?? randomUUID(), value, stages);
     secret.lastChanged = nowSeconds();
-    return { ARN: secret.arn, Name: secret.name, VersionId: version.id, VersionStages: [...version.stages] };
+    return version;
   }
 
   private describeSecret(body: Json): Json {

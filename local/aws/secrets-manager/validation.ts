@@ -9,18 +9,18 @@ import type { SecretValue } from './secret.js';
 /** AWS field names are PascalCase on the wire but camelCase in validation messages. */
 const memberName = (field: string): string => field.charAt(0).toLowerCase() + field.slice(1);
 
-export function optionalString(body: Json, field: string, limits: { min?: number; max?: number } = {}): string | undefined {
+export function optionalString(body: Json, field: string, limits: { min?: number; max?: number; member?: string } = {}): string | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') {
     throw new ApiError(400, 'SerializationException', `Unexpected value type for field '${field}': expected a string.`, true);
   }
-  const { min = 0, max = Number.POSITIVE_INFINITY } = limits;
+  const { min = 0, max = Number.POSITIVE_INFINITY, member = memberName(field) } = limits;
   if (value.length < min) {
-    throw validation(`Value at '${memberName(field)}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`);
+    throw validation(`Value at '${member}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`);
   }
   if (value.length > max) {
-    throw validation(`Value at '${memberName(field)}' failed to satisfy constraint: Member must have length less than or equal to ${max}`);
+    throw validation(`Value at '${member}' failed to satisfy constraint: Member must have length less than or equal to ${max}`);
   }
   return value;
 }
@@ -53,17 +53,57 @@ function validation(problem: string): ApiError {
   return new ApiError(400, 'ValidationException', `1 validation error detected: ${problem}`, true);
 }
 
-export function parseTags(body: Json): { Key: string; Value: string }[] {
+/** Secrets Manager's pattern for tag keys and values: letters, spaces, digits and `_ . : / = + - @`. */
+const TAG_PATTERN = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/** `Tags` as CreateSecret and TagResource take it: each key 1-128 and value 0-256 characters of TAG_PATTERN. */
+export function parseTags(body: Json, required = false): { Key: string; Value: string }[] {
   const raw = body['Tags'];
-  if (raw === undefined || raw === null) return [];
+  if (raw === undefined || raw === null) {
+    if (required) throw validation("Value null at 'tags' failed to satisfy constraint: Member must not be null");
+    return [];
+  }
   if (!Array.isArray(raw)) throw new ApiError(400, 'SerializationException', "Unexpected value type for field 'Tags': expected a list.", true);
-  return raw.map((tag: unknown) => {
+  return raw.map((tag: unknown, i) => {
     if (typeof tag !== 'object' || tag === null) {
       throw new ApiError(400, 'SerializationException', "Unexpected value type in field 'Tags': expected a structure.", true);
     }
+    const member = `tags.${i + 1}.member`;
     const t = tag as Json;
-    return { Key: optionalString(t, 'Key', { min: 1, max: 128 }) ?? '', Value: optionalString(t, 'Value', { max: 256 }) ?? '' };
+    const key = optionalString(t, 'Key', { member: `${member}.key`, min: 1, max: 128 });
+    if (key === undefined) throw validation(`Value null at '${member}.key' failed to satisfy constraint: Member must not be null`);
+    const value = optionalString(t, 'Value', { member: `${member}.value`, max: 256 }) ?? '';
+    for (const [name, text] of [
+      ['key', key],
+      ['value', value],
+    ] as const) {
+      if (!TAG_PATTERN.test(text)) {
+        throw validation(
+          `Value at '${member}.${name}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$`,
+        );
+      }
+    }
+    return { Key: key, Value: value };
   });
+}
+
+const KEY_ID = '(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})';
+const ALIAS = 'alias/[a-zA-Z0-9/_-]{1,250}';
+const KMS_KEY_REFERENCE = new RegExp(`^(?:${KEY_ID}|${ALIAS}|arn:aws[a-z-]*:kms:([a-z0-9-]+):\\d{12}:(?:key/${KEY_ID}|${ALIAS}))$`);
+
+/**
+ * `KmsKeyId` (CreateSecret, UpdateSecret): a key id, key ARN, alias name or alias ARN, of a key in this Region. The
+ * service hands it to KMS, and answers a key KMS cannot resolve with InvalidParameterException (boto/boto3#1533); the
+ * stand-in has no KMS, so it refuses what cannot name a key here and records the rest as given.
+ */
+export function parseKmsKeyId(body: Json, region: string): string | undefined {
+  const kmsKeyId = optionalString(body, 'KmsKeyId', { max: 2048 });
+  if (kmsKeyId === undefined) return undefined;
+  const match = KMS_KEY_REFERENCE.exec(kmsKeyId);
+  if (!match || (match[1] !== undefined && match[1] !== region)) {
+    throw new ApiError(400, 'InvalidParameterException', 'The KmsKeyId is not a KMS key id, key ARN, alias name or alias ARN in this Region.');
+  }
+  return kmsKeyId;
 }
 
 /** SecretString xor SecretBinary, as CreateSecret and PutSecretValue both require. */
