@@ -2,10 +2,11 @@ import {
   CreateSecretCommand,
   DeleteSecretCommand,
   GetSecretValueCommand,
-  PutSecretValueCommand,
   ResourceExistsException,
   ResourceNotFoundException,
   type SecretsManagerClient,
+  TagResourceCommand,
+  UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
 import { CodedError, errorName } from '../util/errors.js';
@@ -22,30 +23,52 @@ export class CredentialsError extends CodedError<CredentialsErrorCode> {
   override readonly name = 'CredentialsError';
 }
 
+/** The tags every tenant secret carries: inventory and attribute-based access by tenant and stage. */
+export const secretTagKeys = { tenant: 'dado:tenant', stage: 'dado:stage' } as const;
+
+/**
+ * Where a writer puts a tenant's secret: under the stage's customer-managed key (an id, ARN or alias; IAM allows
+ * connect to create or update a secret only under that key), tagged with the tenant and the stage. Readers need none:
+ * Secrets Manager knows each secret's key.
+ */
+export interface SecretPlacement {
+  kmsKeyId: string;
+  stage: string;
+}
+
 /** One secret per tenant under the product's prefix; IAM scopes the functions to that prefix. */
 export class CredentialsStore {
   constructor(
     private readonly client: Pick<SecretsManagerClient, 'send'>,
     private readonly prefix: string,
+    private readonly placement?: SecretPlacement,
   ) {}
 
   secretName(tenantId: string): string {
     return `${this.prefix}${tenantId}`;
   }
 
-  /** Creates the tenant's secret, or stores a new version when it exists. */
+  /**
+   * Creates the tenant's secret, or stores a new version when it exists. An existing secret is also moved onto the
+   * placement's key in the same call (Secrets Manager re-encrypts its current and previous versions with it) and
+   * tagged: secrets created before the stage had its key (under the AWS-managed `aws/secretsmanager`) move as their
+   * tenants next connect, and the one-off command in the runbook moves the rest.
+   */
   async put(tenantId: string, credentials: StoredCredentials): Promise<{ arn: string | undefined }> {
     const name = this.secretName(tenantId);
     const SecretString = JSON.stringify(credentials);
+    const key = this.placement ? { KmsKeyId: this.placement.kmsKeyId } : {};
+    const tags = this.placement ? { Tags: this.tags(tenantId, this.placement.stage) } : undefined;
     try {
       try {
         const created = await this.client.send(
-          new CreateSecretCommand({ Name: name, SecretString, Description: `Personio API credentials of Dado tenant ${tenantId}` }),
+          new CreateSecretCommand({ Name: name, SecretString, Description: `Personio API credentials of Dado tenant ${tenantId}`, ...key, ...tags }),
         );
         return { arn: created.ARN };
       } catch (error) {
         if (!(error instanceof ResourceExistsException)) throw error;
-        const updated = await this.client.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
+        const updated = await this.client.send(new UpdateSecretCommand({ SecretId: name, SecretString, ...key }));
+        if (tags) await this.client.send(new TagResourceCommand({ SecretId: name, ...tags }));
         return { arn: updated.ARN };
       }
     } catch (error) {
@@ -84,6 +107,13 @@ export class CredentialsStore {
       if (error instanceof ResourceNotFoundException) return;
       throw this.wrap(error, 'delete');
     }
+  }
+
+  private tags(tenantId: string, stage: string): { Key: string; Value: string }[] {
+    return [
+      { Key: secretTagKeys.tenant, Value: tenantId },
+      { Key: secretTagKeys.stage, Value: stage },
+    ];
   }
 
   private wrap(error: unknown, action: string): CredentialsError {

@@ -74,6 +74,8 @@ export const localNames = {
   fetchFunction: 'dado-personio-fetch',
   schedulerRole: 'dado-personio-scheduler',
   secretPrefix: 'dado/personio/',
+  // The local stage's secrets key, by alias as connect may name it (the Secrets Manager stand-in records it).
+  secretsKmsKeyId: 'alias/dado-local-secrets',
 };
 
 /**
@@ -115,6 +117,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       [envNames.auditTable]: localNames.auditTable,
       [envNames.importQueueUrl]: queueUrls.importQueueUrl,
       [envNames.secretPrefix]: localNames.secretPrefix,
+      [envNames.secretsKmsKeyId]: localNames.secretsKmsKeyId,
       [envNames.personioBaseUrl]: personio.url,
       [envNames.personioAppId]: process.env[envNames.personioAppId] ?? 'DADO',
       [envNames.scheduleGroupName]: localNames.scheduleGroup,
