@@ -1,11 +1,12 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction, IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { type EnvName, envNames } from '../lib/config.js';
+import type { ImportQueue } from './constructs/import-queue.js';
 import type { ProductTable } from './constructs/tables.js';
-import { type SecretAccess, TenantSecrets } from './constructs/secrets.js';
+import type { SecretAccess, TenantSecrets } from './constructs/secrets.js';
 import { TenantSchedules } from './constructs/schedules.js';
 import { acknowledge } from './nag.js';
 
@@ -39,7 +40,17 @@ export const tableAccess: Record<TableAccess, { readonly actions: readonly strin
   sweep: { actions: ['dynamodb:Scan', 'dynamodb:UpdateItem'], indexes: false },
 };
 
-/** Item access on one table (and, if the access allows, Query on each of its indexes, by name) + the table's name in `envName`. */
+/**
+ * The tables' key, which DynamoDB uses on behalf of each caller (the key policy lets IAM decide who, through DynamoDB
+ * only): decrypting the table's key for reads, and, as CDK's own table grants do, encrypting for writes. Named one by
+ * one, no `*`.
+ */
+export const tableKeyActions = { read: ['kms:Decrypt', 'kms:DescribeKey'], write: ['kms:Encrypt', 'kms:GenerateDataKey'] } as const;
+
+/**
+ * Item access on one table (and, if the access allows, Query on each of its indexes, by name), the use of its key, and
+ * a way past its resource policy + the table's name in `envName`.
+ */
 export function bindTable(fn: LambdaFunction, table: ProductTable, access: TableAccess, envName: EnvName): void {
   const arn = table.table.tableArn;
   const { actions, indexes } = tableAccess[access];
@@ -47,12 +58,21 @@ export function bindTable(fn: LambdaFunction, table: ProductTable, access: Table
   if (indexes && table.indexNames.length > 0) {
     fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: table.indexNames.map((name) => `${arn}/index/${name}`) }));
   }
+  const keyActions = access === 'read' ? tableKeyActions.read : [...tableKeyActions.read, ...tableKeyActions.write];
+  fn.addToRolePolicy(new PolicyStatement({ actions: [...keyActions], resources: [table.key.keyArn] }));
+  table.admit(role(fn));
   fn.addEnvironment(envName, table.table.tableName);
 }
 
-/** SendMessage (and SendMessageBatch) on one queue + its URL in `envName`. */
-export function bindQueueSender(fn: LambdaFunction, queue: IQueue, envName: EnvName): void {
-  queue.grantSendMessages(fn);
+/**
+ * SendMessage (and SendMessageBatch) on the import queue, encrypting with its key, and a way past its resource policy
+ * + its URL in `envName`.
+ */
+export function bindQueueSender(fn: LambdaFunction, importQueue: ImportQueue, envName: EnvName): void {
+  const { queue, key } = importQueue;
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], resources: [queue.queueArn] }));
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }));
+  importQueue.allowSender(role(fn));
   fn.addEnvironment(envName, queue.queueUrl);
 }
 
@@ -67,10 +87,15 @@ export function bindQueueVisibility(fn: LambdaFunction, queue: IQueue, envName: 
   fn.addEnvironment(envName, queue.queueUrl);
 }
 
-/** Read or manage the tenants' secrets, by name prefix + the prefix in SECRET_PREFIX. */
+/**
+ * Read or manage the tenants' secrets, by name prefix, and use their key (its policy names the role) + the prefix in
+ * SECRET_PREFIX, and for managing, the key new secrets are created under in SECRETS_KMS_KEY_ID.
+ */
 export function bindSecrets(fn: LambdaFunction, secrets: TenantSecrets, access: SecretAccess): void {
-  fn.addToRolePolicy(new PolicyStatement({ actions: [...TenantSecrets.actions[access]], resources: [secrets.arnPattern] }));
+  for (const statement of secrets.statements(access)) fn.addToRolePolicy(statement);
+  secrets.allowKeyUse(role(fn), access);
   fn.addEnvironment(envNames.secretPrefix, secrets.prefix);
+  if (access === 'manage') fn.addEnvironment(envNames.secretsKmsKeyId, secrets.key.keyArn);
   acknowledge(
     fn.role ?? fn,
     `AwsSolutions-IAM5[Resource::${nagArn(fn, 'secretsmanager', `secret:${secrets.prefix}*`)}]`,
@@ -103,6 +128,37 @@ export function bindScheduleManagement(fn: LambdaFunction, schedules: TenantSche
   );
 }
 
+/**
+ * Repair the tenants' schedules (lib/schedules/repair.ts): list them, read and update those in the product's group,
+ * pass the scheduler role to them (to Scheduler only) + the group, the role and the target they must name. No create
+ * or delete: the repair only points existing schedules back at the current fetch and role.
+ */
+export function bindScheduleRepair(fn: LambdaFunction, schedules: TenantSchedules): void {
+  // ListSchedules supports no resource-level permissions; the code filters by group itself (GroupName).
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['scheduler:ListSchedules'], resources: ['*'] }));
+  fn.addToRolePolicy(new PolicyStatement({ actions: [...TenantSchedules.repairActions], resources: [schedules.scheduleArnPattern] }));
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['iam:PassRole'],
+      resources: [schedules.role.roleArn],
+      conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    }),
+  );
+  fn.addEnvironment(envNames.scheduleGroupName, schedules.group.scheduleGroupName);
+  fn.addEnvironment(envNames.schedulerRoleArn, schedules.role.roleArn);
+  fn.addEnvironment(envNames.fetchFunctionArn, schedules.target.functionArn);
+  acknowledge(
+    fn.role ?? fn,
+    `AwsSolutions-IAM5[Resource::${nagArn(fn, 'scheduler', `schedule/${schedules.groupName}/*`)}]`,
+    'The schedules repaired are the tenants’ own, created at runtime; the schedule group is the narrowest scope that exists for them.',
+  );
+  acknowledge(
+    fn.role ?? fn,
+    'AwsSolutions-IAM5[Resource::*]',
+    'scheduler:ListSchedules supports no resource-level permissions (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridgescheduler.html); X-Ray likewise. Reads and updates stay on the group’s schedules.',
+  );
+}
+
 /** Invoke one function (unqualified ARN only, no versions or aliases) + its name in `envName`. */
 export function bindInvoke(fn: LambdaFunction, target: IFunction, envName: EnvName): void {
   fn.addToRolePolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [target.functionArn] }));
@@ -112,6 +168,11 @@ export function bindInvoke(fn: LambdaFunction, target: IFunction, envName: EnvNa
 /** A plain setting (no grant) in the environment. */
 export function setting(fn: LambdaFunction, envName: EnvName, value: string | number): void {
   fn.addEnvironment(envName, String(value));
+}
+
+function role(fn: LambdaFunction): IRole {
+  if (!fn.role) throw new Error(`${fn.node.path} has no role: the resource policies and key policies name its role.`);
+  return fn.role;
 }
 
 /**

@@ -5,12 +5,13 @@ import type { DeploymentConfig } from './config.js';
 import { ConnectApi } from './constructs/api.js';
 import { ImportFunctions } from './constructs/functions.js';
 import { ImportQueue } from './constructs/import-queue.js';
+import { Keys } from './constructs/keys.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { TenantSchedules } from './constructs/schedules.js';
 import { SweepSchedule } from './constructs/sweep-schedule.js';
 import { TenantSecrets } from './constructs/secrets.js';
 import { Tables } from './constructs/tables.js';
-import { bindInvoke, bindQueueSender, bindQueueVisibility, bindScheduleManagement, bindSecrets, bindTable, setting } from './grants.js';
+import { bindInvoke, bindQueueSender, bindQueueVisibility, bindScheduleManagement, bindScheduleRepair, bindSecrets, bindTable, setting } from './grants.js';
 
 export interface PersonioImportStackProps extends StackProps {
   readonly config: DeploymentConfig;
@@ -23,6 +24,7 @@ export interface PersonioImportStackProps extends StackProps {
  * function's `loadConfig([...])` for the names it reads).
  */
 export class PersonioImportStack extends Stack {
+  readonly keys: Keys;
   readonly tables: Tables;
   readonly functions: ImportFunctions;
   readonly importQueue: ImportQueue;
@@ -33,18 +35,23 @@ export class PersonioImportStack extends Stack {
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PersonioImportStackProps) {
-    super(scope, id, props);
+    // Always the stage's account and region, also when a test builds the stack alone: a table's customer-managed key
+    // is named per region (TableV2 renders it per replica), which a region-agnostic stack cannot do.
+    super(scope, id, { ...props, env: props.env ?? props.config.env });
     const { config } = props;
     const logRetention = config.logRetentionDays;
 
-    const tables = new Tables(this, 'Tables');
+    // Customer-managed keys per kind of data; the tables, the queues and the secrets fence who may use them (H2).
+    const keys = new Keys(this, 'Keys', { stage: config.stage });
+    this.keys = keys;
+    const tables = new Tables(this, 'Tables', { key: keys.data, readerRoles: config.readerRoles, breakGlassRoles: config.breakGlassRoles });
     this.tables = tables;
-    const functions = new ImportFunctions(this, 'Functions', { logRetention });
+    const functions = new ImportFunctions(this, 'Functions', { logRetention, reservedConcurrency: config.reservedConcurrency });
     this.functions = functions;
     const { connect, fetch, worker, sweeper } = functions;
-    const importQueue = new ImportQueue(this, 'ImportQueue', { worker });
+    const importQueue = new ImportQueue(this, 'ImportQueue', { worker, key: keys.queue, redriveRoles: config.redriveRoles });
     this.importQueue = importQueue;
-    const secrets = new TenantSecrets(this, 'Secrets', { prefix: config.secretPrefix });
+    const secrets = new TenantSecrets(this, 'Secrets', { prefix: config.secretPrefix, key: keys.secrets, stage: config.stage });
     this.secrets = secrets;
     const schedules = new TenantSchedules(this, 'Schedules', {
       groupName: this.stackName,
@@ -84,7 +91,7 @@ export class PersonioImportStack extends Stack {
     bindTable(fetch, tables.runs, 'readWrite', envNames.runsTable);
     bindTable(fetch, tables.users, 'readWrite', envNames.usersTable);
     bindSecrets(fetch, secrets, 'read');
-    bindQueueSender(fetch, importQueue.queue, envNames.importQueueUrl);
+    bindQueueSender(fetch, importQueue, envNames.importQueueUrl);
     setting(fetch, envNames.personioBaseUrl, config.personioBaseUrl);
     setting(fetch, envNames.personioAppId, config.personioAppId);
     setting(fetch, envNames.deactivationThreshold, config.deactivationThreshold);
@@ -104,6 +111,8 @@ export class PersonioImportStack extends Stack {
     bindTable(sweeper, tables.users, 'readWrite', envNames.usersTable);
     // Finishing a stalled finalization applies the same guard as the worker.
     setting(sweeper, envNames.deactivationThreshold, config.deactivationThreshold);
+    // Points tenant schedules that name a replaced fetch or scheduler role back at the current ones.
+    bindScheduleRepair(sweeper, schedules);
 
     // Every function: the stage (a dimension of every metric, a tag on every secret), how long final runs are kept
     // (any of them may finish a run), and when repeated credential failures pause a tenant (the fetch records them;
@@ -114,7 +123,14 @@ export class PersonioImportStack extends Stack {
       setting(fn, envNames.pauseAfterCredentialFailures, config.pauseAfterCredentialFailures);
     }
 
+    // Alarms per stage, to the stage's paging and ticket destinations, with its failure ratio and floor.
     const monitoring = new Monitoring(this, 'Monitoring', {
+      stage: config.stage,
+      paging: config.paging,
+      tickets: config.tickets,
+      failureRatio: config.failureRatio,
+      failureFloor: config.failureFloor,
+      tables: tables.all,
       functions: functions.all,
       importQueue: importQueue.queue,
       importDeadLetterQueue: importQueue.deadLetterQueue,
@@ -129,10 +145,24 @@ export class PersonioImportStack extends Stack {
     new CfnOutput(this, 'ApiInvokeArn', { value: api.routeArn, description: "Resource for the callers' execute-api:Invoke permission" });
     new CfnOutput(this, 'FetchFunctionName', { value: fetch.functionName, description: 'Invoke with {"tenantId": "…"} to import a tenant now' });
     new CfnOutput(this, 'SweeperFunctionName', { value: sweeper.functionName, description: 'Invoke with {} to sweep stalled runs now' });
-    new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.alarmTopic.topicArn, description: 'Subscribe on-call tooling to this topic' });
+    new CfnOutput(this, 'PagingTopicArn', { value: monitoring.pagingTopic.topicArn, description: 'Paging alarms: subscribe on-call tooling' });
+    new CfnOutput(this, 'TicketsTopicArn', { value: monitoring.ticketsTopic.topicArn, description: 'Ticket alarms: subscribe the ticket queue' });
     new CfnOutput(this, 'ImportDeadLetterQueueUrl', { value: importQueue.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'FetchDeadLetterQueueUrl', { value: functions.fetchDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'ScheduleGroupName', { value: schedules.groupName });
     new CfnOutput(this, 'UsersTableName', { value: tables.users.table.tableName });
+    new CfnOutput(this, 'ConnectionsTableName', {
+      value: tables.connections.table.tableName,
+      description: 'Holds the kill switch: ops/imports-switch.ts pause|resume|status --table <this>',
+    });
+    new CfnOutput(this, 'WorkerFunctionName', {
+      value: worker.functionName,
+      description:
+        'Its SQS event source mapping stops queued imports: aws lambda list-event-source-mappings --function-name <this>, then update-event-source-mapping --uuid <UUID> --no-enabled',
+    });
+    // With UsersTableName, ConnectionsTableName and ScheduleGroupName: what ops/erase-tenant.ts reads to erase a tenant.
+    new CfnOutput(this, 'RunsTableName', { value: tables.runs.table.tableName });
+    new CfnOutput(this, 'AuditTableName', { value: tables.audit.table.tableName });
+    new CfnOutput(this, 'SecretPrefix', { value: config.secretPrefix, description: 'Tenant secrets are <this><tenantId>' });
   }
 }

@@ -66,7 +66,10 @@ const read = ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:
 const readWrite = [...read, 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 const xray = pairs(['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], '*');
 const logsOf = (logGroupId: string) => pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], arn(logGroupId));
-const secretArn = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${config.secretPrefix}*`;
+// The stack is always in its stage's account and region (infra/stack.ts), so its ARNs are literals.
+const secretArn = `arn:aws:secretsmanager:${config.env.region}:${config.env.account}:secret:${config.secretPrefix}*`;
+/** The tables' key: reads decrypt, writes encrypt too (infra/grants.ts tableKeyActions). */
+const dataKeyUse = () => pairs(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], arn(lid(stack.keys.data)));
 const environmentOf = (fnId: string) => (resources[fnId]!.Properties['Environment'] as { Variables: Record<string, Json> }).Variables;
 
 beforeAll(() => {
@@ -122,16 +125,18 @@ describe('import queue and worker event source', () => {
     expect(environmentOf(lid(stack.functions.worker))[envNames.importQueueUrl]).toEqual({ Ref: queueId });
   });
 
-  it('encrypts every queue and refuses requests without TLS', () => {
+  it('encrypts every queue (employee records with the queue key, fetch events with SQS’s) and refuses requests without TLS', () => {
     // Prepare
     const queueIds = Object.entries(resources)
       .filter(([, r]) => r.Type === 'AWS::SQS::Queue')
       .map(([id]) => id);
+    const withQueueKey = [lid(stack.importQueue.queue), lid(stack.importQueue.deadLetterQueue)];
 
     // Assess
     expect(queueIds).toHaveLength(3);
     for (const id of queueIds) {
-      expect(resources[id]?.Properties['SqsManagedSseEnabled'], id).toBe(true);
+      if (withQueueKey.includes(id)) expect(resources[id]?.Properties['KmsMasterKeyId'], id).toEqual({ 'Fn::GetAtt': [lid(stack.keys.queue), 'Arn'] });
+      else expect(resources[id]?.Properties['SqsManagedSseEnabled'], id).toBe(true);
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
         PolicyDocument: {
@@ -307,11 +312,12 @@ describe('sweeper', () => {
 });
 
 describe('IAM: each function may do exactly what its code needs, on its own resources', () => {
-  it('connect: connections, runs, users and audit (read/write, email index), secrets under the prefix (manage), its schedules, invoke the fetch', () => {
+  it('connect: connections, runs, users and audit (read/write, email index, their key), secrets under the prefix (manage, under the secrets key, tagged), its schedules, invoke the fetch', () => {
     // Prepare
     const { connect, fetch } = stack.functions;
     const users = arn(lid(stack.tables.users.table));
-    const scheduleArn = `arn:\${AWS::Partition}:scheduler:\${AWS::Region}:\${AWS::AccountId}:schedule/${config.stackName}/*`;
+    const scheduleArn = `arn:aws:scheduler:${config.env.region}:${config.env.account}:schedule/${config.stackName}/*`;
+    const underKey = { 'secretsmanager:KmsKeyArn': { 'Fn::GetAtt': [lid(stack.keys.secrets), 'Arn'] } };
 
     // Act
     const permissions = permissionsOf(lid(connect.role!));
@@ -325,16 +331,16 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
         // mapping preview reads users and the holders of an address (the email index).
         ...pairs(readWrite, arn(lid(stack.tables.connections.table)), arn(lid(stack.tables.runs.table)), users, arn(lid(stack.tables.audit.table))),
         `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
-        ...pairs(
-          [
-            'secretsmanager:CreateSecret',
-            'secretsmanager:DeleteSecret',
-            'secretsmanager:GetSecretValue',
-            'secretsmanager:PutSecretValue',
-            'secretsmanager:RestoreSecret',
-          ],
-          secretArn,
-        ),
+        ...dataKeyUse(),
+        // Creating or updating a secret names the secrets key, tagging names the stage and only the tenant/stage keys;
+        // the key's own policy lets connect use it (test/infra/boundaries.test.ts).
+        `secretsmanager:CreateSecret on ${secretArn} if ${JSON.stringify({ StringEquals: { ...underKey, 'aws:RequestTag/dado:stage': config.stage } })}`,
+        `secretsmanager:UpdateSecret on ${secretArn} if ${JSON.stringify({ StringEquals: underKey })}`,
+        `secretsmanager:TagResource on ${secretArn} if ${JSON.stringify({
+          StringEquals: { 'aws:RequestTag/dado:stage': config.stage },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': ['dado:tenant', 'dado:stage'] },
+        })}`,
+        ...pairs(['secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:RestoreSecret'], secretArn),
         ...pairs(['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'], scheduleArn),
         `iam:PassRole on ${arn(lid(stack.schedules.role))} if {"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}`,
         `lambda:InvokeFunction on ${arn(lid(fetch))}`,
@@ -342,7 +348,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     );
   });
 
-  it('fetch: connections, runs and users (read/write, email index), secrets (read only), send to the import queue and its DLQ', () => {
+  it('fetch: connections, runs and users (read/write, email index, their key), secrets (read only), send to the import queue (with its key) and its DLQ', () => {
     // Prepare
     const { fetch } = stack.functions;
     const users = arn(lid(stack.tables.users.table));
@@ -357,14 +363,16 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
         ...xray,
         ...pairs(readWrite, arn(lid(stack.tables.connections.table)), arn(lid(stack.tables.runs.table)), users),
         `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
+        ...dataKeyUse(),
         `secretsmanager:GetSecretValue on ${secretArn}`,
         ...pairs(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], arn(lid(stack.importQueue.queue))),
+        ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], arn(lid(stack.keys.queue))),
         `sqs:SendMessage on ${arn(lid(stack.functions.fetchDeadLetterQueue))}`,
       ].sort(),
     );
   });
 
-  it("worker: users (read/write, email index) and runs (read/write), consume the import queue (and change a message's visibility); no secrets, no connections", () => {
+  it("worker: users (read/write, email index) and runs (read/write), their key, consume the import queue (and change a message's visibility; decrypt with its key); no secrets, no connections", () => {
     // Prepare
     const users = arn(lid(stack.tables.users.table));
 
@@ -378,15 +386,17 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
         ...xray,
         ...pairs(readWrite, arn(lid(stack.tables.runs.table)), users),
         `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
+        ...dataKeyUse(),
         ...pairs(
           ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
           arn(lid(stack.importQueue.queue)),
         ),
+        `kms:Decrypt on ${arn(lid(stack.keys.queue))}`,
       ].sort(),
     );
   });
 
-  it('sweeper: connections (Scan and UpdateItem only), runs and users (read/write, email index: it finishes a stalled completion as the worker would); no secrets, no queues', () => {
+  it('sweeper: connections (Scan and UpdateItem only), runs and users (read/write, email index: it finishes a stalled completion as the worker would), their key, the repair of the group’s schedules; no secrets, no queues', () => {
     // Prepare
     const users = arn(lid(stack.tables.users.table));
 
@@ -401,6 +411,14 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
         ...pairs(['dynamodb:Scan', 'dynamodb:UpdateItem'], arn(lid(stack.tables.connections.table))),
         ...pairs(readWrite, arn(lid(stack.tables.runs.table)), users),
         `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
+        ...dataKeyUse(),
+        // The schedule repair: list (no resource-level permissions), read and update the group's schedules, name the role.
+        'scheduler:ListSchedules on *',
+        ...pairs(
+          ['scheduler:GetSchedule', 'scheduler:UpdateSchedule'],
+          `arn:aws:scheduler:${config.env.region}:${config.env.account}:schedule/${config.stackName}/*`,
+        ),
+        `iam:PassRole on ${arn(lid(stack.schedules.role))} if {"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}`,
       ].sort(),
     );
   });
@@ -423,16 +441,16 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     });
   });
 
-  it('uses a `*` resource only for X-Ray, which has no resource-level permissions', () => {
+  it("uses a `*` resource only for X-Ray and the sweeper's ListSchedules, which have no resource-level permissions", () => {
     // Prepare
-    const roles = Object.values(stack.functions.all).map((fn) => lid(fn.role!));
+    const roles = Object.entries(stack.functions.all).map(([name, fn]) => [name, lid(fn.role!)] as const);
 
     // Act
-    const starred = roles.flatMap(permissionsOf).filter((p) => p.endsWith(' on *'));
+    const starred = roles.flatMap(([name, roleId]) => permissionsOf(roleId).map((p) => `${name}: ${p}`)).filter((p) => p.endsWith(' on *'));
 
     // Assess
     expect(starred.length).toBeGreaterThan(0);
-    for (const permission of starred) expect(permission).toMatch(/^xray:/);
+    for (const permission of starred) expect(permission).toMatch(/^\w+: xray:|^sweeper: scheduler:ListSchedules /);
   });
 
   it("lets the scheduler role invoke the fetch and nothing else, assumed only by this group's schedules", () => {
@@ -449,7 +467,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
         {
           Principal: { Service: 'scheduler.amazonaws.com' },
           Condition: {
-            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' }, 'aws:SourceArn': { 'Fn::GetAtt': [lid(stack.schedules.group), 'Arn'] } },
+            StringEquals: { 'aws:SourceAccount': config.env.account, 'aws:SourceArn': { 'Fn::GetAtt': [lid(stack.schedules.group), 'Arn'] } },
           },
         },
       ],
@@ -475,6 +493,7 @@ describe('environment: every grant comes with the variable that names its resour
         [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
         [envNames.auditTable]: { Ref: lid(stack.tables.audit.table) },
         [envNames.secretPrefix]: config.secretPrefix,
+        [envNames.secretsKmsKeyId]: { 'Fn::GetAtt': [lid(stack.keys.secrets), 'Arn'] },
         [envNames.personioBaseUrl]: config.personioBaseUrl,
         [envNames.personioAppId]: config.personioAppId,
         [envNames.deactivationThreshold]: String(config.deactivationThreshold),
@@ -519,6 +538,10 @@ describe('environment: every grant comes with the variable that names its resour
         [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
         [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
         [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+        // What every tenant schedule must name: the schedule repair's group, role and target.
+        [envNames.scheduleGroupName]: config.stackName,
+        [envNames.schedulerRoleArn]: { 'Fn::GetAtt': [lid(stack.schedules.role), 'Arn'] },
+        [envNames.fetchFunctionArn]: { 'Fn::GetAtt': [lid(stack.functions.fetch), 'Arn'] },
         ...everyFunction(),
       }),
     ],
@@ -530,37 +553,47 @@ describe('environment: every grant comes with the variable that names its resour
     expect(environment).toEqual(expected());
   });
 
-  it.each(functionNames)('%s: each resource in its policy is named in its environment (or is its own log group, DLQ or event source)', (name) => {
-    // Prepare
-    const fn = stack.functions[name];
-    const fnId = lid(fn);
-    const ownWiring = new Set([
-      render((resources[fnId]!.Properties['LoggingConfig'] as { LogGroup: Json }).LogGroup),
-      ...(name === 'fetch' ? [`\${${lid(stack.functions.fetchDeadLetterQueue)}}`] : []),
-      ...(name === 'worker' ? [`\${${lid(stack.importQueue.queue)}}`] : []),
-    ]);
-    const named = new Set(Object.values(environmentOf(fnId)).map((v) => (typeof v === 'string' ? v : render(v).replace(/\.Arn}$/, '}'))));
+  it.each(functionNames)(
+    '%s: each resource in its policy is named in its environment (or is its own log group, DLQ or event source, or the key of one)',
+    (name) => {
+      // Prepare
+      const fn = stack.functions[name];
+      const fnId = lid(fn);
+      const ownWiring = new Set([
+        render((resources[fnId]!.Properties['LoggingConfig'] as { LogGroup: Json }).LogGroup),
+        ...(name === 'fetch' ? [`\${${lid(stack.functions.fetchDeadLetterQueue)}}`] : []),
+        ...(name === 'worker' ? [`\${${lid(stack.importQueue.queue)}}`] : []),
+      ]);
+      const named = new Set(Object.values(environmentOf(fnId)).map((v) => (typeof v === 'string' ? v : render(v).replace(/\.Arn}$/, '}'))));
+      // A key is wiring of the resources it encrypts: a function that may use a table or a queue uses its key.
+      const ref = (id: string) => `\${${id}}`;
+      const encrypts = [
+        [stack.keys.data, stack.tables.all.map((t) => ref(lid(t.table)))],
+        [stack.keys.queue, [ref(lid(stack.importQueue.queue))]],
+      ] as const;
+      for (const [key, encrypted] of encrypts) if (encrypted.some((r) => named.has(r) || ownWiring.has(r))) ownWiring.add(ref(lid(key)));
 
-    // Act: the resource each permission targets, as `${LogicalId}` or the literal pattern
-    const targets = permissionsOf(lid(fn.role!))
-      .map((p) => p.split(' on ')[1]!.split(' if ')[0]!)
-      .filter((t) => t !== '*')
-      .map((t) => t.match(/^\$\{([^.}]+)\.Arn\}/)?.[1] ?? t);
+      // Act: the resource each permission targets, as `${LogicalId}` or the literal pattern
+      const targets = permissionsOf(lid(fn.role!))
+        .map((p) => p.split(' on ')[1]!.split(' if ')[0]!)
+        .filter((t) => t !== '*')
+        .map((t) => t.match(/^\$\{([^.}]+)\.Arn\}/)?.[1] ?? t);
 
-    // Assess
-    for (const target of targets) {
-      if (target.startsWith('arn:')) {
-        // Patterns: the secret prefix or the schedule group, named by SECRET_PREFIX / SCHEDULE_GROUP_NAME.
-        expect(
-          [...named].some((value) => value.length > 3 && (target.includes(`:${value}`) || target.includes(`/${value}/`))),
-          target,
-        ).toBe(true);
-      } else {
-        const ref = `\${${target}}`;
-        expect(named.has(ref) || ownWiring.has(ref), `${name} may use ${target} but no variable names it`).toBe(true);
+      // Assess
+      for (const target of targets) {
+        if (target.startsWith('arn:')) {
+          // Patterns: the secret prefix or the schedule group, named by SECRET_PREFIX / SCHEDULE_GROUP_NAME.
+          expect(
+            [...named].some((value) => value.length > 3 && (target.includes(`:${value}`) || target.includes(`/${value}/`))),
+            target,
+          ).toBe(true);
+        } else {
+          const ref = `\${${target}}`;
+          expect(named.has(ref) || ownWiring.has(ref), `${name} may use ${target} but no variable names it`).toBe(true);
+        }
       }
-    }
-  });
+    },
+  );
 });
 
 type ConfigKey = keyof typeof envNames;
@@ -639,36 +672,33 @@ describe('connect API', () => {
 });
 
 describe('monitoring', () => {
-  const productMetric = (name: string) => ({
-    Namespace: importMetrics.namespace,
-    MetricName: name,
-    Dimensions: [{ Name: 'service', Value: importMetrics.service }],
-  });
+  // Every product metric is read for the stage only (two stages in one account never share one); test/infra/alarms.test.ts
+  // covers the alarms' thresholds, math and destinations.
+  const stageDimensions = [
+    { Name: 'service', Value: importMetrics.service },
+    { Name: 'stage', Value: config.stage },
+  ];
+  const topics = () => [{ Ref: lid(stack.monitoring.pagingTopic) }, { Ref: lid(stack.monitoring.ticketsTopic) }];
+  /** An alarm whose metric math reads this metric. */
+  const readsMetric = (metric: Record<string, Json>) =>
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Metric: metric }) })]),
+    });
 
   it.each(functionNames)('alarms on %s errors and throttles', (name) => {
     // Prepare
     const dimensions = [{ Name: 'FunctionName', Value: { Ref: lid(stack.functions[name]) } }];
 
     // Assess
-    for (const metric of ['Errors', 'Throttles']) {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Namespace: 'AWS/Lambda',
-        MetricName: metric,
-        Dimensions: dimensions,
-        Threshold: 1,
-        AlarmActions: [{ Ref: lid(stack.monitoring.alarmTopic) }],
-      });
-    }
+    for (const metric of ['Errors', 'Throttles', 'Invocations']) readsMetric({ Namespace: 'AWS/Lambda', MetricName: metric, Dimensions: dimensions });
   });
 
-  it('alarms on dead letters (import and fetch) and on the age of the oldest import message', () => {
+  it('alarms on new dead letters (import and fetch), on their age and on the age of the oldest import message', () => {
     // Assess
     for (const queue of [stack.importQueue.deadLetterQueue, stack.functions.fetchDeadLetterQueue]) {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: 'ApproximateNumberOfMessagesVisible',
-        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [lid(queue), 'QueueName'] } }],
-        Threshold: 1,
-      });
+      const dimensions = [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [lid(queue), 'QueueName'] } }];
+      readsMetric({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: dimensions });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: dimensions, Threshold: 86_400 });
     }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateAgeOfOldestMessage',
@@ -677,10 +707,10 @@ describe('monitoring', () => {
     });
   });
 
-  it('alarms on failed and held runs from the EMF metrics the functions emit', () => {
+  it("alarms on failed and held runs from the EMF metrics the functions emit, for the deployment's stage", () => {
     // Assess
-    for (const name of [metricNames.runsFailed, metricNames.runsHeld]) {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', { ...productMetric(name), Statistic: 'Sum', Threshold: 1 });
+    for (const name of [metricNames.runsFailed, metricNames.runsHeld, metricNames.runsCompleted]) {
+      readsMetric({ Namespace: importMetrics.namespace, MetricName: name, Dimensions: stageDimensions });
     }
   });
 
@@ -695,28 +725,36 @@ describe('monitoring', () => {
     });
   });
 
-  it('alarms on dropped schedule invocations and on 5xx answers of the API', () => {
+  it('alarms on dropped schedule invocations and on 5xx answers of the API, each alarm notifying one of the two topics', () => {
     // Assess
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Scheduler',
       MetricName: 'InvocationDroppedCount',
       Dimensions: [{ Name: 'ScheduleGroup', Value: config.stackName }],
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/ApiGateway', MetricName: '5xx', Threshold: 1 });
-    template.resourceCountIs('AWS::CloudWatch::Alarm', stack.monitoring.alarms.length);
-    template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: lid(stack.monitoring.alarmTopic) }], TreatMissingData: 'notBreaching' });
+    readsMetric({ Namespace: 'AWS/ApiGateway', MetricName: '5xx' });
+    template.resourceCountIs('AWS::CloudWatch::Alarm', stack.monitoring.alarmSet.alarms.length);
+    for (const [id, resource] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')) {
+      expect(topics(), id).toContainEqual((resource.Properties['AlarmActions'] as Json[])[0]);
+      expect(resource.Properties['AlarmActions'], id).toHaveLength(1);
+    }
   });
 
-  it('shows import throughput, Personio 429s and run outcomes on the dashboard', () => {
+  it('shows import throughput, Personio requests and 429s, run outcomes and failure reasons on the dashboard', () => {
     // Prepare
     const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
     const body = render(dashboard.Properties['DashboardBody']!);
 
-    // Assess
-    for (const name of Object.values(metricNames)) {
-      expect(body).toContain(`["${importMetrics.namespace}","${name}","service","${importMetrics.service}"`);
+    // Assess: named after the stack and its region (dashboard names are global to an account)
+    expect([`${config.stackName}-\${AWS::Region}`, `${config.stackName}-${config.env.region}`]).toContain(render(dashboard.Properties['DashboardName']!));
+    // Each product metric as [namespace, name, dimension, value, …]: all of them drawn, every one for this stage.
+    const drawn = [...body.matchAll(/\["Dado\/PersonioImport","(\w+)",([^\]{]*)/g)].map(([, name, dimensions]) => ({ name, dimensions }));
+    expect(new Set(drawn.map((d) => d.name))).toEqual(new Set(Object.values(metricNames)));
+    for (const { name, dimensions } of drawn) {
+      expect(dimensions, name).toContain(`"service","${importMetrics.service}"`);
+      expect(dimensions, name).toContain(`"stage","${config.stage}"`);
     }
-    for (const title of ['Import throughput', 'Personio 429s', 'Run outcomes']) expect(body).toContain(title);
+    for (const title of ['Import throughput', 'Personio requests and 429s', 'Run outcomes', 'Failed runs by reason']) expect(body).toContain(title);
   });
 
   it("shows every function on the dashboard's per-function graphs", () => {
@@ -729,5 +767,16 @@ describe('monitoring', () => {
       for (const label of [`${name} errors`, `${name} throttles`]) expect(body).toContain(`"label":"${label}"`);
       expect(body).toContain(`"FunctionName","\${${lid(stack.functions[name])}}"`);
     }
+  });
+});
+
+describe('outputs', () => {
+  it('name what an operator pausing everything needs: the connections table (the kill switch) and the worker (its event source mapping)', () => {
+    // Prepare
+    const outputs = template.toJSON()['Outputs'] as Record<string, { Value: Json }>;
+
+    // Assess
+    expect(render(outputs['ConnectionsTableName']!.Value)).toBe(`\${${lid(stack.tables.connections.table)}}`);
+    expect(render(outputs['WorkerFunctionName']!.Value)).toBe(`\${${lid(stack.functions.worker)}}`);
   });
 });
