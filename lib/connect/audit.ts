@@ -92,11 +92,13 @@ export class AuditTrail {
         KeyConditionExpression: 'tenantId = :t',
         ExpressionAttributeValues: { ':t': tenantId },
         ScanIndexForward: false,
+        // An admin who just changed something expects to see it.
+        ConsistentRead: true,
         Limit: page.limit + 1,
         ...(after ? { ExclusiveStartKey: { tenantId, sk: after } } : {}),
       }),
     );
-    const items = (result.Items ?? []).slice(0, page.limit + 1);
+    const items = result.Items ?? [];
     const entries = items.slice(0, page.limit).map(toEntry);
     return { entries, nextCursor: items.length > page.limit ? toCursor(entries[entries.length - 1]?.id ?? '') : null };
   }

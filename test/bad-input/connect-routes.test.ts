@@ -18,8 +18,7 @@ import { LOCAL_ACCOUNT_ID } from '../../local/aws/identity.js';
 import { startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { runImport } from '../../local/runner/import-run.js';
 import { openapi, specViolations } from '../helpers/connect-support.js';
-import { httpEvent } from '../helpers/events.js';
-import { iamCaller } from '../../local/runner/events.js';
+import { httpEvent, iamCaller } from '../helpers/events.js';
 import { anyBodyText, anyJsonValue, hugeString, isPlainObject, nonString, storedState, tryParse, weirdString } from './support.js';
 
 const TENANT = 'fuzz-co';

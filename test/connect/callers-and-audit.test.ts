@@ -10,7 +10,7 @@ import { authorizeCaller } from '../../lib/connect/caller.js';
 import { isFinalRunStatus, type RunReport } from '../../lib/runs/run.js';
 import { LOCAL_CALLER_ROLE_ARN } from '../../local/aws/identity.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
-import { iamCaller } from '../../local/runner/events.js';
+import { iamCaller } from '../helpers/events.js';
 import { apiCaller, captureOutput, eventually, leakedSecrets } from '../helpers/connect-support.js';
 import { injectDynamoFaults } from '../helpers/faulty-dynamodb.js';
 

@@ -27,8 +27,7 @@ import { createDocumentClient } from '../../functions/shared/clients.js';
 import { startPersonioProxy } from './personio-proxy.js';
 import { LOCAL_CALLER_ROLE_ARN } from '../../local/aws/identity.js';
 import { localNames, type LocalEnvironment } from '../../local/runner/environment.js';
-import { iamCaller, LOCAL_ACTOR } from '../../local/runner/events.js';
-import { httpEvent } from './events.js';
+import { httpEvent, iamCaller, LOCAL_ACTOR } from './events.js';
 
 // ---- the OpenAPI file ------------------------------------------------------------------------------------
 
