@@ -7,7 +7,6 @@ import { QueueSender } from '../lib/queue/sender.js';
 import { RunStore } from '../lib/runs/store.js';
 import { tenantIdSchema } from '../lib/tenants/tenant-id.js';
 import { ConnectionStore } from '../lib/tenants/connections.js';
-import { pausedFetchesMetric } from '../lib/tenants/pause.js';
 import { importMetrics } from '../lib/observability/metrics.js';
 import { UserStore } from '../lib/users/store.js';
 import { runIdSchema } from '../lib/runs/run.js';
@@ -89,7 +88,7 @@ export const handler = async (event: unknown, context: Context): Promise<FetchOu
       else countRunOutcome(metrics, outcome.finalStatus);
     }
     if (outcome.status === 'paused')
-      metrics.singleMetric().addDimension(importMetrics.reasonDimension, outcome.reason).addMetric(pausedFetchesMetric, MetricUnit.Count, 1);
+      metrics.singleMetric().addDimension(importMetrics.reasonDimension, outcome.reason).addMetric(metricNames.fetchesPaused, MetricUnit.Count, 1);
     return outcome;
   } catch (error) {
     logger.error('fetch crashed', { tenantId, error: describeError(error) });

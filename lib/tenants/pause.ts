@@ -74,10 +74,3 @@ export function pausedMessage(tenantId: string, view: PauseView): string {
     `the next daily try or an import now (POST /tenants/${tenantId}/personio/imports) picks them up and resumes the schedule.`
   );
 }
-
-/**
- * Fetches that started nothing because the stage's imports or the tenant were paused: a Count metric with a `reason`
- * dimension (`imports_paused` or `invalid_credentials`), emitted by the fetch. Not a run outcome, so no failure alarm
- * divides it; a steady `invalid_credentials` line is customers with a dead credential, not an incident.
- */
-export const pausedFetchesMetric = 'FetchesPaused';
