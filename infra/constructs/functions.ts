@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -21,7 +21,7 @@ interface FunctionSettings {
   description: string;
   timeout: Duration;
   memorySize: number;
-  /** Only where the function must not run twice at once (the sweeper); the others scale with their callers. */
+  /** Fixed here only where the function must not run twice at once (the sweeper); fetch and worker take theirs from the stage. */
   reservedConcurrentExecutions?: number;
 }
 
@@ -73,8 +73,32 @@ export const functionSettings: Record<FunctionName, FunctionSettings> = {
   },
 };
 
+/** The most execution environments fetch and worker may use (a stage setting, see infra/config.ts). */
+export interface ReservedConcurrency {
+  fetch: number;
+  worker: number;
+}
+
 interface ImportFunctionsProps {
   logRetention: RetentionDays;
+  reservedConcurrency: ReservedConcurrency;
+}
+
+/** Lambda's limit on a function name. */
+const MAX_FUNCTION_NAME = 64;
+
+/**
+ * The fetch's physical name: `<stackName>-fetch`. Every tenant's schedule stores the fetch's ARN (lib/schedules), so the
+ * name must not change when the construct tree does; a generated name would, and every schedule would then invoke a
+ * deleted function. Function names are per account and region, and so are stack names: no two stages collide.
+ */
+export function fetchFunctionName(stackName: string): string {
+  const name = `${stackName}-fetch`;
+  if (name.length > MAX_FUNCTION_NAME)
+    throw new Error(
+      `The fetch function's name ${name} is longer than Lambda's ${MAX_FUNCTION_NAME} characters: choose a stack name of at most ${MAX_FUNCTION_NAME - '-fetch'.length}.`,
+    );
+  return name;
 }
 
 /**
@@ -99,9 +123,18 @@ export class ImportFunctions extends Construct {
       'This queue is itself the dead-letter queue of the fetch function; nothing consumes it, so a redrive policy would never apply. Its depth is alarmed.',
     );
 
+    const { reservedConcurrency } = props;
     this.connect = this.function('Connect', 'connect', props);
-    this.fetch = this.function('Fetch', 'fetch', props, this.fetchDeadLetterQueue);
-    this.worker = this.function('Worker', 'worker', props);
+    // Reserved concurrency is both a floor and a ceiling. The fetch's ceiling is the global governor of Personio
+    // traffic and egress (throttled asynchronous events wait in Lambda's queue and are retried); the worker's floor keeps
+    // the SQS event source from being throttled by other functions of the account, which would return messages to the
+    // queue with their receive count raised until they dead-letter.
+    this.fetch = this.function('Fetch', 'fetch', props, {
+      deadLetterQueue: this.fetchDeadLetterQueue,
+      functionName: fetchFunctionName(Stack.of(this).stackName),
+      reservedConcurrentExecutions: reservedConcurrency.fetch,
+    });
+    this.worker = this.function('Worker', 'worker', props, { reservedConcurrentExecutions: reservedConcurrency.worker });
     this.sweeper = this.function('Sweeper', 'sweeper', props);
 
     acknowledge(
@@ -125,7 +158,12 @@ export class ImportFunctions extends Construct {
     return { connect: this.connect, fetch: this.fetch, worker: this.worker, sweeper: this.sweeper };
   }
 
-  private function(id: string, name: FunctionName, props: ImportFunctionsProps, deadLetterQueue?: Queue): NodejsFunction {
+  private function(
+    id: string,
+    name: FunctionName,
+    props: ImportFunctionsProps,
+    extra: { deadLetterQueue?: Queue; functionName?: string; reservedConcurrentExecutions?: number } = {},
+  ): NodejsFunction {
     const settings = functionSettings[name];
     const role = new Role(this, `${id}Role`, {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
@@ -149,7 +187,7 @@ export class ImportFunctions extends Construct {
       // Active tracing gives the service map and init/invocation segments without an SDK wrapper in the code.
       tracing: Tracing.ACTIVE,
       ...settings,
-      ...(deadLetterQueue ? { deadLetterQueue } : {}),
+      ...extra,
       environment: {
         POWERTOOLS_METRICS_NAMESPACE: importMetrics.namespace,
         POWERTOOLS_SERVICE_NAME: importMetrics.service,

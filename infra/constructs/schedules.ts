@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
@@ -15,14 +15,37 @@ interface TenantSchedulesProps {
   flexibleWindowMinutes: number;
 }
 
+/** IAM's limit on a role name, and the longest region name a stack without `env` may deploy to. */
+const MAX_ROLE_NAME = 64;
+const MAX_REGION_NAME = 'ap-southeast-5'.length;
+
+/**
+ * The scheduler role's physical name: `<stackName>-scheduler-<region>`. Every tenant's schedule stores the role's ARN,
+ * which IAM derives from the name alone; a generated name changes with the construct tree, and every schedule would
+ * then name a deleted role. IAM is global to the account, so the region keeps a stack of the same name in another
+ * region from taking the same role.
+ */
+export function schedulerRoleName(stackName: string, region: string): string {
+  const regionLength = Token.isUnresolved(region) ? MAX_REGION_NAME : region.length;
+  const length = stackName.length + '-scheduler-'.length + regionLength;
+  if (length > MAX_ROLE_NAME)
+    throw new Error(
+      `The scheduler role's name ${stackName}-scheduler-<region> would be ${length} characters, over IAM's ${MAX_ROLE_NAME}: choose a stack name of at most ${MAX_ROLE_NAME - '-scheduler-'.length - regionLength}.`,
+    );
+  return `${stackName}-scheduler-${region}`;
+}
+
 /**
  * One EventBridge Scheduler schedule per tenant lives in this group; connect creates, updates and deletes them at
- * runtime, naming the scheduler role as the schedules' execution role. Deleting the group (on teardown) deletes its
- * schedules, so no schedule outlives the function it targets.
+ * runtime, naming the scheduler role as the schedules' execution role. The sweeper points any schedule whose target or
+ * role is not the current one back at them (lib/schedules/repair.ts), so a replaced fetch or role heals within one
+ * sweep period. Deleting the group (on teardown) deletes its schedules, so no schedule outlives the function it targets.
  */
 export class TenantSchedules extends Construct {
   /** The actions connect may call, on the group's schedules only. */
   static readonly manageActions = ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'] as const;
+  /** The actions the sweeper's repair calls on the group's schedules (it lists them too: ListSchedules, see infra/grants.ts). */
+  static readonly repairActions = ['scheduler:GetSchedule', 'scheduler:UpdateSchedule'] as const;
 
   readonly group: ScheduleGroup;
   /** The group's name as a plain string (not a token), for ARNs and policy reviews. */
@@ -46,6 +69,7 @@ export class TenantSchedules extends Construct {
 
     // Only schedules of this group, in this account, may assume the role (confused-deputy protection).
     this.role = new Role(this, 'SchedulerRole', {
+      roleName: schedulerRoleName(stack.stackName, stack.region),
       description: 'Execution role of the per-tenant Personio import schedules: may invoke the fetch, nothing else',
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': this.group.scheduleGroupArn } },
