@@ -1,0 +1,49 @@
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { Severity } from './alarms.js';
+
+/** Where one severity's alarms go (a stage's `paging` / `tickets` in cdk.json). */
+export interface AlarmDestination {
+  /** An existing topic (on-call tooling's, another stack's): imported, not managed by this stack. */
+  topicArn?: string | undefined;
+  /** Subscribed to the topic (the imported one, or the one this stack creates). */
+  email?: string | undefined;
+}
+
+const displayNames: Record<Severity, string> = {
+  paging: 'Dado Personio import: paging alarms',
+  tickets: 'Dado Personio import: ticket alarms',
+};
+
+/**
+ * The two alarm topics: paging (on-call, now) and tickets (working hours). Each is the stage's existing topic when it
+ * names one, or a topic of this stack otherwise; an e-mail address in the destination is subscribed (SNS asks the
+ * address to confirm first). A stage with neither gets an empty topic: subscribe to it later (outputs
+ * PagingTopicArn, TicketsTopicArn).
+ */
+export class AlarmTopics extends Construct {
+  readonly paging: ITopic;
+  readonly tickets: ITopic;
+
+  constructor(scope: Construct, id: string, props: Record<Severity, AlarmDestination>) {
+    super(scope, id);
+    this.paging = this.topic('paging', 'Paging', props.paging);
+    this.tickets = this.topic('tickets', 'Tickets', props.tickets);
+  }
+
+  get all(): Record<Severity, ITopic> {
+    return { paging: this.paging, tickets: this.tickets };
+  }
+
+  private topic(severity: Severity, id: string, destination: AlarmDestination): ITopic {
+    // Not encrypted: notifications carry alarm names and metric values, no customer data, and CloudWatch cannot publish
+    // to a topic under the AWS-managed SNS key. Publishing requires TLS. An imported topic's policy (and key, if it
+    // has one) must let CloudWatch publish: that is its owner's to set.
+    const topic = destination.topicArn
+      ? Topic.fromTopicArn(this, id, destination.topicArn)
+      : new Topic(this, id, { displayName: displayNames[severity], enforceSSL: true });
+    if (destination.email) topic.addSubscription(new EmailSubscription(destination.email));
+    return topic;
+  }
+}
