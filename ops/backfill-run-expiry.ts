@@ -6,7 +6,7 @@
  *
  * (`--retention-days` as the stage's `runRetentionDays` in cdk.json.) It sets what the release would have set, and
  * nothing that is already set: a completed or failed run expires `retentionDays` after it finished; a progress item
- * `retentionDays` plus the margin from now; a pending list of a run no longer held is deleted; a held run without a
+ * `retentionDays` plus the margin from now; a pending list of a run no longer held is emptied and expires; a held run without a
  * pending list gets an empty one, so the next run that supersedes it finds it. Held and running runs keep no expiry.
  * Safe to run again, and while imports run (every write is conditional on what it read).
  */
@@ -35,7 +35,7 @@ export interface BackfillDeps {
 export interface BackfillOutcome {
   runsExpiring: number;
   progressExpiring: number;
-  pendingListsDropped: number;
+  pendingListsRetired: number;
   heldRunsIndexed: number;
 }
 
@@ -43,8 +43,8 @@ const WRITES_IN_FLIGHT = 16;
 
 export async function backfillRunExpiry(deps: BackfillDeps): Promise<BackfillOutcome> {
   const runs = new RunStore(deps.db, deps.tableName, { retentionDays: deps.retentionDays });
-  const outcome: BackfillOutcome = { runsExpiring: 0, progressExpiring: 0, pendingListsDropped: 0, heldRunsIndexed: 0 };
-  const droppedLists = new Set<string>();
+  const outcome: BackfillOutcome = { runsExpiring: 0, progressExpiring: 0, pendingListsRetired: 0, heldRunsIndexed: 0 };
+  const retiredLists = new Set<string>();
   const segments = deps.segments ?? 4;
 
   const visit = async (item: Record<string, unknown>): Promise<void> => {
@@ -65,11 +65,11 @@ export async function backfillRunExpiry(deps: BackfillDeps): Promise<BackfillOut
     } else if (sk.startsWith(pendingPrefix)) {
       const runId = String(item['runId']);
       const key = `${tenantId}/${runId}`;
-      if (droppedLists.has(key)) return;
+      if (retiredLists.has(key)) return;
       const run = await runs.get(tenantId, runId);
       if (run?.status === 'held' || run?.status === 'approving') return;
-      droppedLists.add(key);
-      if ((await runs.dropPending(tenantId, runId)) > 0) outcome.pendingListsDropped++;
+      retiredLists.add(key);
+      if ((await runs.retirePending(tenantId, runId, deps.now())) > 0) outcome.pendingListsRetired++;
     }
   };
 

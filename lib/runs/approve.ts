@@ -104,7 +104,7 @@ export async function applyApproval(deps: FinalizeDeps, run: Run): Promise<Run> 
     decidedAt: deps.now(),
   });
   // Decided: nothing reads the pending list any more (a caller that dies here leaves it to the next run's completion).
-  await deps.runs.dropPending(run.tenantId, run.runId);
+  await deps.runs.retirePending(run.tenantId, run.runId, deps.now());
   return finished;
 }
 

@@ -6,8 +6,9 @@ import type { RunStore } from './store.js';
  * then it is still read, so nothing relies on it being gone):
  * - a run record and its findings: `retentionDays` after the run is final (completed or failed: when it finished;
  *   approved or superseded: when that was decided). A held run has no expiry: it waits for a decision, however long.
- * - a held run's pending deactivations: no expiry; deleted once the run is decided (approved or superseded), since
- *   nothing reads them afterwards (the users it deactivated carry `deactivatedInRun`).
+ * - a held run's pending deactivations: no expiry while the run waits; once it is decided (approved or superseded)
+ *   nothing reads them (the users it deactivated carry `deactivatedInRun`), so their users are removed and they expire
+ *   at once (the product's roles may not delete an item: infra/grants.ts).
  * - the progress item: `retentionDays` plus a margin after its last write. It carries no employee data; a failed run's
  *   progress tells whether it superseded an older held run (lib/runs/approve.ts), so it must outlive its run record,
  *   which expires `retentionDays` after the run finished, and runs finish within hours of their last message (leases).
@@ -31,7 +32,7 @@ export function expiresAfter(from: Date, days: number): number {
  * `run_superseded`), so it is decided: it starts expiring and its pending list goes. A held run found only by its
  * pending list (every held run has one, if empty) costs this one query per finished run; runs whose approval is under
  * way are left to it. Pending lists of runs that were decided but whose list outlived the decision (the deciding call
- * died in between) are dropped here too.
+ * died in between) are retired here too.
  */
 export async function retireSupersededRuns(runs: RunStore, newer: Run, now: Date): Promise<number> {
   let retired = 0;
@@ -39,13 +40,13 @@ export async function retireSupersededRuns(runs: RunStore, newer: Run, now: Date
     if (runId === newer.runId) continue;
     const held = await runs.get(newer.tenantId, runId);
     if (!held) {
-      await runs.dropPending(newer.tenantId, runId);
+      await runs.retirePending(newer.tenantId, runId, now);
       continue;
     }
     if (held.startedAt >= newer.startedAt || held.status === 'approving') continue;
     if (held.status === 'held') {
       if (await runs.retireHeld(newer.tenantId, runId, now)) retired++;
-    } else await runs.dropPending(newer.tenantId, runId);
+    } else await runs.retirePending(newer.tenantId, runId, now);
   }
   return retired;
 }

@@ -382,14 +382,14 @@ export class RunStore {
     return this.side.heldRunIds(tenantId);
   }
 
-  /** See RunSideItems.dropPending. */
-  dropPending(tenantId: string, runId: string): Promise<number> {
-    return this.side.dropPending(tenantId, runId);
+  /** See RunSideItems.retirePending. */
+  retirePending(tenantId: string, runId: string, now: Date): Promise<number> {
+    return this.side.retirePending(tenantId, runId, now);
   }
 
   /**
    * A held run that a newer run superseded is decided: it expires `retentionDays` from now (an expiry it has already is
-   * kept) and its pending list goes. False when it is no longer held (an approval claimed it meanwhile).
+   * kept) and its pending list is retired. False when it is no longer held (an approval claimed it meanwhile).
    */
   async retireHeld(tenantId: string, runId: string, now: Date): Promise<boolean> {
     const retired = await sendConditional(
@@ -403,7 +403,7 @@ export class RunStore {
         ExpressionAttributeValues: { ':held': 'held', ':expires': expiresAfter(now, this.retentionDays) },
       }),
     );
-    if (retired) await this.side.dropPending(tenantId, runId);
+    if (retired) await this.side.retirePending(tenantId, runId, now);
     return retired;
   }
 }
