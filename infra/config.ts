@@ -62,38 +62,43 @@ const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{
 /** Where one kind of alarm goes: an existing topic, or a new topic with an e-mail subscription (or neither: subscribe later). */
 const alarmDestination = z.strictObject({ topicArn: topicArn.optional(), email: z.email().optional() });
 
-const stageSchema = z.strictObject({
-  account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id'),
-  region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'an AWS region such as eu-central-1'),
-  stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'a letter, then up to 63 letters, digits and hyphens (it also names the schedule group)'),
-  /** Tenant secrets are `<prefix><tenantId>`; IAM, the key policy and the tags are scoped to it. Default: `dado/<stage>/personio/`. */
-  secretPrefix: z
-    .string()
-    .regex(/^[A-Za-z0-9/_+=.@-]+\/$/, 'characters Secrets Manager allows in a name, ending with "/"')
-    .optional(),
-  /** Pages on-call: the import is broken for many tenants, or not running at all. */
-  paging: alarmDestination.default({}),
-  /** Opens a ticket: something to look at in working hours (held runs waiting long, one tenant's repeated failures). */
-  tickets: alarmDestination.default({}),
-  /** IAM roles allowed to call the connect API (Dado's backend); any other caller gets 403 forbidden. */
-  allowedCallers: z.array(roleArn).min(1, "at least one role (Dado's backend): connect refuses every other caller"),
-  /** IAM roles that may read the users and connections tables directly (Dado's services), and the break-glass role. */
-  readerRoles: z.array(roleArn).default([]),
-  breakGlassRoles: z.array(roleArn).default([]),
-  /** Operators' roles allowed to redrive the import dead-letter queue. */
-  redriveRoles: z.array(roleArn).default([]),
-  reservedConcurrency: z
-    .strictObject({ fetch: numeric(z.number().int().min(1).max(1000)).default(10), worker: numeric(z.number().int().min(2).max(1000)).default(20) })
-    .default({ fetch: 10, worker: 20 }),
-  /** Run records and their findings expire this many days after they are final (held runs stay until decided). */
-  runRetentionDays: numeric(z.number().int().min(30).max(3650)).default(400),
-  /** A tenant whose credential fails this many runs in a row is paused until it reconnects. */
-  pauseAfterCredentialFailures: numeric(z.number().int().min(1).max(100)).default(3),
-  /** Failure alarms: the share of runs failing over an hour, and the least number of failed runs, both needed to alarm. */
-  failureRatio: numeric(z.number().gt(0).max(1)).default(0.1),
-  failureFloor: numeric(z.number().int().min(1)).default(5),
-  ...Object.fromEntries(Object.entries(tunables).map(([k, v]) => [k, v.optional()])),
-});
+const stageSchema = z
+  .strictObject({
+    account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id'),
+    region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'an AWS region such as eu-central-1'),
+    stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'a letter, then up to 63 letters, digits and hyphens (it also names the schedule group)'),
+    /** Tenant secrets are `<prefix><tenantId>`; IAM, the key policy and the tags are scoped to it. Default: `dado/<stage>/personio/`. */
+    secretPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9/_+=.@-]+\/$/, 'characters Secrets Manager allows in a name, ending with "/"')
+      .optional(),
+    /** Pages on-call: the import is broken for many tenants, or not running at all. */
+    paging: alarmDestination.default({}),
+    /** Opens a ticket: something to look at in working hours (held runs waiting long, one tenant's repeated failures). */
+    tickets: alarmDestination.default({}),
+    /** IAM roles allowed to call the connect API (Dado's backend); any other caller gets 403 forbidden. */
+    allowedCallers: z.array(roleArn).min(1, "at least one role (Dado's backend): connect refuses every other caller"),
+    /** IAM roles that may read the users and connections tables directly (Dado's services), and the break-glass role. */
+    readerRoles: z.array(roleArn).default([]),
+    breakGlassRoles: z.array(roleArn).default([]),
+    /** Operators' roles allowed to redrive the import dead-letter queue. */
+    redriveRoles: z.array(roleArn).default([]),
+    reservedConcurrency: z
+      .strictObject({ fetch: numeric(z.number().int().min(1).max(1000)).default(10), worker: numeric(z.number().int().min(2).max(1000)).default(20) })
+      .default({ fetch: 10, worker: 20 }),
+    /** Run records and their findings expire this many days after they are final (held runs stay until decided). */
+    runRetentionDays: numeric(z.number().int().min(30).max(3650)).default(400),
+    /** A tenant whose credential fails this many runs in a row is paused until it reconnects. */
+    pauseAfterCredentialFailures: numeric(z.number().int().min(1).max(100)).default(3),
+    /** Failure alarms: the share of runs failing over an hour, and the least number of failed runs, both needed to alarm. */
+    failureRatio: numeric(z.number().gt(0).max(1)).default(0.1),
+    failureFloor: numeric(z.number().int().min(1)).default(5),
+    ...Object.fromEntries(Object.entries(tunables).map(([k, v]) => [k, v.optional()])),
+  })
+  .refine((stage) => `${stage.stackName}-scheduler-${stage.region}`.length <= 64, {
+    path: ['stackName'],
+    message: 'too long for this region: the scheduler role is named <stackName>-scheduler-<region>, and IAM allows 64 characters',
+  });
 
 type StageInput = z.input<typeof stageSchema>;
 type ParsedStage = z.output<typeof stageSchema> & Partial<z.output<typeof productDefaults>>;

@@ -72,7 +72,8 @@ const fields = {
   secretsKmsKeyId: nonEmpty,
   // Days a final run record and its findings are kept (held runs stay until decided).
   runRetentionDays: z.coerce.number().int().min(1).max(3650).default(400),
-  // A tenant whose credential fails this many runs in a row is paused until it reconnects.
+  // A tenant whose credential fails this many runs in a row is paused (one scheduled try a day) until a run gets through
+  // or it reconnects.
   pauseAfterCredentialFailures: z.coerce.number().int().min(1).max(100).default(3),
 };
 

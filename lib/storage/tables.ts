@@ -7,7 +7,8 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * users:       pk tenantId, sk `user#<userId>` (the user record) or `personio#<id>` (the link from a
  *              Personio employee to its user; created conditionally, so the link is unique per tenant).
  *              GSI byEmail (tenantId, emailKey) finds an existing user by lower-cased email.
- * connections: pk tenantId (one item per tenant: status, mapping, lock of the running fetch).
+ * connections: pk tenantId (one item per tenant: status, mapping, lock of the running fetch), and `#imports`, the
+ *              stage's kill switch (a key no tenant id can take: lib/tenants/kill-switch.ts).
  * runs:        pk tenantId, sk `run#<runId>` (the run record), `msg#<runId>#<seq>` (a processed message's
  *              marker: its ids and counts, written once, so redelivery counts nothing twice), `prog#<runId>`
  *              (the set of processed message numbers: how the last message knows it is the last),

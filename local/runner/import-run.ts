@@ -65,13 +65,7 @@ export async function runImport(
     await Promise.race([fetching, sleep(250)]);
     if (fetchError) throw new RunnerError(`The fetch failed: ${fetchError instanceof Error ? fetchError.message : String(fetchError)}`);
     if (fetchOutcome && fetchOutcome.status !== 'fetched' && fetchOutcome.status !== 'failed') {
-      throw new RunnerError(
-        fetchOutcome.status === 'already_running'
-          ? `An import of tenant "${tenantId}" is already running (run ${fetchOutcome.runId ?? 'unknown'}).`
-          : fetchOutcome.status === 'duplicate'
-            ? `This schedule firing (${fetchOutcome.scheduledAt}) of tenant "${tenantId}" started a run already.`
-            : `Tenant "${tenantId}" is not connected to Personio.`,
-      );
+      throw new RunnerError(startedNothing(fetchOutcome, tenantId));
     }
     if (fetchOutcome) runId = fetchOutcome.runId;
     runId ??= (await env.runs.list(tenantId, 1))[0]?.runId;
@@ -100,3 +94,19 @@ async function dlqDepth(env: LocalEnvironment): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Why a fetch started no run, as the runner tells it. */
+function startedNothing(outcome: Exclude<FetchOutcome, { status: 'fetched' | 'failed' }>, tenantId: string): string {
+  switch (outcome.status) {
+    case 'already_running':
+      return `An import of tenant "${tenantId}" is already running (run ${outcome.runId ?? 'unknown'}).`;
+    case 'duplicate':
+      return `This schedule firing (${outcome.scheduledAt}) of tenant "${tenantId}" started a run already.`;
+    case 'not_connected':
+      return `Tenant "${tenantId}" is not connected to Personio.`;
+    case 'paused':
+      return outcome.reason === 'imports_paused'
+        ? "The stage's imports are paused by an operator (the kill switch); nothing was started."
+        : `Tenant "${tenantId}" is paused after repeated credential refusals; its next scheduled try is at ${outcome.nextAttemptAt}. Reconnect with a valid credential.`;
+  }
+}

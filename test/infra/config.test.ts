@@ -81,6 +81,7 @@ describe('deployment context: stages', () => {
     ['account', '12345'],
     ['region', 'Frankfurt'],
     ['stackName', '1-stack'],
+    ['stackName', `Dado${'x'.repeat(40)}`],
     ['secretPrefix', 'dado/personio'],
     ['allowedCallers', []],
     ['allowedCallers', ['arn:aws:iam::111111111111:user/alice']],
