@@ -117,7 +117,7 @@ export class ImportQueue extends Construct {
   /** Lets a role of the stack send to the import queue: past its policy, and the key's use to encrypt a message. */
   allowSender(role: IRole): void {
     this.senders.add(role);
-    Keys.allowRole(this.key, `SenderQueuesImports${this.senders.size}`, role, ['kms:GenerateDataKey', 'kms:Decrypt'], 'sqs');
+    Keys.allowRole(this.key, `${role.node.id.replace(/[^A-Za-z0-9]/g, '')}QueuesImports`, role, ['kms:GenerateDataKey', 'kms:Decrypt'], 'sqs');
   }
 
   private fence(redriveRoles: readonly string[]): void {

@@ -84,12 +84,14 @@ export class TenantSecrets extends Construct {
    */
   allowKeyUse(role: IRole, access: SecretAccess): void {
     const ownSecrets = { StringLike: { 'kms:EncryptionContext:SecretARN': this.arnPattern } };
+    // Statement ids name the role (a policy's ids must be unique).
+    const sid = (what: string) => `${role.node.id.replace(/[^A-Za-z0-9]/g, '')}${what}`;
     if (access === 'read') {
-      Keys.allowRole(this.key, 'FetchReadsTenantSecrets', role, ['kms:Decrypt'], 'secretsmanager', ownSecrets);
+      Keys.allowRole(this.key, sid('ReadsTenantSecrets'), role, ['kms:Decrypt'], 'secretsmanager', ownSecrets);
       return;
     }
-    Keys.allowRole(this.key, 'ConnectStoresTenantSecrets', role, ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'], 'secretsmanager', ownSecrets);
+    Keys.allowRole(this.key, sid('StoresTenantSecrets'), role, ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'], 'secretsmanager', ownSecrets);
     // Secrets Manager resolves and checks the key a create or update names; no encryption context there.
-    Keys.allowRole(this.key, 'ConnectDescribesSecretsKey', role, ['kms:DescribeKey'], 'secretsmanager');
+    Keys.allowRole(this.key, sid('DescribesSecretsKey'), role, ['kms:DescribeKey'], 'secretsmanager');
   }
 }
