@@ -42,8 +42,11 @@ export class RunProgressStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId, sk: progressSk(runId) },
-        // Progress is a message newly recorded; a redelivery only repairs the set (and changes nothing if it is whole).
-        UpdateExpression: `ADD seqs :seq SET ${recorded ? 'lastProgressAt = :now, ' : ''}${runKeys.ttl} = :expires`,
+        // Progress is a message newly recorded (it also pushes the item's expiry on); a redelivery only repairs the set,
+        // giving the item an expiry only if the crash it repairs left none, so a whole set changes nothing.
+        UpdateExpression: recorded
+          ? `ADD seqs :seq SET lastProgressAt = :now, ${runKeys.ttl} = :expires`
+          : `ADD seqs :seq SET ${runKeys.ttl} = if_not_exists(${runKeys.ttl}, :expires)`,
         ExpressionAttributeValues: { ':seq': new Set([marker.seq]), ':expires': this.progressExpiry(), ...(recorded ? { ':now': Date.now() } : {}) },
         ReturnValues: 'ALL_NEW',
       }),
