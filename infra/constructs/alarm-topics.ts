@@ -1,6 +1,7 @@
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { acknowledge } from '../nag.js';
 import type { Severity } from './alarms.js';
 
 /** Where one severity's alarms go (a stage's `paging` / `tickets` in cdk.json). */
@@ -43,7 +44,15 @@ export class AlarmTopics extends Construct {
     const topic = destination.topicArn
       ? Topic.fromTopicArn(this, id, destination.topicArn)
       : new Topic(this, id, { displayName: displayNames[severity], enforceSSL: true });
-    if (destination.email) topic.addSubscription(new EmailSubscription(destination.email));
+    if (destination.email) {
+      const subscription = new EmailSubscription(destination.email);
+      topic.addSubscription(subscription);
+      acknowledge(
+        this.node.findChild(id).node.tryFindChild(destination.email) ?? this,
+        'Serverless-SNSRedrivePolicy',
+        'An e-mail to a person is a convenience beside the alarm itself: an alarm that could not be delivered stays in ALARM in CloudWatch and on the dashboard, and a dead-letter queue of undelivered alarm e-mails would be one more queue nobody reads.',
+      );
+    }
     return topic;
   }
 }

@@ -54,6 +54,20 @@ describe('cdk-nag (AwsSolutions and Serverless packs)', () => {
     expect(findingsOf(result.report)).toEqual([]);
   });
 
+  it.each(['staging', 'prod'])('synthesizes the committed %s stage with no unacknowledged error or warning', (stage) => {
+    // Prepare: each stage's own settings change the template (e-mail subscriptions, imported topics, operator roles)
+    const outdir = mkdtempSync(join(tmpdir(), `infra-nag-${stage}-`));
+    const stageApp = new App({ context, outdir });
+    addProduct(stageApp, parseDeploymentConfig({ ...context, 'dado:stage': stage }));
+
+    // Act
+    const stageResult = synthesize(stageApp, outdir);
+
+    // Assess
+    expect(stageResult.error).toBeUndefined();
+    expect(findingsOf(stageResult.report)).toEqual([]);
+  });
+
   it('would report an unacknowledged finding, error or warning (the check above can fail)', () => {
     // Prepare: a bare queue and an untraced function, checked by the same packs
     const outdir = mkdtempSync(join(tmpdir(), 'infra-nag-probe-'));
