@@ -4,7 +4,7 @@ import type { FinalizeDeps } from './finalize.js';
 import { leaseExpired, leaseUntil, runLeases } from './lease.js';
 import type { ConnectionStore } from '../tenants/connections.js';
 import { claimTenant } from './tenant-lock.js';
-import { toReport, type Run, type RunReport } from './run.js';
+import { isFinalRunStatus, toReport, type Run, type RunReport } from './run.js';
 
 export type RunErrorCode = 'run_not_found' | 'run_not_held' | 'run_superseded' | 'import_running';
 
@@ -40,8 +40,10 @@ export async function approveRun(deps: FinalizeDeps & { connections: ConnectionS
   }
   const newer = await supersedingRun(deps, run);
   if (newer) {
-    // Decided by the newer run: expiring from now, if no completed or held run retired it already (one that failed did not).
-    await deps.runs.retireHeld(tenantId, runId, now);
+    // Decided by a newer run that is final: expiring from now, if no completed or held run retired it already (one that
+    // failed did not). A newer run still going may yet fail before it processes anyone, and then this run is the
+    // latest picture again: its pending list must stay for a later approval.
+    if (isFinalRunStatus(newer.status)) await deps.runs.retireHeld(tenantId, runId, now);
     throw new RunError(
       'run_superseded',
       `Run ${runId} was superseded by run ${newer.runId}, which saw Personio since; its pending deactivations no longer apply.`,

@@ -1,7 +1,8 @@
 import { DeleteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/shared/clients.js';
-import type { RunReport } from '../../lib/runs/run.js';
+import { defaultMapping } from '../../lib/mapping/mapping.js';
+import { newRunId, type RunReport } from '../../lib/runs/run.js';
 import { localNames } from '../../local/runner/environment.js';
 import { backfillRunExpiry } from '../../ops/backfill-run-expiry.js';
 import { runImport } from '../../local/runner/import-run.js';
@@ -173,6 +174,36 @@ describe('how long runs are kept', () => {
     expect(Object.keys(calls.stats.calls).filter((operation) => /Delete|BatchWrite/.test(operation))).toEqual([]);
     const refused = await approve('moved-on', held.runId);
     expect(refused).toMatchObject({ status: 409, body: { error: { code: 'run_superseded' } } });
+  });
+
+  it("keeps a held run's pending list while a newer run is still going: if that run fails before processing anyone, approval deactivates exactly the list", async () => {
+    // Prepare: a held run, then a newer run that has started but not yet processed anyone
+    const personio = await world.personio('still-going');
+    const { held, leavers } = await heldRun(personio);
+    const newerId = newRunId(new Date(Date.now() + 1_000));
+    await world.env.runs.create({
+      tenantId: 'still-going',
+      runId: newerId,
+      mode: 'full',
+      trigger: 'test',
+      mapping: defaultMapping(),
+      startedAt: new Date(Date.now() + 1_000),
+      leaseExpiresAt: Date.now() + 60 * 60_000,
+    });
+
+    // Act: approving now is refused; then the newer run fails on Personio before any employee; the admin approves again
+    const early = await approve('still-going', held.runId);
+    const kept = ofRun(await runItems('still-going'), held.runId, 'pend#');
+    await world.env.runs.fail('still-going', newerId, { code: 'personio_unavailable', message: 'Personio answered 503.' }, {}, new Date());
+    const activeBefore = (await world.env.users.list('still-going')).filter((u) => u.active).map((u) => u.personioId);
+    const approved = await approve('still-going', held.runId);
+
+    // Assess: the early refusal left the list whole; the approval applied all of it
+    expect(early).toMatchObject({ status: 409, body: { error: { code: 'run_superseded' } } });
+    expect(kept.flatMap((chunk) => (chunk['users'] as unknown[] | undefined) ?? [])).toHaveLength(leavers.length);
+    expect(approved.body).toMatchObject({ status: 'completed', deactivated: leavers.length });
+    const activeAfter = new Set((await world.env.users.list('still-going')).filter((u) => u.active).map((u) => u.personioId));
+    expect(activeBefore.filter((id) => !activeAfter.has(id)).sort()).toEqual([...leavers].sort());
   });
 
   it('gives the items of runs from before runs expired what the release sets, once (ops/backfill-run-expiry.ts)', async () => {
