@@ -88,7 +88,7 @@ const stageSchema = z
       .default({ fetch: 10, worker: 20 }),
     /** Run records and their findings expire this many days after they are final (held runs stay until decided). */
     runRetentionDays: numeric(z.number().int().min(30).max(3650)).default(400),
-    /** A tenant whose credential fails this many runs in a row is paused until it reconnects. */
+    /** A tenant whose credential fails this many runs in a row is paused (one scheduled try a day) until a run gets through or it reconnects. */
     pauseAfterCredentialFailures: numeric(z.number().int().min(1).max(100)).default(3),
     /** Failure alarms: the share of runs failing over an hour, and the least number of failed runs, both needed to alarm. */
     failureRatio: numeric(z.number().gt(0).max(1)).default(0.1),

@@ -37,7 +37,8 @@ export const tableAccess: Record<TableAccess, { readonly actions: readonly strin
     actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     indexes: true,
   },
-  sweep: { actions: ['dynamodb:Scan', 'dynamodb:UpdateItem'], indexes: false },
+  // GetItem: settling a stalled approval reads the tenant's connection (lib/runs/settle.ts).
+  sweep: { actions: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], indexes: false },
 };
 
 /**

@@ -67,7 +67,8 @@ export async function backfillRunExpiry(deps: BackfillDeps): Promise<BackfillOut
       const key = `${tenantId}/${runId}`;
       if (retiredLists.has(key)) return;
       const run = await runs.get(tenantId, runId);
-      if (run?.status === 'held' || run?.status === 'approving') return;
+      // Only a decided run's list retires: one still being finalized wrote its list before it is marked held.
+      if (run && run.status !== 'completed' && run.status !== 'failed') return;
       retiredLists.add(key);
       if ((await runs.retirePending(tenantId, runId, deps.now())) > 0) outcome.pendingListsRetired++;
     }

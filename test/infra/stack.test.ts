@@ -396,7 +396,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     );
   });
 
-  it('sweeper: connections (Scan and UpdateItem only), runs and users (read/write, email index: it finishes a stalled completion as the worker would), their key, the repair of the group’s schedules; no secrets, no queues', () => {
+  it('sweeper: connections (GetItem, Scan and UpdateItem only), runs and users (read/write, email index: it finishes a stalled completion as the worker would), their key, the repair of the group’s schedules; no secrets, no queues', () => {
     // Prepare
     const users = arn(lid(stack.tables.users.table));
 
@@ -408,7 +408,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
       [
         ...logsOf(lid(stack.functions.node.findChild('SweeperLogs'))),
         ...xray,
-        ...pairs(['dynamodb:Scan', 'dynamodb:UpdateItem'], arn(lid(stack.tables.connections.table))),
+        ...pairs(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], arn(lid(stack.tables.connections.table))),
         ...pairs(readWrite, arn(lid(stack.tables.runs.table)), users),
         `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
         ...dataKeyUse(),
