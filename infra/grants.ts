@@ -110,6 +110,18 @@ export function bindSecrets(fn: LambdaFunction, secrets: TenantSecrets, access: 
  */
 export function bindScheduleManagement(fn: LambdaFunction, schedules: TenantSchedules): void {
   fn.addToRolePolicy(new PolicyStatement({ actions: [...TenantSchedules.manageActions], resources: [schedules.scheduleArnPattern] }));
+  passSchedulerRole(fn, schedules);
+  fn.addEnvironment(envNames.scheduleExpression, schedules.expression);
+  fn.addEnvironment(envNames.scheduleFlexibleWindowMinutes, String(schedules.flexibleWindowMinutes));
+  acknowledge(
+    fn.role ?? fn,
+    `AwsSolutions-IAM5[Resource::${nagArn(fn, 'scheduler', `schedule/${schedules.groupName}/*`)}]`,
+    'One schedule per tenant is created at runtime; the schedule group is the narrowest scope that exists for schedules not yet created.',
+  );
+}
+
+/** The scheduler role may be passed (to Scheduler only) + the group, the role and the target a schedule must name. */
+function passSchedulerRole(fn: LambdaFunction, schedules: TenantSchedules): void {
   fn.addToRolePolicy(
     new PolicyStatement({
       actions: ['iam:PassRole'],
@@ -120,13 +132,6 @@ export function bindScheduleManagement(fn: LambdaFunction, schedules: TenantSche
   fn.addEnvironment(envNames.scheduleGroupName, schedules.group.scheduleGroupName);
   fn.addEnvironment(envNames.schedulerRoleArn, schedules.role.roleArn);
   fn.addEnvironment(envNames.fetchFunctionArn, schedules.target.functionArn);
-  fn.addEnvironment(envNames.scheduleExpression, schedules.expression);
-  fn.addEnvironment(envNames.scheduleFlexibleWindowMinutes, String(schedules.flexibleWindowMinutes));
-  acknowledge(
-    fn.role ?? fn,
-    `AwsSolutions-IAM5[Resource::${nagArn(fn, 'scheduler', `schedule/${schedules.groupName}/*`)}]`,
-    'One schedule per tenant is created at runtime; the schedule group is the narrowest scope that exists for schedules not yet created.',
-  );
 }
 
 /**
@@ -138,16 +143,7 @@ export function bindScheduleRepair(fn: LambdaFunction, schedules: TenantSchedule
   // ListSchedules supports no resource-level permissions; the code filters by group itself (GroupName).
   fn.addToRolePolicy(new PolicyStatement({ actions: ['scheduler:ListSchedules'], resources: ['*'] }));
   fn.addToRolePolicy(new PolicyStatement({ actions: [...TenantSchedules.repairActions], resources: [schedules.scheduleArnPattern] }));
-  fn.addToRolePolicy(
-    new PolicyStatement({
-      actions: ['iam:PassRole'],
-      resources: [schedules.role.roleArn],
-      conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
-    }),
-  );
-  fn.addEnvironment(envNames.scheduleGroupName, schedules.group.scheduleGroupName);
-  fn.addEnvironment(envNames.schedulerRoleArn, schedules.role.roleArn);
-  fn.addEnvironment(envNames.fetchFunctionArn, schedules.target.functionArn);
+  passSchedulerRole(fn, schedules);
   acknowledge(
     fn.role ?? fn,
     `AwsSolutions-IAM5[Resource::${nagArn(fn, 'scheduler', `schedule/${schedules.groupName}/*`)}]`,
