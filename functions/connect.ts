@@ -23,6 +23,7 @@ import { ConnectionStore } from '../lib/tenants/connections.js';
 import { UserStore } from '../lib/users/store.js';
 import { createSecretsClient, createStoreClient } from './shared/clients.js';
 import { createLogger, describeError } from './shared/logger.js';
+import { createMetrics, MetricUnit, metricNames } from './shared/metrics.js';
 
 const config = loadConfig([
   'connectionsTable',
@@ -48,6 +49,7 @@ const config = loadConfig([
 const db = createStoreClient();
 const secrets = createSecretsClient();
 const logger = createLogger('personio-connect');
+const metrics = createMetrics(config.stage);
 const deps: ConnectDeps = {
   connections: new ConnectionStore(db, config.connectionsTable),
   settings: new ConnectSettingsStore(db, config.connectionsTable),
@@ -63,7 +65,12 @@ const deps: ConnectDeps = {
   }),
   imports: new LambdaFetchInvoker(new LambdaClient({}), config.fetchFunctionName),
   // The change happened; its entry goes to the logs whole (no secrets in it) for the alarm and for restoring it.
-  audit: new AuditTrail(db, config.auditTable, (entry, error) => logger.error('audit entry not stored', { auditEntry: entry, error: describeError(error) })),
+  audit: new AuditTrail(db, config.auditTable, (entry, error) => {
+    logger.error('audit entry not stored', { auditEntry: entry, error: describeError(error) });
+    // Rare, and the only metric connect emits: published at once, as its own EMF line, for the AuditEntriesNotStored alarm.
+    metrics.addMetric(metricNames.auditEntriesNotStored, MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+  }),
   allowedCallers: config.allowedCallers,
   personio: { baseUrl: config.personioBaseUrl, appId: config.personioAppId },
   scheduleDefaults: { expression: config.scheduleExpression, flexibleWindowMinutes: config.scheduleFlexibleWindowMinutes },

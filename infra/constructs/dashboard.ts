@@ -49,6 +49,7 @@ export function buildDashboard(scope: Construct, id: string, props: DashboardPro
         metric(metricNames.runsFailed, 'failed'),
         metric(metricNames.runsStalled, 'failed as stalled (sweeper)'),
         metric(metricNames.sweepTenantsFailed, 'tenants the sweeper could not settle'),
+        metric(metricNames.auditEntriesNotStored, 'audit entries not stored (in the connect log)'),
       ],
     }),
     new GraphWidget({

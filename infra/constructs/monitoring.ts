@@ -142,6 +142,14 @@ export class Monitoring extends Construct {
       metric: productMetric(stage, metricNames.runsStalled, { period: hour }),
       threshold: floor,
     });
+    add('AuditEntriesNotStored', {
+      severity: 'tickets',
+      description:
+        "Changes made through the API could not be recorded in the audit trail (the changes succeeded); each entry is in connect's log: restore it from there.",
+      runbook: 'runbook-function-errors',
+      metric: productMetric(stage, metricNames.auditEntriesNotStored, { period: hour }),
+      threshold: 1,
+    });
     add('SweepTenantsFailed', {
       severity: 'tickets',
       description: `The sweeper could not settle tenants' runs at least ${floor} times in the last hour (it retries every sweep); see its log for the tenants and errors.`,

@@ -61,7 +61,7 @@ function fromCursor(cursor: string): string {
  * Recording happens after the change succeeded, so a failure to record cannot undo it. Answering 500 then would
  * tell the admin the change failed when it did not (and a retried import or approval would not be recorded
  * either), so `record` never throws: the entry goes to `unrecorded` instead, which the handler writes as an error
- * log line carrying the whole entry (it holds nothing secret), kept with the function's logs (find it with `{ $.message = "audit entry not stored" }`; infra/README.md).
+ * log line carrying the whole entry (it holds nothing secret), kept with the function's logs and counted in AuditEntriesNotStored, which alarms (infra/README.md).
  */
 export class AuditTrail {
   constructor(

@@ -53,6 +53,11 @@ export const metricNames = {
    * paused the stage) or `invalid_credentials` (the tenant is paused after repeated refusals). Count, per fetch.
    */
   fetchesPaused: 'FetchesPaused',
+  /**
+   * Changes made through the API whose audit entry could not be stored after retries (connect logs the whole entry:
+   * "audit entry not stored"). The change itself succeeded. Count, per change.
+   */
+  auditEntriesNotStored: 'AuditEntriesNotStored',
 } as const;
 
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];

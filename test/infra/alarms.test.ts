@@ -282,6 +282,16 @@ describe('alarms for a fleet (a stage with its own destinations, ratio 0.2 and f
     expect(s.alarm('RunsStalled')).toMatchObject({ AlarmActions: [tickets], MetricName: metricNames.runsStalled, Threshold: 7, Period: 3600 });
   });
 
+  it('opens a ticket on the first audit entry connect could not store (the change happened; its record is in the log)', () => {
+    // Assess
+    expect(s.alarm('AuditEntriesNotStored')).toMatchObject({
+      AlarmActions: [tickets],
+      MetricName: metricNames.auditEntriesNotStored,
+      Threshold: 1,
+      Period: 3600,
+    });
+  });
+
   it('pages when the worker fails a share of its messages (batch item failures, which Lambda’s Errors never counts)', () => {
     // Prepare
     const alarm = s.alarm('ImportMessagesFailing');

@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { importMetrics, metricNames } from '../../lib/observability/metrics.js';
 import { runImport } from '../../local/runner/import-run.js';
-import { lambdaContext, sqsEvent } from '../helpers/events.js';
+import { localNames } from '../../local/runner/environment.js';
+import { httpEvent, lambdaContext, sqsEvent } from '../helpers/events.js';
+import { injectDynamoFaults } from '../helpers/faulty-dynamodb.js';
 import { type RunsWorld, startRunsWorld } from '../runs/support.js';
 import { type EmfBlob, emfBlobs, sumOf } from './emf.js';
 
@@ -92,6 +94,28 @@ describe('the metrics the handlers emit', () => {
     expect(sumOf(blobs, metricNames.importMessages, stage)).toBe(sent);
     expect(sumOf(blobs, metricNames.importMessagesFailed, stage)).toBe(0);
     expect(sumOf(blobs, metricNames.employeesImported, stage)).toBe(report.created + report.updated + report.unchanged);
+  });
+
+  it('counts an audit entry connect could not store (the change still succeeds), for the stage', async () => {
+    // Prepare: DynamoDB fails the audit table's writes (not contention, so nothing retries them)
+    const personio = await world.personio('unaudited');
+    await personio.connect();
+    lines.length = 0;
+    const faults = injectDynamoFaults([
+      { command: 'Put', table: localNames.auditTable, fault: { error: () => Object.assign(new Error('DynamoDB failed'), { name: 'InternalServerError' }) } },
+    ]);
+
+    // Act
+    let answer: Awaited<ReturnType<typeof world.env.handlers.connect>>;
+    try {
+      answer = await world.env.handlers.connect(httpEvent('PUT', '/tenants/unaudited/personio/schedule', { enabled: false }));
+    } finally {
+      faults.restore();
+    }
+
+    // Assess
+    expect(answer.statusCode).toBe(200);
+    expect(sumOf(emfBlobs(lines), metricNames.auditEntriesNotStored, stage)).toBe(1);
   });
 
   it('counts a message the worker reports as failed, though its invocation succeeds', async () => {
