@@ -81,30 +81,24 @@ export function tableDefinition(kind: TableKind, tableName: string): CreateTable
         KeySchema: [{ AttributeName: connectionKeys.partition, KeyType: 'HASH' }],
       };
     case 'runs':
-      return {
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: runKeys.partition, AttributeType: 'S' },
-          { AttributeName: runKeys.sort, AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: runKeys.partition, KeyType: 'HASH' },
-          { AttributeName: runKeys.sort, KeyType: 'RANGE' },
-        ],
-      };
+      return stringKeyedTable(tableName, runKeys);
     case 'audit':
-      return {
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: auditKeys.partition, AttributeType: 'S' },
-          { AttributeName: auditKeys.sort, AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: auditKeys.partition, KeyType: 'HASH' },
-          { AttributeName: auditKeys.sort, KeyType: 'RANGE' },
-        ],
-      };
+      return stringKeyedTable(tableName, auditKeys);
   }
+}
+
+/** A table keyed by a string partition key and a string sort key, nothing else. */
+function stringKeyedTable(tableName: string, keys: { partition: string; sort: string }): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: keys.partition, AttributeType: 'S' },
+      { AttributeName: keys.sort, AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: keys.partition, KeyType: 'HASH' },
+      { AttributeName: keys.sort, KeyType: 'RANGE' },
+    ],
+  };
 }

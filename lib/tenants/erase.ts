@@ -1,5 +1,6 @@
 import { DeleteSecretCommand, DescribeSecretCommand, ResourceNotFoundException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { BatchWriteCommand, DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryByPrefix } from '../storage/query.js';
 import { blocksTenant, type RunStatus } from '../runs/run.js';
 import type { ScheduleService } from '../schedules/schedules.js';
 import { sendConditional } from '../storage/conditional.js';
@@ -112,26 +113,18 @@ export async function eraseTenant(deps: EraseDeps, tenantId: string, options: Er
 async function runsInFlight(deps: EraseDeps, tenantId: string): Promise<string[]> {
   const found: string[] = [];
   const ids = new Set<string>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.db.send(
-      new QueryCommand({
-        TableName: deps.tables.runs,
-        KeyConditionExpression: 'tenantId = :t AND begins_with(sk, :p)',
-        ProjectionExpression: 'runId, #status',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':t': tenantId, ':p': runPrefix },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const runId = String(item['runId']);
-      ids.add(runId);
-      if (blocksTenant(item['status'] as RunStatus)) found.push(runId);
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const runs = await queryByPrefix(deps.db, {
+    tableName: deps.tables.runs,
+    tenantId,
+    prefix: runPrefix,
+    consistentRead: true,
+    projection: ['runId', 'status'],
+  });
+  for (const item of runs) {
+    const runId = String(item['runId']);
+    ids.add(runId);
+    if (blocksTenant(item['status'] as RunStatus)) found.push(runId);
+  }
   const connection = (await deps.db.send(new GetCommand({ TableName: deps.tables.connections, Key: { tenantId }, ConsistentRead: true }))).Item;
   const claimed = connection?.['activeRunId'];
   const claimedUntil = connection?.['lockExpiresAt'];

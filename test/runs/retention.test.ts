@@ -1,6 +1,7 @@
-import { DeleteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/shared/clients.js';
+import { queryByPrefix } from '../../lib/storage/query.js';
 import { defaultMapping } from '../../lib/mapping/mapping.js';
 import { newRunId, type RunReport } from '../../lib/runs/run.js';
 import { localNames } from '../../local/runner/environment.js';
@@ -19,24 +20,7 @@ const db = createDocumentClient();
 type Item = Record<string, unknown>;
 
 /** The tenant's items in the runs table: run records and everything beside them. */
-async function runItems(tenantId: string): Promise<Item[]> {
-  const items: Item[] = [];
-  let start: Item | undefined;
-  do {
-    const page = await db.send(
-      new QueryCommand({
-        TableName: localNames.runsTable,
-        KeyConditionExpression: 'tenantId = :t',
-        ExpressionAttributeValues: { ':t': tenantId },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
-}
+const runItems = (tenantId: string): Promise<Item[]> => queryByPrefix(db, { tableName: localNames.runsTable, tenantId, consistentRead: true });
 
 const ofRun = (items: Item[], runId: string, prefix: string) => items.filter((i) => String(i['sk']).startsWith(prefix) && i['runId'] === runId);
 const record = (items: Item[], runId: string) => items.find((i) => i['sk'] === `run#${runId}`);

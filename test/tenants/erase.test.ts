@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/shared/clients.js';
+import { queryByPrefix } from '../../lib/storage/query.js';
 import { EventBridgeSchedules } from '../../lib/schedules/eventbridge.js';
 import { scheduleName } from '../../lib/schedules/schedules.js';
 import { EraseError, eraseTenant, type EraseDeps } from '../../lib/tenants/erase.js';
@@ -34,24 +35,7 @@ const eraseDeps = (overrides: Partial<EraseDeps> = {}): EraseDeps => ({
   ...overrides,
 });
 
-async function partition(table: string, tenantId: string): Promise<Item[]> {
-  const items: Item[] = [];
-  let start: Item | undefined;
-  do {
-    const page = await db.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'tenantId = :t',
-        ExpressionAttributeValues: { ':t': tenantId },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
-}
+const partition = (table: string, tenantId: string): Promise<Item[]> => queryByPrefix(db, { tableName: table, tenantId, consistentRead: true });
 
 /** Whether the tenant's secret exists in Secrets Manager (also one scheduled for deletion). */
 async function secretExists(tenantId: string): Promise<boolean> {
