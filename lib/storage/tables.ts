@@ -13,7 +13,9 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  *              marker: its ids and counts, written once, so redelivery counts nothing twice), `prog#<runId>`
  *              (the set of processed message numbers: how the last message knows it is the last),
  *              `pend#<runId>#<n>` (a held run's pending deactivations, kept until approval) or
- *              `fire#<scheduledAt>` (a schedule firing already started, so a duplicate delivery starts nothing).
+ *              `fire#<scheduledAt>` (a schedule firing already started, so a duplicate delivery starts nothing) or
+ *              `hook#<sha256 of event|personId|occurredAt>` (a Personio webhook delivery already queued: retries
+ *              resend it; expires with `expiresAt`).
  * audit:       pk tenantId, sk `<ISO time>#<id>` (who changed what on a tenant's connection: credentials, mapping,
  *              schedule, approvals, disconnects), so a tenant's entries read newest first with one Query.
  */
@@ -31,6 +33,7 @@ export const markerPrefix = 'msg#';
 export const progressPrefix = 'prog#';
 export const pendingPrefix = 'pend#';
 export const firingPrefix = 'fire#';
+export const hookPrefix = 'hook#';
 
 export const userSk = (userId: string) => `${userPrefix}${userId}`;
 export const linkSk = (personioId: number) => `${linkPrefix}${personioId}`;
@@ -43,6 +46,8 @@ export const progressSk = (runId: string) => `${progressPrefix}${runId}`;
 export const runPendingPrefix = (runId: string) => `${pendingPrefix}${runId}#`;
 export const pendingSk = (runId: string, chunk: number) => `${runPendingPrefix(runId)}${String(chunk).padStart(4, '0')}`;
 export const firingSk = (scheduledAt: string) => `${firingPrefix}${scheduledAt}`;
+/** `digest`: the sha256 hex of what identifies one change (lib/webhooks/dedupe.ts). */
+export const hookSk = (digest: string) => `${hookPrefix}${digest}`;
 
 export type TableKind = 'users' | 'connections' | 'runs' | 'audit';
 
