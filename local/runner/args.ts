@@ -10,6 +10,8 @@ export interface StartArgs {
   personio: { url: string; clientId: string; clientSecret: string } | undefined;
   dumpUsers: string | undefined;
   report: string | undefined;
+  /** Each change event published to the local event bus, one JSON line per entry. */
+  events: string | undefined;
   /** A mapping in the API's `PUT …/mapping` shape, saved for the tenant's connection before the import. */
   mapping: { file: string; mapping: Mapping } | undefined;
   verbose: boolean;
@@ -36,6 +38,7 @@ the Personio simulator) through the real Lambda handlers, then stops everything.
                        saved for the tenant before the import and checked the same way
   --dump-users FILE    write the tenant's users after the last run as a JSON array
   --report FILE        write one run report per run as a JSON array
+  --events FILE        write each change event published to the local event bus as one JSON line
   --verbose            show the handlers' log lines
   --help               this text`;
 
@@ -91,6 +94,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     'client-secret': { type: 'string' },
     'dump-users': { type: 'string' },
     report: { type: 'string' },
+    events: { type: 'string' },
     mapping: { type: 'string' },
     verbose: { type: 'boolean' },
     help: { type: 'boolean' },
@@ -121,6 +125,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     personio,
     dumpUsers: values['dump-users'],
     report: values.report,
+    events: values.events,
     mapping: values.mapping === undefined ? undefined : readMapping(values.mapping),
     verbose: values.verbose ?? false,
     help: values.help ?? false,

@@ -3,6 +3,10 @@ import { parseFlags, UsageError, wholeNumber } from './args.js';
 
 export interface ServeArgs {
   port: number;
+  /** Port of the webhook route (POST /webhooks/personio/{tenantId}), which connect registers with Personio. */
+  webhookPort: number;
+  /** Each change event published to the local event bus, one JSON line per entry. */
+  events: string | undefined;
   employees: number;
   /** Another Personio's API root; connect then takes that Personio's Client ID and Secret in its body. */
   personioUrl: string | undefined;
@@ -22,6 +26,9 @@ really imports: the fetch and the worker run in this process. No IAM auth locall
 errors are the deployed API's.
 
   --port P             port of the API on 127.0.0.1 (default 3000)
+  --webhook-port P     port of the webhook route POST /webhooks/personio/{tenantId} on 127.0.0.1, the URL connect
+                       registers with Personio (default: the API's port + 1)
+  --events FILE        write each change event published to the local event bus as one JSON line
   --personio-url URL   use this Personio API root instead of the simulator (a sandbox, a stand-in); connect
                        (PUT /tenants/{t}/personio) then takes that Personio's Client ID and Secret in its body,
                        as in production
@@ -39,6 +46,8 @@ const URL_PATTERN = /^https?:\/\/[^\s]+$/;
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeArgs {
   const values = parseFlags(argv, {
     port: { type: 'string' },
+    'webhook-port': { type: 'string' },
+    events: { type: 'string' },
     'personio-url': { type: 'string' },
     employees: { type: 'string' },
     'client-id': { type: 'string' },
@@ -65,8 +74,13 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     );
   if (clientId === '' || clientSecret === '') throw new UsageError('The Client ID and Client Secret must not be empty');
   const simulatorCredential = clientId !== undefined && clientSecret !== undefined ? { clientId, clientSecret } : DEFAULT_SIM_CREDENTIAL;
+  const port = wholeNumber('port', values.port, 3000, 1, 65_535);
+  const webhookPort = wholeNumber('webhook-port', values['webhook-port'], port === 65_535 ? 65_534 : port + 1, 1, 65_535);
+  if (webhookPort === port) throw new UsageError('--webhook-port must differ from --port');
   return {
-    port: wholeNumber('port', values.port, 3000, 1, 65_535),
+    port,
+    webhookPort,
+    events: values.events,
     employees: wholeNumber('employees', values.employees, 200, 1, 200_000),
     personioUrl,
     simulatorCredential,

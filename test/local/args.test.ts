@@ -61,3 +61,20 @@ describe('npm run serve', () => {
     expect(() => parseServeArgs(['--personio-url', 'ftp://x'], {})).toThrow(/http\(s\) URL/);
   });
 });
+
+describe('webhook port and change events', () => {
+  it('serves the webhook route on the next port by default, or the one given, never on the API port', () => {
+    expect(parseServeArgs([], {})).toMatchObject({ port: 3000, webhookPort: 3001, events: undefined });
+    expect(parseServeArgs(['--port', '4000', '--webhook-port', '5000', '--events', 'e.jsonl'], {})).toMatchObject({
+      port: 4000,
+      webhookPort: 5000,
+      events: 'e.jsonl',
+    });
+    expect(() => parseServeArgs(['--port', '4000', '--webhook-port', '4000'], {})).toThrow(/--webhook-port must differ from --port/);
+  });
+
+  it('npm start writes change events only when asked', () => {
+    expect(parseStartArgs([], {}).events).toBeUndefined();
+    expect(parseStartArgs(['--events', 'out/events.jsonl'], {}).events).toBe('out/events.jsonl');
+  });
+});
