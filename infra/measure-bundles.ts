@@ -88,6 +88,7 @@ const configEnv: Record<EnvName, string> = {
   [envNames.runsTable]: 'runs',
   [envNames.auditTable]: 'audit',
   [envNames.importQueueUrl]: 'https://sqs.eu-central-1.amazonaws.com/123456789012/import',
+  [envNames.eventBusName]: 'DadoPersonioImport-events',
   [envNames.secretPrefix]: 'dado/personio/',
   [envNames.personioBaseUrl]: 'https://api.personio.de',
   [envNames.personioAppId]: 'DADO',

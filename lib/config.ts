@@ -7,6 +7,7 @@ export const envNames = {
   runsTable: 'RUNS_TABLE',
   auditTable: 'AUDIT_TABLE',
   importQueueUrl: 'IMPORT_QUEUE_URL',
+  eventBusName: 'EVENT_BUS_NAME',
   secretPrefix: 'SECRET_PREFIX',
   personioBaseUrl: 'PERSONIO_BASE_URL',
   personioAppId: 'PERSONIO_APP_ID',
@@ -34,6 +35,8 @@ const fields = {
   runsTable: nonEmpty,
   auditTable: nonEmpty,
   importQueueUrl: z.url(),
+  // The product's EventBridge bus that user and run changes are published to (a name, not an ARN: PutEvents takes either).
+  eventBusName: nonEmpty.regex(/^[A-Za-z0-9._\-/]{1,256}$/, 'an event bus name'),
   secretPrefix: nonEmpty.regex(/^[A-Za-z0-9/_+=.@-]+$/, 'only characters Secrets Manager allows in a name'),
   personioBaseUrl: z.url().default('https://api.personio.de'),
   // Personio asks for UPPER_SNAKE_CASE, constant per integration.

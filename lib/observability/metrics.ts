@@ -58,6 +58,13 @@ export const metricNames = {
    * "audit entry not stored"). The change itself succeeded. Count, per change.
    */
   auditEntriesNotStored: 'AuditEntriesNotStored',
+  /** Change events (user and run changes from the tables' streams) EventBridge accepted. Count, per stream batch. */
+  changeEventsPublished: 'ChangeEventsPublished',
+  /**
+   * Change events still refused after the publisher's re-sends: their stream records are reported as batch item
+   * failures (Lambda retries them, then sends them to the publisher's on-failure queue). Count, per stream batch.
+   */
+  changeEventsFailed: 'ChangeEventsFailed',
 } as const;
 
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];
