@@ -17,6 +17,8 @@ export const envNames = {
   fetchFunctionArn: 'FETCH_FUNCTION_ARN',
   fetchFunctionName: 'FETCH_FUNCTION_NAME',
   scheduleExpression: 'SCHEDULE_EXPRESSION',
+  webhookBaseUrl: 'WEBHOOK_BASE_URL',
+  reconcileScheduleExpression: 'RECONCILE_SCHEDULE_EXPRESSION',
   scheduleFlexibleWindowMinutes: 'SCHEDULE_FLEXIBLE_WINDOW_MINUTES',
   stage: 'DADO_STAGE',
   allowedCallers: 'ALLOWED_CALLER_ARNS',
@@ -58,6 +60,19 @@ const fields = {
     .trim()
     .regex(/^(rate|cron)\(.+\)$/, 'rate(...) or cron(...)')
     .default('rate(1 hour)'),
+  // Where Personio delivers a tenant's webhooks: the receiver's route up to the tenant id (ends with /webhooks/personio/).
+  // Unset: connect registers no webhook and every tenant imports on the schedule.
+  webhookBaseUrl: z
+    .url()
+    // The tenant id is appended after a "/".
+    .transform((u) => (u.endsWith('/') ? u : `${u}/`))
+    .optional(),
+  // A tenant's full reconciliation while its webhooks are active (without them, scheduleExpression).
+  reconcileScheduleExpression: z
+    .string()
+    .trim()
+    .regex(/^(rate|cron)\(.+\)$/, 'rate(...) or cron(...)')
+    .default('rate(1 day)'),
   scheduleFlexibleWindowMinutes: z.coerce.number().int().min(0).max(1440).default(15),
   // The deployment's stage (infra/config.ts): a dimension of every metric, a tag on every secret.
   stage: nonEmpty.regex(/^[a-z][a-z0-9]{0,15}$/, 'a stage name (lower-case letters and digits)'),
