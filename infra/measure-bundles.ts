@@ -98,6 +98,8 @@ const configEnv: Record<EnvName, string> = {
   [envNames.fetchFunctionArn]: 'arn:aws:lambda:eu-central-1:123456789012:function:DadoPersonioImport-Fetch',
   [envNames.fetchFunctionName]: 'DadoPersonioImport-Fetch',
   [envNames.scheduleExpression]: 'rate(1 hour)',
+  [envNames.webhookBaseUrl]: 'https://webhooks.example.com/webhooks/personio/',
+  [envNames.reconcileScheduleExpression]: 'rate(1 day)',
   [envNames.scheduleFlexibleWindowMinutes]: '15',
   [envNames.stage]: 'staging',
   [envNames.allowedCallers]: 'arn:aws:iam::123456789012:role/dado-backend',
