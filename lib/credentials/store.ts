@@ -14,6 +14,8 @@ import { CodedError, errorName } from '../util/errors.js';
 const storedCredentialsSchema = z.object({
   clientId: z.string().min(1),
   clientSecret: z.string().min(1),
+  // The token of the tenant's registered Personio webhook (connect); secrets stored before webhooks have none.
+  webhookToken: z.string().min(1).optional(),
 });
 export type StoredCredentials = z.infer<typeof storedCredentialsSchema>;
 

@@ -31,6 +31,25 @@ export interface Connection {
   credentialFailures?: number;
   /** Set once `credentialFailures` reaches the deployment's threshold: scheduled imports try once a day (./pause.ts). */
   paused?: CredentialPause;
+  /** The tenant's Personio webhook as connect last left it; absent on connections made before webhooks existed. */
+  webhooks?: ConnectionWebhooks;
+}
+
+/**
+ * The tenant's Personio webhook. The token itself lives only in the tenant's secret (`webhookToken`); the receiver
+ * accepts a delivery only while `status` is active and the delivery's Authorization hashes to `tokenHash`.
+ */
+export interface ConnectionWebhooks {
+  status: 'active' | 'unavailable';
+  /** Why webhooks are unavailable and what to do about it; null while active. */
+  reason: string | null;
+  /** Personio's id of the webhook registered for the tenant; while unavailable, one that may still exist in Personio (deleted at the next connect), or null. */
+  webhookId: string | null;
+  /** sha256 hex of the registered token; null whenever no delivery may be accepted. */
+  tokenHash: string | null;
+  /** The tenant's Personio company (the receiver records it from the first authenticated delivery); null until known. */
+  companyId: string | null;
+  updatedAt: string;
 }
 
 export interface OpenRuns {
@@ -71,12 +90,13 @@ export class ConnectionStore {
    * credential starts with a clean record: no failures counted, not paused.
    */
   async save(connection: Omit<Connection, 'activeRunId' | 'lockExpiresAt' | 'version' | 'credentialsAt' | 'credentialFailures' | 'paused'>): Promise<void> {
+    // The webhook state is replaced whole when given (a connect always gives it); left alone otherwise.
+    const webhooks = connection.webhooks === undefined ? '' : ', webhooks = :webhooks';
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { tenantId: connection.tenantId },
-        UpdateExpression:
-          'SET #status = :status, clientIdMasked = :masked, mapping = :mapping, readableAttributes = :readable, connectedAt = if_not_exists(connectedAt, :connectedAt), updatedAt = :updatedAt, credentialsAt = :updatedAt ADD version :one REMOVE credentialFailures, paused',
+        UpdateExpression: `SET #status = :status, clientIdMasked = :masked, mapping = :mapping, readableAttributes = :readable, connectedAt = if_not_exists(connectedAt, :connectedAt), updatedAt = :updatedAt, credentialsAt = :updatedAt${webhooks} ADD version :one REMOVE credentialFailures, paused`,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':status': connection.status,
@@ -86,6 +106,7 @@ export class ConnectionStore {
           ':connectedAt': connection.connectedAt,
           ':updatedAt': connection.updatedAt,
           ':one': 1,
+          ...(connection.webhooks === undefined ? {} : { ':webhooks': connection.webhooks }),
         },
       }),
     );
