@@ -87,6 +87,7 @@ const configEnv: Record<EnvName, string> = {
   [envNames.connectionsTable]: 'connections',
   [envNames.runsTable]: 'runs',
   [envNames.auditTable]: 'audit',
+  [envNames.changesQueueUrl]: 'https://sqs.eu-central-1.amazonaws.com/123456789012/changes',
   [envNames.importQueueUrl]: 'https://sqs.eu-central-1.amazonaws.com/123456789012/import',
   [envNames.eventBusName]: 'DadoPersonioImport-events',
   [envNames.secretPrefix]: 'dado/personio/',

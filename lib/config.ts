@@ -6,6 +6,7 @@ export const envNames = {
   connectionsTable: 'CONNECTIONS_TABLE',
   runsTable: 'RUNS_TABLE',
   auditTable: 'AUDIT_TABLE',
+  changesQueueUrl: 'CHANGES_QUEUE_URL',
   importQueueUrl: 'IMPORT_QUEUE_URL',
   eventBusName: 'EVENT_BUS_NAME',
   secretPrefix: 'SECRET_PREFIX',
@@ -36,6 +37,8 @@ const fields = {
   connectionsTable: nonEmpty,
   runsTable: nonEmpty,
   auditTable: nonEmpty,
+  // The changes queue (webhook receiver → refresh).
+  changesQueueUrl: z.url(),
   importQueueUrl: z.url(),
   // The product's EventBridge bus that user and run changes are published to (a name, not an ARN: PutEvents takes either).
   eventBusName: nonEmpty.regex(/^[A-Za-z0-9._\-/]{1,256}$/, 'an event bus name'),

@@ -58,6 +58,14 @@ export const metricNames = {
    * "audit entry not stored"). The change itself succeeded. Count, per change.
    */
   auditEntriesNotStored: 'AuditEntriesNotStored',
+  /** Personio webhook deliveries the receiver queued as a change. Count, per delivery. */
+  webhooksAccepted: 'WebhooksAccepted',
+  /** Deliveries of a change already queued (Personio's retries, duplicates): acknowledged, nothing queued. Count. */
+  webhooksDuplicate: 'WebhooksDuplicate',
+  /** Authenticated deliveries acknowledged without acting: an event we do not handle, or no usable person id. Count. */
+  webhooksIgnored: 'WebhooksIgnored',
+  /** Deliveries refused, with a `reason` dimension (`webhookRefusalReasons`). Count, per delivery. */
+  webhooksRefused: 'WebhooksRefused',
   /** Change events (user and run changes from the tables' streams) EventBridge accepted. Count, per stream batch. */
   changeEventsPublished: 'ChangeEventsPublished',
   /**
@@ -99,6 +107,13 @@ export type FailureReason = (typeof failureReasons)[number];
 /** Why a fetch started nothing (`FetchesPaused`): the operator's switch for the stage, or the tenant's own pause. */
 export const pauseReasons = ['imports_paused', 'invalid_credentials'] as const;
 export type PauseReason = (typeof pauseReasons)[number];
+
+/**
+ * Why the webhook receiver refused a delivery (`WebhooksRefused`): no valid token (whatever the cause: one answer for
+ * all), a body it cannot read, a body over 64 KiB, or another Personio company's delivery.
+ */
+export const webhookRefusalReasons = ['unauthorized', 'malformed', 'too_large', 'company_mismatch'] as const;
+export type WebhookRefusalReason = (typeof webhookRefusalReasons)[number];
 
 /** The failure codes a run record can hold (its `failure.code`), by the reason they count as. */
 const reasonOfFailureCode: Readonly<Record<string, FailureReason>> = {

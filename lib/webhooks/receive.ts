@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import type { WebhookRefusalReason } from '../observability/metrics.js';
 import type { Connection } from '../tenants/connections.js';
 import { tenantIdSchema } from '../tenants/tenant-id.js';
 import { type ChangeMessage, changeMessage, isHandledEvent, personIdOf } from './change.js';
@@ -32,15 +33,15 @@ export interface ReceiveDeps {
 }
 
 /** Why a delivery was refused: the `reason` of WebhooksRefused. */
-export const refusalReasons = ['unauthorized', 'malformed', 'too_large', 'company_mismatch'] as const;
-export type RefusalReason = (typeof refusalReasons)[number];
+export type RefusalReason = WebhookRefusalReason;
 
 export type WebhookOutcome =
   | { kind: 'accepted'; change: ChangeMessage }
   | { kind: 'duplicate' }
   | { kind: 'ignored'; why: 'unhandled_event' | 'no_person_id' }
   | { kind: 'refused'; reason: RefusalReason }
-  | { kind: 'unavailable' };
+  /** `cause`: SQS's error, for the adapter's log line (its name and code). */
+  | { kind: 'unavailable'; cause: unknown };
 
 export interface WebhookAnswer {
   status: number;
@@ -131,7 +132,7 @@ export async function receiveWebhook(deps: ReceiveDeps, request: WebhookRequest)
   } catch (error) {
     if (!(error instanceof WebhookError)) throw error;
     const answer = answers[error.code];
-    const outcome: WebhookOutcome = answer.reason ? { kind: 'refused', reason: answer.reason } : { kind: 'unavailable' };
+    const outcome: WebhookOutcome = answer.reason ? { kind: 'refused', reason: answer.reason } : { kind: 'unavailable', cause: error.cause };
     return { status: answer.status, body: { code: error.code, message: answer.message }, outcome, log };
   }
 }
