@@ -5,7 +5,8 @@ import type { SimOptions } from './types.js';
 /** `npm run personio-sim -- [flags]`: the simulator alone, until SIGINT/SIGTERM. */
 
 const usage = `Usage: npm run personio-sim -- [--port P] [--employees N] [--seed S] [--latency-ms L] [--error-rate R]
-       [--client-id ID] [--client-secret SECRET] [--extra-attributes K] [--retry-after S]`;
+       [--client-id ID] [--client-secret SECRET] [--extra-attributes K] [--retry-after S] [--company-id ID]
+       [--no-webhook-scope] [--ack-timeout-ms MS] [--webhook-retry-delays-ms MS,MS,...]`;
 
 class UsageError extends Error {}
 
@@ -14,6 +15,12 @@ function integer(name: string, raw: string | undefined, min: number, max: number
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || value < min || value > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return value;
+}
+
+function delays(raw: string | undefined): number[] | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.trim() === '') return [];
+  return raw.split(',').map((part) => integer('webhook-retry-delays-ms', part.trim(), 0, 2_147_483_647) as number);
 }
 
 function parseOptions(argv: string[]): SimOptions {
@@ -31,12 +38,16 @@ function parseOptions(argv: string[]): SimOptions {
       'client-secret': { type: 'string' },
       'extra-attributes': { type: 'string' },
       'retry-after': { type: 'string' },
+      'company-id': { type: 'string' },
+      'no-webhook-scope': { type: 'boolean' },
+      'ack-timeout-ms': { type: 'string' },
+      'webhook-retry-delays-ms': { type: 'string' },
     },
   });
   const errorRate = values['error-rate'] === undefined ? undefined : Number(values['error-rate']);
   if (errorRate !== undefined && !(errorRate >= 0 && errorRate <= 1))
     throw new UsageError(`--error-rate must be a number from 0 to 1, got "${values['error-rate']}"`);
-  for (const name of ['client-id', 'client-secret'] as const) {
+  for (const name of ['client-id', 'client-secret', 'company-id'] as const) {
     if (values[name] === '') throw new UsageError(`--${name} must not be empty`);
   }
   const options: SimOptions = {
@@ -48,8 +59,15 @@ function parseOptions(argv: string[]): SimOptions {
     extraAttributes: integer('extra-attributes', values['extra-attributes'], 0, 1000),
     retryAfterSeconds: integer('retry-after', values['retry-after'], 0, 3600),
     credentials: [
-      { clientId: values['client-id'] ?? DEFAULT_SIM_CREDENTIAL.clientId, clientSecret: values['client-secret'] ?? DEFAULT_SIM_CREDENTIAL.clientSecret },
+      {
+        clientId: values['client-id'] ?? DEFAULT_SIM_CREDENTIAL.clientId,
+        clientSecret: values['client-secret'] ?? DEFAULT_SIM_CREDENTIAL.clientSecret,
+        webhooks: values['no-webhook-scope'] !== true,
+      },
     ],
+    companyId: values['company-id'],
+    ackTimeoutMs: integer('ack-timeout-ms', values['ack-timeout-ms'], 1, 60_000),
+    webhookRetryDelaysMs: delays(values['webhook-retry-delays-ms']),
   };
   // Unset flags must not override the simulator's defaults with `undefined`.
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as SimOptions;

@@ -1,3 +1,15 @@
-export { DEFAULT_SIM_CREDENTIAL, startPersonioSim } from './server.js';
+export { DEFAULT_COMPANY_ID, DEFAULT_SIM_CREDENTIAL, startPersonioSim } from './server.js';
 export { defaultKnobs } from './knobs.js';
-export type { PersonioSim, SimCredential, SimEmployeeView, SimKnobs, SimOptions, SimStats } from './types.js';
+export { WEBHOOK_EVENTS } from './webhook-registry.js';
+export type {
+  PersonioSim,
+  SimCredential,
+  SimDeliveryRecord,
+  SimEmployeeView,
+  SimKnobs,
+  SimOptions,
+  SimStats,
+  SimWebhook,
+  SimWebhookAuthType,
+  SimWebhookStatus,
+} from './types.js';

@@ -17,6 +17,12 @@ export const defaultKnobs: SimKnobs = {
   readableAttributes: null,
   strictSpec: false,
   hiddenEmployeeIds: [],
+  webhooksDeniedClientIds: [],
+  ackTimeoutMs: 3000,
+  // Personio: up to 6 retry attempts "with increasing delays" within 3 days; the exact schedule is not published.
+  webhookRetryDelaysMs: [60_000, 300_000, 1_800_000, 7_200_000, 43_200_000, 172_800_000],
+  duplicateDeliveries: 0,
+  shuffleDeliveries: false,
 };
 
 const share = z.number().min(0).max(1);
@@ -39,6 +45,12 @@ const knobsPatchSchema = z
     readableAttributes: z.array(z.string().min(1)).nullable(),
     strictSpec: z.boolean(),
     hiddenEmployeeIds: z.array(z.number().int().positive()),
+    webhooksDeniedClientIds: z.array(z.string().min(1)),
+    ackTimeoutMs: z.number().int().min(1).max(60_000),
+    // Capped at a bit over 3 days: Node timers cannot wait longer than 2^31-1 ms anyway.
+    webhookRetryDelaysMs: z.array(z.number().int().min(0).max(2_147_483_647)).max(20),
+    duplicateDeliveries: share,
+    shuffleDeliveries: z.boolean(),
   })
   .partial();
 
@@ -53,6 +65,8 @@ export function mergeKnobs(current: SimKnobs, patch: unknown): SimKnobs {
   }
   if (merged.readableAttributes) merged.readableAttributes = [...merged.readableAttributes];
   merged.hiddenEmployeeIds = [...merged.hiddenEmployeeIds];
+  merged.webhooksDeniedClientIds = [...merged.webhooksDeniedClientIds];
+  merged.webhookRetryDelaysMs = [...merged.webhookRetryDelaysMs];
   return merged;
 }
 

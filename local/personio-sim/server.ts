@@ -9,6 +9,8 @@ import { json, replies, type Reply } from './responses.js';
 import { EmployeeStore } from './store.js';
 import { TokenRegistry } from './tokens.js';
 import { recordSimCredentials } from './issued.js';
+import { V2Api } from './v2.js';
+import { publicWebhook, WebhookRegistry } from './webhook-registry.js';
 import type { PersonioSim, SimCredential, SimKnobs, SimOptions, SimStats } from './types.js';
 
 /** The credential a simulator accepts when started without `credentials`. */
@@ -19,6 +21,7 @@ const MAX_BODY_BYTES = 1 << 20;
 const LIST_TAIL = Buffer.from(']}');
 const ONE_HEAD = Buffer.from('{"success":true,"data":');
 const ONE_TAIL = Buffer.from('}');
+export const DEFAULT_COMPANY_ID = '10001';
 
 /** Starts a Personio v1 simulator; see types.ts for the contract. */
 export async function startPersonioSim(options: SimOptions = {}): Promise<PersonioSim> {
@@ -27,10 +30,20 @@ export async function startPersonioSim(options: SimOptions = {}): Promise<Person
   return sim.api();
 }
 
-type Counters = Omit<SimStats, 'cpuMs'>;
+type Counters = Omit<SimStats, 'cpuMs' | 'webhooks'>;
 
 function zeroCounters(): Counters {
-  return { requests: 0, authCalls: 0, tokensIssued: 0, employeeListRequests: 0, rateLimited: 0, byStatus: {}, maxLimitRequested: 0, maxConcurrent: 0 };
+  return {
+    requests: 0,
+    authCalls: 0,
+    tokensIssued: 0,
+    employeeListRequests: 0,
+    rateLimited: 0,
+    byStatus: {},
+    maxLimitRequested: 0,
+    maxConcurrent: 0,
+    v2: { requests: 0, authCalls: 0, tokensIssued: 0, webhookCalls: 0, byStatus: {} },
+  };
 }
 
 class Simulator {
@@ -38,8 +51,12 @@ class Simulator {
   private readable: ReadonlySet<string> | null = null;
   private hidden: ReadonlySet<number> = new Set();
   private readonly store: EmployeeStore;
-  private readonly credentials: Map<string, string>;
+  private readonly credentials: Map<string, { secret: string; webhooks: boolean }>;
   private readonly tokens = new TokenRegistry();
+  private readonly v2Tokens = new TokenRegistry();
+  private readonly webhookRegistry = new WebhookRegistry();
+  private readonly v2: V2Api;
+  private readonly companyId: string;
   private readonly ipMinute = new SlidingWindow(60_000);
   private readonly credentialMinute = new SlidingWindow(60_000);
   private readonly credentialSecond = new SlidingWindow(1_000);
@@ -59,17 +76,29 @@ class Simulator {
   private host = '127.0.0.1';
 
   constructor(options: SimOptions) {
-    const { port: _port, host: _host, employees, seed, extraAttributes, integerAttributes, credentials, ...knobPatch } = options;
+    const { port: _port, host: _host, employees, seed, extraAttributes, integerAttributes, credentials, companyId, ...knobPatch } = options;
+    const accepted = credentials ?? [DEFAULT_SIM_CREDENTIAL];
     this.current = mergeKnobs(defaultKnobs, knobPatch);
+    // A credential started without webhook access is the knob's initial entry, so the knob can later grant it.
+    const denied = accepted.filter((c) => c.webhooks === false).map((c) => c.clientId);
+    this.current.webhooksDeniedClientIds = [...new Set([...this.current.webhooksDeniedClientIds, ...denied])];
+    this.companyId = companyId ?? DEFAULT_COMPANY_ID;
     const baseSeed = seed ?? 1;
     this.faultRng = mulberry32(baseSeed ^ 0x5eed_f417);
     this.malformedRng = mulberry32(baseSeed ^ 0x0bad_7e57);
     this.latencyRng = mulberry32(baseSeed ^ 0x1a7e_9c11);
     this.store = new EmployeeStore(new EmployeeGenerator(baseSeed, extraAttributes ?? 0, integerAttributes ?? 0), employees ?? 1000, this.current.strictSpec);
     this.applyKnobs();
-    const accepted = credentials ?? [DEFAULT_SIM_CREDENTIAL];
-    this.credentials = new Map(accepted.map((c) => [c.clientId, c.clientSecret]));
+    this.credentials = new Map(accepted.map((c) => [c.clientId, { secret: c.clientSecret, webhooks: true }]));
     recordSimCredentials(accepted);
+    this.v2 = new V2Api({
+      credentials: this.credentials,
+      knobs: () => this.current,
+      tokens: this.v2Tokens,
+      webhooks: this.webhookRegistry,
+      counters: () => this.counters.v2,
+      baseUrl: () => this.control?.url ?? '',
+    });
     this.server = createServer((req, res) => {
       this.route(req, res).catch(() => {
         // Only an unreadable request body gets here; answer like Personio's own 500.
@@ -108,18 +137,26 @@ class Simulator {
       setKnobs: (patch) => {
         this.current = mergeKnobs(this.current, patch);
         this.tokens.sweep(Date.now(), this.current.tokenTtlSeconds);
+        this.v2Tokens.sweep(Date.now(), this.current.tokenTtlSeconds);
         this.applyKnobs();
       },
       knobs: () => ({
         ...this.current,
         readableAttributes: this.current.readableAttributes && [...this.current.readableAttributes],
         hiddenEmployeeIds: [...this.current.hiddenEmployeeIds],
+        webhooksDeniedClientIds: [...this.current.webhooksDeniedClientIds],
+        webhookRetryDelaysMs: [...this.current.webhookRetryDelaysMs],
       }),
       employees: () => this.store.views(),
       addEmployees: (n) => this.store.add(n),
       removeEmployees: (ids) => this.store.remove(ids),
       updateEmployee: (id, changes) => this.store.update(id, changes),
-      revokeTokens: () => this.tokens.revokeAll(),
+      revokeTokens: () => {
+        this.tokens.revokeAll();
+        this.v2Tokens.revokeAll();
+      },
+      companyId: this.companyId,
+      webhooks: () => this.webhookRegistry.list().map(publicWebhook),
       close: () => this.close(),
     };
     this.control = api;
@@ -128,7 +165,13 @@ class Simulator {
 
   private stats(): SimStats {
     const cpu = process.cpuUsage(this.cpuBaseline);
-    return { ...this.counters, byStatus: { ...this.counters.byStatus }, cpuMs: Math.round((cpu.user + cpu.system) / 100) / 10 };
+    return {
+      ...this.counters,
+      byStatus: { ...this.counters.byStatus },
+      v2: { ...this.counters.v2, byStatus: { ...this.counters.v2.byStatus } },
+      webhooks: { attempts: 0, delivered: 0, failed: 0, pending: 0 },
+      cpuMs: Math.round((cpu.user + cpu.system) / 100) / 10,
+    };
   }
 
   private async close(): Promise<void> {
@@ -141,6 +184,10 @@ class Simulator {
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
     if (url.pathname.startsWith('/__sim/') && this.control) {
       this.send(res, await handleControl(this.control, req.method ?? 'GET', url.pathname, () => readBody(req)));
+      return;
+    }
+    if (url.pathname === '/v2' || url.pathname.startsWith('/v2/')) {
+      this.send(res, await this.v2.handle(req, url, () => readBody(req)));
       return;
     }
     if (url.pathname !== '/v1' && !url.pathname.startsWith('/v1/')) {
@@ -220,7 +267,7 @@ class Simulator {
     const fields = credentialFields(req.headers['content-type'] ?? '', body);
     const clientId = fields.client_id ?? url.searchParams.get('client_id');
     const clientSecret = fields.client_secret ?? url.searchParams.get('client_secret');
-    if (!clientId || !clientSecret || this.credentials.get(clientId) !== clientSecret) return replies.wrongCredentials();
+    if (!clientId || !clientSecret || this.credentials.get(clientId)?.secret !== clientSecret) return replies.wrongCredentials();
     const issued = this.tokens.issue(clientId, now, this.current.tokenTtlSeconds);
     if (issued.minted) this.counters.tokensIssued += 1;
     return json(200, { success: true, data: { token: issued.token, expires_in: issued.expiresIn, scope: 'employees:read' } });

@@ -3,6 +3,11 @@
 export interface SimCredential {
   clientId: string;
   clientSecret: string;
+  /**
+   * Whether the credential's v2 tokens carry `personio:webhooks:read personio:webhooks:write` (default true). Turned
+   * off later with the knob `webhooksDeniedClientIds`.
+   */
+  webhooks?: boolean;
 }
 
 export interface SimKnobs {
@@ -34,6 +39,19 @@ export interface SimKnobs {
    * without them, so the last page comes back short. By id they are still served.
    */
   hiddenEmployeeIds: number[];
+  /** Client ids whose v2 tokens lack the webhook scopes (so POST /v2/webhooks answers 403). */
+  webhooksDeniedClientIds: string[];
+  /** A delivery not answered 2xx within this is a failure (Personio: 3 s). */
+  ackTimeoutMs: number;
+  /**
+   * Delays before each retry attempt after the first (Personio: 6 attempts over up to 3 days). Each attempt makes up
+   * to 2 immediate tries; only timeouts, network errors and 5xx other than 501 are retried.
+   */
+  webhookRetryDelaysMs: number[];
+  /** Share of event deliveries (seeded) sent twice, as independent deliveries of the same body. */
+  duplicateDeliveries: number;
+  /** Deliveries of one change start in a shuffled order with a few ms of jitter, so they may arrive out of order. */
+  shuffleDeliveries: boolean;
 }
 
 export interface SimOptions extends Partial<SimKnobs> {
@@ -47,6 +65,8 @@ export interface SimOptions extends Partial<SimKnobs> {
   /** Extra `dynamic_9500…` custom integer attributes (type `integer`, values as digit strings, as Personio sends them). */
   integerAttributes?: number;
   credentials?: SimCredential[];
+  /** The `company_id` of webhook deliveries (one simulator = one company). Default "10001". */
+  companyId?: string;
 }
 
 export interface SimStats {
@@ -62,6 +82,48 @@ export interface SimStats {
   maxConcurrent: number;
   /** process.cpuUsage() user + system since start or the last reset. */
   cpuMs: number;
+  /** /v2 traffic, counted apart so v1 figures (`requests`, `byStatus`…) stay v1 only. */
+  v2: { requests: number; authCalls: number; tokensIssued: number; webhookCalls: number; byStatus: Record<string, number> };
+  /** Webhook delivery: every HTTP try made, those acknowledged, events given up, and deliveries not yet settled. */
+  webhooks: { attempts: number; delivered: number; failed: number; pending: number };
+}
+
+export type SimWebhookStatus = 'ENABLED' | 'DISABLED';
+export type SimWebhookAuthType = 'NONE' | 'TOKEN' | 'CUSTOM';
+
+/** A registered webhook as GET /v2/webhooks shows it (the token and header values are never shown). */
+export interface SimWebhook {
+  id: string;
+  url: string;
+  description: string;
+  status: SimWebhookStatus;
+  auth_type: SimWebhookAuthType;
+  enabled_events: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+/** One HTTP try of a webhook delivery. */
+export interface SimDeliveryRecord {
+  /** Shared by every try of one delivery (a duplicated delivery has its own). */
+  deliveryId: string;
+  webhookId: string;
+  event_name: string;
+  payload: Record<string, unknown>;
+  occurred_at: string;
+  /** 1 for the first attempt, up to 1 + webhookRetryDelaysMs.length. */
+  attempt: number;
+  /** 1 or 2: the fast try within the attempt. */
+  try: number;
+  /** The receiver's HTTP status; null when there was none (timeout, network error). */
+  status: number | null;
+  /** 'timeout' or 'network: <code>'; null when the receiver answered in time. */
+  error: string | null;
+  /** 2xx within the acknowledgement timeout. */
+  ok: boolean;
+  /** When the try started (ISO). */
+  at: string;
+  durationMs: number;
 }
 
 /** Raw (wrapped) attribute objects as served with all attributes readable. */
@@ -87,7 +149,10 @@ export interface PersonioSim {
   removeEmployees(ids: number[]): void;
   /** Sets attribute values by key and bumps last_modified_at. `supervisor` also accepts a bare employee id or null. */
   updateEmployee(id: number, changes: Record<string, unknown>): void;
-  /** Every issued token becomes invalid (403 afterwards), as if expired. */
+  /** Every issued token (v1 and v2) becomes invalid (403, or 401 on /v2, afterwards), as if expired. */
   revokeTokens(): void;
+  /** The `company_id` of webhook deliveries. */
+  companyId: string;
+  webhooks(): SimWebhook[];
   close(): Promise<void>;
 }
