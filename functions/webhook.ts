@@ -45,8 +45,11 @@ function count(answer: WebhookAnswer): void {
   if (outcome.kind === 'accepted') metrics.addMetric(metricNames.webhooksAccepted, MetricUnit.Count, 1);
   if (outcome.kind === 'duplicate') metrics.addMetric(metricNames.webhooksDuplicate, MetricUnit.Count, 1);
   if (outcome.kind === 'ignored') metrics.addMetric(metricNames.webhooksIgnored, MetricUnit.Count, 1);
-  if (outcome.kind === 'refused')
-    metrics.singleMetric().addDimension(importMetrics.reasonDimension, outcome.reason).addMetric(metricNames.webhooksRefused, MetricUnit.Count, 1);
+  // One metric per invocation: the reason can be a dimension of the stored set (publishing clears it).
+  if (outcome.kind === 'refused') {
+    metrics.addDimension(importMetrics.reasonDimension, outcome.reason);
+    metrics.addMetric(metricNames.webhooksRefused, MetricUnit.Count, 1);
+  }
 }
 
 /**
@@ -77,6 +80,7 @@ export const handler = async (event: APIGatewayProxyEventV2, context?: Context):
     logger.error('webhook failed', { error: describeError(error), durationMs: Date.now() - started });
     return unavailable;
   } finally {
-    metrics.publishStoredMetrics();
+    // A 503 counts nothing here (the function's log line and the API's 5xx say it); an empty publish would only warn.
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 };
