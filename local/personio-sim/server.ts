@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readBody as readLimitedBody } from '../aws/http.js';
 import { closeServer, listenOn } from '../aws/ports.js';
 import { handleControl } from './control.js';
-import { EmployeeGenerator, mulberry32, parsePersonioDate, type Rng } from './data.js';
+import { EmployeeGenerator, mulberry32, type Rng } from './data.js';
 import { defaultKnobs, mergeKnobs } from './knobs.js';
 import { CooldownLimiter, SlidingWindow } from './rate-limit.js';
 import { json, replies, type Reply } from './responses.js';
@@ -10,17 +10,15 @@ import { EmployeeStore } from './store.js';
 import { TokenRegistry } from './tokens.js';
 import { recordSimCredentials } from './issued.js';
 import { V2Api } from './v2.js';
+import { credentialFields, employeesEndpoint, listReply, oneReply } from './v1-endpoints.js';
 import { publicWebhook, WebhookRegistry } from './webhook-registry.js';
+import { WebhookDispatcher } from './delivery.js';
+import { EmployeeEvents } from './employee-events.js';
 import type { PersonioSim, SimCredential, SimKnobs, SimOptions, SimStats } from './types.js';
 
 /** The credential a simulator accepts when started without `credentials`. */
 export const DEFAULT_SIM_CREDENTIAL: Readonly<SimCredential> = Object.freeze({ clientId: 'sim-client-id', clientSecret: 'sim-client-secret' });
-const DEFAULT_LIMIT = 50; // what Personio serves when `limit` is omitted (pagination adoption guide)
-const MAX_LIMIT = 100;
 const MAX_BODY_BYTES = 1 << 20;
-const LIST_TAIL = Buffer.from(']}');
-const ONE_HEAD = Buffer.from('{"success":true,"data":');
-const ONE_TAIL = Buffer.from('}');
 export const DEFAULT_COMPANY_ID = '10001';
 
 /** Starts a Personio v1 simulator; see types.ts for the contract. */
@@ -57,6 +55,8 @@ class Simulator {
   private readonly webhookRegistry = new WebhookRegistry();
   private readonly v2: V2Api;
   private readonly companyId: string;
+  private readonly dispatcher: WebhookDispatcher;
+  private readonly employeeEvents: EmployeeEvents;
   private readonly ipMinute = new SlidingWindow(60_000);
   private readonly credentialMinute = new SlidingWindow(60_000);
   private readonly credentialSecond = new SlidingWindow(1_000);
@@ -91,6 +91,13 @@ class Simulator {
     this.applyKnobs();
     this.credentials = new Map(accepted.map((c) => [c.clientId, { secret: c.clientSecret, webhooks: true }]));
     recordSimCredentials(accepted);
+    this.dispatcher = new WebhookDispatcher({
+      registry: this.webhookRegistry,
+      knobs: () => this.current,
+      companyId: this.companyId,
+      rng: mulberry32(baseSeed ^ 0x3e6b_00c5),
+    });
+    this.employeeEvents = new EmployeeEvents(this.store, this.dispatcher);
     this.v2 = new V2Api({
       credentials: this.credentials,
       knobs: () => this.current,
@@ -126,6 +133,7 @@ class Simulator {
       stats: () => this.stats(),
       resetStats: () => {
         this.counters = zeroCounters();
+        this.dispatcher.resetStats();
         this.cpuBaseline = process.cpuUsage();
       },
       resetRateLimits: () => {
@@ -148,15 +156,20 @@ class Simulator {
         webhookRetryDelaysMs: [...this.current.webhookRetryDelaysMs],
       }),
       employees: () => this.store.views(),
-      addEmployees: (n) => this.store.add(n),
-      removeEmployees: (ids) => this.store.remove(ids),
-      updateEmployee: (id, changes) => this.store.update(id, changes),
+      addEmployees: (n) => this.employeeEvents.add(n),
+      removeEmployees: (ids) => this.employeeEvents.remove(ids),
+      updateEmployee: (id, changes) => this.employeeEvents.update(id, changes),
+      terminateEmployee: (id, date) => this.employeeEvents.terminate(id, date),
       revokeTokens: () => {
         this.tokens.revokeAll();
         this.v2Tokens.revokeAll();
       },
       companyId: this.companyId,
       webhooks: () => this.webhookRegistry.list().map(publicWebhook),
+      emitWebhookEvent: (eventName, employeeId) => this.employeeEvents.emit(eventName, employeeId),
+      webhookDeliveries: () => this.dispatcher.records(),
+      clearWebhookDeliveries: () => this.dispatcher.clearRecords(),
+      webhooksIdle: () => this.dispatcher.idle(),
       close: () => this.close(),
     };
     this.control = api;
@@ -169,12 +182,13 @@ class Simulator {
       ...this.counters,
       byStatus: { ...this.counters.byStatus },
       v2: { ...this.counters.v2, byStatus: { ...this.counters.v2.byStatus } },
-      webhooks: { attempts: 0, delivered: 0, failed: 0, pending: 0 },
+      webhooks: this.dispatcher.stats(),
       cpuMs: Math.round((cpu.user + cpu.system) / 100) / 10,
     };
   }
 
   private async close(): Promise<void> {
+    this.dispatcher.close();
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
     await closeServer(this.server);
@@ -183,7 +197,7 @@ class Simulator {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
     if (url.pathname.startsWith('/__sim/') && this.control) {
-      this.send(res, await handleControl(this.control, req.method ?? 'GET', url.pathname, () => readBody(req)));
+      this.send(res, await handleControl(this.control, req.method ?? 'GET', url, () => readBody(req)));
       return;
     }
     if (url.pathname === '/v2' || url.pathname.startsWith('/v2/')) {
@@ -274,43 +288,15 @@ class Simulator {
   }
 
   private list(url: URL): Reply {
-    const params = url.searchParams;
-    const limitRaw = params.get('limit');
-    const limit = limitRaw === null ? DEFAULT_LIMIT : /^\d+$/.test(limitRaw) ? Number(limitRaw) : Number.NaN;
-    if (!(limit >= 1 && limit <= MAX_LIMIT)) return replies.unprocessable(`The limit must be between 1 and ${MAX_LIMIT}.`);
-    const offsetRaw = params.get('offset');
-    const offset = offsetRaw === null ? 0 : /^\d+$/.test(offsetRaw) ? Number(offsetRaw) : Number.NaN;
-    if (!Number.isSafeInteger(offset)) return replies.unprocessable('The offset must be an integer greater than or equal to 0.');
-    const sinceRaw = params.get('updated_since');
-    const since = sinceRaw === null || sinceRaw === '' ? null : parsePersonioDate(sinceRaw);
-    // A `+` left unencoded in a time-zone offset arrives as a space and fails here, as against any strict server.
-    if (since !== null && Number.isNaN(since)) return replies.unprocessable('The updated_since must be a valid ISO 8601 date.');
-    const email = params.get('email');
-    const projected = params.getAll('attributes[]').filter((key) => key !== '');
-
-    const { total, parts } = this.store.page({
-      offset,
-      limit,
-      email: email === null || email === '' ? null : email,
-      updatedSinceMs: since,
-      projection: projected.length > 0 ? new Set(projected) : null,
-      readable: this.readable,
-      hidden: this.hidden,
-    });
-    const metadata = `{"total_elements":${total},"current_page":${Math.floor(offset / limit)},"total_pages":${Math.ceil(total / limit)}}`;
-    const head = Buffer.from(`{"success":true,"metadata":${metadata},"offset":${offset},"limit":${limit},"data":[`);
-    const body = Buffer.concat([head, ...parts, LIST_TAIL]);
-    if (this.current.malformedRate > 0 && this.malformedRng() < this.current.malformedRate) {
-      // A body cut short (a proxy or a crashed worker): 200, complete HTTP message, unparsable JSON.
-      return { status: 200, body: body.subarray(0, Math.max(1, Math.floor(body.length * (0.2 + this.malformedRng() * 0.6)))), contentType: 'application/json' };
-    }
-    return { status: 200, body, contentType: 'application/json' };
+    const reply = listReply(this.store, url, this.readable, this.hidden);
+    if (reply.status !== 200 || !(this.current.malformedRate > 0 && this.malformedRng() < this.current.malformedRate)) return reply;
+    // A body cut short (a proxy or a crashed worker): 200, complete HTTP message, unparsable JSON.
+    const body = reply.body as Buffer;
+    return { ...reply, body: body.subarray(0, Math.max(1, Math.floor(body.length * (0.2 + this.malformedRng() * 0.6)))) };
   }
 
   private one(id: number): Reply {
-    const parts = this.store.one(id, this.readable);
-    if (parts === undefined) return replies.notFound();
-    return { status: 200, body: Buffer.concat([ONE_HEAD, ...parts, ONE_TAIL]), contentType: 'application/json' };
+    return oneReply(this.store, id, this.readable);
   }
 
   private attributes(): Reply {
@@ -336,39 +322,6 @@ class Simulator {
     res.writeHead(reply.status, { 'Content-Type': reply.contentType, 'Content-Length': body.length, ...reply.headers });
     res.end(body);
   }
-}
-
-type EmployeesEndpoint = { kind: 'list' } | { kind: 'attributes' } | { kind: 'one'; id: number };
-
-function employeesEndpoint(path: string): EmployeesEndpoint | undefined {
-  if (path === '/v1/company/employees') return { kind: 'list' };
-  // `/custom-attributes` is the old name, still served for backward compatibility (NOTES.md §2.5).
-  if (path === '/v1/company/employees/attributes' || path === '/v1/company/employees/custom-attributes') return { kind: 'attributes' };
-  const id = /^\/v1\/company\/employees\/(\d{1,15})$/.exec(path)?.[1];
-  return id === undefined ? undefined : { kind: 'one', id: Number(id) };
-}
-
-function credentialFields(contentType: string, body: string): { client_id?: string; client_secret?: string } {
-  const text = body.trim();
-  if (text === '') return {};
-  if (contentType.includes('json') || text.startsWith('{')) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null) return {};
-      const record = parsed as Record<string, unknown>;
-      return {
-        ...(typeof record['client_id'] === 'string' ? { client_id: record['client_id'] } : {}),
-        ...(typeof record['client_secret'] === 'string' ? { client_secret: record['client_secret'] } : {}),
-      };
-    } catch {
-      return {};
-    }
-  }
-  const form = new URLSearchParams(text);
-  return {
-    ...(form.has('client_id') ? { client_id: form.get('client_id') ?? '' } : {}),
-    ...(form.has('client_secret') ? { client_secret: form.get('client_secret') ?? '' } : {}),
-  };
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -124,6 +124,13 @@ export class EmployeeStore {
     });
   }
 
+  /** The employee's attribute values by key (neutral form), or undefined for an unknown id. */
+  values(id: number): Record<string, unknown> | undefined {
+    const employee = this.byId.get(id);
+    if (!employee) return undefined;
+    return Object.fromEntries(Object.entries(this.attributesOf(employee)).map(([key, attribute]) => [key, attribute.value]));
+  }
+
   add(count: number): number[] {
     if (!Number.isInteger(count) || count < 0) throw new StoreInputError('add needs a non-negative integer', 400);
     const supervisors = this.list.map((e) => e.id);

@@ -145,14 +145,29 @@ export interface PersonioSim {
   setKnobs(k: Partial<SimKnobs>): void;
   knobs(): SimKnobs;
   employees(): SimEmployeeView[];
+  /**
+   * The changes below (and their /__sim/ controls) fire webhook events, delivered in the background: add fires
+   * person.created and employment.created; remove person.deleted and employment.deleted; an update person.updated
+   * and/or employment.updated by the attributes whose values changed (events.ts), and employment.terminated when the
+   * status becomes inactive.
+   */
   addEmployees(n: number): number[];
   removeEmployees(ids: number[]): void;
   /** Sets attribute values by key and bumps last_modified_at. `supervisor` also accepts a bare employee id or null. */
   updateEmployee(id: number, changes: Record<string, unknown>): void;
+  /** Sets status inactive and termination_date (default today, YYYY-MM-DD); fires employment.updated and .terminated. */
+  terminateEmployee(id: number, date?: string): void;
   /** Every issued token (v1 and v2) becomes invalid (403, or 401 on /v2, afterwards), as if expired. */
   revokeTokens(): void;
   /** The `company_id` of webhook deliveries. */
   companyId: string;
   webhooks(): SimWebhook[];
+  /** Delivers an event (e.g. employment.started, which Personio fires on the start date) for an employee. */
+  emitWebhookEvent(eventName: string, employeeId: number): void;
+  /** Every delivery try so far, oldest first. */
+  webhookDeliveries(): SimDeliveryRecord[];
+  clearWebhookDeliveries(): void;
+  /** Resolves once no delivery is pending (in flight or waiting for a retry). */
+  webhooksIdle(): Promise<void>;
   close(): Promise<void>;
 }

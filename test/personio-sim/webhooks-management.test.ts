@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startPersonioSim, type PersonioSim } from '../../local/personio-sim/index.js';
-import { UNLIMITED } from './support.js';
+import { UNLIMITED, call } from './support.js';
 import { type Problem, type Webhook, registration, v2, v2Token } from './v2-support.js';
 
 /** The simulator's webhook management: POST, GET, PATCH, DELETE /v2/webhooks and every refusal. */
@@ -44,6 +44,7 @@ describe('webhook management', () => {
     expect(list.body._meta.links.self.href).toBe(`${sim.url}/v2/webhooks`);
     expect(one.body).toEqual(created.body);
     expect(sim.webhooks()).toEqual([created.body]);
+    expect((await call(`${sim.url}/__sim/webhooks`)).body).toEqual([created.body]);
   });
 
   it('defaults to DISABLED and TOKEN, and a PATCH enables it', async () => {
