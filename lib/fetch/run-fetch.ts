@@ -1,6 +1,7 @@
 import type { CredentialsStore } from '../credentials/store.js';
 import { CredentialsError } from '../credentials/store.js';
 import { projection } from '../mapping/mapping.js';
+import { BudgetError, type BudgetLease } from '../personio/budget.js';
 import { PersonioClient, type PersonioClientOptions } from '../personio/client.js';
 import { PersonioError } from '../personio/errors.js';
 import { pageEmployees } from '../personio/pager.js';
@@ -25,7 +26,8 @@ export interface FetchDeps extends TenantLockDeps {
 
 export interface FetchInput {
   tenantId: string;
-  mode: RunMode;
+  /** Delta runs are lib/refresh/refresh-tenant.ts's. */
+  mode: Extract<RunMode, 'full'>;
   trigger: string;
   /** Chosen by the caller (connect's "import now" answers with it and has claimed the tenant for it); a new one otherwise. */
   runId?: string;
@@ -53,6 +55,12 @@ export type FetchOutcome =
 
 /** Time kept back from the deadline to close the run record after Personio paging stops. */
 const CLOSE_MARGIN_MS = 15_000;
+/**
+ * How long a full fetch waits for the tenant's Personio budget (lib/personio/budget.ts) while a delta run holds it. Short
+ * by construction: a delta run holds it only for its reads, at most one SQS batch of 100 employees (7 s at 15/s, up to a
+ * minute when the window before it was full), and a waiting full fetch goes next.
+ */
+const BUDGET_WAIT_MS = 90_000;
 
 /**
  * One import's fetch: claims the tenant (one run at a time, until that run is final), opens a run, pages every
@@ -103,18 +111,26 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
 
   const stats = { personioRequests: 0, personio429: 0, employeesFetched: 0 };
   let client: PersonioClient | undefined;
+  let lease: BudgetLease | undefined;
   let sent: number;
   let complete: boolean;
   try {
     const credentials = await deps.credentials.get(input.tenantId);
-    client = new PersonioClient({ ...deps.personio, credentials, deadline: deadline - CLOSE_MARGIN_MS });
+    // The tenant's delta runs call Personio with the same credential from other containers: one budget for all.
+    lease = await deps.runs.budget.acquire(input.tenantId, {
+      holder: runId,
+      waitUntil: Math.min(Date.now() + BUDGET_WAIT_MS, deadline - CLOSE_MARGIN_MS),
+      deadline,
+      priority: true,
+    });
+    client = new PersonioClient({ ...deps.personio, credentials, deadline: deadline - CLOSE_MARGIN_MS, limiter: lease.limiter });
     const packer = new MessagePacker({ tenantId: input.tenantId, runId, fetchedAt: startedAt.toISOString() });
     const sender = deps.createSender();
     const paging = await pageEmployees(client, { attributes: projection(connection.mapping) }, async (employees) => {
       // Counted as they arrive, so a run that fails later still says how many it handed on.
       stats.employeesFetched += employees.length;
       for (const employee of employees) await sender.add(packer.add(employee));
-    });
+    }).finally(() => lease?.release());
     await sender.add(packer.flush());
     await sender.flush();
     Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited, employeesFetched: paging.employees });
@@ -131,6 +147,7 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
       leaseExpiresAt: leaseUntil(deps.now(), runLeases.processingMs),
     }));
   } catch (error) {
+    await lease?.release();
     if (client) Object.assign(stats, { personioRequests: client.stats.requests, personio429: client.stats.rateLimited });
     // Bounded here too, so the outcome answers what the run record holds.
     const failure = boundedFinding(describeFailure(error));
@@ -165,6 +182,7 @@ function describeFailure(error: unknown): Finding {
     return { code: `personio_${error.code}`, message: `${error.message}${advice[error.code] ?? ''}` };
   }
   if (error instanceof CredentialsError) return { code: error.code, message: error.message };
+  if (error instanceof BudgetError) return { code: 'personio_rate_limited', message: `${error.message} The next scheduled import will try again.` };
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'fetch_failed', message: `The fetch failed (${errorName(error)}: ${message}).` };
 }

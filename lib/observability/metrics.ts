@@ -73,6 +73,15 @@ export const metricNames = {
    * failures (Lambda retries them, then sends them to the publisher's on-failure queue). Count, per stream batch.
    */
   changeEventsFailed: 'ChangeEventsFailed',
+  /** Delta runs the refresh opened (one per tenant per changes batch); their outcomes count as every run's. Count. */
+  deltaRuns: 'DeltaRuns',
+  /** Employees a delta run re-read from Personio (distinct per run). Count, per batch. */
+  changesRefreshed: 'ChangesRefreshed',
+  /**
+   * Changes acknowledged without a delta run, with a `reason` dimension: `imports_paused`, `not_connected`,
+   * `tenant_paused` (the next full reconciliation catches up) or `malformed` (left to the changes DLQ). Count.
+   */
+  changesSkipped: 'ChangesSkipped',
 } as const;
 
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];

@@ -110,6 +110,28 @@ export class RateLimiter {
     }
   }
 
+  /**
+   * Counts requests another holder of the credential's budget made (lib/personio/budget.ts): their start times (epoch
+   * ms) take room in every window as this limiter's own would. Called before the first request; starts that have left
+   * a window are forgotten as usual.
+   */
+  seed(starts: readonly number[]): void {
+    const sorted = [...starts].filter(Number.isFinite).sort((a, b) => a - b);
+    for (const w of this.windows) {
+      const merged = [...w.starts, ...sorted].sort((a, b) => a - b);
+      w.starts.length = 0;
+      w.starts.push(...merged);
+    }
+  }
+
+  /** Start times of the requests admitted within the longest window (margin included): what the next holder seeds. */
+  recentStarts(): number[] {
+    const now = this.now();
+    let longest: { ms: number; starts: number[] } | undefined;
+    for (const w of this.windows) if (!longest || w.ms > longest.ms) longest = w;
+    return longest ? longest.starts.filter((start) => start > now - longest.ms) : [];
+  }
+
   /** How long until every window has room (0 = now); forgets starts that have left their window. */
   private waitMs(now: number): number {
     let waitMs = 0;

@@ -110,9 +110,13 @@ export async function applyApproval(deps: FinalizeDeps, run: Run): Promise<Run> 
   return finished;
 }
 
-/** A newer run with a more recent picture of Personio: one that completed, was held, or processed any employee. */
+/**
+ * A newer run with a more recent picture of Personio: a full run that completed, was held, or processed any employee.
+ * A delta run never supersedes: it saw only the employees webhooks named. The users it wrote are spared by the approval
+ * itself (their content changed, or their version is newer than the held run's start: the deactivation's condition).
+ */
 export async function supersedingRun(deps: Pick<FinalizeDeps, 'runs'>, run: Run): Promise<Run | undefined> {
-  const newer = (await deps.runs.newerThan(run.tenantId, run.runId)).filter((r) => r.startedAt > run.startedAt);
+  const newer = (await deps.runs.newerThan(run.tenantId, run.runId)).filter((r) => r.startedAt > run.startedAt && r.mode !== 'delta');
   for (const candidate of newer) {
     if (candidate.status !== 'failed') return candidate;
     if (await deps.runs.processedAny(run.tenantId, candidate.runId)) return candidate;

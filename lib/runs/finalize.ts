@@ -2,6 +2,7 @@ import { forEachLimited } from '../util/concurrency.js';
 import type { UserStore } from '../users/store.js';
 import type { StoredUser } from '../users/user.js';
 import { deactivateAll, decideDeactivations } from './deactivation.js';
+import { finalizeDelta } from './finalize-delta.js';
 import { duplicateAddressFindings, failureFindings, idSample, problemFindings } from './findings.js';
 import { leaseUntil, runLeases } from './lease.js';
 import { retireSupersededRuns } from './retention.js';
@@ -53,6 +54,8 @@ export async function finalizeRun(
     );
     return undefined;
   }
+  // A delta run judges only whom Personio answered 404 for, never by absence, and reads no more than the users it wrote.
+  if (run.mode === 'delta') return finalizeDelta(deps, run, markers);
   const counts = sumCounts(markers);
   const fetchFailures = run.rejected ?? [];
   counts.failed += run.rejectedCount ?? fetchFailures.length;

@@ -35,6 +35,8 @@ export function expiresAfter(from: Date, days: number): number {
  * died in between) are retired here too.
  */
 export async function retireSupersededRuns(runs: RunStore, newer: Run, now: Date): Promise<number> {
+  // A delta run saw only the employees webhooks named: it supersedes nobody (lib/runs/approve.ts, supersedingRun).
+  if (newer.mode === 'delta') return 0;
   let retired = 0;
   for (const runId of await runs.heldRunIds(newer.tenantId)) {
     if (runId === newer.runId) continue;

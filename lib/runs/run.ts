@@ -18,7 +18,12 @@ export const isFinalRunStatus = (status: unknown): boolean => typeof status === 
  */
 export const blocksTenant = (status: RunStatus): boolean =>
   status === 'fetching' || status === 'processing' || status === 'finalizing' || status === 'approving';
-export type RunMode = 'full';
+/**
+ * `full`: the whole list, paged (schedule, "import now"); judges who left by absence. `delta`: the employees Personio's
+ * webhooks named, re-read one by one (lib/refresh/refresh-tenant.ts); never deactivates by absence, only those Personio
+ * answers 404 for, and never holds or waits for the tenant's lock.
+ */
+export type RunMode = 'full' | 'delta';
 
 export interface Finding {
   code: string;
@@ -63,6 +68,8 @@ export interface Run extends MessageCounts {
   rejected?: EmployeeFailure[];
   /** All of them; more than `rejected` holds means some ids are unknown, so the run cannot tell who left. */
   rejectedCount?: number;
+  /** Delta runs: the Personio ids Personio answered 404 for (deleted there); the only users a delta run may deactivate. */
+  gone?: number[];
   /** Users a held run would deactivate (the list itself is stored beside the run). */
   pendingDeactivations?: number;
   finishedAt?: string;
@@ -81,6 +88,9 @@ export interface Run extends MessageCounts {
 export interface RunReport {
   runId: string;
   tenantId: string;
+  /** Added to DESIGN's contract (which allows keys): a delta run is a webhook's targeted refresh. */
+  mode: RunMode;
+  trigger: string;
   status: RunStatus;
   employeesFetched: number;
   created: number;
@@ -116,6 +126,9 @@ export function toReport(run: Run, now: Date = new Date()): RunReport {
   return {
     runId: run.runId,
     tenantId: run.tenantId,
+    // Runs stored before modes existed were all full runs.
+    mode: run.mode ?? 'full',
+    trigger: run.trigger,
     status: run.status,
     employeesFetched: run.employeesFetched,
     created: run.created,

@@ -1,14 +1,16 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Mapping } from '../mapping/mapping.js';
+import { PersonioBudget, type PersonioBudgetOptions } from '../personio/budget.js';
 import { sendConditional } from '../storage/conditional.js';
 import { CodedError } from '../util/errors.js';
 import { queryByPrefix } from '../storage/query.js';
 import { runKeys, runPrefix, runSk } from '../storage/tables.js';
 import { sumCounts, type MessageMarker, type PendingDeactivation } from './marker.js';
+import { OpenDeltas } from './open-deltas.js';
 import { RunProgressStore } from './progress-store.js';
 import { DEFAULT_RUN_RETENTION_DAYS, expiresAfter } from './retention.js';
 import { RunSideItems } from './side-items.js';
-import { boundedFinding, type EmployeeFailure, type Finding, type MessageCounts, type Run, type RunMode, type RunStatus } from './run.js';
+import { boundedFinding, newRunId, type EmployeeFailure, type Finding, type MessageCounts, type Run, type RunMode, type RunStatus } from './run.js';
 
 export type { EmployeeFailure };
 export type { MessageMarker, PendingDeactivation } from './marker.js';
@@ -26,6 +28,8 @@ const runKey = (tenantId: string, runId: string) => ({ tenantId, sk: runSk(runId
 export interface RunStoreOptions {
   /** Days a final run record is kept (lib/runs/retention.ts); the deployment sets it (RUN_RETENTION_DAYS). */
   retentionDays?: number;
+  /** Personio's windows for the tenants' shared rate budget (tests scale them down). */
+  budget?: PersonioBudgetOptions;
 }
 
 export class RunStore {
@@ -34,6 +38,10 @@ export class RunStore {
   /** Schedule firings and held runs' pending lists (lib/runs/side-items.ts). */
   private readonly side: RunSideItems;
   private readonly retentionDays: number;
+  /** Each tenant's lease on its Personio rate budget, an item of this table (lib/personio/budget.ts). */
+  readonly budget: PersonioBudget;
+  /** Delta runs not known to be final, for the sweeper (lib/runs/open-deltas.ts). */
+  readonly openDeltas: OpenDeltas;
 
   constructor(
     private readonly db: Pick<DynamoDBDocumentClient, 'send'>,
@@ -43,6 +51,8 @@ export class RunStore {
     this.retentionDays = options.retentionDays ?? DEFAULT_RUN_RETENTION_DAYS;
     this.messages = new RunProgressStore(db, tableName, this.retentionDays);
     this.side = new RunSideItems(db, tableName);
+    this.budget = new PersonioBudget(db, tableName, options.budget);
+    this.openDeltas = new OpenDeltas(db, tableName);
   }
 
   /** Creates the run; undefined when a run with this id exists already (another delivery of the same fetch made it). */
@@ -76,6 +86,8 @@ export class RunStore {
       personio429: 0,
       findings: [],
     };
+    // Registered first: a delta run that exists is always one the sweeper can find (an entry without its run is retired).
+    if (run.mode === 'delta') await this.openDeltas.add(run.tenantId, run.runId, input.startedAt);
     const created = await sendConditional(
       this.db,
       new PutCommand({ TableName: this.tableName, Item: { ...runKey(run.tenantId, run.runId), ...run }, ConditionExpression: 'attribute_not_exists(sk)' }),
@@ -120,6 +132,8 @@ export class RunStore {
       rejected: EmployeeFailure[];
       at: Date;
       leaseExpiresAt: number;
+      /** Delta runs: the Personio ids Personio answered 404 for. */
+      gone?: number[];
     },
   ): Promise<{ complete: boolean }> {
     const closed = await sendConditional(
@@ -129,7 +143,8 @@ export class RunStore {
         Key: runKey(tenantId, runId),
         UpdateExpression:
           'SET #status = :processing, messagesSent = :sent, employeesFetched = :employees, personioRequests = :requests, personio429 = :r429, fetchFinishedAt = :at, leaseExpiresAt = :lease, findings = :findings, rejected = :rejected, rejectedCount = :rejectedCount' +
-          (fetch.personioTotal === undefined ? '' : ', personioTotal = :total'),
+          (fetch.personioTotal === undefined ? '' : ', personioTotal = :total') +
+          (fetch.gone === undefined ? '' : ', gone = :gone'),
         ConditionExpression: '#status = :fetching',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
@@ -146,6 +161,7 @@ export class RunStore {
           ':rejected': fetch.rejected.slice(0, MAX_REJECTED),
           ':rejectedCount': fetch.rejected.length,
           ...(fetch.personioTotal === undefined ? {} : { ':total': fetch.personioTotal }),
+          ...(fetch.gone === undefined ? {} : { ':gone': fetch.gone }),
         },
       }),
     );
@@ -261,6 +277,31 @@ export class RunStore {
       start = page.LastEvaluatedKey;
     } while (start);
     return items.map(stripKeys);
+  }
+
+  /** The tenant's runs started at or after `since`, newest first, with only the attributes asked for. */
+  async startedSince(tenantId: string, since: Date, attributes: readonly (keyof Run)[]): Promise<Partial<Run>[]> {
+    const names = Object.fromEntries(attributes.map((name, i) => [`#a${i}`, name]));
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'tenantId = :t AND sk BETWEEN :from AND :to',
+          ProjectionExpression: Object.keys(names).join(', '),
+          ExpressionAttributeNames: names,
+          // Run ids start with their start time (newRunId), so the key range is the time range.
+          ExpressionAttributeValues: { ':t': tenantId, ':from': runSk(newRunId(since).slice(0, -9)), ':to': `${runPrefix}\uffff` },
+          ConsistentRead: true,
+          ScanIndexForward: false,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items as Partial<Run>[];
   }
 
   /** An approval whose caller died, not to be finished (superseded, or disconnected): back to held, with a finding. */

@@ -1,6 +1,7 @@
 import { forEachLimited } from '../util/concurrency.js';
 import { errorName } from '../util/errors.js';
-import type { SettleOutcome } from './settle.js';
+import { isFinalRunStatus } from './run.js';
+import { settleRun, type SettleOutcome } from './settle.js';
 import { settleApproval, settleTenant, type TenantLockDeps } from './tenant-lock.js';
 
 export interface SweepOutcome {
@@ -30,6 +31,17 @@ export async function sweepStalledRuns(deps: TenantLockDeps): Promise<SweepOutco
     try {
       if (activeRunId) await settleTenant(deps, tenantId, activeRunId, lockExpiresAt, { onSettled: count });
       if (approvingRunId) await settleApproval(deps, tenantId, approvingRunId, { onSettled: count });
+    } catch (error) {
+      failures.push({ tenantId, error: errorName(error) });
+    }
+  });
+  // Delta runs hold no tenant lock: they are found through their own registry, settled by the same rules (leases), and
+  // leave the lock alone.
+  await forEachLimited(await deps.runs.openDeltas.list(), CONCURRENCY, async ({ tenantId, runId }) => {
+    try {
+      const run = await deps.runs.get(tenantId, runId);
+      const settled = run ? await settleRun(deps, run, { onSettled: count }) : undefined;
+      if (!settled || isFinalRunStatus(settled.status)) await deps.runs.openDeltas.retire(tenantId, runId, deps.now());
     } catch (error) {
       failures.push({ tenantId, error: errorName(error) });
     }

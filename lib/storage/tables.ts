@@ -33,6 +33,16 @@ export const markerPrefix = 'msg#';
 export const progressPrefix = 'prog#';
 export const pendingPrefix = 'pend#';
 export const firingPrefix = 'fire#';
+/** `budget#personio`: the lease on a tenant's Personio rate budget, shared by its full and delta fetches (lib/personio/budget.ts). */
+export const budgetPrefix = 'budget#';
+export const personioBudgetSk = `${budgetPrefix}personio`;
+/**
+ * Delta runs not yet final, across tenants, under one partition key no tenant id can take (`#deltas`, sk
+ * `delta#<tenantId>#<runId>`): a delta run holds no tenant lock, so this is how the sweeper finds one that stalled
+ * (lib/runs/open-deltas.ts).
+ */
+export const openDeltasPartition = '#deltas';
+export const openDeltaPrefix = 'delta#';
 export const hookPrefix = 'hook#';
 
 export const userSk = (userId: string) => `${userPrefix}${userId}`;
@@ -50,6 +60,12 @@ export const firingSk = (scheduledAt: string) => `${firingPrefix}${scheduledAt}`
 export const hookSk = (digest: string) => `${hookPrefix}${digest}`;
 
 export type TableKind = 'users' | 'connections' | 'runs' | 'audit';
+
+/**
+ * The users and runs tables keep a stream of every write with the item before and after it: the publisher
+ * (functions/publisher.ts) turns it into the product's change events, so no writer can forget to publish one.
+ */
+export const changeStream = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } as const;
 
 /** CreateTable inputs (on-demand billing) for a given physical table name. */
 export function tableDefinition(kind: TableKind, tableName: string): CreateTableCommandInput {
@@ -77,6 +93,7 @@ export function tableDefinition(kind: TableKind, tableName: string): CreateTable
             Projection: { ProjectionType: 'KEYS_ONLY' },
           },
         ],
+        StreamSpecification: changeStream,
       };
     case 'connections':
       return {
@@ -86,7 +103,7 @@ export function tableDefinition(kind: TableKind, tableName: string): CreateTable
         KeySchema: [{ AttributeName: connectionKeys.partition, KeyType: 'HASH' }],
       };
     case 'runs':
-      return stringKeyedTable(tableName, runKeys);
+      return { ...stringKeyedTable(tableName, runKeys), StreamSpecification: changeStream };
     case 'audit':
       return stringKeyedTable(tableName, auditKeys);
   }
