@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { type Attribute, AttributeType, Billing, ProjectionType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { type Attribute, AttributeType, Billing, ProjectionType, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -75,7 +75,11 @@ function shapeOf(kind: TableKind) {
     }
     return { indexName: index.IndexName, ...keys(index.KeySchema), projectionType: ProjectionType.KEYS_ONLY };
   });
-  return { ...keys(definition.KeySchema), globalSecondaryIndexes };
+  // The change stream (lib/storage/tables.ts changeStream), where the definition has one.
+  const stream = definition.StreamSpecification?.StreamEnabled
+    ? { dynamoStream: StreamViewType[definition.StreamSpecification.StreamViewType ?? 'NEW_AND_OLD_IMAGES'] }
+    : {};
+  return { ...keys(definition.KeySchema), globalSecondaryIndexes, ...stream };
 }
 
 /**

@@ -5,7 +5,8 @@ export type LocalStackErrorCode =
   | 'sqs_failed'
   | 'secrets_manager_failed'
   | 'scheduler_failed'
-  | 'lambda_failed';
+  | 'lambda_failed'
+  | 'eventbridge_failed';
 
 /** A local stack that could not start; the message says what to do about it. */
 export class LocalStackError extends Error {

@@ -3,6 +3,7 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUse
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { tableDefinition, type TableKind } from '../../lib/storage/tables.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { startEventBridge, type EventBridgeStandIn } from './eventbridge.js';
 import { LocalStackError } from './errors.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './identity.js';
 import { isAddressInUse } from './ports.js';
@@ -16,7 +17,8 @@ export { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './identity.js
 
 /**
  * The AWS services the product uses, offline and without Docker: DynamoDB Local (a child JVM),
- * local-aws-sqs, and the Secrets Manager, EventBridge Scheduler and Lambda stand-ins (all in this process).
+ * local-aws-sqs, and the Secrets Manager, EventBridge Scheduler, Lambda and EventBridge (PutEvents) stand-ins (all in
+ * this process).
  *
  * The product reaches them only through the AWS_ENDPOINT_URL_* variables in `env`; the stack never
  * touches process.env itself, so the caller decides where that env applies (a child process, or
@@ -34,17 +36,21 @@ export interface LocalStackNames {
   auditTable: string;
   importQueue: string;
   importDlq: string;
+  /** The product's event bus (change events); created on the EventBridge stand-in when given. */
+  eventBus?: string;
 }
 
 export interface LocalStack {
-  /** AWS_ENDPOINT_URL_{DYNAMODB,SQS,SECRETS_MANAGER,SCHEDULER,LAMBDA}, AWS_REGION and dummy credentials. */
+  /** AWS_ENDPOINT_URL_{DYNAMODB,SQS,SECRETS_MANAGER,SCHEDULER,LAMBDA,EVENTBRIDGE}, AWS_REGION and dummy credentials. */
   env: Record<string, string>;
-  endpoints: { dynamodb: string; sqs: string; secretsManager: string; scheduler: string; lambda: string };
+  endpoints: { dynamodb: string; sqs: string; secretsManager: string; scheduler: string; lambda: string; eventBridge: string };
   secretsManager: { calls(): Record<string, number>; setUnavailable(v: boolean): void };
   /** The EventBridge Scheduler stand-in (schedules are stored, never fired). */
   scheduler: Pick<SchedulerStandIn, 'createGroup' | 'schedules' | 'calls' | 'setUnavailable'>;
   /** The Lambda Invoke stand-in: in-process functions registered by name. */
   lambda: Pick<LambdaStandIn, 'register' | 'idle' | 'failures' | 'calls'>;
+  /** The EventBridge PutEvents stand-in: the events published, and faults for tests. */
+  eventBridge: Pick<EventBridgeStandIn, 'createBus' | 'events' | 'calls' | 'failNext' | 'setUnavailable'>;
   /** Process id of the DynamoDB Local JVM (for diagnostics, and for tests that check it is gone). */
   dynamoDbPid: number;
   /** Creates the tables and queues; safe to call again when they exist. */
@@ -60,6 +66,8 @@ export interface StartOptions {
   secretsManagerPort?: number;
   /** Called when a function invoked asynchronously through the Lambda stand-in throws (default: a line on stderr). */
   onLambdaFailure?: (functionName: string, error: unknown) => void;
+  /** Each event the EventBridge stand-in accepts is appended to this file as one JSON line (--events FILE). */
+  eventsFile?: string;
 }
 
 /** Matches what the deployed import queue uses: a message is retried 5 times before the DLQ. */
@@ -86,7 +94,7 @@ export async function startLocalStack(opts: StartOptions = {}): Promise<LocalSta
       abortDynamo.abort(failure);
       throw failure;
     };
-  const [dynamoResult, sqsResult, smResult, schedulerResult, lambdaResult] = await Promise.allSettled([
+  const [dynamoResult, sqsResult, smResult, schedulerResult, lambdaResult, eventBridgeResult] = await Promise.allSettled([
     startDynamoDbLocal({
       ...(opts.dynamoDbPort !== undefined && { port: opts.dynamoDbPort }),
       onStatus: status,
@@ -103,15 +111,19 @@ export async function startLocalStack(opts: StartOptions = {}): Promise<LocalSta
     startLambda({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID, onFailure: (f) => onLambdaFailure(f.functionName, f.error) }).catch(
       failWith('lambda_failed', 'the Lambda stand-in', undefined),
     ),
+    startEventBridge({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID, ...(opts.eventsFile !== undefined && { eventsFile: opts.eventsFile }) }).catch(
+      failWith('eventbridge_failed', 'the EventBridge stand-in', undefined),
+    ),
   ]);
 
-  const results = [dynamoResult, sqsResult, smResult, schedulerResult, lambdaResult];
+  const results = [dynamoResult, sqsResult, smResult, schedulerResult, lambdaResult, eventBridgeResult];
   if (
     dynamoResult.status === 'rejected' ||
     sqsResult.status === 'rejected' ||
     smResult.status === 'rejected' ||
     schedulerResult.status === 'rejected' ||
-    lambdaResult.status === 'rejected'
+    lambdaResult.status === 'rejected' ||
+    eventBridgeResult.status === 'rejected'
   ) {
     // No half-started stack: whatever did start is stopped before the error is reported.
     await Promise.allSettled([
@@ -120,20 +132,21 @@ export async function startLocalStack(opts: StartOptions = {}): Promise<LocalSta
       smResult.status === 'fulfilled' ? smResult.value.close() : undefined,
       schedulerResult.status === 'fulfilled' ? schedulerResult.value.close() : undefined,
       lambdaResult.status === 'fulfilled' ? lambdaResult.value.close() : undefined,
+      eventBridgeResult.status === 'fulfilled' ? eventBridgeResult.value.close() : undefined,
     ]);
     // The first failure in start order; an aborted DynamoDB start rejects with its sibling's error anyway.
     const failure = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     throw failure.reason;
   }
 
-  const stack = assemble(dynamoResult.value, sqsResult.value, smResult.value, schedulerResult.value, lambdaResult.value);
+  const stack = assemble(dynamoResult.value, sqsResult.value, smResult.value, schedulerResult.value, lambdaResult.value, eventBridgeResult.value);
   status(
-    `Local AWS ready in ${((Date.now() - started) / 1000).toFixed(1)} s: DynamoDB ${stack.endpoints.dynamodb}, SQS ${stack.endpoints.sqs}, Secrets Manager ${stack.endpoints.secretsManager}, Scheduler ${stack.endpoints.scheduler}, Lambda ${stack.endpoints.lambda}`,
+    `Local AWS ready in ${((Date.now() - started) / 1000).toFixed(1)} s: DynamoDB ${stack.endpoints.dynamodb}, SQS ${stack.endpoints.sqs}, Secrets Manager ${stack.endpoints.secretsManager}, Scheduler ${stack.endpoints.scheduler}, Lambda ${stack.endpoints.lambda}, EventBridge ${stack.endpoints.eventBridge}`,
   );
   return stack;
 }
 
-type ServerFailureCode = 'sqs_failed' | 'secrets_manager_failed' | 'scheduler_failed' | 'lambda_failed';
+type ServerFailureCode = 'sqs_failed' | 'secrets_manager_failed' | 'scheduler_failed' | 'lambda_failed' | 'eventbridge_failed';
 
 function serverError(code: ServerFailureCode, what: string, port: number | undefined, error: unknown): LocalStackError {
   if (isAddressInUse(error)) {
@@ -144,8 +157,22 @@ function serverError(code: ServerFailureCode, what: string, port: number | undef
   return new LocalStackError(code, `Could not start ${what}: ${(error as Error).message}`, { cause: error });
 }
 
-function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandIn, scheduler: SchedulerStandIn, lambda: LambdaStandIn): LocalStack {
-  const endpoints = { dynamodb: dynamo.endpoint, sqs: sqs.url, secretsManager: sm.url, scheduler: scheduler.url, lambda: lambda.url };
+function assemble(
+  dynamo: DynamoDbLocal,
+  sqs: LocalSqs,
+  sm: SecretsManagerStandIn,
+  scheduler: SchedulerStandIn,
+  lambda: LambdaStandIn,
+  eventBridge: EventBridgeStandIn,
+): LocalStack {
+  const endpoints = {
+    dynamodb: dynamo.endpoint,
+    sqs: sqs.url,
+    secretsManager: sm.url,
+    scheduler: scheduler.url,
+    lambda: lambda.url,
+    eventBridge: eventBridge.url,
+  };
   const ddbClient = new DynamoDBClient({ endpoint: endpoints.dynamodb, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const sqsClient = new SQSClient({ endpoint: endpoints.sqs, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
 
@@ -174,6 +201,7 @@ function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandI
       ensureTable('runs', names.runsTable),
       ensureTable('audit', names.auditTable),
     ]);
+    if (names.eventBus !== undefined) eventBridge.createBus(names.eventBus);
 
     // CreateQueue is idempotent for the same name and attributes, as in AWS.
     const dlq = await sqsClient.send(new CreateQueueCommand({ QueueName: names.importDlq }));
@@ -198,7 +226,7 @@ function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandI
     (stopping ??= (async () => {
       ddbClient.destroy();
       sqsClient.destroy();
-      const results = await Promise.allSettled([dynamo.stop(), sqs.close(), sm.close(), scheduler.close(), lambda.close()]);
+      const results = await Promise.allSettled([dynamo.stop(), sqs.close(), sm.close(), scheduler.close(), lambda.close(), eventBridge.close()]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     })());
@@ -210,6 +238,7 @@ function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandI
       AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
       AWS_ENDPOINT_URL_SCHEDULER: endpoints.scheduler,
       AWS_ENDPOINT_URL_LAMBDA: endpoints.lambda,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: endpoints.eventBridge,
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -227,6 +256,13 @@ function assemble(dynamo: DynamoDbLocal, sqs: LocalSqs, sm: SecretsManagerStandI
       idle: () => lambda.idle(),
       failures: () => lambda.failures(),
       calls: () => lambda.calls(),
+    },
+    eventBridge: {
+      createBus: (name) => eventBridge.createBus(name),
+      events: () => eventBridge.events(),
+      calls: () => eventBridge.calls(),
+      failNext: (n) => eventBridge.failNext(n),
+      setUnavailable: (v) => eventBridge.setUnavailable(v),
     },
     dynamoDbPid: dynamo.pid,
     provision,
