@@ -40,6 +40,8 @@ const config = loadConfig([
   'fetchFunctionArn',
   'fetchFunctionName',
   'scheduleExpression',
+  'webhookBaseUrl',
+  'reconcileScheduleExpression',
   'scheduleFlexibleWindowMinutes',
   'allowedCallers',
   'stage',
@@ -74,6 +76,8 @@ const deps: ConnectDeps = {
   allowedCallers: config.allowedCallers,
   personio: { baseUrl: config.personioBaseUrl, appId: config.personioAppId },
   scheduleDefaults: { expression: config.scheduleExpression, flexibleWindowMinutes: config.scheduleFlexibleWindowMinutes },
+  reconcileExpression: config.reconcileScheduleExpression,
+  webhooks: { baseUrl: config.webhookBaseUrl },
   deactivationThreshold: config.deactivationThreshold,
   now: () => new Date(),
 };

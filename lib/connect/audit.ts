@@ -10,7 +10,8 @@ export type AuditChange =
   | {
       /** `connected`: the tenant had no live connection (never connected, or disconnected); `reconnected`: new credentials replaced live ones. */
       action: 'connected' | 'reconnected';
-      details: { clientId: string; previousClientId: string | null; appId: string | null };
+      /** `webhooks`: whether the connect registered the tenant's webhook (absent on entries written before webhooks). */
+      details: { clientId: string; previousClientId: string | null; appId: string | null; webhooks?: 'active' | 'unavailable' };
     }
   | { action: 'mapping_saved'; details: { changes: { field: string; from: string | null; to: string | null }[] } }
   | {
@@ -19,7 +20,7 @@ export type AuditChange =
     }
   | { action: 'import_started'; details: { runId: string } }
   | { action: 'run_approved'; details: { runId: string; deactivated: number } }
-  | { action: 'disconnected'; details: { clientId: string; previousStatus: ConnectionStatus } };
+  | { action: 'disconnected'; details: { clientId: string; previousStatus: ConnectionStatus; webhooks?: 'deleted' | 'not_deleted' | 'none' } };
 
 export type AuditAction = AuditChange['action'];
 

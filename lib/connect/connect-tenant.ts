@@ -9,9 +9,10 @@ import type { ConnectDeps } from './deps.js';
 import { requireConnection } from './connection.js';
 import { ConnectError } from './errors.js';
 import { fieldLabels } from './fields.js';
-import { personioClient, readableAttributes, toAttributeView, toConnectError, type AttributeView } from './personio.js';
-import { putSchedule } from './schedule.js';
+import { personioClient, personioDeadline, readableAttributes, toAttributeView, toConnectError, type AttributeView } from './personio.js';
+import { chosenByAdmin, defaultExpression, putSchedule } from './schedule.js';
 import type { ConnectionRecord, ScheduleSettings } from './settings.js';
+import { deleteWebhook, planWebhook, registerWebhook, webhooksView, type PreviousWebhook, type WebhooksView } from './webhooks.js';
 
 export interface ConnectInput {
   clientId: string;
@@ -26,7 +27,9 @@ export interface ConnectResult {
   appId: string | null;
   readableAttributes: AttributeView[];
   mapping: Mapping;
-  schedule: ScheduleSettings;
+  schedule: Required<ScheduleSettings>;
+  /** Active: changes arrive within seconds and the schedule reconciles; unavailable: the schedule imports them (reason says why). */
+  webhooks: WebhooksView;
   warnings: string[];
 }
 
@@ -40,7 +43,9 @@ export interface ConnectionView {
   clientId: string;
   appId: string | null;
   mapping: Mapping;
-  schedule: ScheduleSettings | null;
+  schedule: Required<ScheduleSettings> | null;
+  /** Null when disconnected, or connected before webhooks existed. */
+  webhooks: WebhooksView | null;
   connectedAt: string;
   updatedAt: string;
   disconnectedAt: string | null;
@@ -63,9 +68,11 @@ const RECENT_RUNS = 5;
  * default mapping on the first connect, the tenant's own mapping on a reconnect.
  */
 export async function connectTenant(deps: ConnectDeps, tenantId: string, input: ConnectInput, who: Who): Promise<ConnectResult> {
+  // Every Personio call of the request, v1 checks and webhook registration alike, fits this one budget.
+  const deadline = personioDeadline(deps);
   let attributes: Awaited<ReturnType<typeof readableAttributes>>;
   try {
-    attributes = await readableAttributes(personioClient(deps, input));
+    attributes = await readableAttributes(personioClient(deps, input, deadline));
   } catch (error) {
     throw toConnectError(error, tenantId, 'given');
   }
@@ -96,18 +103,30 @@ export async function connectTenant(deps: ConnectDeps, tenantId: string, input: 
     );
   }
 
+  // Decided before the credential is stored: the webhook's token is stored with it.
+  const previous = await previousWebhook(deps, tenantId, existing);
+  const plan = await planWebhook(deps, tenantId, input, deadline);
   try {
-    await deps.credentials.put(tenantId, { clientId: input.clientId, clientSecret: input.clientSecret });
+    await deps.credentials.put(tenantId, { clientId: input.clientId, clientSecret: input.clientSecret, ...(plan.ready ? { webhookToken: plan.token } : {}) });
   } catch (error) {
     throw toConnectError(error, tenantId, 'given');
   }
+  // Webhooks only speed imports up: whatever Personio answers here, the connect goes on and the schedule imports.
+  const registration = await registerWebhook(deps, plan, previous, previous.credentials?.clientId === input.clientId, deadline);
+  const webhooks = registration.state;
 
-  // A reconnect (new credentials) keeps the tenant's schedule; a first connect, or one after a disconnect, gets the default.
-  const wanted = existing?.schedule ?? { enabled: true, expression: deps.scheduleDefaults.expression };
+  // A reconnect keeps the tenant's schedule if an admin chose it; otherwise (and on a first connect, or one after a
+  // disconnect) the default that fits the webhooks: daily reconciliation while active, hourly without.
+  const current = existing?.schedule;
+  const custom = chosenByAdmin(deps, current);
   const schedule = await putSchedule(
     deps,
     tenantId,
-    { enabled: wanted.enabled, expression: wanted.expression },
+    {
+      enabled: current?.enabled ?? true,
+      expression: custom && current ? current.expression : defaultExpression(deps, webhooks.status === 'active'),
+      chosenByAdmin: custom,
+    },
     'Personio accepted the credentials and they are stored, but',
   );
 
@@ -121,17 +140,48 @@ export async function connectTenant(deps: ConnectDeps, tenantId: string, input: 
     readableAttributes: [...readable].sort(),
     connectedAt: now,
     updatedAt: now,
+    webhooks,
   });
   await deps.settings.connected(tenantId, { schedule, appId });
+  // The new webhook is on record: the one it replaces (and any a crash left for the tenant's URL) can go.
+  await registration.retire();
   const live = existing !== undefined && existing.status !== 'disconnected';
   await deps.audit.record(
     tenantId,
     who,
-    { action: live ? 'reconnected' : 'connected', details: { clientId: clientIdMasked, previousClientId: existing?.clientIdMasked ?? null, appId } },
+    {
+      action: live ? 'reconnected' : 'connected',
+      details: { clientId: clientIdMasked, previousClientId: existing?.clientIdMasked ?? null, appId, webhooks: webhooks.status },
+    },
     deps.now(),
   );
 
-  return { tenantId, status: 'connected', clientId: clientIdMasked, appId, readableAttributes: attributes.map(toAttributeView), mapping, schedule, warnings };
+  return {
+    tenantId,
+    status: 'connected',
+    clientId: clientIdMasked,
+    appId,
+    readableAttributes: attributes.map(toAttributeView),
+    mapping,
+    schedule,
+    webhooks: webhooksView(webhooks),
+    warnings,
+  };
+}
+
+/**
+ * The webhook an earlier connect left, with the credential stored then when there is one to compare: the same client
+ * keeps the recorded company, and another client's webhook can only be deleted with its own credential.
+ */
+async function previousWebhook(deps: ConnectDeps, tenantId: string, existing: ConnectionRecord | undefined): Promise<PreviousWebhook> {
+  const webhooks = existing?.webhooks;
+  if (!webhooks || (webhooks.webhookId === null && webhooks.companyId === null)) return { webhooks, credentials: undefined };
+  try {
+    return { webhooks, credentials: await deps.credentials.get(tenantId) };
+  } catch {
+    // Unreadable (a disconnect scheduled its deletion, or Secrets Manager failed): treated as another client.
+    return { webhooks, credentials: undefined };
+  }
 }
 
 /**
@@ -166,7 +216,7 @@ const statusMessages: Record<ConnectionStatus, (tenantId: string) => string> = {
   disconnected: (t) => `Disconnected: nothing is imported; imported users stay. Connect again with PUT /tenants/${t}/personio.`,
 };
 
-export async function getConnection(deps: Pick<ConnectDeps, 'connections' | 'runs' | 'now'>, tenantId: string): Promise<ConnectionView> {
+export async function getConnection(deps: Pick<ConnectDeps, 'connections' | 'runs' | 'now' | 'scheduleDefaults'>, tenantId: string): Promise<ConnectionView> {
   const connection = await requireConnection(deps, tenantId, { allowDisconnected: true });
   const runs = await deps.runs.list(tenantId, RECENT_RUNS);
   const paused = pauseView(connection);
@@ -178,7 +228,9 @@ export async function getConnection(deps: Pick<ConnectDeps, 'connections' | 'run
     clientId: connection.clientIdMasked,
     appId: connection.appId ?? null,
     mapping: connection.mapping,
-    schedule: connection.status === 'disconnected' ? null : (connection.schedule ?? null),
+    schedule:
+      connection.status === 'disconnected' || !connection.schedule ? null : { ...connection.schedule, chosenByAdmin: chosenByAdmin(deps, connection.schedule) },
+    webhooks: connection.status === 'disconnected' || !connection.webhooks ? null : webhooksView(connection.webhooks),
     connectedAt: connection.connectedAt,
     updatedAt: connection.updatedAt,
     disconnectedAt: connection.disconnectedAt ?? null,
@@ -203,6 +255,8 @@ export async function disconnectTenant(deps: ConnectDeps, tenantId: string, who:
     }
     throw error;
   }
+  // Best effort, while the secret still holds the credential that can: a webhook left behind only gets refusals.
+  const webhook = await deleteWebhook(deps, tenantId, connection.webhooks, personioDeadline(deps));
   try {
     await deps.credentials.delete(tenantId, RECOVERY_WINDOW_DAYS);
   } catch (error) {
@@ -213,16 +267,17 @@ export async function disconnectTenant(deps: ConnectDeps, tenantId: string, who:
       'The import schedule is deleted, but the credentials could not be deleted (Secrets Manager is unavailable). Send DELETE again.',
     );
   }
-  await deps.settings.disconnected(tenantId, deps.now());
+  await deps.settings.disconnected(tenantId, deps.now(), webhook.state);
   await deps.audit.record(
     tenantId,
     who,
-    { action: 'disconnected', details: { clientId: connection.clientIdMasked, previousStatus: connection.status } },
+    { action: 'disconnected', details: { clientId: connection.clientIdMasked, previousStatus: connection.status, webhooks: webhook.outcome } },
     deps.now(),
   );
+  const gone = webhook.outcome === 'deleted' ? 'the Personio webhook, ' : '';
   return {
     tenantId,
     status: 'disconnected',
-    message: `Disconnected: the schedule is deleted and the credentials are deleted after a ${RECOVERY_WINDOW_DAYS}-day recovery window. Imported users stay. Connect again any time with PUT /tenants/${tenantId}/personio.`,
+    message: `Disconnected: ${gone}the schedule is deleted and the credentials are deleted after a ${RECOVERY_WINDOW_DAYS}-day recovery window. Imported users stay. Connect again any time with PUT /tenants/${tenantId}/personio.${webhook.finding ? ` ${webhook.finding}` : ''}`,
   };
 }

@@ -25,6 +25,13 @@ export interface ConnectDeps {
   personio: Pick<PersonioClientOptions, 'baseUrl' | 'appId'> & Partial<Pick<PersonioClientOptions, 'fetch' | 'timeoutMs'>>;
   /** The schedule of a newly connected tenant (SCHEDULE_EXPRESSION) and the flexible window of every schedule. */
   scheduleDefaults: { expression: string; flexibleWindowMinutes: number };
+  /** The default schedule of a tenant whose webhooks are active: the full reconciliation behind them (RECONCILE_SCHEDULE_EXPRESSION). */
+  reconcileExpression: string;
+  /**
+   * Where Personio delivers a tenant's webhooks: `<baseUrl><tenantId>` (WEBHOOK_BASE_URL, ending with
+   * /webhooks/personio/). Undefined: connect registers none and every tenant imports on the schedule.
+   */
+  webhooks: { baseUrl: string | undefined };
   /** Approving a held run applies the same guard settings as the worker. */
   deactivationThreshold: number;
   now: () => Date;

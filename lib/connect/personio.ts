@@ -16,8 +16,17 @@ export interface AttributeView {
   options: string[];
 }
 
-export function personioClient(deps: Pick<ConnectDeps, 'personio' | 'now'>, credentials: PersonioCredentials): PersonioClient {
-  return new PersonioClient({ ...deps.personio, credentials, deadline: deps.now().getTime() + PERSONIO_BUDGET_MS, retryLimit: 2 });
+/** When a request's Personio calls must be done: a connect's v1 checks and its webhook calls share one budget. */
+export function personioDeadline(deps: Pick<ConnectDeps, 'now'>): number {
+  return deps.now().getTime() + PERSONIO_BUDGET_MS;
+}
+
+export function personioClient(
+  deps: Pick<ConnectDeps, 'personio' | 'now'>,
+  credentials: PersonioCredentials,
+  deadline = personioDeadline(deps),
+): PersonioClient {
+  return new PersonioClient({ ...deps.personio, credentials, deadline, retryLimit: 2 });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ScheduleInterval } from '../schedules/schedules.js';
 import { sendConditional } from '../storage/conditional.js';
-import type { Connection } from '../tenants/connections.js';
+import type { Connection, ConnectionWebhooks } from '../tenants/connections.js';
 
 /** The tenant's schedule as connect last set it (EventBridge Scheduler holds the schedule itself). */
 export interface ScheduleSettings {
@@ -10,6 +10,12 @@ export interface ScheduleSettings {
   expression: string;
   flexibleWindowMinutes: number;
   updatedAt: string;
+  /**
+   * An admin set the interval (PUT …/schedule with `every`): it stays whatever the webhooks do. False: the deployment's
+   * default, which follows the webhooks (daily reconciliation while active, hourly without). Absent on schedules saved
+   * before the rule: ./schedule.ts infers it.
+   */
+  chosenByAdmin?: boolean;
 }
 
 /** What connect keeps on the connection item besides what ConnectionStore owns. */
@@ -41,12 +47,12 @@ export class ConnectSettingsStore {
     await this.update(tenantId, 'SET schedule = :schedule', { ':schedule': schedule });
   }
 
-  /** Status disconnected, no schedule; mapping, runs and users stay. */
-  async disconnected(tenantId: string, now: Date): Promise<void> {
+  /** Status disconnected, no schedule, the webhook state as disconnect left it; mapping, runs and users stay. */
+  async disconnected(tenantId: string, now: Date, webhooks?: ConnectionWebhooks): Promise<void> {
     await this.update(
       tenantId,
-      'SET #status = :status, disconnectedAt = :now, updatedAt = :now REMOVE schedule',
-      { ':status': 'disconnected', ':now': now.toISOString() },
+      `SET #status = :status, disconnectedAt = :now, updatedAt = :now${webhooks ? ', webhooks = :webhooks' : ''} REMOVE schedule`,
+      { ':status': 'disconnected', ':now': now.toISOString(), ...(webhooks ? { ':webhooks': webhooks } : {}) },
       { '#status': 'status' },
     );
   }

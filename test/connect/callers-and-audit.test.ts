@@ -277,7 +277,12 @@ describe('who may call the connect API, and who did what', () => {
       expect([refused.status, twice.status, afterDisconnect.status]).toEqual([422, 409, 409]);
       const caller = 'arn:aws:sts::000000000000:assumed-role/dado-backend-local/local';
       expect(trail.body.entries).toEqual([
-        expect.objectContaining({ actor: 'admin-7', caller, action: 'disconnected', details: { clientId: 'sim-*****t-id', previousStatus: 'connected' } }),
+        expect.objectContaining({
+          actor: 'admin-7',
+          caller,
+          action: 'disconnected',
+          details: { clientId: 'sim-*****t-id', previousStatus: 'connected', webhooks: 'none' },
+        }),
         expect.objectContaining({ actor: 'admin-6', action: 'run_approved', details: { runId: held.runId, deactivated: 0 } }),
         expect.objectContaining({ actor: 'admin-5', action: 'import_started', details: { runId: held.runId } }),
         expect.objectContaining({ actor: 'admin-5', action: 'import_started', details: { runId: first.runId } }),
@@ -290,9 +295,15 @@ describe('who may call the connect API, and who did what', () => {
         expect.objectContaining({
           actor: 'admin-2',
           action: 'reconnected',
-          details: { clientId: 'sim-*****t-id', previousClientId: 'sim-*****t-id', appId: null },
+          // The local environment configures no webhook URL: connect registers none.
+          details: { clientId: 'sim-*****t-id', previousClientId: 'sim-*****t-id', appId: null, webhooks: 'unavailable' },
         }),
-        expect.objectContaining({ actor: 'admin-1', caller, action: 'connected', details: { clientId: 'sim-*****t-id', previousClientId: null, appId: null } }),
+        expect.objectContaining({
+          actor: 'admin-1',
+          caller,
+          action: 'connected',
+          details: { clientId: 'sim-*****t-id', previousClientId: null, appId: null, webhooks: 'unavailable' },
+        }),
       ]);
       const items = await rows(localNames.auditTable, tenantId);
       expect(items).toHaveLength(8);

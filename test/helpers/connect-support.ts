@@ -173,6 +173,9 @@ export function connectDeps(overrides: Partial<ConnectDeps> = {}, db: Pick<Dynam
     allowedCallers: [LOCAL_CALLER_ROLE_ARN],
     personio: { baseUrl: process.env['PERSONIO_BASE_URL'] ?? '', appId: 'DADO' },
     scheduleDefaults: { expression: 'rate(1 hour)', flexibleWindowMinutes: 15 },
+    reconcileExpression: 'rate(1 day)',
+    // As the handler reads it: registered only where the environment names the receiver.
+    webhooks: { baseUrl: process.env['WEBHOOK_BASE_URL'] || undefined },
     deactivationThreshold: 0.2,
     now: () => new Date(),
     ...overrides,
