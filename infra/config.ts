@@ -18,6 +18,7 @@ export const contextKeys = {
   personioAppId: 'dado:personioAppId',
   deactivationThreshold: 'dado:deactivationThreshold',
   scheduleDefault: 'dado:scheduleDefault',
+  reconcileScheduleDefault: 'dado:reconcileScheduleDefault',
   scheduleFlexibleWindowMinutes: 'dado:scheduleFlexibleWindowMinutes',
   logRetentionDays: 'dado:logRetentionDays',
 } as const;
@@ -29,19 +30,23 @@ const retentionDays = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
 
 const numeric = (schema: z.ZodNumber) => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
 
+const scheduleExpression = z
+  .string()
+  .trim()
+  .regex(
+    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/,
+    'an EventBridge Scheduler expression such as "rate(1 hour)" or "cron(0 6 * * ? *)"',
+  );
+
 /** The settings a stage may override; the product-wide `dado:*` keys give their defaults. */
 const tunables = {
   personioBaseUrl: z.url({ protocol: /^https$/, error: 'an https URL (the API root; the code adds /v1/...)' }).transform((u) => u.replace(/\/+$/, '')),
   // Same rule as lib/config.ts: Personio asks for UPPER_SNAKE_CASE, constant per integration.
   personioAppId: z.string().regex(/^[A-Z0-9_]{1,64}$/, 'UPPER_SNAKE_CASE, at most 64 characters'),
   deactivationThreshold: numeric(z.number().min(0).max(1)),
-  scheduleDefault: z
-    .string()
-    .trim()
-    .regex(
-      /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$/,
-      'an EventBridge Scheduler expression such as "rate(1 hour)" or "cron(0 6 * * ? *)"',
-    ),
+  scheduleDefault: scheduleExpression,
+  // The schedule of a tenant whose webhooks are active: the full reconciliation behind them.
+  reconcileScheduleDefault: scheduleExpression,
   scheduleFlexibleWindowMinutes: numeric(z.number().int().min(0).max(1440)),
   logRetentionDays: numeric(z.number().refine((d) => (retentionDays as readonly number[]).includes(d), `one of ${retentionDays.join(', ')}`)),
 };
@@ -51,6 +56,7 @@ const productDefaults = z.object({
   personioAppId: tunables.personioAppId.default('DADO'),
   deactivationThreshold: tunables.deactivationThreshold.default(0.2),
   scheduleDefault: tunables.scheduleDefault.default('rate(1 hour)'),
+  reconcileScheduleDefault: tunables.reconcileScheduleDefault.default('rate(1 day)'),
   scheduleFlexibleWindowMinutes: tunables.scheduleFlexibleWindowMinutes.default(15),
   logRetentionDays: tunables.logRetentionDays.default(30),
 });

@@ -84,6 +84,8 @@ export class PersonioImportStack extends Stack {
     setting(connect, envNames.deactivationThreshold, config.deactivationThreshold);
     // Only Dado's backend may call (403 forbidden for any other role with execute-api:Invoke).
     setting(connect, envNames.allowedCallers, config.allowedCallers.join(','));
+    // A tenant whose webhooks are active reconciles on this schedule unless an admin chose one.
+    setting(connect, envNames.reconcileScheduleExpression, config.reconcileScheduleDefault);
 
     // fetch: the tenant lock (connections), runs (the run, its firing and progress items), users (finalization),
     // secrets (read), the import queue.

@@ -504,6 +504,7 @@ describe('environment: every grant comes with the variable that names its resour
         [envNames.scheduleExpression]: config.scheduleDefault,
         [envNames.scheduleFlexibleWindowMinutes]: String(config.scheduleFlexibleWindowMinutes),
         [envNames.allowedCallers]: config.allowedCallers.join(','),
+        [envNames.reconcileScheduleExpression]: config.reconcileScheduleDefault,
         ...everyFunction(),
       }),
     ],
