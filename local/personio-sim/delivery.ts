@@ -17,6 +17,9 @@ import type { StoredWebhook, WebhookRegistry } from './webhook-registry.js';
 const FAST_TRIES = 2;
 const SHUFFLE_JITTER_MS = 20;
 const MAX_RECORDS = 200_000;
+// Tries in flight at once; more wait for a slot (their acknowledgement clock starts when sent), so adding thousands of
+// employees does not open thousands of sockets.
+const MAX_IN_FLIGHT = 64;
 
 interface Job {
   deliveryId: string;
@@ -42,6 +45,8 @@ export class WebhookDispatcher {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<ClientRequest>();
   private waiters: (() => void)[] = [];
+  private slotQueue: (() => void)[] = [];
+  private active = 0;
   private pending = 0;
   private counts = { attempts: 0, delivered: 0, failed: 0 };
   private closed = false;
@@ -97,17 +102,24 @@ export class WebhookDispatcher {
     this.timers.clear();
     for (const req of this.inFlight) req.destroy();
     this.inFlight.clear();
+    // Queued tries wake up, see `closed` and stop.
+    for (const wake of this.slotQueue.splice(0)) wake();
     this.pending = 0;
     this.wake();
   }
 
   private async run(job: Job): Promise<void> {
     for (let attemptTry = 1; attemptTry <= FAST_TRIES; attemptTry += 1) {
-      const webhook = this.deps.registry.get(job.webhookId);
+      await this.slot();
       if (this.closed) return;
-      if (webhook?.status !== 'ENABLED') return this.settle();
+      const webhook = this.deps.registry.get(job.webhookId);
+      if (webhook?.status !== 'ENABLED') {
+        this.release();
+        return this.settle();
+      }
       const at = Date.now();
       const outcome = await this.send(webhook, job.body);
+      this.release();
       if (this.closed) return;
       const ok = outcome.status !== null && outcome.status >= 200 && outcome.status < 300;
       this.counts.attempts += 1;
@@ -174,6 +186,21 @@ export class WebhookDispatcher {
       req.on('error', (error: NodeJS.ErrnoException) => finish({ status: null, error: `network: ${error.code ?? error.name}` }));
       req.end(body);
     });
+  }
+
+  private slot(): Promise<void> {
+    if (this.active < MAX_IN_FLIGHT) {
+      this.active += 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.slotQueue.push(resolve));
+  }
+
+  /** Hands the slot to the next queued try, if any. */
+  private release(): void {
+    const next = this.slotQueue.shift();
+    if (next) next();
+    else this.active -= 1;
   }
 
   private later(task: () => Promise<void>, ms: number): void {

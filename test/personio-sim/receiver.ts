@@ -21,6 +21,8 @@ export interface Receiver {
   /** Answers for the next requests, in order; once used up, every request gets `fallback`. */
   script(...behaviours: Behaviour[]): void;
   fallback: Behaviour;
+  /** Most requests open at once (arrived, not yet answered). */
+  maxConcurrent: number;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export async function startReceiver(): Promise<Receiver> {
     received,
     script: (...behaviours) => queue.push(...behaviours),
     fallback: { status: 204 },
+    maxConcurrent: 0,
     close: async () => {
       for (const timer of pending) clearTimeout(timer);
       server.closeAllConnections();
@@ -53,7 +56,13 @@ export async function startReceiver(): Promise<Receiver> {
     }, behaviour.delayMs);
     pending.add(timer);
   };
+  let open = 0;
   const server = createServer((req, res) => {
+    open += 1;
+    receiver.maxConcurrent = Math.max(receiver.maxConcurrent, open);
+    res.once('close', () => {
+      open -= 1;
+    });
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {

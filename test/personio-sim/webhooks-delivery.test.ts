@@ -354,6 +354,34 @@ describe('webhook delivery', () => {
   });
 });
 
+describe('webhook delivery in bulk', () => {
+  it('delivers every event of a large change with a bounded number of requests in flight', async () => {
+    // Prepare
+    const receiver = await startReceiver();
+    receiver.fallback = { status: 200, delayMs: 20 };
+    const sim = await startPersonioSim({ employees: 3 });
+    try {
+      const token = await v2Token(sim);
+      await v2(sim, 'POST', '/v2/webhooks', token, registration(`${receiver.url}/hook`, { enabled_events: ['person.created', 'employment.created'] }));
+
+      // Act
+      const ids = sim.addEmployees(300);
+      await sim.webhooksIdle();
+
+      // Assess
+      expect(receiver.received).toHaveLength(600);
+      expect(new Set(receiver.received.map((r) => `${r.body['event_name']} ${JSON.stringify(r.body['payload'])}`)).size).toBe(600);
+      expect(receiver.maxConcurrent).toBeGreaterThan(1);
+      expect(receiver.maxConcurrent).toBeLessThanOrEqual(64);
+      expect(sim.stats().webhooks).toEqual({ attempts: 600, delivered: 600, failed: 0, pending: 0 });
+      expect(ids).toHaveLength(300);
+    } finally {
+      await sim.close();
+      await receiver.close();
+    }
+  });
+});
+
 describe('webhook delivery when the simulator closes', () => {
   it('cancels waiting retries and settles idle, and nothing arrives afterwards', async () => {
     // Prepare
