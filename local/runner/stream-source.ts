@@ -158,8 +158,18 @@ export class DynamoStreamSource {
 
   private async consume(streamArn: string, shard: Shard, position: 'TRIM_HORIZON' | 'LATEST'): Promise<void> {
     const shardId = shard.ShardId as string;
-    const { ShardIterator } = await this.streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: position }));
-    let iterator = ShardIterator;
+    let last: string | undefined;
+    const iteratorFrom = async (type: 'TRIM_HORIZON' | 'LATEST') => {
+      const { ShardIterator } = await this.streams.send(
+        new GetShardIteratorCommand({
+          StreamArn: streamArn,
+          ShardId: shardId,
+          ...(last === undefined ? { ShardIteratorType: type } : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: last }),
+        }),
+      );
+      return ShardIterator;
+    };
+    let iterator = await iteratorFrom(position);
     while (this.running && iterator) {
       const polled = performance.now();
       let records: _Record[];
@@ -168,17 +178,29 @@ export class DynamoStreamSource {
         records = page.Records ?? [];
         iterator = page.NextShardIterator;
       } catch (error) {
-        this.error = error;
-        this.running = false;
-        return;
+        // DynamoDB Local answers TrimmedDataAccessException for a TRIM_HORIZON iterator of a shard with no records yet,
+        // and iterators expire: start again where this shard was left, as nothing was read.
+        const name = (error as { name?: unknown }).name;
+        if (name !== 'TrimmedDataAccessException' && name !== 'ExpiredIteratorException') {
+          this.error = error;
+          this.running = false;
+          return;
+        }
+        this.quietSince.set(shardId, polled);
+        await sleep(this.options.pollIntervalMs ?? 50);
+        iterator = await iteratorFrom('TRIM_HORIZON');
+        continue;
       }
-      if (records.length > 0)
+      if (records.length > 0) {
         await this.deliver(
           shardId,
           records.map((r) => lambdaRecord(r, streamArn)),
         );
-      else this.quietSince.set(shardId, polled);
-      if (records.length === 0 && iterator) await sleep(this.options.pollIntervalMs ?? 50);
+        last = records.at(-1)?.dynamodb?.SequenceNumber ?? last;
+      } else {
+        this.quietSince.set(shardId, polled);
+        if (iterator) await sleep(this.options.pollIntervalMs ?? 50);
+      }
     }
     // A closed shard, read to its end: nothing more will come from it.
     if (!iterator) this.quietSince.set(shardId, Number.POSITIVE_INFINITY);
@@ -226,6 +248,24 @@ function reportToStderr(failure: StreamFailure): void {
   );
 }
 
+/**
+ * An attribute value as Lambda hands it over. An empty map or list in an image reaches this poller as `{}`, a value
+ * with no type (it is `{"M":{}}` or `{"L":[]}` on the wire, but the Streams client's reading of the union drops the
+ * empty member), which unmarshalling refuses; it becomes an empty map, the one the product writes (customFields).
+ */
+function attributeValue(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const av = value as Record<string, unknown>;
+  if (Object.keys(av).length === 0) return { M: {} };
+  if (av['M'] && typeof av['M'] === 'object') return { M: image(av['M'] as Record<string, unknown>) };
+  if (Array.isArray(av['L'])) return { L: (av['L'] as unknown[]).map(attributeValue) };
+  return av;
+}
+
+function image(values: Record<string, unknown> | undefined): NonNullable<DynamoDBRecord['dynamodb']>['NewImage'] {
+  return Object.fromEntries(Object.entries(values ?? {}).map(([k, v]) => [k, attributeValue(v)])) as NonNullable<DynamoDBRecord['dynamodb']>['NewImage'];
+}
+
 /** A Streams API record as Lambda hands it to a function: the same attribute values, the time in epoch seconds. */
 function lambdaRecord(record: _Record, streamArn: string): DynamoDBRecord {
   const stream = record.dynamodb;
@@ -239,9 +279,9 @@ function lambdaRecord(record: _Record, streamArn: string): DynamoDBRecord {
     eventSourceARN: streamArn,
     dynamodb: {
       ...(created !== undefined && { ApproximateCreationDateTime: Math.floor(created.getTime() / 1000) }),
-      ...(stream?.Keys !== undefined && { Keys: stream.Keys as NonNullable<DynamoDBRecord['dynamodb']>['Keys'] }),
-      ...(stream?.NewImage !== undefined && { NewImage: stream.NewImage as NonNullable<DynamoDBRecord['dynamodb']>['NewImage'] }),
-      ...(stream?.OldImage !== undefined && { OldImage: stream.OldImage as NonNullable<DynamoDBRecord['dynamodb']>['OldImage'] }),
+      ...(stream?.Keys !== undefined && { Keys: image(stream.Keys) }),
+      ...(stream?.NewImage !== undefined && { NewImage: image(stream.NewImage) }),
+      ...(stream?.OldImage !== undefined && { OldImage: image(stream.OldImage) }),
       ...(stream?.SequenceNumber !== undefined && { SequenceNumber: stream.SequenceNumber }),
       ...(stream?.SizeBytes !== undefined && { SizeBytes: stream.SizeBytes }),
       ...(stream?.StreamViewType !== undefined && { StreamViewType: stream.StreamViewType }),
