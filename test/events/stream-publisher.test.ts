@@ -35,9 +35,7 @@ describe('change events end to end: writes through lib/users and lib/runs → Dy
 
   beforeAll(async () => {
     stack = await startLocalStack();
-    // The changes queue's names too, for as long as localNames has none of its own (provision creates the queue).
-    const names = { changesQueue: 'dado-personio-changes', changesDlq: 'dado-personio-changes-dlq', ...localNames, eventBus };
-    await stack.provision(names);
+    await stack.provision({ ...localNames, eventBus });
     Object.assign(process.env, stack.env, { [envNames.eventBusName]: eventBus, [envNames.stage]: 'local' });
     const db = createDocumentClient();
     users = new UserStore(db, localNames.usersTable);
