@@ -11,6 +11,7 @@ import { markdownTable, summary, targets, type ReportRow } from './report.js';
 import { startSimProcess } from './sim-process.js';
 import type { DynamoRequestCounts } from './dynamo-requests.js';
 import { measureMapping, measureWorker } from './worker-bench.js';
+import { measureWebhooks } from './webhook-bench.js';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
@@ -22,7 +23,10 @@ const { values } = parseArgs({
     'memory-sizes': { type: 'string', default: '1000,50000' },
     'worker-employees': { type: 'string', default: '10000' },
     'init-runs': { type: 'string', default: '11' },
-    only: { type: 'string', default: 'bundles,fetch,memory,worker' },
+    'webhook-employees': { type: 'string', default: '10000' },
+    'webhook-changes': { type: 'string', default: '500' },
+    'webhook-rate': { type: 'string', default: '4' },
+    only: { type: 'string', default: 'bundles,fetch,memory,worker,webhooks' },
   },
   strict: true,
 });
@@ -31,7 +35,10 @@ const latencyMs = Number(values['latency-ms']);
 const memorySizes = values['memory-sizes'].split(',').filter(Boolean).map(Number);
 const workerEmployees = Number(values['worker-employees']);
 const initRuns = Number(values['init-runs']);
-const SECTIONS = ['bundles', 'fetch', 'memory', 'worker'] as const;
+const webhookEmployees = Number(values['webhook-employees']);
+const webhookChanges = Number(values['webhook-changes']);
+const webhookRate = Number(values['webhook-rate']);
+const SECTIONS = ['bundles', 'fetch', 'memory', 'worker', 'webhooks'] as const;
 type Section = (typeof SECTIONS)[number];
 const only = values.only.split(',').filter(Boolean);
 const runs = (section: Section) => only.includes(section);
@@ -43,11 +50,14 @@ if (
   memorySizes.some((n) => !positive(n)) ||
   !positive(workerEmployees) ||
   !positive(initRuns) ||
+  !positive(webhookEmployees) ||
+  !positive(webhookChanges) ||
+  !(webhookRate > 0) ||
   only.length === 0 ||
   only.some((s) => !(SECTIONS as readonly string[]).includes(s))
 ) {
   console.error(
-    'usage: npm run bench -- [--employees N] [--latency-ms L] [--memory-sizes 1000,50000] [--worker-employees N] [--init-runs N] [--only bundles,fetch,memory,worker] [--json FILE]',
+    'usage: npm run bench -- [--employees N] [--latency-ms L] [--memory-sizes 1000,50000] [--worker-employees N] [--init-runs N] [--webhook-employees N] [--webhook-changes N] [--webhook-rate R] [--only bundles,fetch,memory,worker,webhooks] [--json FILE]',
   );
   process.exit(2);
 }
@@ -116,6 +126,13 @@ if (runs('memory')) {
   }
 }
 const workerFigures = runs('worker') ? await workerSection() : undefined;
+let webhookFigures: Awaited<ReturnType<typeof measureWebhooks>> | undefined;
+if (runs('webhooks')) {
+  log(
+    `webhooks: ${webhookChanges.toLocaleString('en-US')} changes at ${webhookRate}/s to a ${webhookEmployees.toLocaleString('en-US')}-employee tenant, delivered by the simulator to the local route (Personio's limits)`,
+  );
+  webhookFigures = await measureWebhooks({ employees: webhookEmployees, changes: webhookChanges, ratePerSecond: webhookRate, log });
+}
 
 const finishedAt = new Date();
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -245,6 +262,30 @@ if (workerFigures) {
     },
   );
 }
+if (webhookFigures) {
+  const w = webhookFigures;
+  rows.push(
+    {
+      measure: `webhook → user written, p50 / p99 (${int(w.changes)} changes, ${w.deltaRuns} delta runs)`,
+      value: `${sec(w.rowWrittenP50Ms)} / ${sec(w.rowWrittenP99Ms)}`,
+      target: `p99 ≤ ${sec(targets.webhookP99Ms, 0)}`,
+      pass: w.missing === 0 && w.rowWrittenP99Ms <= targets.webhookP99Ms,
+    },
+    {
+      measure: 'webhook → change event published, p50 / p99',
+      value: `${sec(w.eventPublishedP50Ms)} / ${sec(w.eventPublishedP99Ms)}${w.missing > 0 ? ` (${w.missing} never arrived)` : ''}`,
+      target: `p99 ≤ ${sec(targets.webhookP99Ms, 0)}`,
+      pass: w.missing === 0 && w.eventPublishedP99Ms <= targets.webhookP99Ms,
+    },
+    {
+      measure: 'Personio requests per changed employee',
+      value: w.personioRequestsPerChange.toFixed(3),
+      target: `≤ ${targets.webhookRequestsPerChange}`,
+      pass: w.personioRequestsPerChange <= targets.webhookRequestsPerChange,
+    },
+    { measure: '429s during the changes', value: `${w.personio429}`, target: `${targets.webhook429}`, pass: w.personio429 === targets.webhook429 },
+  );
+}
 for (const [name, f] of Object.entries(functions ?? {})) {
   const targetKb = targets.bundleKb[name as keyof typeof targets.bundleKb];
   rows.push({
@@ -285,7 +326,7 @@ for (const line of markdownTable(rows)) log(line);
 log('');
 log(summary(rows));
 log(
-  `Targets: fetch from issue 3, worker from issue 4, bundles from issue 13 (the sweeper's is the bench's own); init has none. Init: import() of the bundle in a fresh Node process, ${initRuns} runs, this machine's cores (Lambda's ARM64 differ).`,
+  `Targets: fetch from issue 3, worker from issue 4, bundles from issue 13 (the sweeper's, webhook's, refresh's and publisher's are the bench's own), webhooks from issue 15; init has none. Init: import() of the bundle in a fresh Node process, ${initRuns} runs, this machine's cores (Lambda's ARM64 differ).`,
 );
 
 if (values.json) {
@@ -314,6 +355,7 @@ if (values.json) {
   const figures = {
     ...((fetchJson || memoryJson) && { fetch: { ...fetchJson, ...memoryJson, ...fetchRestJson, ...memoryRestJson } }),
     ...(workerJson && { worker: workerJson }),
+    ...(webhookFigures && { webhooks: webhookFigures }),
     ...(functions && {
       functions: Object.fromEntries(
         Object.entries(functions).map(([name, f]) => [

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage } from 'node:http';
+import { resolve } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { MAX_BODY_BYTES } from '../lib/connect/api.js';
 import { readBody } from './aws/http.js';
@@ -94,7 +95,15 @@ async function main(): Promise<void> {
 
   // Checked before the stack starts (seconds), so a taken port fails at once.
   if (!(await isPortFree(args.port, '127.0.0.1'))) throw new UsageError(`Port ${args.port} is already in use: choose another with --port.`);
-  const common = { logLevel: args.verbose ? 'INFO' : 'WARN', workerConcurrency: 4 };
+  if (!(await isPortFree(args.webhookPort, '127.0.0.1')))
+    throw new UsageError(`Port ${args.webhookPort} (the webhook route) is already in use: choose another with --webhook-port.`);
+  const common = {
+    logLevel: args.verbose ? 'INFO' : 'WARN',
+    workerConcurrency: 4,
+    webhooks: { port: args.webhookPort },
+    changeEvents: true,
+    ...(args.events ? { eventsFile: resolve(args.events) } : {}),
+  };
   env =
     args.personioUrl !== undefined
       ? await startLocalEnvironment({ ...common, personio: { url: args.personioUrl } })
@@ -115,6 +124,8 @@ async function main(): Promise<void> {
   } else {
     process.stdout.write(`Personio at ${env.personio.url}: connect with its Client ID and Secret in the body of PUT /tenants/{tenantId}/personio\n`);
   }
+  process.stdout.write(`Webhook route listening on ${env.webhookServer?.url}{tenantId}: connect registers it with Personio\n`);
+  if (args.events) process.stdout.write(`Change events are written to ${args.events}, one JSON line each\n`);
   process.stdout.write(`API listening on http://127.0.0.1:${args.port}\n`);
 }
 

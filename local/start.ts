@@ -33,12 +33,19 @@ async function main(): Promise<number> {
       onStatus: (message) => progress.update(message),
       logLevel: args.verbose ? 'INFO' : 'WARN',
       workerConcurrency: 4,
+      // The simulator delivers its changes to the local webhook route; a real Personio cannot reach 127.0.0.1 (and
+      // requires HTTPS), so against one the tenant runs on the schedule alone.
+      webhooks: !args.personio,
+      changeEvents: true,
+      ...(args.events ? { eventsFile: resolve(args.events) } : {}),
     });
     const source = env.sim ? `the Personio simulator (${fmt(args.employees)} employees, ${env.sim.url})` : `Personio at ${env.personio.url}`;
     progress.log(`Local stack ready in ${seconds(Date.now() - began)}; importing from ${source} into tenant "${args.tenant}".`);
 
-    const { warnings } = await connectThroughApi(env, args.tenant, env.personio);
+    const { warnings, webhooks } = await connectThroughApi(env, args.tenant, env.personio);
     progress.log(`Connected tenant "${args.tenant}" (credentials stored in the local Secrets Manager).`);
+    if (webhooks?.status === 'active') progress.log(`Webhooks active: Personio delivers changes to ${env.webhookServer?.url}${args.tenant}`);
+    else if (webhooks) progress.log(`Webhooks unavailable: ${webhooks.reason ?? 'no reason given'} Imports run on the schedule.`);
     for (const warning of warnings) progress.log(`  note: ${warning}`);
     if (args.mapping) {
       await saveMappingThroughApi(env, args.tenant, args.mapping.mapping);
@@ -77,6 +84,10 @@ async function main(): Promise<number> {
       await writeFile(resolve(args.report), `${JSON.stringify(reports, null, 2)}\n`);
       progress.log(`Wrote ${reports.length} run report(s) to ${args.report}`);
     }
+    // Every change the runs made is published before the summary counts them.
+    await env.changeEventsIdle();
+    const published = env.stack.eventBridge.events().length;
+    progress.log(`Published ${fmt(published)} change event(s) to the local event bus${args.events ? `, written to ${args.events}` : ''}.`);
     const failed = reports.filter((r) => r.status === 'failed');
     progress.log(`Done in ${seconds(Date.now() - began)}.`);
     return failed.length > 0 ? 1 : 0;

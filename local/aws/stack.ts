@@ -36,6 +36,9 @@ export interface LocalStackNames {
   auditTable: string;
   importQueue: string;
   importDlq: string;
+  /** The webhook receiver's queue of changes (and its DLQ), consumed by the refresh. */
+  changesQueue: string;
+  changesDlq: string;
   /** The product's event bus (change events); created on the EventBridge stand-in when given. */
   eventBus?: string;
 }
@@ -54,7 +57,7 @@ export interface LocalStack {
   /** Process id of the DynamoDB Local JVM (for diagnostics, and for tests that check it is gone). */
   dynamoDbPid: number;
   /** Creates the tables and queues; safe to call again when they exist. */
-  provision(names: LocalStackNames): Promise<{ importQueueUrl: string; importDlqUrl: string }>;
+  provision(names: LocalStackNames): Promise<ProvisionedQueues>;
   /** Stops everything started; idempotent. */
   stop(): Promise<void>;
 }
@@ -70,9 +73,19 @@ export interface StartOptions {
   eventsFile?: string;
 }
 
+export interface ProvisionedQueues {
+  importQueueUrl: string;
+  importDlqUrl: string;
+  changesQueueUrl: string;
+  changesDlqUrl: string;
+}
+
 /** Matches what the deployed import queue uses: a message is retried 5 times before the DLQ. */
 export const IMPORT_QUEUE_MAX_RECEIVE_COUNT = 5;
 export const IMPORT_QUEUE_VISIBILITY_TIMEOUT_SECONDS = 60;
+/** The changes queue: a refresh that keeps failing (Personio down) is retried, then set aside in its DLQ. */
+export const CHANGES_QUEUE_MAX_RECEIVE_COUNT = 5;
+export const CHANGES_QUEUE_VISIBILITY_TIMEOUT_SECONDS = 60;
 const TABLE_ACTIVE_TIMEOUT_MS = 30_000;
 
 export async function startLocalStack(opts: StartOptions = {}): Promise<LocalStack> {
@@ -194,7 +207,25 @@ function assemble(
     }
   }
 
-  async function provision(names: LocalStackNames): Promise<{ importQueueUrl: string; importDlqUrl: string }> {
+  async function queueWithDlq(name: string, dlqName: string, visibilitySeconds: number, maxReceiveCount: number): Promise<{ url: string; dlqUrl: string }> {
+    // CreateQueue is idempotent for the same name and attributes, as in AWS.
+    const dlq = await sqsClient.send(new CreateQueueCommand({ QueueName: dlqName }));
+    const dlqUrl = required(dlq.QueueUrl, `CreateQueue returned no QueueUrl for ${dlqName}`);
+    const dlqAttributes = await sqsClient.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+    const dlqArn = required(dlqAttributes.Attributes?.QueueArn, `GetQueueAttributes returned no QueueArn for ${dlqName}`);
+    const queue = await sqsClient.send(
+      new CreateQueueCommand({
+        QueueName: name,
+        Attributes: {
+          VisibilityTimeout: String(visibilitySeconds),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
+        },
+      }),
+    );
+    return { url: required(queue.QueueUrl, `CreateQueue returned no QueueUrl for ${name}`), dlqUrl };
+  }
+
+  async function provision(names: LocalStackNames): Promise<ProvisionedQueues> {
     await Promise.all([
       ensureTable('users', names.usersTable),
       ensureTable('connections', names.connectionsTable),
@@ -203,22 +234,9 @@ function assemble(
     ]);
     if (names.eventBus !== undefined) eventBridge.createBus(names.eventBus);
 
-    // CreateQueue is idempotent for the same name and attributes, as in AWS.
-    const dlq = await sqsClient.send(new CreateQueueCommand({ QueueName: names.importDlq }));
-    const importDlqUrl = required(dlq.QueueUrl, 'CreateQueue returned no QueueUrl for the DLQ');
-    const dlqAttributes = await sqsClient.send(new GetQueueAttributesCommand({ QueueUrl: importDlqUrl, AttributeNames: ['QueueArn'] }));
-    const dlqArn = required(dlqAttributes.Attributes?.QueueArn, 'GetQueueAttributes returned no QueueArn for the DLQ');
-    const queue = await sqsClient.send(
-      new CreateQueueCommand({
-        QueueName: names.importQueue,
-        Attributes: {
-          VisibilityTimeout: String(IMPORT_QUEUE_VISIBILITY_TIMEOUT_SECONDS),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: IMPORT_QUEUE_MAX_RECEIVE_COUNT }),
-        },
-      }),
-    );
-    const importQueueUrl = required(queue.QueueUrl, 'CreateQueue returned no QueueUrl for the import queue');
-    return { importQueueUrl, importDlqUrl };
+    const imports = await queueWithDlq(names.importQueue, names.importDlq, IMPORT_QUEUE_VISIBILITY_TIMEOUT_SECONDS, IMPORT_QUEUE_MAX_RECEIVE_COUNT);
+    const changes = await queueWithDlq(names.changesQueue, names.changesDlq, CHANGES_QUEUE_VISIBILITY_TIMEOUT_SECONDS, CHANGES_QUEUE_MAX_RECEIVE_COUNT);
+    return { importQueueUrl: imports.url, importDlqUrl: imports.dlqUrl, changesQueueUrl: changes.url, changesDlqUrl: changes.dlqUrl };
   }
 
   let stopping: Promise<void> | undefined;

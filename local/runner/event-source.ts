@@ -37,6 +37,11 @@ export class SqsEventSource {
       concurrency?: number;
       retryVisibilitySeconds?: number;
       functionTimeoutMs?: number;
+      /** Messages per invocation, up to Lambda's 10,000 (default 10: one receive). */
+      batchSize?: number;
+      /** Lambda's MaximumBatchingWindowInSeconds, in ms: keep receiving until the batch is full or this has passed. */
+      batchWindowMs?: number;
+      functionName?: string;
     },
   ) {}
 
@@ -71,10 +76,7 @@ export class SqsEventSource {
   private async loop(): Promise<void> {
     while (this.running) {
       try {
-        const received = await this.options.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: this.options.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, AttributeNames: ['All'] }),
-        );
-        const messages = received.Messages ?? [];
+        const messages = await this.receiveBatch();
         if (messages.length > 0) await this.invoke(messages);
       } catch (error) {
         this.error = error;
@@ -83,11 +85,44 @@ export class SqsEventSource {
     }
   }
 
+  /** One receive, or (with a batching window) receives until the batch is full or the window since the first message has passed. */
+  private async receiveBatch(): Promise<Message[]> {
+    const batchSize = this.options.batchSize ?? 10;
+    const windowMs = this.options.batchWindowMs ?? 0;
+    const messages: Message[] = [];
+    let windowEnds: number | undefined;
+    while (this.running && messages.length < batchSize) {
+      const left = windowEnds === undefined ? 1_000 : windowEnds - Date.now();
+      if (left <= 0) break;
+      const received = await this.options.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.options.queueUrl,
+          MaxNumberOfMessages: Math.min(10, batchSize - messages.length),
+          WaitTimeSeconds: windowEnds === undefined ? 1 : 0,
+          AttributeNames: ['All'],
+        }),
+      );
+      const got = received.Messages ?? [];
+      messages.push(...got);
+      if (windowMs === 0 && (got.length > 0 || windowEnds === undefined)) break;
+      if (got.length > 0) windowEnds ??= Date.now() + windowMs;
+      else if (windowEnds === undefined) break;
+      else {
+        const wait = Math.min(50, Math.max(0, windowEnds - Date.now()));
+        await new Promise<void>((resolve) => setTimeout(resolve, wait));
+      }
+    }
+    return messages;
+  }
+
   private async invoke(messages: Message[]): Promise<void> {
     this.stats.invocations++;
     let failedIds: Set<string>;
     try {
-      const response = await this.options.handler(sqsEvent(messages), lambdaContext('personio-worker', this.options.functionTimeoutMs ?? 120_000));
+      const response = await this.options.handler(
+        sqsEvent(messages),
+        lambdaContext(this.options.functionName ?? 'personio-worker', this.options.functionTimeoutMs ?? 120_000),
+      );
       failedIds = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     } catch {
       // A throwing handler fails the whole batch, as on Lambda.

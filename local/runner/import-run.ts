@@ -11,15 +11,25 @@ export class RunnerError extends Error {
 }
 
 /** Connects the tenant through the connect handler, as Dado's settings page would. */
-export async function connectThroughApi(env: LocalEnvironment, tenantId: string, personio: PersonioTarget): Promise<{ warnings: string[] }> {
+export interface ConnectOutcome {
+  warnings: string[];
+  /** Whether Personio delivers this tenant's changes to the webhook route, and if not, why. */
+  webhooks: { status: 'active' | 'unavailable'; reason: string | null } | undefined;
+}
+
+export async function connectThroughApi(env: LocalEnvironment, tenantId: string, personio: PersonioTarget): Promise<ConnectOutcome> {
   const response = await env.handlers.connect(
     httpEvent('PUT', `/tenants/${encodeURIComponent(tenantId)}/personio`, { clientId: personio.clientId, clientSecret: personio.clientSecret }),
   );
-  const body = JSON.parse(response.body ?? '{}') as { warnings?: string[]; error?: { code: string; message: string } };
+  const body = JSON.parse(response.body ?? '{}') as {
+    warnings?: string[];
+    webhooks?: ConnectOutcome['webhooks'];
+    error?: { code: string; message: string };
+  };
   if (response.statusCode !== 200) {
     throw new RunnerError(`Connecting tenant "${tenantId}" failed (${response.statusCode} ${body.error?.code ?? ''}): ${body.error?.message ?? 'no details'}`);
   }
-  return { warnings: body.warnings ?? [] };
+  return { warnings: body.warnings ?? [], webhooks: body.webhooks };
 }
 
 /** Saves a mapping through the connect API, checked as the API checks it (a bad one names each field). */

@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, type CfnElement } from 'aws-cdk-lib';
-import type { APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, Context, DynamoDBBatchResponse, SQSBatchResponse } from 'aws-lambda';
 import { functionNames, type FunctionName } from '../../infra/bundling.js';
 import { parseDeploymentConfig } from '../../infra/config.js';
 import { buildFunctionBundles } from '../../infra/measure-bundles.js';
@@ -407,6 +407,9 @@ export class BundledFunctions {
       worker: async (event, context) => (await this.pool('worker').invoke(event, contextOf('worker', context))) as SQSBatchResponse | undefined,
       // The sweep schedule sends a constant {}.
       sweeper: async () => (await this.pool('sweeper').invoke({}, contextOf('sweeper'))) as SweepOutcome,
+      webhook: async (event) => (await this.pool('webhook').invoke(event, contextOf('webhook'))) as APIGatewayProxyStructuredResultV2,
+      refresh: async (event, context) => (await this.pool('refresh').invoke(event, contextOf('refresh', context))) as SQSBatchResponse,
+      publisher: async (event, context) => (await this.pool('publisher').invoke(event, contextOf('publisher', context))) as DynamoDBBatchResponse | undefined,
     };
   };
 

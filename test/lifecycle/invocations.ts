@@ -14,7 +14,7 @@ import { lambdaContext } from '../../local/runner/events.js';
  * (the simulated event source takes over ChangeMessageVisibility and DeleteMessage for the messages it delivered).
  */
 
-export type FunctionName = 'fetch' | 'worker' | 'connect' | 'sweeper';
+export type FunctionName = 'fetch' | 'worker' | 'connect' | 'sweeper' | 'refresh';
 
 /** Set on every HTTP request an invocation makes (the Personio router reads and removes it). */
 export const INVOCATION_HEADER = 'x-lifecycle-invocation';
@@ -25,13 +25,14 @@ export const FUNCTION_TIMEOUT_MS: Record<FunctionName, number> = {
   fetch: 15 * 60_000,
   worker: 3 * 60_000,
   sweeper: 60_000,
+  refresh: 5 * 60_000,
 };
 
 /**
  * Real time after which an invocation that neither answered nor was killed is taken for hung, and killed (reported
  * in `hung`). A fetch may wait at a closed gate for several steps, so it gets longer.
  */
-const WATCHDOG_MS: Record<FunctionName, number> = { connect: 90_000, fetch: 600_000, worker: 120_000, sweeper: 90_000 };
+const WATCHDOG_MS: Record<FunctionName, number> = { connect: 90_000, fetch: 600_000, worker: 120_000, sweeper: 90_000, refresh: 120_000 };
 
 export interface Invocation {
   id: number;

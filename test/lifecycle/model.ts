@@ -26,6 +26,9 @@ export interface RunModel {
   /** The step its fetch ended in; undefined while it runs (or when it was killed). */
   fetchEnd: number | undefined;
   trigger: string;
+  /** A delta run (webhooks) re-read only `readIds`: it saw no one else, and never judged anyone by absence. */
+  mode: 'full' | 'delta';
+  readIds?: ReadonlySet<number>;
   /** Active users by lower-cased email when its fetch started: whose address was still taken. */
   activeEmailsAtStart: Map<string, number[]>;
   /** The status last observed. */
@@ -107,6 +110,7 @@ export class Model {
   saw(run: RunModel, id: number): boolean {
     const e = this.employees.get(id);
     if (!e || e.removedAt !== undefined || run.fetchEnd === undefined) return false;
+    if (run.mode === 'delta' && !run.readIds?.has(id)) return false;
     if (!(e.changedAt < run.fetchStart)) return false;
     let hidden = false;
     for (const event of e.visibility) {

@@ -58,6 +58,7 @@ export function followRuns(
         fetchStart: handle ? handle.startStep : Number.NEGATIVE_INFINITY,
         fetchEnd: undefined,
         trigger: String(item['trigger'] ?? handle?.trigger ?? '?'),
+        mode: item['mode'] === 'delta' ? 'delta' : 'full',
         activeEmailsAtStart: activeEmails([...(before?.users ?? []), ...after.users]),
         status: undefined,
         created: { count: 0, exact: true },

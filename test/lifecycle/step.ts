@@ -86,7 +86,9 @@ export async function act<T>(model: Model, tenant: Tenant, options: ActOptions, 
       `approvals of a ${approvedStatus ?? 'unknown'} run answered ${answer.status}${answer.body?.error?.code ? ` ${answer.body.error.code}` : ''}`,
     );
     const newerWriters = [...model.runs.values()]
-      .filter((r) => r.runId !== approvedRun.runId && r.fetchStart > approvedRun.fetchStart)
+      // A delta run (webhooks) saw a few employees, not Personio: it supersedes nothing; the users it wrote are
+      // "touched since", which the checks below hold the approval to.
+      .filter((r) => r.runId !== approvedRun.runId && r.fetchStart > approvedRun.fetchStart && r.mode !== 'delta')
       .filter((r) => {
         const item = before.runs.find((x) => x['runId'] === r.runId);
         return r.wroteUsers || (item && Number(item['created'] ?? 0) + Number(item['updated'] ?? 0) > 0);

@@ -26,6 +26,8 @@ const names: LocalStackNames = {
   auditTable: 'test-audit',
   importQueue: 'test-import',
   importDlq: 'test-import-dlq',
+  changesQueue: 'test-changes',
+  changesDlq: 'test-changes-dlq',
 };
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 

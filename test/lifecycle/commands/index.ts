@@ -7,6 +7,7 @@ import { Approve, ApproveHeld, Connect, ConnectWithCustomFields, ConsoleFetch, D
 import { DadoUser, EmailChange, Hide, Hire, Leave, MassLeave, POISONS, Poison, Readable, Rehire, Reinstate, Terminate, Unhide } from './personio.js';
 import type { Cmd } from './step.js';
 import { Settle, TIME_STEPS, TimePasses } from './time.js';
+import { Webhook } from './webhooks.js';
 
 /** The commands a sequence is drawn from, with their weights, and the parser that replays a printed sequence. */
 
@@ -66,6 +67,10 @@ export function commandArbitrary(): fc.Arbitrary<Cmd> {
     { weight: 1, arbitrary: fc.constant(new Disconnect()) },
     { weight: 2, arbitrary: fc.constant(new Connect()) },
     { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 0, max: TIME_STEPS.length - 1 }), fc.nat({ max: 2 })).map(([c, p]) => new TimePasses(c, p === 0)) },
+    {
+      weight: 5,
+      arbitrary: fc.tuple(fc.integer({ min: 1, max: 4 }), n, fc.nat({ max: 3 })).map(([c, i, g]) => new Webhook(c, i, g === 0)),
+    },
     { weight: 1, arbitrary: fc.constant(new Sweep()) },
     { weight: 1, arbitrary: fc.constant(new Settle()) },
   );
@@ -100,6 +105,7 @@ const parsers: [RegExp, (g: string[]) => Cmd][] = [
     (g) => new Approve(Number(g[2]), g[1] === 'any run', g[3] === undefined ? undefined : Number(g[3]) - 1),
   ],
   [/^Hire\((\d+)\)$/, (g) => new Hire(Number(g[1]))],
+  [/^Webhook\((\d+) employee\(s\), #(\d+)(, one gone from Personio)?\)$/, (g) => new Webhook(Number(g[1]), Number(g[2]), g[3] !== undefined)],
   [/^Leave\(#(\d+)\)$/, (g) => new Leave(Number(g[1]))],
   [/^MassLeave\((\d+) %, #(\d+)\)$/, (g) => new MassLeave(Number(g[1]), Number(g[2]))],
   [/^Terminate\(#(\d+)\)$/, (g) => new Terminate(Number(g[1]))],
