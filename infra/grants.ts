@@ -4,6 +4,8 @@ import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction, IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { type EnvName, envNames } from '../lib/config.js';
+import { connectionKeys } from '../lib/storage/tables.js';
+import type { ChangesQueue } from './constructs/changes-queue.js';
 import type { ImportQueue } from './constructs/import-queue.js';
 import type { ProductTable } from './constructs/tables.js';
 import type { SecretAccess, TenantSecrets } from './constructs/secrets.js';
@@ -26,8 +28,8 @@ import { acknowledge } from './nag.js';
  *   `activeRunId` or `approvingRunId`; a tenant-keyed table has no key to Query "every tenant" by, and the table holds one small item
  *   per tenant, read every sweep period) and frees a tenant whose run is final (`releaseRun`: a conditional
  *   UpdateItem). It never reads a connection's mapping by key, creates or changes settings.
- * The product never deletes an item, and only the sweeper scans (one table); code that starts to must widen a profile
- * here, and the stack tests will show it.
+ * The product never deletes an item but the webhook receiver's own dedupe items (bindWebhookTables), and only the
+ * sweeper scans (one table); code that starts to must widen a profile here, and the stack tests will show it.
  */
 export type TableAccess = 'read' | 'readWrite' | 'sweep';
 
@@ -86,6 +88,45 @@ export function bindQueueSender(fn: LambdaFunction, importQueue: ImportQueue, en
 export function bindQueueVisibility(fn: LambdaFunction, queue: IQueue, envName: EnvName): void {
   queue.grant(fn, 'sqs:ChangeMessageVisibility');
   fn.addEnvironment(envName, queue.queueUrl);
+}
+
+/**
+ * SendMessage on the changes queue, encrypting with its key, and a way past its resource policy + its URL in
+ * CHANGES_QUEUE_URL. SendMessage only: the receiver queues one change per delivery.
+ */
+export function bindChangesSender(fn: LambdaFunction, changesQueue: ChangesQueue): void {
+  const { queue, key } = changesQueue;
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }));
+  changesQueue.allowSender(role(fn));
+  fn.addEnvironment(envNames.changesQueueUrl, queue.queueUrl);
+}
+
+/**
+ * The webhook receiver on the tables (lib/webhooks): on connections, GetItem (the tenant's webhook state) and an
+ * UpdateItem that may touch the `webhooks` attribute only (recording the tenant's Personio company); on runs, PutItem
+ * and DeleteItem (its dedupe items: claimed conditionally, deleted again when the change could not be queued, so that
+ * Personio's retry is taken). Their key, a way past their resource policies + their names in the environment.
+ */
+export function bindWebhookTables(fn: LambdaFunction, connections: ProductTable, runs: ProductTable): void {
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [connections.table.tableArn] }));
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['dynamodb:UpdateItem'],
+      resources: [connections.table.tableArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': [connectionKeys.partition, 'webhooks'] },
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
+      },
+    }),
+  );
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'], resources: [runs.table.tableArn] }));
+  const keys = new Set([connections.key, runs.key]);
+  fn.addToRolePolicy(new PolicyStatement({ actions: [...tableKeyActions.read, ...tableKeyActions.write], resources: [...keys].map((k) => k.keyArn) }));
+  connections.admit(role(fn));
+  runs.admit(role(fn));
+  fn.addEnvironment(envNames.connectionsTable, connections.table.tableName);
+  fn.addEnvironment(envNames.runsTable, runs.table.tableName);
 }
 
 /**

@@ -3,6 +3,8 @@ import type { Construct } from 'constructs';
 import { envNames } from '../lib/config.js';
 import type { DeploymentConfig } from './config.js';
 import { ConnectApi } from './constructs/api.js';
+import { ChangesQueue } from './constructs/changes-queue.js';
+import { WebhookApi } from './constructs/webhook-api.js';
 import { ImportFunctions } from './constructs/functions.js';
 import { ImportQueue } from './constructs/import-queue.js';
 import { Keys } from './constructs/keys.js';
@@ -11,6 +13,7 @@ import { TenantSchedules } from './constructs/schedules.js';
 import { SweepSchedule } from './constructs/sweep-schedule.js';
 import { TenantSecrets } from './constructs/secrets.js';
 import { Tables } from './constructs/tables.js';
+import { bindChangesSender, bindWebhookTables } from './grants.js';
 import { bindInvoke, bindQueueSender, bindQueueVisibility, bindScheduleManagement, bindScheduleRepair, bindSecrets, bindTable, setting } from './grants.js';
 
 export interface PersonioImportStackProps extends StackProps {
@@ -32,6 +35,10 @@ export class PersonioImportStack extends Stack {
   readonly schedules: TenantSchedules;
   readonly sweepSchedule: SweepSchedule;
   readonly api: ConnectApi;
+  /** The public route of Personio's deliveries (the only route without IAM auth). */
+  readonly webhookApi: WebhookApi;
+  /** Changes the webhook receiver queued, for the refresh (attach it: `changesQueue.attachConsumer`). */
+  readonly changesQueue: ChangesQueue;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PersonioImportStackProps) {
@@ -62,6 +69,23 @@ export class PersonioImportStack extends Stack {
     this.schedules = schedules;
     const api = new ConnectApi(this, 'ConnectApi', { handler: connect, logRetention });
     this.api = api;
+
+    // Webhooks in: Personio → the public route → webhook receiver → changes queue. The receiver reads the tenant's
+    // connection and may record its Personio company there (UpdateItem on `webhooks` only), claims and releases its
+    // dedupe items in the runs table, and sends to the changes queue; nothing else. The queue's consumer (the refresh)
+    // attaches with `changesQueue.attachConsumer` and adds its own event source; connect registers
+    // `webhookApi.baseUrl` + tenant id (WEBHOOK_BASE_URL).
+    const { webhook } = functions;
+    const webhookApi = new WebhookApi(this, 'WebhookApi', { handler: webhook, logRetention });
+    this.webhookApi = webhookApi;
+    const changesQueue = new ChangesQueue(this, 'ChangesQueue', { key: keys.queue, redriveRoles: config.redriveRoles });
+    this.changesQueue = changesQueue;
+    bindWebhookTables(webhook, tables.connections, tables.runs);
+    bindChangesSender(webhook, changesQueue);
+    new CfnOutput(this, 'WebhookUrl', {
+      value: webhookApi.baseUrl,
+      description: "Personio webhook base URL (public; a tenant's deliveries go to <this><tenantId>, authenticated by its token)",
+    });
     const sweepSchedule = new SweepSchedule(this, 'SweepSchedule', { sweeper });
     this.sweepSchedule = sweepSchedule;
 
@@ -119,8 +143,10 @@ export class PersonioImportStack extends Stack {
     // Every function: the stage (a dimension of every metric, a tag on every secret), how long final runs are kept
     // (any of them may finish a run), and when repeated credential failures pause a tenant (the fetch records them;
     // the others settle runs that may end that way).
-    for (const fn of Object.values(functions.all)) {
+    for (const [name, fn] of Object.entries(functions.all)) {
       setting(fn, envNames.stage, config.stage);
+      // The webhook receiver settles no run and counts no credential failure.
+      if (name === 'webhook') continue;
       setting(fn, envNames.runRetentionDays, config.runRetentionDays);
       setting(fn, envNames.pauseAfterCredentialFailures, config.pauseAfterCredentialFailures);
     }

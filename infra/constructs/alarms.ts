@@ -3,7 +3,14 @@ import { Alarm, ComparisonOperator, type IMetric, MathExpression, Metric, Stats,
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { type FailureReason, importMetrics, type MetricName, metricNames, type PauseReason } from '../../lib/observability/metrics.js';
+import {
+  type FailureReason,
+  importMetrics,
+  type MetricName,
+  metricNames,
+  type PauseReason,
+  type WebhookRefusalReason,
+} from '../../lib/observability/metrics.js';
 import type { ProductTable } from './tables.js';
 
 /** The runbook sections of infra/README.md an alarm can point to. */
@@ -32,7 +39,11 @@ export const runbookLink = (anchor: RunbookAnchor): string => `infra/README.md#$
 export type Severity = 'paging' | 'tickets';
 
 /** A product metric the functions emit in EMF (`lib/observability/metrics.ts`), for one stage, summed per period. */
-export function productMetric(stage: string, name: MetricName, options: { period: Duration; label?: string; reason?: FailureReason | PauseReason }): Metric {
+export function productMetric(
+  stage: string,
+  name: MetricName,
+  options: { period: Duration; label?: string; reason?: FailureReason | PauseReason | WebhookRefusalReason },
+): Metric {
   return new Metric({
     namespace: importMetrics.namespace,
     metricName: name,

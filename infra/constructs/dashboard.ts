@@ -3,7 +3,7 @@ import { type Alarm, AlarmStatusWidget, Dashboard, GraphWidget, type IMetric, St
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { failureReasons, metricNames, pauseReasons } from '../../lib/observability/metrics.js';
+import { failureReasons, metricNames, pauseReasons, webhookRefusalReasons } from '../../lib/observability/metrics.js';
 import { failedRunsFor, pausedFetchesFor, productMetric } from './alarms.js';
 import type { FunctionName } from './functions.js';
 
@@ -97,6 +97,17 @@ export function buildDashboard(scope: Construct, id: string, props: DashboardPro
     }),
   );
   dashboard.addWidgets(
+    new GraphWidget({
+      title: 'Personio webhooks (per 5 min)',
+      width: 12,
+      stacked: true,
+      left: [
+        metric(metricNames.webhooksAccepted, 'accepted'),
+        metric(metricNames.webhooksDuplicate, 'duplicates'),
+        metric(metricNames.webhooksIgnored, 'ignored'),
+      ],
+      right: webhookRefusalReasons.map((reason) => productMetric(props.stage, metricNames.webhooksRefused, { period, reason, label: `refused: ${reason}` })),
+    }),
     new GraphWidget({
       title: 'Functions: concurrency (max)',
       width: 12,

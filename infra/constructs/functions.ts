@@ -37,6 +37,16 @@ export const functionSettings: Record<FunctionName, FunctionSettings> = {
     timeout: Duration.seconds(25),
     memorySize: 512,
   },
+  webhook: {
+    description: 'Personio webhook receiver: authenticates a delivery, records the change once and queues it for the refresh',
+    // Personio waits 3 s for the answer; a delivery takes one GetItem, one PutItem and one SendMessage (tens of ms), and
+    // the SQS client gives up within ~2 s (functions/webhook.ts). 5 s bounds a cold start on a slow path: an answer
+    // after Personio gave up still queued the change once, and Personio's retry is then a duplicate.
+    timeout: Duration.seconds(5),
+    // Memory buys CPU: at 512 MB the cold start (module load, zod, the SDK clients) stays well under Personio's 3 s,
+    // where 128 MB took seconds; the work itself needs little memory.
+    memorySize: 512,
+  },
   fetch: {
     description: "Personio fetch: pages through one tenant's employees and queues them for the worker",
     // 15 minutes (Lambda's maximum): a 50,000-employee tenant needs 3-4 min of paging at 15 req/s, more under 429
@@ -102,12 +112,14 @@ export function fetchFunctionName(stackName: string): string {
 }
 
 /**
- * The four handlers, bundled by esbuild (no Docker), with a log group and a role each. The roles start with nothing
+ * The handlers, bundled by esbuild (no Docker), with a log group and a role each. The roles start with nothing
  * but writing their own log group (no AWSLambdaBasicExecutionRole, which allows logs:CreateLogGroup on `*`); the stack
  * adds each permission through `infra/grants.ts`.
  */
 export class ImportFunctions extends Construct {
   readonly connect: NodejsFunction;
+  /** Personio's webhook deliveries, behind the public route (infra/constructs/webhook-api.ts). */
+  readonly webhook: NodejsFunction;
   readonly fetch: NodejsFunction;
   readonly worker: NodejsFunction;
   /** Settles stalled runs on a schedule (infra/constructs/sweep-schedule.ts). */
@@ -125,6 +137,7 @@ export class ImportFunctions extends Construct {
 
     const { reservedConcurrency } = props;
     this.connect = this.function('Connect', 'connect', props);
+    this.webhook = this.function('Webhook', 'webhook', props);
     // Reserved concurrency is both a floor and a ceiling. The fetch's ceiling is the global governor of Personio
     // traffic and egress (throttled asynchronous events wait in Lambda's queue and are retried); the worker's floor keeps
     // the SQS event source from being throttled by other functions of the account, which would return messages to the
@@ -143,6 +156,11 @@ export class ImportFunctions extends Construct {
       'Only API Gateway invokes connect, synchronously: errors go back to the caller as JSON, there are no asynchronous events to keep.',
     );
     acknowledge(
+      this.webhook,
+      'Serverless-LambdaDLQ',
+      "Only API Gateway invokes the webhook receiver, synchronously: a failure is Personio's 5xx, and Personio retries the delivery for up to 3 days.",
+    );
+    acknowledge(
       this.worker,
       'Serverless-LambdaDLQ',
       "Only the SQS event source mapping invokes the worker, synchronously; failed messages go to the import queue's own dead-letter queue (redrive policy).",
@@ -155,7 +173,7 @@ export class ImportFunctions extends Construct {
   }
 
   get all(): Record<FunctionName, NodejsFunction> {
-    return { connect: this.connect, fetch: this.fetch, worker: this.worker, sweeper: this.sweeper };
+    return { connect: this.connect, webhook: this.webhook, fetch: this.fetch, worker: this.worker, sweeper: this.sweeper };
   }
 
   private function(

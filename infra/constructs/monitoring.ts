@@ -40,6 +40,8 @@ const percent = (share: number) => `${Number((share * 100).toFixed(2))} %`;
 /** Where a function that nears its timeout is usually slowed down: Personio (fetch, connect), a large tenant's finalization (worker, sweeper). */
 const nearTimeoutRunbooks: Record<FunctionName, RunbookAnchor> = {
   connect: 'runbook-personio-outage',
+  // The receiver calls no Personio: a slow one waits on DynamoDB or SQS.
+  webhook: 'runbook-function-errors',
   fetch: 'runbook-personio-outage',
   worker: 'runbook-function-errors',
   sweeper: 'runbook-stuck-runs',

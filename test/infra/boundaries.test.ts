@@ -99,7 +99,7 @@ beforeAll(() => {
 });
 
 describe('keys, and who may use them (prod: reader, break-glass and redrive roles set)', () => {
-  const role = (fn: 'connect' | 'fetch' | 'worker' | 'sweeper') => `\${${prod.lid(prod.stack.functions[fn].role!)}.Arn}`;
+  const role = (fn: 'connect' | 'webhook' | 'fetch' | 'worker' | 'sweeper') => `\${${prod.lid(prod.stack.functions[fn].role!)}.Arn}`;
 
   it('are three keys, rotated yearly, kept when the stack goes, with aliases that name the stage', () => {
     // Prepare
@@ -173,7 +173,7 @@ describe('keys, and who may use them (prod: reader, break-glass and redrive role
     expect(new Set(use.map((u) => u.replace(/: kms:\w+/, '')))).toEqual(new Set([`arn:aws:iam::${account}:root via dynamodb.${region}.amazonaws.com`]));
   });
 
-  it('queue key: only the fetch (sends), the worker (receives) and the redrive roles, through SQS', () => {
+  it('queue key: only the fetch and the webhook receiver (send), the worker (receives) and the redrive roles (of both queues), through SQS', () => {
     // Prepare
     const sqs = `sqs.${prod.config.env.region}.amazonaws.com`;
     const [operator] = prod.config.redriveRoles;
@@ -183,8 +183,13 @@ describe('keys, and who may use them (prod: reader, break-glass and redrive role
       [
         `${role('fetch')}: kms:Decrypt via ${sqs}`,
         `${role('fetch')}: kms:GenerateDataKey via ${sqs}`,
+        `${role('webhook')}: kms:Decrypt via ${sqs}`,
+        `${role('webhook')}: kms:GenerateDataKey via ${sqs}`,
         `${role('worker')}: kms:Decrypt via ${sqs}`,
+        // The import queue's and the changes queue's redrives.
         `${operator}: kms:Decrypt via ${sqs}`,
+        `${operator}: kms:Decrypt via ${sqs}`,
+        `${operator}: kms:GenerateDataKey via ${sqs}`,
         `${operator}: kms:GenerateDataKey via ${sqs}`,
       ].sort(),
     );
@@ -199,14 +204,19 @@ describe('keys, and who may use them (prod: reader, break-glass and redrive role
         KMSMasterKeyId: { 'Fn::GetAtt': [prod.lid(prod.stack.keys.data), 'Arn'] },
       });
     }
-    for (const queue of [prod.stack.importQueue.queue, prod.stack.importQueue.deadLetterQueue]) {
+    for (const queue of [
+      prod.stack.importQueue.queue,
+      prod.stack.importQueue.deadLetterQueue,
+      prod.stack.changesQueue.queue,
+      prod.stack.changesQueue.deadLetterQueue,
+    ]) {
       expect(prod.resources[prod.lid(queue)]!.Properties['KmsMasterKeyId']).toEqual({ 'Fn::GetAtt': [prod.lid(prod.stack.keys.queue), 'Arn'] });
     }
   });
 });
 
 describe('resource policies (prod)', () => {
-  const functions = ['connect', 'fetch', 'worker', 'sweeper'] as const;
+  const functions = ['connect', 'webhook', 'fetch', 'worker', 'sweeper'] as const;
   const ADMIN = 'arn:aws:iam::222222222222:role/AdministratorAccess';
 
   const roleOf = (fn: (typeof functions)[number]) => `\${${prod.lid(prod.stack.functions[fn].role!)}.Arn}`;
@@ -266,6 +276,27 @@ describe('resource policies (prod)', () => {
     expect([roleOf('worker'), roleOf('connect'), ADMIN].map((p) => denied(statements, 'sqs:SendMessage', p))).toEqual([true, true, true]);
     expect(denied(statements, 'sqs:ReceiveMessage', roleOf('worker'))).toBe(false);
     expect(statements.filter((s) => JSON.stringify(s.Condition) === '{"Bool":{"aws:SecureTransport":"false"}}').map((s) => s.Action)).toEqual(['sqs:*']);
+  });
+
+  it('changes queue: only the webhook receiver and the redrive roles may send; its dead letters only the redrive roles touch', () => {
+    // Prepare
+    const statements = queuePolicy(prod.lid(prod.stack.changesQueue.queue));
+    const dead = queuePolicy(prod.lid(prod.stack.changesQueue.deadLetterQueue));
+    const [operator] = prod.config.redriveRoles;
+
+    // Assess
+    expect([roleOf('webhook'), operator!].map((p) => denied(statements, 'sqs:SendMessage', p))).toEqual([false, false]);
+    expect([roleOf('fetch'), roleOf('connect'), roleOf('worker'), ADMIN].map((p) => denied(statements, 'sqs:SendMessage', p))).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+    for (const principal of [operator!, roleOf('webhook'), ADMIN]) expect(denied(dead, 'sqs:SendMessage', principal), principal).toBe(true);
+    for (const action of deadLetterActions) {
+      expect(denied(dead, action, operator!), action).toBe(false);
+      expect(denied(dead, action, ADMIN), action).toBe(true);
+    }
   });
 
   it('dead-letter queue: no IAM principal sends to it, only the redrive roles read, delete, purge or move its messages', () => {

@@ -130,10 +130,15 @@ describe('import queue and worker event source', () => {
     const queueIds = Object.entries(resources)
       .filter(([, r]) => r.Type === 'AWS::SQS::Queue')
       .map(([id]) => id);
-    const withQueueKey = [lid(stack.importQueue.queue), lid(stack.importQueue.deadLetterQueue)];
+    const withQueueKey = [
+      lid(stack.importQueue.queue),
+      lid(stack.importQueue.deadLetterQueue),
+      lid(stack.changesQueue.queue),
+      lid(stack.changesQueue.deadLetterQueue),
+    ];
 
     // Assess
-    expect(queueIds).toHaveLength(3);
+    expect(queueIds).toHaveLength(5);
     for (const id of queueIds) {
       if (withQueueKey.includes(id)) expect(resources[id]?.Properties['KmsMasterKeyId'], id).toEqual({ 'Fn::GetAtt': [lid(stack.keys.queue), 'Arn'] });
       else expect(resources[id]?.Properties['SqsManagedSseEnabled'], id).toBe(true);
@@ -227,9 +232,9 @@ describe('functions', () => {
     expect(functionSettings.fetch.timeout.toSeconds()).toBeLessThanOrEqual(900);
   });
 
-  it('gives every log group (functions and API access logs) the configured retention', () => {
+  it('gives every log group (functions and both APIs’ access logs) the configured retention', () => {
     // Assess
-    template.resourceCountIs('AWS::Logs::LogGroup', functionNames.length + 1);
+    template.resourceCountIs('AWS::Logs::LogGroup', functionNames.length + 2);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: config.logRetentionDays });
   });
 
@@ -423,7 +428,34 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     );
   });
 
-  it('lets only the sweeper Scan, and only the connections table; nobody deletes or batch-writes', () => {
+  it('webhook: GetItem on connections and UpdateItem of its webhooks attribute only, PutItem and DeleteItem on runs (dedupe), their key, send to the changes queue (with its key)', () => {
+    // Prepare
+    const { webhook } = stack.functions;
+    const connections = arn(lid(stack.tables.connections.table));
+    const onlyWebhooks = {
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': [connectionKeys.partition, 'webhooks'] },
+      StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
+    };
+
+    // Act
+    const permissions = permissionsOf(lid(webhook.role!));
+
+    // Assess: no secrets, no users, no audit, no import queue
+    expect(permissions).toEqual(
+      [
+        ...logsOf(lid(stack.functions.node.findChild('WebhookLogs'))),
+        ...xray,
+        `dynamodb:GetItem on ${connections}`,
+        `dynamodb:UpdateItem on ${connections} if ${JSON.stringify(onlyWebhooks)}`,
+        ...pairs(['dynamodb:DeleteItem', 'dynamodb:PutItem'], arn(lid(stack.tables.runs.table))),
+        ...dataKeyUse(),
+        `sqs:SendMessage on ${arn(lid(stack.changesQueue.queue))}`,
+        ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], arn(lid(stack.keys.queue))),
+      ].sort(),
+    );
+  });
+
+  it('lets only the sweeper Scan, and only the connections table; only the webhook receiver deletes (its dedupe items); nobody batch-writes', () => {
     // Act
     const byFunction = Object.fromEntries(
       Object.entries(stack.functions.all).map(([name, fn]) => [
@@ -435,6 +467,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     // Assess
     expect(byFunction).toEqual({
       connect: [],
+      webhook: [`dynamodb:DeleteItem on ${arn(lid(stack.tables.runs.table))}`],
       fetch: [],
       worker: [],
       sweeper: [`dynamodb:Scan on ${arn(lid(stack.tables.connections.table))}`],
@@ -509,6 +542,16 @@ describe('environment: every grant comes with the variable that names its resour
       }),
     ],
     [
+      'webhook',
+      () => ({
+        [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
+        [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
+        [envNames.changesQueueUrl]: { Ref: lid(stack.changesQueue.queue) },
+        // The receiver settles no run: of the settings every function gets, only the stage.
+        [envNames.stage]: config.stage,
+      }),
+    ],
+    [
       'fetch',
       () => ({
         [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
@@ -570,7 +613,7 @@ describe('environment: every grant comes with the variable that names its resour
       const ref = (id: string) => `\${${id}}`;
       const encrypts = [
         [stack.keys.data, stack.tables.all.map((t) => ref(lid(t.table)))],
-        [stack.keys.queue, [ref(lid(stack.importQueue.queue))]],
+        [stack.keys.queue, [ref(lid(stack.importQueue.queue)), ref(lid(stack.changesQueue.queue))]],
       ] as const;
       for (const [key, encrypted] of encrypts) if (encrypted.some((r) => named.has(r) || ownWiring.has(r))) ownWiring.add(ref(lid(key)));
 
@@ -655,20 +698,112 @@ describe("environment: every variable a handler's loadConfig([...]) reads is set
 describe('connect API', () => {
   it("routes /tenants/* to connect behind IAM auth, within connect's timeout", () => {
     // Assess
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
-    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'ANY /tenants/{proxy+}', AuthorizationType: 'AWS_IAM' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      ApiId: { Ref: lid(stack.api.api) },
+      RouteKey: 'ANY /tenants/{proxy+}',
+      AuthorizationType: 'AWS_IAM',
+    });
     template.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', TimeoutInMillis: 29_000 });
   });
 
   it('throttles the stage and writes JSON access logs', () => {
     // Prepare
-    const stage = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')!;
+    const stage = resources[lid(stack.api.stage)]!;
     const logs = stage.Properties['AccessLogSettings'] as { Format: string; DestinationArn: Json };
 
     // Assess
     expect(stage.Properties['DefaultRouteSettings']).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
     expect(JSON.parse(logs.Format)).toMatchObject({ requestId: '$context.requestId', caller: '$context.identity.userArn', status: '$context.status' });
     expect(logs.DestinationArn).toEqual({ 'Fn::GetAtt': [lid(stack.api.accessLogs), 'Arn'] });
+  });
+});
+
+describe('webhook API: the only public route', () => {
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+  it('routes exactly POST /webhooks/personio/{tenantId} to the webhook function, without IAM or any authorizer', () => {
+    // Prepare
+    const routes = ofType('AWS::ApiGatewayV2::Route').filter(([, r]) => render(r.Properties['ApiId']!) === `\${${lid(stack.webhookApi.api)}}`);
+    const integration = resources[render(routes[0]?.[1].Properties['Target'] as Json).replace(/^integrations\/\$\{(.*)\}$/, '$1')];
+
+    // Assess
+    expect(routes.map(([, r]) => [r.Properties['RouteKey'], r.Properties['AuthorizationType'] ?? 'NONE', r.Properties['AuthorizerId']])).toEqual([
+      ['POST /webhooks/personio/{tenantId}', 'NONE', undefined],
+    ]);
+    expect(integration?.Properties).toMatchObject({
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: { 'Fn::GetAtt': [lid(stack.functions.webhook), 'Arn'] },
+      TimeoutInMillis: 6000,
+    });
+    // Personio gives up after 3 s: the function answers well before its integration times out.
+    expect(functionSettings.webhook.timeout.toSeconds()).toBeLessThan(6);
+  });
+
+  it('is the only route without IAM auth: every other route of every API is IAM-authorized, and there is no REST API, authorizer or function URL', () => {
+    // Act
+    const open = ofType('AWS::ApiGatewayV2::Route')
+      .filter(([, r]) => r.Properties['AuthorizationType'] !== 'AWS_IAM')
+      .map(([, r]) => r.Properties['RouteKey']);
+
+    // Assess
+    expect(open).toEqual(['POST /webhooks/personio/{tenantId}']);
+    expect(ofType('AWS::ApiGatewayV2::Route')).toHaveLength(2);
+    expect(ofType('AWS::ApiGatewayV2::Api')).toHaveLength(2);
+    for (const type of ['AWS::ApiGatewayV2::Authorizer', 'AWS::ApiGateway::RestApi', 'AWS::Lambda::Url']) expect(ofType(type), type).toEqual([]);
+  });
+
+  it('lets API Gateway invoke the webhook function for that route only, and nothing else invoke it', () => {
+    // Prepare
+    const permissions = ofType('AWS::Lambda::Permission')
+      .map(([, r]) => r.Properties)
+      .filter((p) => JSON.stringify(p['FunctionName']).includes(lid(stack.functions.webhook)));
+
+    // Assess
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0]).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
+    // CDK's integration names the route's path (any stage, any method: the route itself is POST only).
+    expect(render(permissions[0]!['SourceArn']!)).toBe(
+      `arn:aws:execute-api:${config.env.region}:${config.env.account}:\${${lid(stack.webhookApi.api)}}/*/*/webhooks/personio/{tenantId}`,
+    );
+  });
+
+  it('throttles its stage, and its access logs carry no header and no body', () => {
+    // Prepare
+    const stage = resources[lid(stack.webhookApi.stage)]!;
+    const logs = stage.Properties['AccessLogSettings'] as { Format: string; DestinationArn: Json };
+
+    // Assess
+    expect(stage.Properties['DefaultRouteSettings']).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    expect(logs.DestinationArn).toEqual({ 'Fn::GetAtt': [lid(stack.webhookApi.accessLogs), 'Arn'] });
+    expect(JSON.parse(logs.Format)).toMatchObject({ requestId: '$context.requestId', status: '$context.status', path: '$context.path' });
+    expect(logs.Format).not.toMatch(/header|authorization|body|\$input|\$request/i);
+  });
+
+  it('puts out the base URL connect registers', () => {
+    // Prepare
+    const outputs = template.toJSON()['Outputs'] as Record<string, { Value: Json }>;
+
+    // Assess
+    expect(render(outputs['WebhookUrl']!.Value)).toBe(`\${${lid(stack.webhookApi.api)}.ApiEndpoint}/webhooks/personio/`);
+  });
+});
+
+describe('changes queue', () => {
+  it('sets a change aside in its dead-letter queue after 5 receives, keeps it 4 days, and lets only the webhook function (and redrive roles) send', () => {
+    // Prepare
+    const queue = resources[lid(stack.changesQueue.queue)]!;
+    const policy = Object.values(resources).find(
+      (r) => r.Type === 'AWS::SQS::QueuePolicy' && JSON.stringify(r.Properties['Queues']) === JSON.stringify([{ Ref: lid(stack.changesQueue.queue) }]),
+    )!;
+    const statements = (policy.Properties['PolicyDocument'] as { Statement: { Sid?: string; Condition?: Record<string, Record<string, Json>> }[] }).Statement;
+
+    // Assess
+    expect(queue.Properties).toMatchObject({
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [lid(stack.changesQueue.deadLetterQueue), 'Arn'] }, maxReceiveCount: 5 },
+      MessageRetentionPeriod: 4 * 24 * 3600,
+    });
+    const senders = statements.find((s) => s.Sid === 'OnlySendersAndRedriveSend')?.Condition?.['ArnNotEquals']?.['aws:PrincipalArn'];
+    expect(senders).toEqual([{ 'Fn::GetAtt': [lid(stack.functions.webhook.role!), 'Arn'] }, ...config.redriveRoles]);
   });
 });
 

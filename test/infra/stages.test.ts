@@ -4,6 +4,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { envNames } from '../../lib/config.js';
 import { contextKeys, type DeploymentConfig, parseDeploymentConfig, type StageLock } from '../../infra/config.js';
+import { functionNames } from '../../infra/bundling.js';
 import { PersonioImportStack } from '../../infra/stack.js';
 
 // Two stages in one account and region, synthesized side by side: nothing one stage names may be the other's, so a
@@ -106,7 +107,7 @@ describe('two stages in one account and region', () => {
       const variables = environments(resources);
 
       // Assess
-      expect(variables).toHaveLength(4);
+      expect(variables).toHaveLength(functionNames.length);
       for (const v of variables) expect(v[envNames.stage]).toBe(stage);
       for (const v of variables.filter((v) => envNames.secretPrefix in v)) expect(v[envNames.secretPrefix]).toBe(config.secretPrefix);
     }

@@ -28,6 +28,8 @@ const consequences = {
   role: "replace the scheduler role: every tenant schedule names the old role's ARN until the sweeper repairs it",
   topic: 'create a new alarm topic without the subscriptions made outside the stack: alarms stop reaching on-call',
   api: "create a new HTTP API with a new URL and ARN: Dado's backend calls one that is gone",
+  webhookApi:
+    "create a new HTTP API with a new URL: every tenant's webhook registered in Personio points at the old one, and deliveries fail until each tenant reconnects",
 } as const;
 
 /** The pinned logical ids: the same in every stage (ids derive from construct paths below the stack). */
@@ -38,6 +40,8 @@ const pinned: Record<string, { type: string; what: string; consequence: keyof ty
   TablesAuditCEFF9E0F: { type: 'AWS::DynamoDB::GlobalTable', what: 'the audit table', consequence: 'table' },
   ImportQueueF3D6FFB8: { type: 'AWS::SQS::Queue', what: 'the import queue', consequence: 'queue' },
   ImportQueueDeadLetterQueue55B282B3: { type: 'AWS::SQS::Queue', what: "the import queue's dead-letter queue", consequence: 'queue' },
+  ChangesQueue0CBAF625: { type: 'AWS::SQS::Queue', what: 'the changes queue', consequence: 'queue' },
+  ChangesQueueDeadLetterQueueE9579C76: { type: 'AWS::SQS::Queue', what: "the changes queue's dead-letter queue", consequence: 'queue' },
   FunctionsFetchDeadLetterQueueC9109492: { type: 'AWS::SQS::Queue', what: "the fetch's dead-letter queue", consequence: 'queue' },
   KeysSecretsC2A8CD45: { type: 'AWS::KMS::Key', what: 'the key of the tenant secrets', consequence: 'key' },
   KeysDataA2F7C5E6: { type: 'AWS::KMS::Key', what: 'the key of the tables', consequence: 'key' },
@@ -48,6 +52,7 @@ const pinned: Record<string, { type: string; what: string; consequence: keyof ty
   MonitoringTopicsPaging5350046D: { type: 'AWS::SNS::Topic', what: 'the paging alarm topic', consequence: 'topic' },
   MonitoringTopicsTickets1C85CE72: { type: 'AWS::SNS::Topic', what: 'the ticket alarm topic', consequence: 'topic' },
   ConnectApi5B92EE70: { type: 'AWS::ApiGatewayV2::Api', what: 'the connect HTTP API', consequence: 'api' },
+  WebhookApi510A0CAB: { type: 'AWS::ApiGatewayV2::Api', what: 'the public webhook HTTP API (its URL is registered in Personio)', consequence: 'webhookApi' },
 };
 
 /** Every resource of these types holds state or is referenced from outside the stack: each must be pinned. */
