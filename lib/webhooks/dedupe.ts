@@ -4,10 +4,11 @@ import { sendConditional } from '../storage/conditional.js';
 import { hookSk, runKeys } from '../storage/tables.js';
 
 /**
- * How long a change is remembered: Personio retries a delivery for up to 3 days, so a retry always finds the item of
- * its first attempt; a day more covers clock skew and TTL's lag. The table's TTL removes it afterwards.
+ * How long a change is remembered: Personio's webhook reference says retries last up to 3 days, one of its changelog
+ * entries says 6 (docs/personio-webhooks.md), so a retry always finds the item of its first attempt within 7 days. A
+ * duplicate let through after that is harmless (the refresh re-reads Personio); the table's TTL removes the item.
  */
-export const DEDUPE_TTL_SECONDS = 4 * 24 * 3600;
+export const DEDUPE_TTL_SECONDS = 7 * 24 * 3600;
 
 /** What identifies one change: Personio's deliveries carry no event id, and a retry resends the same body. */
 export interface ChangeKey {

@@ -91,7 +91,7 @@ describe('the webhook receiver on DynamoDB Local and local SQS', () => {
     ]);
     const [item] = await hookItems(env, 'hook-one');
     // Kept for Personio's 3 days of retries and a day more, then expired by the table's TTL.
-    expect(item?.['expiresAt']).toBe(Math.floor(receivedAt.getTime() / 1000) + 4 * 24 * 3600);
+    expect(item?.['expiresAt']).toBe(Math.floor(receivedAt.getTime() / 1000) + 7 * 24 * 3600);
   });
 
   it('takes a replayed delivery once: the same body twice is one message, the second answered as a duplicate', async () => {
