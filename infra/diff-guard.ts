@@ -50,6 +50,15 @@ export const protectedResources: readonly ProtectedResource[] = [
     consequence: "A new API has a new URL and ARN: Dado's backend (its configured URL, its execute-api:Invoke permission) calls one that is gone.",
   },
   {
+    type: 'AWS::Events::EventBus',
+    consequence:
+      "A new bus has none of the rules consumers attached to it: Dado's services stop receiving user change events until each rule is made again on the new bus.",
+  },
+  {
+    type: 'AWS::Events::Archive',
+    consequence: 'A new, empty archive replaces it: the change events kept for replay are gone with the old one.',
+  },
+  {
     type: 'AWS::SNS::Topic',
     consequence: 'A new topic has none of the subscriptions made outside the stack: alarms stop reaching on-call and tickets until they subscribe again.',
   },

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { envNames } from '../lib/config.js';
 import type { DeploymentConfig } from './config.js';
 import { ConnectApi } from './constructs/api.js';
+import { ChangeEvents } from './constructs/change-events.js';
 import { ChangesQueue } from './constructs/changes-queue.js';
 import { WebhookApi } from './constructs/webhook-api.js';
 import { ImportFunctions } from './constructs/functions.js';
@@ -34,6 +35,8 @@ export class PersonioImportStack extends Stack {
   readonly secrets: TenantSecrets;
   readonly schedules: TenantSchedules;
   readonly sweepSchedule: SweepSchedule;
+  /** The event bus of user and run changes, its archive, and the publisher's stream event sources. */
+  readonly changeEvents: ChangeEvents;
   readonly api: ConnectApi;
   /** The public route of Personio's deliveries (the only route without IAM auth). */
   readonly webhookApi: WebhookApi;
@@ -88,6 +91,15 @@ export class PersonioImportStack extends Stack {
     });
     const sweepSchedule = new SweepSchedule(this, 'SweepSchedule', { sweeper });
     this.sweepSchedule = sweepSchedule;
+
+    // Change events out: the users and runs tables' streams → publisher → the product's bus (and its archive). The
+    // publisher reads the two streams and puts events on this bus; nothing else (no table items, no other bus).
+    const changeEvents = new ChangeEvents(this, 'ChangeEvents', { publisher: functions.publisher, users: tables.users, runs: tables.runs });
+    this.changeEvents = changeEvents;
+    new CfnOutput(this, 'EventBusName', {
+      value: changeEvents.bus.eventBusName,
+      description: 'User and run change events (source dado.personio-import): attach consumers’ rules to this bus',
+    });
 
     // connect: connections (read/write: "import now" claims the tenant for a run), runs (read/write: "import now" settles
     // a stalled run, approving a held run claims and finishes it), users (read/write: finishing a stalled finalization
@@ -145,8 +157,8 @@ export class PersonioImportStack extends Stack {
     // the others settle runs that may end that way).
     for (const [name, fn] of Object.entries(functions.all)) {
       setting(fn, envNames.stage, config.stage);
-      // The webhook receiver settles no run and counts no credential failure.
-      if (name === 'webhook') continue;
+      // The webhook receiver and the publisher settle no run and count no credential failure.
+      if (name === 'webhook' || name === 'publisher') continue;
       setting(fn, envNames.runRetentionDays, config.runRetentionDays);
       setting(fn, envNames.pauseAfterCredentialFailures, config.pauseAfterCredentialFailures);
     }
@@ -168,6 +180,7 @@ export class PersonioImportStack extends Stack {
       sweepSchedule,
     });
     this.monitoring = monitoring;
+    changeEvents.addAlarms(monitoring.alarmSet, config.stage);
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.apiEndpoint, description: 'Connect API base URL (IAM auth: sign requests with SigV4)' });
     new CfnOutput(this, 'ApiInvokeArn', { value: api.routeArn, description: "Resource for the callers' execute-api:Invoke permission" });

@@ -85,6 +85,14 @@ export function buildDashboard(scope: Construct, id: string, props: DashboardPro
   );
   dashboard.addWidgets(
     new GraphWidget({
+      title: 'Change events (per 5 min)',
+      width: 12,
+      left: [metric(metricNames.changeEventsPublished, 'published')],
+      right: [metric(metricNames.changeEventsFailed, 'failed after re-sends')],
+    }),
+  );
+  dashboard.addWidgets(
+    new GraphWidget({
       title: 'Functions: errors and throttles',
       width: 12,
       left: perFunction((fn, name) => fn.metricErrors({ period, statistic: Stats.SUM, label: `${name} errors` })),

@@ -66,6 +66,15 @@ export const functionSettings: Record<FunctionName, FunctionSettings> = {
     // Finalizing holds all of the tenant's users in memory, like the fetch.
     memorySize: 1024,
   },
+  publisher: {
+    description: "Personio change events: turns the users and runs tables' streams into events on the product's bus",
+    // A batch is ≤ 100 stream records: ≤ 10 PutEvents requests, under a second. The rest is the budget for re-sending
+    // refused entries (20 s, functions/publisher.ts) plus its margin; a minute bounds a stuck call well before the
+    // record age limit.
+    timeout: Duration.minutes(1),
+    // JSON of ids and field names: little memory; 256 MB keeps the cold start short.
+    memorySize: 256,
+  },
   sweeper: {
     description: 'Personio run sweeper: every few minutes, settles runs whose lease expired (fails stalled runs, finishes stalled finalizations)',
     // Usually a scan of the connections and a few reads per tenant with a current run: seconds. The budget is for
@@ -122,6 +131,8 @@ export class ImportFunctions extends Construct {
   readonly webhook: NodejsFunction;
   readonly fetch: NodejsFunction;
   readonly worker: NodejsFunction;
+  /** Publishes change events from the tables' streams (infra/constructs/change-events.ts). */
+  readonly publisher: NodejsFunction;
   /** Settles stalled runs on a schedule (infra/constructs/sweep-schedule.ts). */
   readonly sweeper: NodejsFunction;
   /** Asynchronous invocations of the fetch (schedules, connect's "import now") that failed all retries. */
@@ -149,6 +160,12 @@ export class ImportFunctions extends Construct {
     });
     this.worker = this.function('Worker', 'worker', props, { reservedConcurrentExecutions: reservedConcurrency.worker });
     this.sweeper = this.function('Sweeper', 'sweeper', props);
+    this.publisher = this.function('Publisher', 'publisher', props);
+    acknowledge(
+      this.publisher,
+      'Serverless-LambdaDLQ',
+      "Only its DynamoDB stream event source mappings invoke the publisher, synchronously; what they give up on goes to their on-failure destination (ChangeEvents' dead-letter queue).",
+    );
 
     acknowledge(
       this.connect,
@@ -173,7 +190,7 @@ export class ImportFunctions extends Construct {
   }
 
   get all(): Record<FunctionName, NodejsFunction> {
-    return { connect: this.connect, webhook: this.webhook, fetch: this.fetch, worker: this.worker, sweeper: this.sweeper };
+    return { connect: this.connect, webhook: this.webhook, fetch: this.fetch, worker: this.worker, publisher: this.publisher, sweeper: this.sweeper };
   }
 
   private function(

@@ -44,6 +44,7 @@ const nearTimeoutRunbooks: Record<FunctionName, RunbookAnchor> = {
   webhook: 'runbook-function-errors',
   fetch: 'runbook-personio-outage',
   worker: 'runbook-function-errors',
+  publisher: 'runbook-function-errors',
   sweeper: 'runbook-stuck-runs',
 };
 

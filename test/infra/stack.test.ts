@@ -83,7 +83,10 @@ beforeAll(() => {
 describe('import queue and worker event source', () => {
   it('lets the worker report failed messages one by one, in batches of 10 within a 2 s window, at most 10 at a time', () => {
     // Assess
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    const workerMappings = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::EventSourceMapping' && render(r.Properties['FunctionName']!) === `\${${lid(stack.functions.worker)}}`,
+    );
+    expect(workerMappings).toHaveLength(1);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: lid(stack.functions.worker) },
       EventSourceArn: { 'Fn::GetAtt': [lid(stack.importQueue.queue), 'Arn'] },
@@ -138,7 +141,8 @@ describe('import queue and worker event source', () => {
     ];
 
     // Assess
-    expect(queueIds).toHaveLength(5);
+    // With the publisher's dead-letter queue (stream coordinates, no data: SQS's key).
+    expect(queueIds).toHaveLength(6);
     for (const id of queueIds) {
       if (withQueueKey.includes(id)) expect(resources[id]?.Properties['KmsMasterKeyId'], id).toEqual({ 'Fn::GetAtt': [lid(stack.keys.queue), 'Arn'] });
       else expect(resources[id]?.Properties['SqsManagedSseEnabled'], id).toBe(true);
@@ -471,7 +475,29 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
       fetch: [],
       worker: [],
       sweeper: [`dynamodb:Scan on ${arn(lid(stack.tables.connections.table))}`],
+      publisher: [],
     });
+  });
+
+  it('publisher: read the users and runs tables’ streams (not their items), decrypt with their key, PutEvents on the product’s bus only, its dead-letter queue', () => {
+    // Prepare
+    const { publisher } = stack.functions;
+    const streams = [stack.tables.users, stack.tables.runs].map((t) => `\${${lid(t.table)}.StreamArn}`);
+
+    // Act
+    const permissions = permissionsOf(lid(publisher.role!));
+
+    // Assess: no table items, no other bus, no secrets or queues of the import
+    expect(permissions).toEqual(
+      [
+        ...logsOf(lid(stack.functions.node.findChild('PublisherLogs'))),
+        ...xray,
+        ...streams.flatMap((s) => pairs(['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'], s)),
+        ...pairs(['kms:Decrypt', 'kms:DescribeKey'], arn(lid(stack.keys.data))),
+        `events:PutEvents on ${arn(lid(stack.changeEvents.bus))}`,
+        ...pairs(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], arn(lid(stack.changeEvents.deadLetterQueue))),
+      ].sort(),
+    );
   });
 
   it("uses a `*` resource only for X-Ray and the sweeper's ListSchedules, which have no resource-level permissions", () => {
@@ -576,6 +602,14 @@ describe('environment: every grant comes with the variable that names its resour
       }),
     ],
     [
+      'publisher',
+      () => ({
+        [envNames.eventBusName]: { Ref: lid(stack.changeEvents.bus) },
+        // It settles no run: of the settings every function gets, only the stage.
+        [envNames.stage]: config.stage,
+      }),
+    ],
+    [
       'sweeper',
       () => ({
         [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
@@ -607,6 +641,10 @@ describe('environment: every grant comes with the variable that names its resour
         render((resources[fnId]!.Properties['LoggingConfig'] as { LogGroup: Json }).LogGroup),
         ...(name === 'fetch' ? [`\${${lid(stack.functions.fetchDeadLetterQueue)}}`] : []),
         ...(name === 'worker' ? [`\${${lid(stack.importQueue.queue)}}`] : []),
+        // The publisher's event sources are the two tables' streams; its on-failure destination is its dead-letter queue.
+        ...(name === 'publisher'
+          ? [`\${${lid(stack.tables.users.table)}}`, `\${${lid(stack.tables.runs.table)}}`, `\${${lid(stack.changeEvents.deadLetterQueue)}}`]
+          : []),
       ]);
       const named = new Set(Object.values(environmentOf(fnId)).map((v) => (typeof v === 'string' ? v : render(v).replace(/\.Arn}$/, '}'))));
       // A key is wiring of the resources it encrypts: a function that may use a table or a queue uses its key.
@@ -621,7 +659,7 @@ describe('environment: every grant comes with the variable that names its resour
       const targets = permissionsOf(lid(fn.role!))
         .map((p) => p.split(' on ')[1]!.split(' if ')[0]!)
         .filter((t) => t !== '*')
-        .map((t) => t.match(/^\$\{([^.}]+)\.Arn\}/)?.[1] ?? t);
+        .map((t) => t.match(/^\$\{([^.}]+)\.(?:Stream)?Arn\}/)?.[1] ?? t);
 
       // Assess
       for (const target of targets) {
@@ -914,5 +952,73 @@ describe('outputs', () => {
     // Assess
     expect(render(outputs['ConnectionsTableName']!.Value)).toBe(`\${${lid(stack.tables.connections.table)}}`);
     expect(render(outputs['WorkerFunctionName']!.Value)).toBe(`\${${lid(stack.functions.worker)}}`);
+  });
+});
+
+describe('change events out', () => {
+  it('has the product’s bus, named after the stack, and an archive of all its events for replay', () => {
+    // Assess
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: `${config.stackName}-events` });
+    template.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: { 'Fn::GetAtt': [lid(stack.changeEvents.bus), 'Arn'] },
+      EventPattern: { account: [config.env.account] },
+      RetentionDays: 30,
+    });
+  });
+
+  it('streams both tables’ items before and after each write, and feeds the publisher from them with bounded retries, bisection and a dead-letter queue', () => {
+    // Prepare
+    const mappings = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::EventSourceMapping' && render(r.Properties['FunctionName']!) === `\${${lid(stack.functions.publisher)}}`,
+    );
+
+    // Assess
+    for (const table of [stack.tables.users, stack.tables.runs])
+      expect(resources[lid(table.table)]?.Properties['StreamSpecification']).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    expect(mappings.map((m) => render(m.Properties['EventSourceArn']!)).sort()).toEqual(
+      [stack.tables.users, stack.tables.runs].map((t) => `\${${lid(t.table)}.StreamArn}`).sort(),
+    );
+    for (const mapping of mappings)
+      expect(mapping.Properties).toMatchObject({
+        StartingPosition: 'TRIM_HORIZON',
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 100,
+        MaximumRecordAgeInSeconds: 86_400,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [lid(stack.changeEvents.deadLetterQueue), 'Arn'] } } },
+      });
+  });
+
+  it('invokes the publisher only for user records and for run records taking a final status', () => {
+    // Prepare
+    const patterns = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && render(r.Properties['FunctionName']!) === `\${${lid(stack.functions.publisher)}}`)
+      .map((r) => ((r.Properties['FilterCriteria'] as { Filters: { Pattern: string }[] }).Filters ?? []).map((f) => JSON.parse(f.Pattern)));
+
+    // Assess
+    expect(patterns).toContainEqual([{ eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { sk: { S: [{ prefix: 'user#' }] } } } }]);
+    expect(patterns).toContainEqual([
+      {
+        eventName: ['INSERT', 'MODIFY'],
+        dynamodb: { Keys: { sk: { S: [{ prefix: 'run#' }] } }, NewImage: { status: { S: ['completed', 'held', 'failed'] } } },
+      },
+    ]);
+  });
+
+  it('opens a ticket on change events the publisher could not put on the bus, and on its first dead letter', () => {
+    // Prepare
+    const alarmOf = (id: string) =>
+      Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties['AlarmName'] === `${config.stage}-${config.stackName}-${id}`);
+    const ticketsTopic = { Ref: lid(stack.monitoring.ticketsTopic) };
+
+    // Assess
+    expect(alarmOf('ChangeEventsFailed')?.Properties).toMatchObject({
+      MetricName: metricNames.changeEventsFailed,
+      Namespace: importMetrics.namespace,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [ticketsTopic],
+    });
+    expect(alarmOf('ChangeEventDeadLetters')?.Properties).toMatchObject({ Threshold: 1, AlarmActions: [ticketsTopic] });
   });
 });

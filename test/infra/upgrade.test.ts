@@ -27,6 +27,8 @@ const consequences = {
   fetch: "replace the fetch function: every tenant schedule names the old function's ARN until the sweeper repairs it",
   role: "replace the scheduler role: every tenant schedule names the old role's ARN until the sweeper repairs it",
   topic: 'create a new alarm topic without the subscriptions made outside the stack: alarms stop reaching on-call',
+  bus: "create a new event bus without the rules Dado's services attached to it: they stop receiving user change events",
+  archive: 'create a new, empty archive: the change events kept for replay are lost',
   api: "create a new HTTP API with a new URL and ARN: Dado's backend calls one that is gone",
   webhookApi:
     "create a new HTTP API with a new URL: every tenant's webhook registered in Personio points at the old one, and deliveries fail until each tenant reconnects",
@@ -42,6 +44,9 @@ const pinned: Record<string, { type: string; what: string; consequence: keyof ty
   ImportQueueDeadLetterQueue55B282B3: { type: 'AWS::SQS::Queue', what: "the import queue's dead-letter queue", consequence: 'queue' },
   ChangesQueue0CBAF625: { type: 'AWS::SQS::Queue', what: 'the changes queue', consequence: 'queue' },
   ChangesQueueDeadLetterQueueE9579C76: { type: 'AWS::SQS::Queue', what: "the changes queue's dead-letter queue", consequence: 'queue' },
+  ChangeEventsDeadLetterQueue0A8F8C68: { type: 'AWS::SQS::Queue', what: "the change events publisher's dead-letter queue", consequence: 'queue' },
+  ChangeEventsBusC56CFA50: { type: 'AWS::Events::EventBus', what: 'the change events bus', consequence: 'bus' },
+  ChangeEventsBusArchiveABDBF870: { type: 'AWS::Events::Archive', what: "the change events bus's archive", consequence: 'archive' },
   FunctionsFetchDeadLetterQueueC9109492: { type: 'AWS::SQS::Queue', what: "the fetch's dead-letter queue", consequence: 'queue' },
   KeysSecretsC2A8CD45: { type: 'AWS::KMS::Key', what: 'the key of the tenant secrets', consequence: 'key' },
   KeysDataA2F7C5E6: { type: 'AWS::KMS::Key', what: 'the key of the tables', consequence: 'key' },
@@ -64,6 +69,8 @@ const stateful = [
   'AWS::Scheduler::ScheduleGroup',
   'AWS::SNS::Topic',
   'AWS::ApiGatewayV2::Api',
+  'AWS::Events::EventBus',
+  'AWS::Events::Archive',
 ];
 
 /** Fixed physical names (their ARNs are stored in every tenant schedule at runtime). */
