@@ -2,7 +2,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { loadConfig } from '../lib/config.js';
 import { CredentialsStore } from '../lib/credentials/store.js';
-import { importMetrics } from '../lib/observability/metrics.js';
+import { type ChangeSkipReason, importMetrics } from '../lib/observability/metrics.js';
 import { QueueSender } from '../lib/queue/sender.js';
 import { refreshBatch } from '../lib/refresh/batch.js';
 import { RunStore } from '../lib/runs/store.js';
@@ -23,6 +23,8 @@ const config = loadConfig([
   'deactivationThreshold',
   'stage',
   'runRetentionDays',
+  // Read by every function that may finish a run (the worker too), though a delta run counts no credential failure.
+  'pauseAfterCredentialFailures',
 ]);
 const db = createStoreClient();
 const sqs = createSqsClient();
@@ -50,7 +52,7 @@ export const handler = async (event: SQSEvent, context: Pick<Context, 'getRemain
   const { Records } = eventSchema.parse(event);
   try {
     const outcome = await refreshBatch(deps, Records, Date.now() + context.getRemainingTimeInMillis());
-    const skipped = (reason: string, count: number) =>
+    const skipped = (reason: ChangeSkipReason, count: number) =>
       metrics.singleMetric().addDimension(importMetrics.reasonDimension, reason).addMetric(metricNames.changesSkipped, MetricUnit.Count, count);
     if (outcome.malformed > 0) skipped('malformed', outcome.malformed);
     for (const tenant of outcome.tenants) {

@@ -1,5 +1,5 @@
 /** The functions deployed, each bundled from `functions/<name>.ts` (`infra/constructs/functions.ts`, the bench). */
-export const functionNames = ['connect', 'webhook', 'fetch', 'worker', 'publisher', 'sweeper'] as const;
+export const functionNames = ['connect', 'webhook', 'fetch', 'refresh', 'worker', 'publisher', 'sweeper'] as const;
 export type FunctionName = (typeof functionNames)[number];
 
 /**

@@ -1,4 +1,5 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import { envNames } from '../lib/config.js';
 import type { DeploymentConfig } from './config.js';
@@ -14,6 +15,7 @@ import { TenantSchedules } from './constructs/schedules.js';
 import { SweepSchedule } from './constructs/sweep-schedule.js';
 import { TenantSecrets } from './constructs/secrets.js';
 import { Tables } from './constructs/tables.js';
+import { acknowledge } from './nag.js';
 import { bindChangesSender, bindWebhookTables } from './grants.js';
 import { bindInvoke, bindQueueSender, bindQueueVisibility, bindScheduleManagement, bindScheduleRepair, bindSecrets, bindTable, setting } from './grants.js';
 
@@ -133,6 +135,30 @@ export class PersonioImportStack extends Stack {
     setting(fetch, envNames.personioBaseUrl, config.personioBaseUrl);
     setting(fetch, envNames.personioAppId, config.personioAppId);
     setting(fetch, envNames.deactivationThreshold, config.deactivationThreshold);
+
+    // refresh: the changes queue's consumer (delta runs, lib/refresh). Up to 100 changes collected over 2 s make one
+    // batch, one delta run per tenant in it (the coalescing); failed tenants' changes come back (batch item failures).
+    // At most 5 at once: one tenant's delta runs share its Personio budget anyway. Like the fetch: connections (read:
+    // the tenant and the kill switch; it takes no lock), runs (its runs, the budget lease, the open delta runs), users
+    // (finalization), secrets (read), the import queue.
+    const { refresh } = functions;
+    changesQueue.attachConsumer(refresh);
+    refresh.addEventSource(
+      new SqsEventSource(changesQueue.queue, { batchSize: 100, maxBatchingWindow: Duration.seconds(2), reportBatchItemFailures: true, maxConcurrency: 5 }),
+    );
+    acknowledge(
+      refresh,
+      'Serverless-LambdaEventSourceMappingDestination',
+      "SQS event source mappings do not support on-failure destinations; changes that keep failing go to the changes queue's dead-letter queue through its redrive policy.",
+    );
+    bindTable(refresh, tables.connections, 'read', envNames.connectionsTable);
+    bindTable(refresh, tables.runs, 'readWrite', envNames.runsTable);
+    bindTable(refresh, tables.users, 'readWrite', envNames.usersTable);
+    bindSecrets(refresh, secrets, 'read');
+    bindQueueSender(refresh, importQueue, envNames.importQueueUrl);
+    setting(refresh, envNames.personioBaseUrl, config.personioBaseUrl);
+    setting(refresh, envNames.personioAppId, config.personioAppId);
+    setting(refresh, envNames.deactivationThreshold, config.deactivationThreshold);
 
     // worker: users and runs; it never sees Personio, secrets or connections. It consumes the import queue through
     // the event source mapping, and shortens the retry of a message that failed transiently.

@@ -4,6 +4,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
+  type ChangeSkipReason,
   type FailureReason,
   importMetrics,
   type MetricName,
@@ -42,7 +43,7 @@ export type Severity = 'paging' | 'tickets';
 export function productMetric(
   stage: string,
   name: MetricName,
-  options: { period: Duration; label?: string; reason?: FailureReason | PauseReason | WebhookRefusalReason },
+  options: { period: Duration; label?: string; reason?: FailureReason | PauseReason | WebhookRefusalReason | ChangeSkipReason },
 ): Metric {
   return new Metric({
     namespace: importMetrics.namespace,

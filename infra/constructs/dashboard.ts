@@ -3,7 +3,7 @@ import { type Alarm, AlarmStatusWidget, Dashboard, GraphWidget, type IMetric, St
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { failureReasons, metricNames, pauseReasons, webhookRefusalReasons } from '../../lib/observability/metrics.js';
+import { changeSkipReasons, failureReasons, metricNames, pauseReasons, webhookRefusalReasons } from '../../lib/observability/metrics.js';
 import { failedRunsFor, pausedFetchesFor, productMetric } from './alarms.js';
 import type { FunctionName } from './functions.js';
 
@@ -115,6 +115,12 @@ export function buildDashboard(scope: Construct, id: string, props: DashboardPro
         metric(metricNames.webhooksIgnored, 'ignored'),
       ],
       right: webhookRefusalReasons.map((reason) => productMetric(props.stage, metricNames.webhooksRefused, { period, reason, label: `refused: ${reason}` })),
+    }),
+    new GraphWidget({
+      title: 'Delta runs: changes refreshed and skipped (per 5 min)',
+      width: 12,
+      left: [metric(metricNames.deltaRuns, 'delta runs'), metric(metricNames.changesRefreshed, 'employees refreshed')],
+      right: changeSkipReasons.map((reason) => productMetric(props.stage, metricNames.changesSkipped, { period, reason, label: `skipped: ${reason}` })),
     }),
     new GraphWidget({
       title: 'Functions: concurrency (max)',

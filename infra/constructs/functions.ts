@@ -57,6 +57,19 @@ export const functionSettings: Record<FunctionName, FunctionSettings> = {
     // of objects).
     memorySize: 1024,
   },
+  refresh: {
+    description: 'Personio refresh: re-reads the employees webhooks named (a delta run per tenant per batch) and queues them for the worker',
+    // A batch names up to 100 employees per tenant, read at Personio's 15/s under the budget the tenant's full fetch
+    // shares (lib/personio/budget.ts): seconds, or up to a minute behind a full window, plus waiting for a full fetch
+    // to hand the budget over. 1,000 changes of one tenant in ten batches at 300/min need ~3.5 min in all; 5 minutes
+    // bounds the last of them. A delta run's finalization reads only the users it wrote (and all of them only when
+    // Personio answered 404 for someone).
+    timeout: Duration.minutes(5),
+    memorySize: 512,
+    // No reserved concurrency: one tenant's delta runs may overlap safely (no tenant lock; every write is versioned by
+    // the run's start and Personio's pacing is the shared budget's), and the event source's maxConcurrency (5) bounds
+    // the fleet.
+  },
   worker: {
     description: 'Personio import worker: maps and upserts a batch of employees, finalizes the run with the last one',
     // A batch is ≤ 10 messages of ≤ ~100 employees: ≤ 2,000 writes on a first import, seconds of DynamoDB time.
@@ -130,6 +143,8 @@ export class ImportFunctions extends Construct {
   /** Personio's webhook deliveries, behind the public route (infra/constructs/webhook-api.ts). */
   readonly webhook: NodejsFunction;
   readonly fetch: NodejsFunction;
+  /** Delta runs: consumes the changes queue (the stack attaches its event source). */
+  readonly refresh: NodejsFunction;
   readonly worker: NodejsFunction;
   /** Publishes change events from the tables' streams (infra/constructs/change-events.ts). */
   readonly publisher: NodejsFunction;
@@ -158,6 +173,12 @@ export class ImportFunctions extends Construct {
       functionName: fetchFunctionName(Stack.of(this).stackName),
       reservedConcurrentExecutions: reservedConcurrency.fetch,
     });
+    this.refresh = this.function('Refresh', 'refresh', props);
+    acknowledge(
+      this.refresh,
+      'Serverless-LambdaDLQ',
+      "Only the changes queue's SQS event source mapping invokes the refresh, synchronously; changes that keep failing go to the changes queue's own dead-letter queue (redrive policy).",
+    );
     this.worker = this.function('Worker', 'worker', props, { reservedConcurrentExecutions: reservedConcurrency.worker });
     this.sweeper = this.function('Sweeper', 'sweeper', props);
     this.publisher = this.function('Publisher', 'publisher', props);
@@ -190,7 +211,15 @@ export class ImportFunctions extends Construct {
   }
 
   get all(): Record<FunctionName, NodejsFunction> {
-    return { connect: this.connect, webhook: this.webhook, fetch: this.fetch, worker: this.worker, publisher: this.publisher, sweeper: this.sweeper };
+    return {
+      connect: this.connect,
+      webhook: this.webhook,
+      fetch: this.fetch,
+      refresh: this.refresh,
+      worker: this.worker,
+      publisher: this.publisher,
+      sweeper: this.sweeper,
+    };
   }
 
   private function(

@@ -43,6 +43,7 @@ const nearTimeoutRunbooks: Record<FunctionName, RunbookAnchor> = {
   // The receiver calls no Personio: a slow one waits on DynamoDB or SQS.
   webhook: 'runbook-function-errors',
   fetch: 'runbook-personio-outage',
+  refresh: 'runbook-personio-outage',
   worker: 'runbook-function-errors',
   publisher: 'runbook-function-errors',
   sweeper: 'runbook-stuck-runs',

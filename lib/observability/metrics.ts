@@ -124,6 +124,13 @@ export type PauseReason = (typeof pauseReasons)[number];
 export const webhookRefusalReasons = ['unauthorized', 'malformed', 'too_large', 'company_mismatch'] as const;
 export type WebhookRefusalReason = (typeof webhookRefusalReasons)[number];
 
+/**
+ * Why the refresh acknowledged changes without a delta run (`ChangesSkipped`): the stage's imports are paused, the
+ * tenant is not connected or is paused (the next full reconciliation catches up), or the message is malformed.
+ */
+export const changeSkipReasons = ['imports_paused', 'not_connected', 'tenant_paused', 'malformed'] as const;
+export type ChangeSkipReason = (typeof changeSkipReasons)[number];
+
 /** The failure codes a run record can hold (its `failure.code`), by the reason they count as. */
 const reasonOfFailureCode: Readonly<Record<string, FailureReason>> = {
   personio_invalid_credentials: 'invalid_credentials',

@@ -99,7 +99,7 @@ beforeAll(() => {
 });
 
 describe('keys, and who may use them (prod: reader, break-glass and redrive roles set)', () => {
-  const role = (fn: 'connect' | 'webhook' | 'fetch' | 'worker' | 'sweeper') => `\${${prod.lid(prod.stack.functions[fn].role!)}.Arn}`;
+  const role = (fn: 'connect' | 'webhook' | 'fetch' | 'refresh' | 'worker' | 'sweeper') => `\${${prod.lid(prod.stack.functions[fn].role!)}.Arn}`;
 
   it('are three keys, rotated yearly, kept when the stack goes, with aliases that name the stage', () => {
     // Prepare
@@ -137,7 +137,7 @@ describe('keys, and who may use them (prod: reader, break-glass and redrive role
     expect(rootUse).toEqual([]);
   });
 
-  it('secrets key: only connect (encrypt, decrypt) and the fetch (decrypt), through Secrets Manager, for secrets under the prefix', () => {
+  it('secrets key: only connect (encrypt, decrypt), the fetch and the refresh (decrypt), through Secrets Manager, for secrets under the prefix', () => {
     // Prepare
     const { region, account } = prod.config.env;
     const sm = `secretsmanager.${region}.amazonaws.com`;
@@ -151,6 +151,7 @@ describe('keys, and who may use them (prod: reader, break-glass and redrive role
         `${role('connect')}: kms:Encrypt via ${sm}`,
         `${role('connect')}: kms:GenerateDataKey via ${sm}`,
         `${role('fetch')}: kms:Decrypt via ${sm}`,
+        `${role('refresh')}: kms:Decrypt via ${sm}`,
       ].sort(),
     );
     for (const statement of statements.filter((s) => list(s.Action).some((a) => /Decrypt|Encrypt|GenerateDataKey/.test(String(a))))) {
@@ -173,7 +174,7 @@ describe('keys, and who may use them (prod: reader, break-glass and redrive role
     expect(new Set(use.map((u) => u.replace(/: kms:\w+/, '')))).toEqual(new Set([`arn:aws:iam::${account}:root via dynamodb.${region}.amazonaws.com`]));
   });
 
-  it('queue key: only the fetch and the webhook receiver (send), the worker (receives) and the redrive roles (of both queues), through SQS', () => {
+  it('queue key: only the fetch, the webhook receiver and the refresh (send), the worker and the refresh (receive) and the redrive roles (of both queues), through SQS', () => {
     // Prepare
     const sqs = `sqs.${prod.config.env.region}.amazonaws.com`;
     const [operator] = prod.config.redriveRoles;
@@ -183,6 +184,10 @@ describe('keys, and who may use them (prod: reader, break-glass and redrive role
       [
         `${role('fetch')}: kms:Decrypt via ${sqs}`,
         `${role('fetch')}: kms:GenerateDataKey via ${sqs}`,
+        // The refresh sends to the import queue and receives from the changes queue.
+        `${role('refresh')}: kms:Decrypt via ${sqs}`,
+        `${role('refresh')}: kms:Decrypt via ${sqs}`,
+        `${role('refresh')}: kms:GenerateDataKey via ${sqs}`,
         `${role('webhook')}: kms:Decrypt via ${sqs}`,
         `${role('webhook')}: kms:GenerateDataKey via ${sqs}`,
         `${role('worker')}: kms:Decrypt via ${sqs}`,

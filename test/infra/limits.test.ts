@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -48,7 +48,10 @@ describe.each(['staging', 'prod'] as const)('limits of the %s stage', (stage) =>
 
   it("never lets the worker's event source ask for more workers than the worker has reserved", () => {
     // Prepare
-    const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+    const workerId = stack.getLogicalId(stack.functions.worker.node.defaultChild as CfnElement);
+    const mappings = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::EventSourceMapping' && JSON.stringify(r.Properties?.['FunctionName']) === JSON.stringify({ Ref: workerId }),
+    );
 
     // Assess
     expect(mappings).toHaveLength(1);

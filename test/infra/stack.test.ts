@@ -381,6 +381,34 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     );
   });
 
+  it('refresh: connections (read only: it takes no lock), runs and users (read/write, email index), their key, secrets (read only), send to the import queue, consume the changes queue (with their key)', () => {
+    // Prepare
+    const users = arn(lid(stack.tables.users.table));
+    const connections = arn(lid(stack.tables.connections.table));
+
+    // Act
+    const permissions = permissionsOf(lid(stack.functions.refresh.role!));
+
+    // Assess
+    expect(permissions).toEqual(
+      [
+        ...logsOf(lid(stack.functions.node.findChild('RefreshLogs'))),
+        ...xray,
+        ...pairs(['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query'], connections),
+        ...pairs(readWrite, arn(lid(stack.tables.runs.table)), users),
+        `dynamodb:Query on ${users}/index/${userKeys.emailIndex}`,
+        ...dataKeyUse(),
+        `secretsmanager:GetSecretValue on ${secretArn}`,
+        ...pairs(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], arn(lid(stack.importQueue.queue))),
+        ...pairs(
+          ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
+          arn(lid(stack.changesQueue.queue)),
+        ),
+        ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], arn(lid(stack.keys.queue))),
+      ].sort(),
+    );
+  });
+
   it("worker: users (read/write, email index) and runs (read/write), their key, consume the import queue (and change a message's visibility; decrypt with its key); no secrets, no connections", () => {
     // Prepare
     const users = arn(lid(stack.tables.users.table));
@@ -473,6 +501,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
       connect: [],
       webhook: [`dynamodb:DeleteItem on ${arn(lid(stack.tables.runs.table))}`],
       fetch: [],
+      refresh: [],
       worker: [],
       sweeper: [`dynamodb:Scan on ${arn(lid(stack.tables.connections.table))}`],
       publisher: [],
@@ -592,6 +621,20 @@ describe('environment: every grant comes with the variable that names its resour
       }),
     ],
     [
+      'refresh',
+      () => ({
+        [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
+        [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
+        [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
+        [envNames.importQueueUrl]: { Ref: lid(stack.importQueue.queue) },
+        [envNames.secretPrefix]: config.secretPrefix,
+        [envNames.personioBaseUrl]: config.personioBaseUrl,
+        [envNames.personioAppId]: config.personioAppId,
+        [envNames.deactivationThreshold]: String(config.deactivationThreshold),
+        ...everyFunction(),
+      }),
+    ],
+    [
       'worker',
       () => ({
         [envNames.usersTable]: { Ref: lid(stack.tables.users.table) },
@@ -641,6 +684,7 @@ describe('environment: every grant comes with the variable that names its resour
         render((resources[fnId]!.Properties['LoggingConfig'] as { LogGroup: Json }).LogGroup),
         ...(name === 'fetch' ? [`\${${lid(stack.functions.fetchDeadLetterQueue)}}`] : []),
         ...(name === 'worker' ? [`\${${lid(stack.importQueue.queue)}}`] : []),
+        ...(name === 'refresh' ? [`\${${lid(stack.changesQueue.queue)}}`] : []),
         // The publisher's event sources are the two tables' streams; its on-failure destination is its dead-letter queue.
         ...(name === 'publisher'
           ? [`\${${lid(stack.tables.users.table)}}`, `\${${lid(stack.tables.runs.table)}}`, `\${${lid(stack.changeEvents.deadLetterQueue)}}`]
