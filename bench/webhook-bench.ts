@@ -1,5 +1,6 @@
 import type { DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { importMessageSchema } from '../lib/queue/message.js';
+import { personIdOf } from '../lib/webhooks/change.js';
 import { importSourceHandlers, startLocalEnvironment, type Handlers, type LocalEnvironment } from '../local/runner/environment.js';
 import { connectThroughApi, runImport } from '../local/runner/import-run.js';
 
@@ -125,9 +126,9 @@ export async function measureWebhooks(options: {
     const deliveredAt = new Map<number, number>();
     for (const d of sim.webhookDeliveries()) {
       if (!d.ok) continue;
-      const person = (d.payload as { person?: { id?: unknown } }).person?.id;
-      const id = Number(person);
-      if (Number.isSafeInteger(id) && !deliveredAt.has(id)) deliveredAt.set(id, Date.parse(d.at));
+      // As the receiver reads it (the payload's shape differs between person and employment events).
+      const id = personIdOf(d.event_name, d.payload);
+      if (id !== undefined && !deliveredAt.has(id)) deliveredAt.set(id, Date.parse(d.at));
     }
     // Everything lands within seconds; the wait only bounds a run that lost something.
     const waitUntil = Date.now() + 120_000;

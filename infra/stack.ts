@@ -87,6 +87,8 @@ export class PersonioImportStack extends Stack {
     this.changesQueue = changesQueue;
     bindWebhookTables(webhook, tables.connections, tables.runs);
     bindChangesSender(webhook, changesQueue);
+    // Connect registers `<this><tenantId>` with Personio for each tenant whose credential may manage webhooks.
+    setting(connect, envNames.webhookBaseUrl, webhookApi.baseUrl);
     new CfnOutput(this, 'WebhookUrl', {
       value: webhookApi.baseUrl,
       description: "Personio webhook base URL (public; a tenant's deliveries go to <this><tenantId>, authenticated by its token)",
@@ -201,7 +203,9 @@ export class PersonioImportStack extends Stack {
       importQueue: importQueue.queue,
       importDeadLetterQueue: importQueue.deadLetterQueue,
       fetchDeadLetterQueue: functions.fetchDeadLetterQueue,
+      changesDeadLetterQueue: changesQueue.deadLetterQueue,
       api,
+      webhookApi,
       schedules,
       sweepSchedule,
     });

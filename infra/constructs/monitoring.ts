@@ -8,6 +8,8 @@ import { metricNames } from '../../lib/observability/metrics.js';
 import { type AlarmDestination, AlarmTopics } from './alarm-topics.js';
 import { AlarmSet, arrivals, failedRunsFor, pausedFetchesFor, productMetric, type RunbookAnchor, shareAtLeast, throttleEvents } from './alarms.js';
 import type { ConnectApi } from './api.js';
+import type { WebhookApi } from './webhook-api.js';
+import { CHANGES_MAX_RECEIVE_COUNT } from './changes-queue.js';
 import { buildDashboard } from './dashboard.js';
 import type { FunctionName } from './functions.js';
 import { MAX_RECEIVE_COUNT } from './import-queue.js';
@@ -60,8 +62,11 @@ export interface MonitoringProps {
   importQueue: IQueue;
   importDeadLetterQueue: IQueue;
   fetchDeadLetterQueue: IQueue;
+  /** Changes the refresh failed on (Personio down for longer than the queue's retries). */
+  changesDeadLetterQueue: IQueue;
   tables: readonly ProductTable[];
   api: ConnectApi;
+  webhookApi: WebhookApi;
   schedules: TenantSchedules;
   sweepSchedule: SweepSchedule;
 }
@@ -229,7 +234,7 @@ export class Monitoring extends Construct {
     }
   }
 
-  private queueAlarms({ importQueue, importDeadLetterQueue, fetchDeadLetterQueue }: MonitoringProps): void {
+  private queueAlarms({ importQueue, importDeadLetterQueue, fetchDeadLetterQueue, changesDeadLetterQueue }: MonitoringProps): void {
     const deadLetterQueues = [
       [
         'Import',
@@ -240,6 +245,11 @@ export class Monitoring extends Construct {
         'Fetch',
         fetchDeadLetterQueue,
         'Fetch invocations (a schedule or "import now") failed all of Lambda\'s retries and were set aside in the fetch dead-letter queue.',
+      ],
+      [
+        'Changes',
+        changesDeadLetterQueue,
+        `Webhook changes the refresh failed on ${CHANGES_MAX_RECEIVE_COUNT} times (Personio down, or a tenant's credential refused) were set aside in the changes dead-letter queue: those employees wait for the tenant's daily reconciliation, or a redrive.`,
       ],
     ] as const;
     for (const [name, queue, what] of deadLetterQueues) {
@@ -271,7 +281,7 @@ export class Monitoring extends Construct {
     });
   }
 
-  private platformAlarms({ tables, api, schedules, sweepSchedule, failureRatio: ratio, failureFloor: floor }: MonitoringProps): void {
+  private platformAlarms({ tables, api, webhookApi, schedules, sweepSchedule, failureRatio: ratio, failureFloor: floor }: MonitoringProps): void {
     for (const table of tables) {
       const { kind } = table;
       this.alarmSet.add(`${kind.charAt(0).toUpperCase()}${kind.slice(1)}TableThrottled`, {
@@ -295,6 +305,17 @@ export class Monitoring extends Construct {
           period: quarter,
           label: '5xx answers (share and floor reached)',
         },
+      ),
+      threshold: 1,
+    });
+    this.alarmSet.add('Webhook5xx', {
+      severity: 'tickets',
+      description: `At least ${percent(ratio)} of Personio's webhook deliveries of the last 15 minutes, and at least ${floor}, were answered 5xx (the receiver could not queue them, or failed): Personio retries them for days, but changes reach Dado late until it is fixed.`,
+      runbook: 'runbook-function-errors',
+      metric: shareAtLeast(
+        webhookApi.stage.metricServerError({ period: quarter, statistic: Stats.SUM }),
+        [webhookApi.stage.metricCount({ period: quarter, statistic: Stats.SUM })],
+        { ratio, floor, period: quarter, label: 'webhook 5xx answers (share and floor reached)' },
       ),
       threshold: 1,
     });

@@ -12,14 +12,14 @@ import { retainedLogGroup } from './common.js';
 export const WEBHOOK_PATH_PREFIX = '/webhooks/personio/';
 
 /**
- * Stage throttling of the public route. A delivery costs one Lambda invocation of ~50 ms, one GetItem and, if
- * authenticated, one PutItem and one SendMessage: 50 requests/s is ~3 concurrent functions, far above what Personio
- * sends for a fleet's ordinary changes (a bulk edit of a few thousand employees takes a minute at this rate), and
- * it bounds what a flood of unauthenticated requests can cost (Lambda, DynamoDB reads, the account's concurrency).
- * The burst of 100 takes a bulk change's first second without refusing it. What the limit refuses (429) Personio may
- * not retry (it documents retries for timeouts and 5xx); the daily reconciliation reads those changes.
+ * Stage throttling of the public route. What the limit refuses (429) Personio does not retry (it documents retries for
+ * timeouts and 5xx only): a refused delivery waits for the tenant's daily reconciliation, and a leaver's access with
+ * it. So the limit is set for the fleet's bulk changes (an HR admin editing thousands of employees at once, across
+ * tenants at the same time), not for ordinary traffic: 500 requests/s with a burst of 2,000. A delivery costs one
+ * invocation of ~50 ms, one GetItem and, when authenticated, one PutItem and one SendMessage, so that is ~25
+ * concurrent functions at most; the limit still bounds what a flood of unauthenticated requests can cost.
  */
-export const webhookThrottle = { rateLimit: 50, burstLimit: 100 } as const;
+export const webhookThrottle = { rateLimit: 500, burstLimit: 2_000 } as const;
 
 interface WebhookApiProps {
   handler: IFunction;

@@ -357,6 +357,28 @@ describe('alarms for a fleet (a stage with its own destinations, ratio 0.2 and f
     expect(evaluate(math.expression, { [errors!]: 2, [count!]: 2 })).toBe(0);
   });
 
+  it('opens a ticket on webhook deliveries answered 5xx, as a share of deliveries with the floor (Personio retries them)', () => {
+    // Prepare
+    const alarm = s.alarm('Webhook5xx');
+    const math = mathOf(alarm);
+    const [errors] = idsOf(math, '5xx');
+    const [count] = idsOf(math, 'Count');
+    const apis = new Set(Object.values(math.metrics).map((m) => JSON.stringify(m.Metric.Dimensions)));
+
+    // Assess
+    expect(alarm.AlarmActions).toEqual([tickets]);
+    expect(apis).toEqual(
+      new Set([
+        JSON.stringify([
+          { Name: 'ApiId', Value: { Ref: s.lid(s.stack.webhookApi.api) } },
+          { Name: 'Stage', Value: '$default' },
+        ]),
+      ]),
+    );
+    expect(evaluate(math.expression, { [errors!]: 7, [count!]: 20 })).toBe(1);
+    expect(evaluate(math.expression, { [errors!]: 2, [count!]: 2 })).toBe(0);
+  });
+
   it('opens a ticket on DynamoDB throttling of each table and its indexes', () => {
     for (const { kind, table, indexNames } of s.stack.tables.all) {
       // Prepare
@@ -380,7 +402,7 @@ describe('alarms for a fleet (a stage with its own destinations, ratio 0.2 and f
   });
 
   it('alarms on new dead letters (rises in the queue, not its depth, so it clears by itself) and on dead letters older than a day', () => {
-    for (const queue of [s.stack.importQueue.deadLetterQueue, s.stack.functions.fetchDeadLetterQueue]) {
+    for (const queue of [s.stack.importQueue.deadLetterQueue, s.stack.functions.fetchDeadLetterQueue, s.stack.changesQueue.deadLetterQueue]) {
       // Prepare
       const queueName = { 'Fn::GetAtt': [s.lid(queue), 'QueueName'] };
       const arrivals = s

@@ -593,6 +593,8 @@ describe('environment: every grant comes with the variable that names its resour
         [envNames.scheduleFlexibleWindowMinutes]: String(config.scheduleFlexibleWindowMinutes),
         [envNames.allowedCallers]: config.allowedCallers.join(','),
         [envNames.reconcileScheduleExpression]: config.reconcileScheduleDefault,
+        // The public webhook route connect registers with Personio, per tenant.
+        [envNames.webhookBaseUrl]: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [lid(stack.webhookApi.api), 'ApiEndpoint'] }, '/webhooks/personio/']] },
         ...everyFunction(),
       }),
     ],
@@ -855,7 +857,7 @@ describe('webhook API: the only public route', () => {
     const logs = stage.Properties['AccessLogSettings'] as { Format: string; DestinationArn: Json };
 
     // Assess
-    expect(stage.Properties['DefaultRouteSettings']).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    expect(stage.Properties['DefaultRouteSettings']).toEqual({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 2000 });
     expect(logs.DestinationArn).toEqual({ 'Fn::GetAtt': [lid(stack.webhookApi.accessLogs), 'Arn'] });
     expect(JSON.parse(logs.Format)).toMatchObject({ requestId: '$context.requestId', status: '$context.status', path: '$context.path' });
     expect(logs.Format).not.toMatch(/header|authorization|body|\$input|\$request/i);
