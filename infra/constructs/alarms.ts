@@ -28,6 +28,8 @@ export const runbookAnchors = [
   'runbook-function-errors',
   'runbook-throttling',
   'runbook-paused-tenants',
+  'runbook-webhooks',
+  'runbook-change-events',
 ] as const;
 export type RunbookAnchor = (typeof runbookAnchors)[number];
 

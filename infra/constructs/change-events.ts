@@ -124,7 +124,7 @@ export class ChangeEvents extends Construct {
       severity: 'tickets',
       description:
         "The publisher could not put change events on the bus after its re-sends (EventBridge refused or was unreachable); Lambda retries their stream records, and gives them up to the publisher's dead-letter queue after its retries. Consumers see the changes late.",
-      runbook: 'runbook-function-errors',
+      runbook: 'runbook-change-events',
       metric: productMetric(stage, metricNames.changeEventsFailed, { period: quarter }),
       threshold: 1,
     });
@@ -133,7 +133,7 @@ export class ChangeEvents extends Construct {
       severity: 'tickets',
       description:
         "Stream records were given up on after the publisher's retries: their changes were never published. Each dead letter names the stream shard and sequence numbers; re-publish those users' and runs' changes from the tables.",
-      runbook: 'runbook-redriving-the-dlq',
+      runbook: 'runbook-change-events',
       metric: arrivals(visible, fiveMinutes, 'new change event dead letters'),
       threshold: 1,
       evaluationPeriods: 2,

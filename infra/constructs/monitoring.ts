@@ -311,7 +311,7 @@ export class Monitoring extends Construct {
     this.alarmSet.add('Webhook5xx', {
       severity: 'tickets',
       description: `At least ${percent(ratio)} of Personio's webhook deliveries of the last 15 minutes, and at least ${floor}, were answered 5xx (the receiver could not queue them, or failed): Personio retries them for days, but changes reach Dado late until it is fixed.`,
-      runbook: 'runbook-function-errors',
+      runbook: 'runbook-webhooks',
       metric: shareAtLeast(
         webhookApi.stage.metricServerError({ period: quarter, statistic: Stats.SUM }),
         [webhookApi.stage.metricCount({ period: quarter, statistic: Stats.SUM })],
