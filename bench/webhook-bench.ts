@@ -110,8 +110,9 @@ export async function measureWebhooks(options: {
     sim.clearWebhookDeliveries();
     const runsBefore = new Set((await env.runs.list(tenantId, 1000)).map((r) => r.runId));
 
-    // Distinct employees, spread over the tenant; names and positions alternate (person.updated, employment.updated).
-    const ids = sim.employees().map((e) => e.id);
+    // Distinct employees that have a user (an employee without a usable email has none to write), spread over the
+    // tenant; names and positions alternate (person.updated, employment.updated).
+    const ids = (await env.users.list(tenantId)).map((u) => u.personioId).sort((a, b) => a - b);
     const step = Math.max(1, Math.floor(ids.length / options.changes));
     const changed = Array.from({ length: Math.min(options.changes, ids.length) }, (_, i) => ids[(i * step) % ids.length] as number);
     const intervalMs = 1_000 / options.ratePerSecond;
