@@ -104,7 +104,10 @@ describe('the Personio budget shared by full and delta fetches', () => {
     /** A clock that moves only when someone sleeps: waits are computed, not waited. */
     const fakeClock = () => {
       let t = Date.now();
-      return { now: () => t, sleep: async (ms: number) => void (t += ms), random: () => 0.5 };
+      const sleep = async (ms: number) => {
+        t += ms;
+      };
+      return { now: () => t, sleep, random: () => 0.5 };
     };
 
     it('seeds the next holder with the released holder’s requests, so together they stay within the minute', async () => {
