@@ -32,7 +32,13 @@ describe('an import through the deployed bundles, each in a Node process of its 
   beforeAll(async () => {
     // Bundles and synth run while the local stack starts.
     bundled.prepare().catch(() => undefined);
-    env = await startLocalEnvironment({ simulator: { employees: EMPLOYEES, seed: 13 }, loadHandlers: bundled.loadHandlers });
+    // With the webhook route and change events on, as npm start runs: every function deployed gets invoked.
+    env = await startLocalEnvironment({
+      simulator: { employees: EMPLOYEES, seed: 13 },
+      loadHandlers: bundled.loadHandlers,
+      webhooks: true,
+      changeEvents: true,
+    });
     await connectThroughApi(env, TENANT, env.personio);
     first = await runImport(env, TENANT, { timeoutMs: 40_000 });
     usersAfterFirst = byPersonioId(await env.users.list(TENANT));
@@ -100,6 +106,29 @@ describe('an import through the deployed bundles, each in a Node process of its 
     // Assess: nothing stalled or failed; the tenant is free afterwards
     expect(outcome).toEqual({ tenants: open, failed: 0, failures: [], settled: { stalled: 0, completed: 0, held: 0 } });
     expect((await env.connections.get(TENANT))?.activeRunId).toBeUndefined();
+  });
+
+  it('a change in Personio reaches the user through the bundled webhook, refresh and worker, and the bundled publisher publishes it', async () => {
+    // Prepare
+    const id = usersAfterFirst.find((u) => u.active)!.personioId;
+
+    // Act: the simulator delivers the webhook to the local route
+    env.sim!.updateEmployee(id, { position: 'Bundled Webhook' });
+    const deadline = Date.now() + 60_000;
+    let user = (await env.users.list(TENANT)).find((u) => u.personioId === id);
+    while (user?.position !== 'Bundled Webhook' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      user = (await env.users.list(TENANT)).find((u) => u.personioId === id);
+    }
+    const eventDeadline = Date.now() + 30_000;
+    const updated = () =>
+      env.stack.eventBridge.events().filter((e) => e['detail-type'] === 'User Updated' && (e.detail as { personioId?: number }).personioId === id);
+    while (updated().length === 0 && Date.now() < eventDeadline) await new Promise((r) => setTimeout(r, 200));
+
+    // Assess
+    expect(user?.position).toBe('Bundled Webhook');
+    expect(updated().map((e) => e.detail)).toEqual([expect.objectContaining({ userId: user?.userId, changedFields: ['position'] })]);
+    expect((await env.runs.list(TENANT, 20)).find((r) => r.mode === 'delta')).toMatchObject({ status: 'completed', trigger: 'webhook', updated: 1 });
   });
 
   it('ran each function in a fresh Node process with only its deployed environment, and none had an uncaught error', async () => {

@@ -95,7 +95,9 @@ describe('npm run serve', () => {
     expect([connected.status, connected.body['status']]).toEqual([200, 'connected']);
     expect(connected.body['clientId']).toBe('sim-*****t-id');
     expect(JSON.stringify(connected.body)).not.toContain('sim-client-secret');
-    expect(status.body).toMatchObject({ status: 'connected', schedule: { every: 'hourly' } });
+    // Serve registers the webhook route with the simulator: the tenant's webhooks are active, so it reconciles daily.
+    expect(connected.body['webhooks']).toEqual({ status: 'active', reason: null });
+    expect(status.body).toMatchObject({ status: 'connected', schedule: { every: 'daily' }, webhooks: { status: 'active', reason: null } });
     expect(accepted.status).toBe(202);
     expect(report?.body).toMatchObject({ status: 'completed', employeesFetched: 15, created: 15 });
     expect(preview.body).toMatchObject({ saved: false, counts: { unchanged: 2 } });
