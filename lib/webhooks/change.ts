@@ -50,12 +50,15 @@ const asObject = (value: unknown): Record<string, unknown> | undefined =>
   typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 
 /**
- * The person a delivery is about: `payload.id` for person events; `payload.person.id` (or `payload.person_id`) for
- * employment events, whose own `id` is the employment's. A v2 person id is the v1 employee id the refresh re-reads.
- * Undefined when the event is not one we handle or the id is unusable: nothing to act on.
+ * The person a delivery is about. Personio documents no payload per event (docs/personio-webhooks.md §3), so every
+ * event is read entity-keyed first: `payload.person.id`, then `payload.person_id`, and only for person events the
+ * payload's own `id`; an employment event's own `id` is the employment's and is never taken for the person. A v2
+ * person id is the v1 employee id the refresh re-reads. Undefined when the event is not one we handle or no usable id
+ * is found: nothing to act on.
  */
 export function personIdOf(eventName: string, payload: Record<string, unknown>): number | undefined {
   if (!isHandledEvent(eventName)) return undefined;
-  if (eventName.startsWith('person.')) return idOf(payload['id']);
-  return idOf(asObject(payload['person'])?.['id']) ?? idOf(payload['person_id']);
+  const id = idOf(asObject(payload['person'])?.['id']) ?? idOf(payload['person_id']);
+  if (id !== undefined || !eventName.startsWith('person.')) return id;
+  return idOf(payload['id']);
 }

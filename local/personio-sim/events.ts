@@ -71,8 +71,11 @@ export function employmentId(employeeId: number): string {
   return `e-${employeeId}`;
 }
 
-/** Dataless payloads: ids only. A person id is the v1 employee id as a string. */
+/**
+ * Dataless payloads: ids only, keyed by entity as docs/personio-webhooks.md §3 expects (Personio documents no payload
+ * per event). A person id is the v1 employee id as a string; an employment event's own id is the employment's.
+ */
 export function eventPayload(event: SimEvent): Record<string, unknown> {
-  const personId = String(event.employeeId);
-  return event.event_name.startsWith('person.') ? { id: personId } : { id: employmentId(event.employeeId), person: { id: personId } };
+  const person = { id: String(event.employeeId) };
+  return event.event_name.startsWith('person.') ? { person } : { id: employmentId(event.employeeId), person };
 }

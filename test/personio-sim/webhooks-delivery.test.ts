@@ -66,7 +66,7 @@ describe('webhook delivery', () => {
       company_id: 'acme-77',
       event_name: 'person.created',
       occurred_at: expect.stringMatching(ISO_MS),
-      payload: { id: String(id) },
+      payload: { person: { id: String(id) } },
       meta: {},
     });
     expect(employment?.body).toMatchObject({ event_name: 'employment.created', payload: { id: `e-${id}`, person: { id: String(id) } } });
@@ -74,7 +74,7 @@ describe('webhook delivery', () => {
       expect.objectContaining({
         webhookId: webhook.id,
         event_name: 'person.created',
-        payload: { id: String(id) },
+        payload: { person: { id: String(id) } },
         attempt: 1,
         try: 1,
         status: 204,
@@ -102,7 +102,7 @@ describe('webhook delivery', () => {
     // Prepare
     await register();
     const id = someEmployee();
-    const payloads = { person: { id: String(id) }, employment: { id: `e-${id}`, person: { id: String(id) } } };
+    const payloads = { person: { person: { id: String(id) } }, employment: { id: `e-${id}`, person: { id: String(id) } } };
 
     // Act
     sim.updateEmployee(id, changes);
@@ -161,7 +161,7 @@ describe('webhook delivery', () => {
 
     // Assess
     expect(events()).toEqual([
-      ['person.deleted', { id: String(id) }],
+      ['person.deleted', { person: { id: String(id) } }],
       ['employment.deleted', { id: `e-${id}`, person: { id: String(id) } }],
     ]);
   });
@@ -345,7 +345,7 @@ describe('webhook delivery', () => {
     await sim.webhooksIdle();
 
     // Assess
-    const arrived = receiver.received.map((r) => Number((r.body['payload'] as { id: string }).id));
+    const arrived = receiver.received.map((r) => Number((r.body['payload'] as { person: { id: string } }).person.id));
     expect([...arrived].sort((a, b) => a - b)).toEqual(ids.flatMap((id) => [id, id]));
     expect(arrived).not.toEqual([...arrived].sort((a, b) => a - b));
     const bodies = new Map<string, number>();

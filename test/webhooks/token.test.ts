@@ -70,13 +70,28 @@ describe('webhook tokens', () => {
 
 describe('the person a delivery is about', () => {
   it.each([
-    ['person.updated', { id: '12' }, 12],
-    ['person.created', { id: 12 }, 12],
-    ['person.deleted', { id: '12', person: { id: '99' } }, 12],
+    // Entity-keyed, as the research expects for every event (docs/personio-webhooks.md §3)
+    ['person.updated', { person: { id: '12' } }, 12],
+    ['person.created', { person: { id: 12 } }, 12],
     ['employment.updated', { id: '5', person: { id: '12' } }, 12],
     ['employment.started', { id: 5, person: { id: 12 } }, 12],
+    ['employment.updated', { employment: { id: '5' }, person: { id: '12' } }, 12],
+    // person_id, for every event
+    ['person.updated', { person_id: '12' }, 12],
     ['employment.deleted', { id: 5, person_id: '12' }, 12],
+    ['employment.terminated', { person_id: 12 }, 12],
+    // The payload's own id: a person event's only, and only when neither of the above is there
+    ['person.updated', { id: '12' }, 12],
+    ['person.created', { id: 12 }, 12],
+    ['person.deleted', { id: '99', person: { id: '12' } }, 12],
+    ['person.updated', { id: '99', person_id: 12 }, 12],
+    ['person.updated', { id: '12', person: { id: '-3' } }, 12],
+    // An employment event's own id is the employment's: never taken for the person
     ['employment.created', { id: '5' }, undefined],
+    ['employment.updated', { id: 5 }, undefined],
+    ['employment.terminated', { id: '5', person: {} }, undefined],
+    ['employment.deleted', { id: '5', person_id: null }, undefined],
+    ['employment.started', { id: '5', person: '12' }, undefined],
     ['person.updated', { id: '012' }, undefined],
     ['person.updated', { id: '1.5' }, undefined],
     ['person.updated', { id: 1.5 }, undefined],
