@@ -28,8 +28,8 @@ import { acknowledge } from './nag.js';
  *   `activeRunId` or `approvingRunId`; a tenant-keyed table has no key to Query "every tenant" by, and the table holds one small item
  *   per tenant, read every sweep period) and frees a tenant whose run is final (`releaseRun`: a conditional
  *   UpdateItem). It never reads a connection's mapping by key, creates or changes settings.
- * The product never deletes an item but the webhook receiver's own dedupe items (bindWebhookTables), and only the
- * sweeper scans (one table); code that starts to must widen a profile here, and the stack tests will show it.
+ * The product never deletes an item, and only the sweeper scans (one table); code that starts to must widen a profile
+ * here, and the stack tests will show it.
  */
 export type TableAccess = 'read' | 'readWrite' | 'sweep';
 
@@ -104,9 +104,9 @@ export function bindChangesSender(fn: LambdaFunction, changesQueue: ChangesQueue
 
 /**
  * The webhook receiver on the tables (lib/webhooks): on connections, GetItem (the tenant's webhook state) and an
- * UpdateItem that may touch the `webhooks` attribute only (recording the tenant's Personio company); on runs, PutItem
- * and DeleteItem (its dedupe items: claimed conditionally, deleted again when the change could not be queued, so that
- * Personio's retry is taken). Their key, a way past their resource policies + their names in the environment.
+ * UpdateItem that may touch the `webhooks` attribute only (recording the tenant's Personio company); on runs, GetItem
+ * and PutItem (its dedupe items: read before the change is queued, written after, so that no failure in between loses
+ * it). Their key, a way past their resource policies + their names in the environment.
  */
 export function bindWebhookTables(fn: LambdaFunction, connections: ProductTable, runs: ProductTable): void {
   fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [connections.table.tableArn] }));
@@ -120,7 +120,7 @@ export function bindWebhookTables(fn: LambdaFunction, connections: ProductTable,
       },
     }),
   );
-  fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'], resources: [runs.table.tableArn] }));
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [runs.table.tableArn] }));
   const keys = new Set([connections.key, runs.key]);
   fn.addToRolePolicy(new PolicyStatement({ actions: [...tableKeyActions.read, ...tableKeyActions.write], resources: [...keys].map((k) => k.keyArn) }));
   connections.admit(role(fn));

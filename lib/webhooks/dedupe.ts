@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { sendConditional } from '../storage/conditional.js';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { hookSk, runKeys } from '../storage/tables.js';
 
 /**
@@ -23,11 +22,16 @@ export function dedupeSk(key: Pick<ChangeKey, 'event' | 'personId' | 'occurredAt
   return hookSk(createHash('sha256').update(`${key.event}|${key.personId}|${key.occurredAt}`, 'utf8').digest('hex'));
 }
 
+/**
+ * A change is recorded only after it was queued, so no failure between the two can lose it: a Lambda stopped after the
+ * send leaves no item, and Personio's retry is queued again (one harmless re-read by the refresh). The price: two
+ * deliveries of one change that arrive together may both be queued, which is as harmless.
+ */
 export interface Dedupe {
-  /** Records the change; false when it was recorded already (a retry or a duplicate delivery). */
-  claim(key: ChangeKey, now: Date): Promise<boolean>;
-  /** Forgets the change, so Personio's retry of a delivery we could not queue is taken. */
-  release(key: ChangeKey): Promise<void>;
+  /** Whether the change was queued already (a retry or a duplicate delivery): a strongly consistent read. */
+  seen(key: ChangeKey): Promise<boolean>;
+  /** Remembers the queued change for the dedupe window (unconditional: a second record only renews it). */
+  record(key: ChangeKey, now: Date): Promise<void>;
 }
 
 /** The dedupe items live in the runs table (pk tenantId, sk `hook#<digest>`), next to the schedule firings. */
@@ -37,9 +41,21 @@ export class DedupeStore implements Dedupe {
     private readonly tableName: string,
   ) {}
 
-  async claim(key: ChangeKey, now: Date): Promise<boolean> {
-    return sendConditional(
-      this.db,
+  async seen(key: ChangeKey): Promise<boolean> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { [runKeys.partition]: key.tenantId, [runKeys.sort]: dedupeSk(key) },
+        ConsistentRead: true,
+        ProjectionExpression: '#sk',
+        ExpressionAttributeNames: { '#sk': runKeys.sort },
+      }),
+    );
+    return Item !== undefined;
+  }
+
+  async record(key: ChangeKey, now: Date): Promise<void> {
+    await this.db.send(
       new PutCommand({
         TableName: this.tableName,
         Item: {
@@ -51,13 +67,7 @@ export class DedupeStore implements Dedupe {
           receivedAt: now.toISOString(),
           [runKeys.ttl]: Math.floor(now.getTime() / 1000) + DEDUPE_TTL_SECONDS,
         },
-        ConditionExpression: 'attribute_not_exists(#sk)',
-        ExpressionAttributeNames: { '#sk': runKeys.sort },
       }),
     );
-  }
-
-  async release(key: ChangeKey): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { [runKeys.partition]: key.tenantId, [runKeys.sort]: dedupeSk(key) } }));
   }
 }

@@ -88,7 +88,7 @@ const loggable = (value: string): string => (/^[A-Za-z0-9_-]{1,64}$/.test(value)
 /**
  * Takes one Personio webhook delivery: refuses what is too large, unauthenticated, malformed or for another company;
  * acknowledges what it will not act on (so Personio stops retrying); records each change once and queues it.
- * Whatever is refused stores nothing. A change that cannot be queued is forgotten again and answered 503, so
+ * Whatever is refused stores nothing. A change that cannot be queued stores nothing either and is answered 503, so
  * Personio's retry brings it.
  */
 export async function receiveWebhook(deps: ReceiveDeps, request: WebhookRequest): Promise<WebhookAnswer> {
@@ -115,19 +115,22 @@ export async function receiveWebhook(deps: ReceiveDeps, request: WebhookRequest)
     }
     log['personId'] = personId;
 
+    // Read, send, then record: a change is remembered only once it is queued, so a failure or a timeout anywhere in
+    // between leaves nothing behind and Personio's retry queues it (dedupe.ts). Two deliveries of one change arriving
+    // together may both pass the read and both be queued: harmless, the refresh re-reads the person from Personio.
     const key: ChangeKey = { tenantId, event, personId, occurredAt: delivery.occurred_at };
+    if (await deps.dedupe.seen(key)) return { status: 200, body: { status: 'duplicate' }, outcome: { kind: 'duplicate' }, log };
     const receivedAt = deps.now();
-    if (!(await deps.dedupe.claim(key, receivedAt))) return { status: 200, body: { status: 'duplicate' }, outcome: { kind: 'duplicate' }, log };
     const change = changeMessage({ tenantId, event, personId, occurredAt: delivery.occurred_at }, receivedAt);
     try {
       await deps.changes.send(change);
     } catch (error) {
-      await deps.dedupe.release(key).catch(() => {
-        // Best effort: until the item expires, Personio's retries of this delivery are taken as duplicates.
-        log['releaseFailed'] = true;
-      });
       throw new WebhookError('unavailable', answers.unavailable.message, { cause: error });
     }
+    await deps.dedupe.record(key, receivedAt).catch((error: unknown) => {
+      // The change is queued, so it is accepted all the same; Personio's retry of it, if any, is queued once more.
+      log['recordFailed'] = error instanceof Error ? loggable(error.name) : 'unknown';
+    });
     return { status: 202, body: { status: 'accepted' }, outcome: { kind: 'accepted', change }, log };
   } catch (error) {
     if (!(error instanceof WebhookError)) throw error;

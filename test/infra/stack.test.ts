@@ -460,7 +460,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     );
   });
 
-  it('webhook: GetItem on connections and UpdateItem of its webhooks attribute only, PutItem and DeleteItem on runs (dedupe), their key, send to the changes queue (with its key)', () => {
+  it('webhook: GetItem on connections and UpdateItem of its webhooks attribute only, GetItem and PutItem on runs (dedupe), their key, send to the changes queue (with its key)', () => {
     // Prepare
     const { webhook } = stack.functions;
     const connections = arn(lid(stack.tables.connections.table));
@@ -479,7 +479,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
         ...xray,
         `dynamodb:GetItem on ${connections}`,
         `dynamodb:UpdateItem on ${connections} if ${JSON.stringify(onlyWebhooks)}`,
-        ...pairs(['dynamodb:DeleteItem', 'dynamodb:PutItem'], arn(lid(stack.tables.runs.table))),
+        ...pairs(['dynamodb:GetItem', 'dynamodb:PutItem'], arn(lid(stack.tables.runs.table))),
         ...dataKeyUse(),
         `sqs:SendMessage on ${arn(lid(stack.changesQueue.queue))}`,
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], arn(lid(stack.keys.queue))),
@@ -487,7 +487,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     );
   });
 
-  it('lets only the sweeper Scan, and only the connections table; only the webhook receiver deletes (its dedupe items); nobody batch-writes', () => {
+  it('lets only the sweeper Scan, and only the connections table; nobody deletes or batch-writes', () => {
     // Act
     const byFunction = Object.fromEntries(
       Object.entries(stack.functions.all).map(([name, fn]) => [
@@ -499,7 +499,7 @@ describe('IAM: each function may do exactly what its code needs, on its own reso
     // Assess
     expect(byFunction).toEqual({
       connect: [],
-      webhook: [`dynamodb:DeleteItem on ${arn(lid(stack.tables.runs.table))}`],
+      webhook: [],
       fetch: [],
       refresh: [],
       worker: [],

@@ -1,5 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hookPrefix, runKeys } from '../../lib/storage/tables.js';
 import { type ReceiveDeps, receiveWebhook, type WebhookRequest } from '../../lib/webhooks/receive.js';
 import { newWebhookToken } from '../../lib/webhooks/token.js';
 import {
@@ -26,6 +28,8 @@ describe('the webhook receiver on DynamoDB Local and local SQS', () => {
     env?.sqs.destroy();
     await env?.stack.stop();
   });
+
+  let shapes = 0;
 
   const post = (deps: ReceiveDeps, tenantId: string | undefined, authorization: string | undefined, body = delivery()) =>
     receiveWebhook(deps, { tenantId, authorization, body } satisfies WebhookRequest);
@@ -242,6 +246,9 @@ describe('the webhook receiver on DynamoDB Local and local SQS', () => {
     ['an event we do not handle', delivery({ event_name: 'absence_period.created', payload: { id: '5' } })],
     ['a person event without an id', delivery({ payload: {} })],
     ['an employment event without its person', delivery({ event_name: 'employment.created', payload: { id: '5' } })],
+    // Its own id is the employment's, whatever its type: never taken for the person
+    ['an employment event with only a numeric id', delivery({ event_name: 'employment.terminated', payload: { id: 5 } })],
+    ['an employment event whose person has no id', delivery({ event_name: 'employment.updated', payload: { id: '5', person: {} } })],
     ['a person id that is not a positive integer', delivery({ payload: { id: '-3' } })],
     ['a person id beyond the safe integers', delivery({ payload: { id: '9007199254740993' } })],
   ])('acknowledges %s with 202 ignored and queues nothing', async (_what, body) => {
@@ -257,6 +264,33 @@ describe('the webhook receiver on DynamoDB Local and local SQS', () => {
     expect(answer.outcome.kind).toBe('ignored');
     expect(await hookItems(env, 'hook-ignore')).toEqual([]);
     expect(await depth(env, queueUrl)).toBe(0);
+  });
+
+  it.each([
+    ['person.updated', { person: { id: '1234' } }],
+    ['person.created', { person: { id: 1234 } }],
+    ['person.deleted', { person_id: '1234' }],
+    ['person.updated', { id: 1234 }],
+    ['person.updated', { id: '99', person: { id: '1234' } }],
+    ['employment.updated', { id: 'e-99', person: { id: '1234' } }],
+    ['employment.started', { employment: { id: '99' }, person: { id: 1234 } }],
+    ['employment.deleted', { id: 99, person_id: 1234 }],
+  ])('queues %s %j for person 1234', async (event, payload) => {
+    // Prepare
+    const queueUrl = await createChangesQueue(env.sqs);
+    const token = await seedTenant(env, 'hook-shapes');
+
+    // Act: a distinct occurred_at per case, so no case is another's duplicate
+    const answer = await post(
+      receiverDeps(env, queueUrl),
+      'hook-shapes',
+      token,
+      delivery({ event_name: event, payload, occurred_at: `2026-11-30T10:15:00.${String(++shapes).padStart(3, '0')}Z` }),
+    );
+
+    // Assess
+    expect(seen(answer)).toEqual({ status: 202, body: { status: 'accepted' } });
+    expect((await drainChanges(env, queueUrl)).map((c) => [c.event, c.personId])).toEqual([[event, 1234]]);
   });
 
   it('reads the person of an employment event from person_id too, as a number', async () => {
@@ -277,7 +311,7 @@ describe('the webhook receiver on DynamoDB Local and local SQS', () => {
     expect((await drainChanges(env, queueUrl)).map((c) => [c.event, c.personId])).toEqual([['employment.terminated', 42]]);
   });
 
-  it('answers 503 when SQS is down and forgets the change, so that Personio’s retry is taken', async () => {
+  it('answers 503 when SQS is down and stores nothing, so that Personio’s retry is taken', async () => {
     // Prepare: SendMessage fails as the SDK reports it once its own retries gave up (injected at the SDK's edge: local
     // SQS does not go down on request)
     const queueUrl = await createChangesQueue(env.sqs);
@@ -303,5 +337,61 @@ describe('the webhook receiver on DynamoDB Local and local SQS', () => {
     expect(itemsAfterFailure).toEqual([]);
     expect(seen(retried)).toEqual({ status: 202, body: { status: 'accepted' } });
     expect(await drainChanges(env, queueUrl)).toHaveLength(1);
+  });
+  it('accepts a change queued but not recorded (DynamoDB failing after the send): 202, the message sent, a retry queued again', async () => {
+    // Prepare: PutItem of dedupe items fails as the SDK reports it once its own retries gave up (injected at the SDK's
+    // edge: DynamoDB Local does not fail on request); every other call reaches DynamoDB Local
+    const queueUrl = await createChangesQueue(env.sqs);
+    const token = await seedTenant(env, 'hook-unrecorded');
+    let failing = true;
+    const flaky: Pick<DynamoDBDocumentClient, 'send'> = {
+      send: ((command: unknown) => {
+        const sk = command instanceof PutCommand ? command.input.Item?.[runKeys.sort] : undefined;
+        if (failing && typeof sk === 'string' && sk.startsWith(hookPrefix))
+          return Promise.reject(Object.assign(new Error('Internal Server Error'), { name: 'InternalServerError', $metadata: { httpStatusCode: 500 } }));
+        return (env.db.send as (c: unknown) => Promise<unknown>)(command);
+      }) as DynamoDBDocumentClient['send'],
+    };
+    const deps = receiverDeps(env, queueUrl, env.sqs, flaky);
+
+    // Act
+    const unrecorded = await post(deps, 'hook-unrecorded', token);
+    const itemsAfterFailure = await hookItems(env, 'hook-unrecorded');
+    failing = false;
+    const retried = await post(deps, 'hook-unrecorded', token);
+    const replayed = await post(deps, 'hook-unrecorded', token);
+
+    // Assess: the change is queued and said so; with nothing recorded, Personio's retry is queued once more (a harmless
+    // re-read by the refresh), recorded this time, and a further replay is a duplicate
+    expect(seen(unrecorded)).toEqual({ status: 202, body: { status: 'accepted' } });
+    expect(unrecorded.log).toMatchObject({ recordFailed: 'InternalServerError' });
+    expect(itemsAfterFailure).toEqual([]);
+    expect(seen(retried)).toEqual({ status: 202, body: { status: 'accepted' } });
+    expect(seen(replayed)).toEqual({ status: 200, body: { status: 'duplicate' } });
+    expect((await drainChanges(env, queueUrl)).map((c) => c.personId)).toEqual([1234, 1234]);
+    expect(await hookItems(env, 'hook-unrecorded')).toHaveLength(1);
+  });
+
+  it('queues nothing and records nothing when the dedupe read fails (the adapter answers 503)', async () => {
+    // Prepare: GetItem fails (injected at the SDK's edge, as above)
+    const queueUrl = await createChangesQueue(env.sqs);
+    const token = await seedTenant(env, 'hook-noread');
+    const flaky: Pick<DynamoDBDocumentClient, 'send'> = {
+      send: ((command: unknown) => {
+        if (command instanceof GetCommand)
+          return Promise.reject(
+            Object.assign(new Error('Throughput exceeded'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } }),
+          );
+        return (env.db.send as (c: unknown) => Promise<unknown>)(command);
+      }) as DynamoDBDocumentClient['send'],
+    };
+
+    // Act
+    const answer = post(receiverDeps(env, queueUrl, env.sqs, flaky), 'hook-noread', token);
+
+    // Assess
+    await expect(answer).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+    expect(await hookItems(env, 'hook-noread')).toEqual([]);
+    expect(await depth(env, queueUrl)).toBe(0);
   });
 });

@@ -39,11 +39,16 @@ export async function createChangesQueue(sqs: SQSClient): Promise<string> {
   return QueueUrl;
 }
 
-/** The receiver's deps on the local stack; `sqs` may be a faulty wrapper of the real client. */
-export function receiverDeps(env: WebhookStack, queueUrl: string, sqs: Pick<SQSClient, 'send'> = env.sqs): ReceiveDeps {
+/** The receiver's deps on the local stack; `sqs` and `db` (the dedupe store's) may be faulty wrappers of the real clients. */
+export function receiverDeps(
+  env: WebhookStack,
+  queueUrl: string,
+  sqs: Pick<SQSClient, 'send'> = env.sqs,
+  db: Pick<DynamoDBDocumentClient, 'send'> = env.db,
+): ReceiveDeps {
   return {
     connections: env.connections,
-    dedupe: new DedupeStore(env.db, localNames.runsTable),
+    dedupe: new DedupeStore(db, localNames.runsTable),
     changes: new ChangesQueueSender(sqs, queueUrl),
     companies: new CompanyRecorder(env.db, localNames.connectionsTable),
     now: () => new Date(),
@@ -82,13 +87,13 @@ export async function seedTenant(
   return token;
 }
 
-/** A Personio delivery body, as text. */
+/** A Personio delivery body, as text: by default the entity-keyed payload the simulator sends. */
 export function delivery(overrides: Record<string, unknown> = {}): string {
   return JSON.stringify({
     company_id: COMPANY,
     event_name: 'person.updated',
     occurred_at: '2026-11-30T10:15:00.123Z',
-    payload: { id: '1234' },
+    payload: { person: { id: '1234' } },
     meta: { attempt: 1 },
     ...overrides,
   });
