@@ -9,6 +9,12 @@ export const importMessageSchema = z.object({
   seq: z.number().int().nonnegative(),
   /** When the fetch read these pages; an older message never overwrites data fetched later. */
   fetchedAt: z.iso.datetime(),
+  /**
+   * Set by delta runs: an employee read with unchanged content still moves its user's syncedAt up to fetchedAt, so a
+   * held full run approved later does not deactivate someone this read just saw in Personio. Full runs never set it:
+   * their unchanged re-imports write nothing.
+   */
+  touch: z.literal(true).optional(),
   employees: z.array(z.record(z.string(), z.object({ value: z.unknown(), type: z.string().optional(), universal_id: z.string().optional() }))),
 });
 

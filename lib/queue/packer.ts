@@ -5,6 +5,8 @@ export interface MessageHeader {
   tenantId: string;
   runId: string;
   fetchedAt: string;
+  /** Delta runs: see `touch` in lib/queue/message.ts. */
+  touch?: boolean;
 }
 
 export interface PackedMessage {
@@ -63,7 +65,9 @@ export class MessagePacker {
     private readonly budget = MESSAGE_BUDGET_BYTES,
   ) {
     // {"v":1,...,"fetchedAt":"..."} -> {"v":1,...,"fetchedAt":"...","seq":N,"employees":[
-    this.head = sqsSafe(JSON.stringify({ v: 1, tenantId: header.tenantId, runId: header.runId, fetchedAt: header.fetchedAt })).slice(0, -1);
+    this.head = sqsSafe(
+      JSON.stringify({ v: 1, tenantId: header.tenantId, runId: header.runId, fetchedAt: header.fetchedAt, ...(header.touch ? { touch: true } : {}) }),
+    ).slice(0, -1);
     this.prefix = this.prefixFor(this.seq);
     this.overhead = this.overheadOf(this.prefix);
   }

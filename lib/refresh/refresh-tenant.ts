@@ -83,7 +83,7 @@ export async function refreshTenant(deps: RefreshDeps, tenantId: string, personI
     lease = await deps.runs.budget.acquire(tenantId, { holder: runId, waitUntil: deadline - CLOSE_MARGIN_MS, deadline });
     const reader = new PersonioClient({ ...deps.personio, credentials, deadline: deadline - CLOSE_MARGIN_MS, limiter: lease.limiter });
     client = reader;
-    const packer = new MessagePacker({ tenantId, runId, fetchedAt: startedAt.toISOString() });
+    const packer = new MessagePacker({ tenantId, runId, fetchedAt: startedAt.toISOString(), touch: true });
     const sender = deps.createSender();
     const keep = new Set(projection(connection.mapping));
     // Handed on one at a time, in the order they arrive, as the pager does: the packer and the sender need no locking.

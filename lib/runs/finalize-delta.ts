@@ -69,7 +69,7 @@ export async function finalizeDelta(deps: FinalizeDeps, run: Run, markers: Messa
   // As for a full run: addresses held by a user this run might have found gone pass on now, or are a genuine conflict.
   const deferred = markers.flatMap((m) => m.deferred);
   if (deferred.length > 0) {
-    const late = await deps.users.upsertMany(tenantId, deferred, { runId, fetchedAt: run.startedAt, final: true });
+    const late = await deps.users.upsertMany(tenantId, deferred, { runId, fetchedAt: run.startedAt, final: true, touch: true });
     counts.created += late.created;
     counts.updated += late.updated;
     counts.unchanged += late.unchanged;

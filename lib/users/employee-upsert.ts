@@ -16,6 +16,11 @@ export interface ImportSource {
   final?: boolean;
   /** Set on the one retry after an address changed hands under us. */
   retried?: boolean;
+  /**
+   * A delta run's read: an unchanged employee's user still gets syncedAt moved up to fetchedAt (never back), so a held
+   * full run approved afterwards spares whom this read saw in Personio. Full runs leave it unset and write nothing.
+   */
+  touch?: boolean;
 }
 
 /** What the upserts read through the store: users by Personio id (link or derived id) and by user id. */
@@ -103,7 +108,7 @@ export class EmployeeUpsert {
     // lists it with that address.
     const formerAddress = !!current && !!newKey && newKey === current.previousEmail?.toLowerCase() && !content.active;
     const addressToDecide = !!newKey && newKey !== current?.emailKey && !formerAddress;
-    if (unchangedContent && !addressToDecide) return { kind: classifyUnwritten(current, source), writes: 0 };
+    if (unchangedContent && !addressToDecide) return this.unwritten(tenantId, userId, current, source);
     if (!content.email && !current) return { kind: 'failed', reason: 'missing_email', writes: 0 };
 
     let writes = 0;
@@ -122,7 +127,10 @@ export class EmployeeUpsert {
           refused = { kind: 'failed', reason: 'email_taken', otherPersonioId: decision.holder.personioId, writes: 0 };
         content.email = current?.email ?? null;
         // Nothing else changed: report, write nothing.
-        if (unchangedContent && current) return refused ?? { kind: classifyUnwritten(current, source), writes: 0 };
+        if (unchangedContent && current) {
+          const unwritten = await this.unwritten(tenantId, userId, current, source);
+          return refused ? { ...refused, writes: unwritten.writes } : unwritten;
+        }
       }
     }
 
@@ -141,6 +149,16 @@ export class EmployeeUpsert {
     if (refused) return { ...refused, writes: writes + (written ? 1 : 0) };
     const problem = cleared ? { problem: { reason: 'unreadable_value', attribute: 'email' } } : {};
     return written ? { kind, writes: writes + 1, ...problem } : { kind: 'unchanged', writes, ...problem };
+  }
+
+  /**
+   * Nothing to write: reported as the run's earlier write of the user, or unchanged. A touching read still moves
+   * syncedAt up (one conditional write, counted in `writes` since DynamoDB bills it, but never as an update).
+   */
+  private async unwritten(tenantId: string, userId: string, current: StoredUser, source: ImportSource): Promise<UpsertResult> {
+    const kind = classifyUnwritten(current, source);
+    if (!source.touch || (current.syncedAt && current.syncedAt >= source.fetchedAt)) return { kind, writes: 0 };
+    return { kind, writes: (await this.writes.touch(tenantId, userId, source.fetchedAt)) ? 1 : 0 };
   }
 
   private async createOrLink(tenantId: string, employee: MappedEmployee, managerUserId: string | undefined, source: ImportSource): Promise<UpsertResult> {

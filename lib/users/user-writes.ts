@@ -35,6 +35,23 @@ export class UserWrites {
   }
 
   /**
+   * Records that data fetched at `fetchedAt` found the user unchanged: syncedAt only, and only forwards (false when the
+   * user is gone or holds data fetched at or after it). No contract field moves, so no change event is published.
+   */
+  async touch(tenantId: string, userId: string, fetchedAt: string): Promise<boolean> {
+    return sendConditional(
+      this.db,
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { tenantId, sk: userSk(userId) },
+        UpdateExpression: 'SET syncedAt = :fetchedAt',
+        ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(syncedAt) OR syncedAt < :fetchedAt)',
+        ExpressionAttributeValues: { ':fetchedAt': fetchedAt },
+      }),
+    );
+  }
+
+  /**
    * Creates the user; false when its item exists. The derived id makes this put the uniqueness check: a concurrent
    * delivery of the same employee targets the same item, and only one of them can create it.
    */

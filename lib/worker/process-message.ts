@@ -81,7 +81,11 @@ export async function processImportMessage(deps: ProcessMessageDeps, message: Im
   }
   marker.presentFields = [...present].sort();
 
-  const outcome = await deps.users.upsertMany(message.tenantId, mapped, { runId: message.runId, fetchedAt: message.fetchedAt });
+  const outcome = await deps.users.upsertMany(message.tenantId, mapped, {
+    runId: message.runId,
+    fetchedAt: message.fetchedAt,
+    ...(message.touch ? { touch: true } : {}),
+  });
   for (const failure of outcome.failures) marker.failures.push(failure);
   marker.deferred = outcome.deferred;
   for (const problem of outcome.problems) marker.problems.push(problem);

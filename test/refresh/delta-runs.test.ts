@@ -153,7 +153,7 @@ describe('delta runs', () => {
     ).toEqual([...first, ...second].sort());
   });
 
-  it('does not retire a held full run; approving it afterwards spares exactly the pending users the delta run wrote', async () => {
+  it('does not retire a held full run; approving it afterwards spares exactly the pending users the delta run read, changed or not', async () => {
     // Prepare: a full run against a Personio without 8 of the 28 active employees is held (29 %)
     const { personio, ids } = await importedTenant('delta-held');
     const missing = ids.slice(0, 8);
@@ -169,20 +169,22 @@ describe('delta runs', () => {
     // Act: Personio has them after all; one of them changed, another did not; a delta run re-reads both
     world.router.add(personio.credential.clientId, personio.sim);
     clearTokenCache();
-    const [written, untouched] = missing as [number, number];
+    const [written, unchanged] = missing as [number, number];
     personio.sim.updateEmployee(written, { position: 'Still here' });
     env().eventSource.start();
-    await deliverChanges([changeBody('delta-held', written), changeBody('delta-held', untouched)]);
+    await deliverChanges([changeBody('delta-held', written), changeBody('delta-held', unchanged)]);
     const delta = await latestDeltaReport(env(), 'delta-held');
     expect(delta).toMatchObject({ status: 'completed', updated: 1, unchanged: 1 });
 
-    // Assess: the held full run is still approvable, and deactivates its list minus the user the delta run wrote
+    // Assess: the held full run is still approvable, and deactivates its list minus both users the delta run saw in
+    // Personio (the unchanged one too: its read moved the user's syncedAt past the full run's start)
     const approved = await call('POST', `/tenants/delta-held/personio/imports/${heldFull.runId}/approve`);
     expect(approved.status).toBe(200);
-    expect(approved.body).toMatchObject({ status: 'completed', deactivated: 7 });
+    expect(approved.body).toMatchObject({ status: 'completed', deactivated: 6 });
     const after = byPersonioId(await env().users.list('delta-held'));
     expect(after.get(written)).toMatchObject({ active: true, position: 'Still here' });
-    expect(after.get(untouched)?.active).toBe(false);
+    expect(after.get(unchanged)?.active).toBe(true);
+    for (const id of missing.slice(2)) expect(after.get(id)?.active, `user ${id}`).toBe(false);
   });
 
   it('keeps a user a delta run wrote after a full run began from that run’s absence deactivation', async () => {

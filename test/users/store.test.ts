@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/shared/clients.js';
 import type { MappedEmployee } from '../../lib/mapping/map-employee.js';
 import { UserStore, personioUserId } from '../../lib/users/store.js';
+import { UserWrites } from '../../lib/users/user-writes.js';
 import { startLocalStack, type LocalStack } from '../../local/aws/stack.js';
 import { localNames } from '../../local/runner/environment.js';
 
@@ -120,6 +121,31 @@ describe('the user store on DynamoDB Local', () => {
     const all = await users.list('t-cost');
     const manager = all.find((u) => u.personioId === 100)!;
     expect(all.filter((u) => u.personioId !== 100).every((u) => u.managerUserId === manager.userId)).toBe(true);
+  });
+
+  it('moves an unchanged user’s syncedAt forwards on a touching (delta) read only, never backwards, changing nothing else', async () => {
+    // Prepare
+    const ada = [employee(300, { email: 'ada@example.com', position: 'CTO', status: 'active' })];
+    const run3 = { runId: 'run-3', fetchedAt: '2026-11-03T00:00:00.000Z' };
+    await users.upsertMany('t-touch', ada, run1);
+    const [created] = await users.listStored('t-touch');
+
+    // Act: an unchanged full re-import, a touching read, then an older touching read arriving late
+    const plain = await users.upsertMany('t-touch', ada, run2);
+    const afterPlain = await users.listStored('t-touch');
+    const touched = await users.upsertMany('t-touch', ada, { ...run3, touch: true });
+    const afterTouch = await users.listStored('t-touch');
+    const late = await users.upsertMany('t-touch', ada, { ...run2, touch: true });
+    const olderWrite = await new UserWrites(db, localNames.usersTable).touch('t-touch', personioUserId('t-touch', 300), run1.fetchedAt);
+
+    // Assess: without the flag nothing is written; with it only syncedAt moves, counted as unchanged; never back
+    expect(plain).toMatchObject({ created: 0, updated: 0, unchanged: 1, writeRequests: 0 });
+    expect(afterPlain).toEqual([created]);
+    expect(touched).toMatchObject({ created: 0, updated: 0, unchanged: 1, writeRequests: 1 });
+    expect(afterTouch).toEqual([{ ...created, syncedAt: run3.fetchedAt }]);
+    expect(late).toMatchObject({ updated: 0, unchanged: 1, writeRequests: 0 });
+    expect(olderWrite).toBe(false);
+    expect(await users.listStored('t-touch')).toEqual([{ ...created, syncedAt: run3.fetchedAt }]);
   });
 
   it('clears a field on an explicit null and keeps it when the attribute is absent', async () => {
