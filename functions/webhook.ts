@@ -14,7 +14,7 @@ import { createMetrics, MetricUnit, metricNames } from './shared/metrics.js';
 const config = loadConfig(['connectionsTable', 'runsTable', 'changesQueueUrl', 'stage']);
 const db = createStoreClient();
 // Personio waits 3 s for the answer: a slow SQS is given one more try within that, then the delivery is answered 503
-// and Personio's retry brings it back (the dedupe item is released first).
+// and Personio's retry brings it back (nothing is stored before the message is queued).
 const sqs = new SQSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 500, requestTimeout: 1000 } });
 const logger = createLogger('personio-webhook');
 const metrics = createMetrics(config.stage);
@@ -73,6 +73,8 @@ export const handler = async (event: APIGatewayProxyEventV2, context?: Context):
     const line = { status: answer.status, outcome: answer.outcome.kind, ...answer.log, durationMs: Date.now() - started };
     // SQS's name and code only: its message is text from the wire.
     if (answer.outcome.kind === 'unavailable') logger.error('webhook not queued', { ...line, error: errorCodeOf(answer.outcome.cause) });
+    // Queued, but the dedupe record failed: a retry of this delivery is queued once more (harmless, worth knowing).
+    else if ('recordFailed' in answer.log) logger.warn('webhook queued, dedupe not recorded', line);
     else logger.info('webhook', line);
     return json(answer.status, answer.body);
   } catch (error) {
