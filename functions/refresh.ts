@@ -1,3 +1,4 @@
+import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { loadConfig } from '../lib/config.js';
@@ -17,6 +18,8 @@ const config = loadConfig([
   'connectionsTable',
   'runsTable',
   'importQueueUrl',
+  // Its own queue: changes given back while the tenant's budget is busy come back in seconds, not after the timeout.
+  'changesQueueUrl',
   'secretPrefix',
   'personioBaseUrl',
   'personioAppId',
@@ -42,11 +45,15 @@ const deps = {
 };
 
 // Bodies are parsed per record in lib/refresh/batch.ts (a malformed one fails alone); this is the event's own shape.
-const eventSchema = z.object({ Records: z.array(z.object({ messageId: z.string(), body: z.string() })) });
+const eventSchema = z.object({ Records: z.array(z.object({ messageId: z.string(), receiptHandle: z.string(), body: z.string() })) });
+
+/** How soon changes given back for a busy budget are delivered again (the queue's own timeout is 30 minutes). */
+const DEFERRED_VISIBILITY_SECONDS = 30;
 
 /**
  * The changes queue's consumer: one delta run per tenant of the batch (lib/refresh/batch.ts). Records of a tenant whose
- * run failed come back as batch item failures, so SQS delivers them again; its DLQ takes what never succeeds.
+ * run failed come back as batch item failures, so SQS delivers them again; its DLQ takes what never succeeds. Those of
+ * a tenant whose Personio budget was busy (no run) come back too, made visible again within about 30 s.
  */
 export const handler = async (event: SQSEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> => {
   const { Records } = eventSchema.parse(event);
@@ -67,15 +74,21 @@ export const handler = async (event: SQSEvent, context: Pick<Context, 'getRemain
         skipped(result.reason, messages);
         continue;
       }
+      if (result.status === 'busy') {
+        metrics.addMetric(metricNames.changesDeferred, MetricUnit.Count, messages);
+        continue;
+      }
       metrics.addMetric(metricNames.deltaRuns, MetricUnit.Count, 1);
       metrics.addMetric(metricNames.personioRequests, MetricUnit.Count, result.personioRequests);
       metrics.addMetric(metricNames.personio429, MetricUnit.Count, result.personio429);
-      if (result.status === 'failed') countFailedRuns(metrics, failureReasonOf(result.failure.code));
+      if (result.status === 'failed') countFailedRuns(metrics, failureReasonOf(result.failure.code), 1, 'delta');
       else {
         metrics.addMetric(metricNames.changesRefreshed, MetricUnit.Count, personIds);
-        countRunOutcome(metrics, result.finalStatus);
+        countRunOutcome(metrics, result.finalStatus, 1, 'delta');
       }
     }
+    const deferred = new Set(outcome.deferred);
+    await Promise.all(Records.filter((r) => deferred.has(r.messageId)).map(retrySoon));
     return { batchItemFailures: outcome.failed.map((itemIdentifier) => ({ itemIdentifier })) };
   } catch (error) {
     logger.error('refresh crashed', { error: describeError(error) });
@@ -84,3 +97,19 @@ export const handler = async (event: SQSEvent, context: Pick<Context, 'getRemain
     metrics.publishStoredMetrics();
   }
 };
+
+/**
+ * A change given back because the tenant's budget was busy comes back within seconds, not after the changes queue's
+ * visibility timeout. Best effort, as the worker's retrySoon: if this fails, SQS still redelivers it after the timeout.
+ * Each such delivery counts towards the queue's redrive limit; a budget busy for five deliveries in a row (2.5 minutes)
+ * leaves it to the DLQ's redrive, and the daily reconciliation reads the employee anyway.
+ */
+async function retrySoon(record: { messageId: string; receiptHandle: string }): Promise<void> {
+  try {
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl: config.changesQueueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: DEFERRED_VISIBILITY_SECONDS }),
+    );
+  } catch (error) {
+    logger.debug('could not shorten the retry of a deferred change', { messageId: record.messageId, error: describeError(error) });
+  }
+}

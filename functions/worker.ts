@@ -39,7 +39,7 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
         metrics.addMetric(metricNames.usersCreated, MetricUnit.Count, result.created);
         metrics.addMetric(metricNames.usersUpdated, MetricUnit.Count, result.updated);
       }
-      countRunOutcome(metrics, result.finalStatus);
+      countRunOutcome(metrics, result.finalStatus, 1, result.mode);
     } catch (error) {
       const permanent = error instanceof PermanentMessageError;
       // Name and code only: an SDK or marshalling error can quote a value of the employee being written.

@@ -1,5 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type FailureReason, failureReasonOf, importMetrics, metricNames } from '../../lib/observability/metrics.js';
+import type { RunMode } from '../../lib/runs/run.js';
 
 /**
  * The product's metrics in CloudWatch embedded metric format (log lines, no API calls), under the namespace and the
@@ -14,19 +15,28 @@ export function createMetrics(stage: string): Metrics {
   });
 }
 
-/** Runs that finished as completed or held (`undefined`: the caller did not finish the run). */
-export function countRunOutcome(metrics: Metrics, status: 'completed' | 'held' | undefined, count = 1): void {
+/**
+ * Runs that finished as completed or held (`undefined`: the caller did not finish the run). Delta runs count in their
+ * own metrics (see `deltaRuns` in lib/observability/metrics.ts), so the run alarms see full reconciliations only.
+ */
+export function countRunOutcome(metrics: Metrics, status: 'completed' | 'held' | undefined, count = 1, mode: RunMode = 'full'): void {
   if (count <= 0) return;
-  if (status === 'completed') metrics.addMetric(metricNames.runsCompleted, MetricUnit.Count, count);
-  if (status === 'held') metrics.addMetric(metricNames.runsHeld, MetricUnit.Count, count);
+  const delta = mode === 'delta';
+  if (status === 'completed') metrics.addMetric(delta ? metricNames.deltaRunsCompleted : metricNames.runsCompleted, MetricUnit.Count, count);
+  if (status === 'held') metrics.addMetric(delta ? metricNames.deltaRunsHeld : metricNames.runsHeld, MetricUnit.Count, count);
 }
 
 /**
  * Runs that failed: once in the total the failure alarms read (`RunsFailed`), once with the reason
  * (`RunsFailedByReason`). The reason's dimension set differs from the others', so it goes out as its own EMF line.
  */
-export function countFailedRuns(metrics: Metrics, reason: FailureReason, count = 1): void {
+export function countFailedRuns(metrics: Metrics, reason: FailureReason, count = 1, mode: RunMode = 'full'): void {
   if (count <= 0) return;
+  // Not by reason either: CredentialsRefused divides the 401s by the full runs of the hour.
+  if (mode === 'delta') {
+    metrics.addMetric(metricNames.deltaRunsFailed, MetricUnit.Count, count);
+    return;
+  }
   metrics.addMetric(metricNames.runsFailed, MetricUnit.Count, count);
   metrics.singleMetric().addDimension(importMetrics.reasonDimension, reason).addMetric(metricNames.runsFailedByReason, MetricUnit.Count, count);
 }

@@ -119,8 +119,23 @@ export function buildDashboard(scope: Construct, id: string, props: DashboardPro
     new GraphWidget({
       title: 'Delta runs: changes refreshed and skipped (per 5 min)',
       width: 12,
-      left: [metric(metricNames.deltaRuns, 'delta runs'), metric(metricNames.changesRefreshed, 'employees refreshed')],
+      left: [
+        metric(metricNames.deltaRuns, 'delta runs'),
+        metric(metricNames.changesRefreshed, 'employees refreshed'),
+        metric(metricNames.changesDeferred, 'deferred: budget busy'),
+      ],
       right: changeSkipReasons.map((reason) => productMetric(props.stage, metricNames.changesSkipped, { period, reason, label: `skipped: ${reason}` })),
+    }),
+    new GraphWidget({
+      // Apart from the full runs' outcomes, which the run alarms read: webhooks alone must not look like imports running.
+      title: 'Delta run outcomes (per 5 min)',
+      width: 12,
+      stacked: true,
+      left: [
+        metric(metricNames.deltaRunsCompleted, 'completed'),
+        metric(metricNames.deltaRunsHeld, 'held (webhook deletions)'),
+        metric(metricNames.deltaRunsFailed, 'failed'),
+      ],
     }),
     new GraphWidget({
       title: 'Functions: concurrency (max)',

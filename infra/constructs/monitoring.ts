@@ -109,7 +109,7 @@ export class Monitoring extends Construct {
     const add = this.alarmSet.add.bind(this.alarmSet);
     add('RunsFailing', {
       severity: 'paging',
-      description: `At least ${percent(ratio)} of the import runs of the last hour failed, and at least ${floor} of them: a systemic cause (Personio, our code, AWS), not one tenant. The failed runs' records and the RunsFailedByReason graph say why.`,
+      description: `At least ${percent(ratio)} of the full import runs of the last hour failed, and at least ${floor} of them: a systemic cause (Personio, our code, AWS), not one tenant. The failed runs' records and the RunsFailedByReason graph say why.`,
       runbook: 'runbook-failing-runs',
       metric: shareAtLeast(failed, all, { ratio, floor, period: hour, label: 'failed runs (share and floor reached)' }),
       threshold: 1,
@@ -123,7 +123,7 @@ export class Monitoring extends Construct {
     });
     add('NoRunsCompleted', {
       severity: 'paging',
-      description: `No import run completed in ${HEARTBEAT_WINDOW_HOURS} hours: schedules gone, the fetch not running, every run failing or stuck, or metrics not arriving. Missing data counts as breaching. Fetches an operator paused count as alive, so pausing the stage does not page.`,
+      description: `No full import run completed in ${HEARTBEAT_WINDOW_HOURS} hours (delta runs from webhooks do not count): schedules gone, the fetch not running, every run failing or stuck, or metrics not arriving. Missing data counts as breaching. Fetches an operator paused count as alive, so pausing the stage does not page.`,
       runbook: 'runbook-failing-runs',
       metric: new MathExpression({
         expression: 'FILL(completed, 0) + FILL(paused, 0)',
@@ -142,6 +142,21 @@ export class Monitoring extends Construct {
       description: `At least ${percent(ratio)} of the last hour's runs, and at least ${floor}, were held for approval (they would deactivate more users than the threshold allows). One held run is its customer's decision; many at once suggest Personio returned partial lists or a mapping broke.`,
       runbook: 'runbook-approving-held-runs',
       metric: shareAtLeast(held, all, { ratio, floor, period: hour, label: 'held runs (share and floor reached)' }),
+      threshold: 1,
+    });
+    // Delta runs (webhooks) count apart, so the alarms above judge full reconciliations only: a ticket, since the daily
+    // reconciliation still catches every change a failing delta run misses.
+    const deltaFailed = productMetric(stage, metricNames.deltaRunsFailed, { period: hour });
+    const deltaRuns = [
+      productMetric(stage, metricNames.deltaRunsCompleted, { period: hour }),
+      deltaFailed,
+      productMetric(stage, metricNames.deltaRunsHeld, { period: hour }),
+    ];
+    add('DeltaRunsFailing', {
+      severity: 'tickets',
+      description: `At least ${percent(ratio)} of the last hour's delta runs (Personio webhook changes), and at least ${floor}, failed: changes reach Dado only with the next full reconciliation until it is fixed. The refresh's log says why.`,
+      runbook: 'runbook-webhooks',
+      metric: shareAtLeast(deltaFailed, deltaRuns, { ratio, floor, period: hour, label: 'failed delta runs (share and floor reached)' }),
       threshold: 1,
     });
     add('RunsStalled', {

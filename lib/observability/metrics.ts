@@ -73,8 +73,18 @@ export const metricNames = {
    * failures (Lambda retries them, then sends them to the publisher's on-failure queue). Count, per stream batch.
    */
   changeEventsFailed: 'ChangeEventsFailed',
-  /** Delta runs the refresh opened (one per tenant per changes batch); their outcomes count as every run's. Count. */
+  /**
+   * Delta runs the refresh opened (one per tenant per changes batch). Their outcomes count in the DeltaRuns* metrics
+   * below, never in RunsCompleted/RunsFailed/RunsHeld: those stay full reconciliations only, so the heartbeat is not
+   * kept green by webhooks alone and hundreds of small delta runs do not dilute the share of full runs failing. Count.
+   */
   deltaRuns: 'DeltaRuns',
+  /** A delta run finished (as completed). Count, 1 per run. */
+  deltaRunsCompleted: 'DeltaRunsCompleted',
+  /** A delta run failed, whatever the reason (the refresh logs it). Count, 1 per run. */
+  deltaRunsFailed: 'DeltaRunsFailed',
+  /** A delta run's deletions were held for approval by the webhook-deletion guard. Count, 1 per run. */
+  deltaRunsHeld: 'DeltaRunsHeld',
   /** Employees a delta run re-read from Personio (distinct per run). Count, per batch. */
   changesRefreshed: 'ChangesRefreshed',
   /**
@@ -82,6 +92,11 @@ export const metricNames = {
    * `tenant_paused` (the next full reconciliation catches up) or `malformed` (left to the changes DLQ). Count.
    */
   changesSkipped: 'ChangesSkipped',
+  /**
+   * Changes given back without a delta run because the tenant's Personio budget stayed taken (a full fetch holds it):
+   * delivered again within about 30 s. Count, per change message.
+   */
+  changesDeferred: 'ChangesDeferred',
 } as const;
 
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];

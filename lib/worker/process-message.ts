@@ -1,6 +1,7 @@
 import { mapEmployee, type MappedEmployee } from '../mapping/map-employee.js';
 import { importMessageSchema, type ImportMessage } from '../queue/message.js';
 import { finalizeRun, type FinalizeDeps } from '../runs/finalize.js';
+import type { RunMode } from '../runs/run.js';
 import type { MessageMarker, RunStore } from '../runs/store.js';
 import type { UserStore } from '../users/store.js';
 import { PermanentMessageError } from './errors.js';
@@ -19,6 +20,8 @@ export interface ProcessMessageResult {
   failed: number;
   /** Set when this message finished its run. */
   finalStatus: 'completed' | 'held' | undefined;
+  /** The run's mode, read with the run anyway: a delta run's outcome counts in its own metrics. */
+  mode: RunMode;
 }
 
 /** Parses an SQS body; a body that can never parse is a permanent failure. */
@@ -102,5 +105,5 @@ export async function processImportMessage(deps: ProcessMessageDeps, message: Im
   // run gets finished (the claim lets exactly one caller do it, and refuses a run that is not processing any more).
   const finalStatus = recorded.complete ? await finalizeRun(deps, message.tenantId, message.runId) : undefined;
   const { created, updated, unchanged, failed } = marker;
-  return { runId: message.runId, duplicate: !recorded.recorded, created, updated, unchanged, failed, finalStatus };
+  return { runId: message.runId, duplicate: !recorded.recorded, created, updated, unchanged, failed, finalStatus, mode: run.mode };
 }

@@ -265,6 +265,48 @@ describe('alarms for a fleet (a stage with its own destinations, ratio 0.2 and f
     }
   });
 
+  it('judges full reconciliations only: the heartbeat and the run alarms read no delta run metric, so webhooks alone neither keep them green nor dilute them', () => {
+    // Prepare
+    const deltaNames: string[] = [metricNames.deltaRuns, metricNames.deltaRunsCompleted, metricNames.deltaRunsFailed, metricNames.deltaRunsHeld];
+
+    // Assess: no delta metric read by any of them
+    for (const id of ['NoRunsCompleted', 'RunsFailing', 'CredentialsRefused', 'RunsHeld']) {
+      const names = Object.values(mathOf(s.alarm(id)).metrics).map((m) => m.Metric.MetricName);
+      expect(names, id).toContain(metricNames.runsCompleted);
+      for (const name of deltaNames) expect(names, id).not.toContain(name);
+    }
+    // Assess: 7 full runs failing of 35 pages, however many delta runs completed that hour
+    expect(runsAlarm('RunsFailing', metricNames.runsFailed, { part: 7, completed: 28 })).toBe(1);
+  });
+
+  it('opens a ticket, never a page, when delta runs fail as a share with the floor, linking the webhooks runbook', () => {
+    // Prepare
+    const alarm = s.alarm('DeltaRunsFailing');
+    const math = mathOf(alarm);
+    const deltaAlarm = (failed: number, completed: number, held = 0) => {
+      const values: Record<string, number> = {};
+      for (const [name, value] of [
+        [metricNames.deltaRunsFailed, failed],
+        [metricNames.deltaRunsCompleted, completed],
+        [metricNames.deltaRunsHeld, held],
+      ] as const)
+        for (const id of idsOf(math, name)) values[id] = value;
+      return evaluate(math.expression, values);
+    };
+
+    // Assess
+    expect(alarm.AlarmActions).toEqual([tickets]);
+    expect(alarm.AlarmDescription).toContain('infra/README.md#runbook-webhooks');
+    expect(new Set(Object.values(math.metrics).map((m) => m.Metric.MetricName))).toEqual(
+      new Set([metricNames.deltaRunsFailed, metricNames.deltaRunsCompleted, metricNames.deltaRunsHeld]),
+    );
+    for (const metric of Object.values(math.metrics)) expect(metric).toMatchObject({ Period: 3600, Stat: 'Sum' });
+    expect(deltaAlarm(7, 28)).toBe(1); // 7 of 35 = 20 %
+    expect(deltaAlarm(7, 100, 5)).toBe(0); // a fleet's background
+    expect(deltaAlarm(6, 0)).toBe(0); // under the floor
+    expect(deltaAlarm(0, 0)).toBe(0); // an idle hour
+  });
+
   it('opens a ticket on a 429 rate (429s / requests ≥ 5 %) with the floor, and on stalled runs from the floor', () => {
     // Prepare
     const rate = s.alarm('Personio429Rate');
