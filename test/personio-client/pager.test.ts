@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PersonioClient, clearTokenCache, type ListEmployeesQuery } from '../../lib/personio/client.js';
 import type { PersonioEmployee } from '../../lib/personio/employee.js';
 import { PersonioError } from '../../lib/personio/errors.js';
-import { pageEmployees, type EmployeePageSource } from '../../lib/personio/pager.js';
+import { PagingError, pageEmployees, type EmployeePageSource } from '../../lib/personio/pager.js';
 import type { EmployeesPage } from '../../lib/personio/schemas.js';
 import { startPersonioSim, type PersonioSim, type SimCredential } from '../../local/personio-sim/index.js';
 
@@ -265,7 +265,8 @@ type Mutation = { kind: 'add'; at: number[] } | { kind: 'remove'; at: number[] }
 /**
  * An employee list that changes while it is paged: item offsets like Personio, each request answered from the list
  * as it is when the request arrives, answers released in an order fast-check picks. Mutations happen only while
- * the planned pages are read (what the pager promises to repair with its verification pass). `replace` removes
+ * requests 1 … the planned pages' count are answered: the first pass, or a re-read too when the first pass met the
+ * list's end early (a list that shrank). `replace` removes
  * employees and as many join at the end, as when people leave and are hired: the total stays as it was, so only the
  * pages' overlap can show that the list moved.
  */
@@ -275,6 +276,7 @@ class ShiftingList implements EmployeePageSource {
   private nextId: number;
   private calls = 0;
   private readonly mutableCalls: number;
+  private readonly requests: { offset: number; mutated: boolean }[] = [];
 
   constructor(
     initial: number,
@@ -291,6 +293,19 @@ class ShiftingList implements EmployeePageSource {
     this.mutableCalls = initial <= pageSize ? 0 : Math.ceil((initial - pageSize) / stride);
   }
 
+  /** The requests, grouped by pass (each starts at offset 0), and whether the list changed after the pass began. */
+  passes(): { offsets: number[]; moved: boolean }[] {
+    const passes: { offsets: number[]; moved: boolean }[] = [];
+    for (const request of this.requests) {
+      const pass = request.offset === 0 ? undefined : passes.at(-1);
+      if (pass) {
+        pass.offsets.push(request.offset);
+        pass.moved ||= request.mutated;
+      } else passes.push({ offsets: [request.offset], moved: false });
+    }
+    return passes;
+  }
+
   listEmployees(query: ListEmployeesQuery): Promise<EmployeesPage> {
     const call = this.calls++;
     const mutation = call >= 1 && call <= this.mutableCalls ? this.plan[call - 1] : undefined;
@@ -298,6 +313,7 @@ class ShiftingList implements EmployeePageSource {
       this.apply(mutation);
       this.snapshots.push([...this.ids]);
     }
+    this.requests.push({ offset: query.offset, mutated: Boolean(mutation) });
     return this.scheduler.schedule(Promise.resolve(pageOf(this.ids, query, this.shape)), `offset ${query.offset}`);
   }
 
@@ -310,6 +326,72 @@ class ShiftingList implements EmployeePageSource {
       if (mutation.kind === 'replace') for (let i = 0; i < doomed.size; i++) this.ids.push(this.nextId++);
     }
   }
+}
+
+/**
+ * One paging run over a ShiftingList, asserting what the property promises: never an employee twice, never one that
+ * was never listed, and every employee present in all snapshots delivered, unless the pager refused the list as
+ * incomplete, which it may only do when the list moved during every pass it read (a pass starts at offset 0).
+ */
+async function checkShiftingRun(
+  initial: number,
+  pageSize: number,
+  concurrency: number,
+  plan: readonly (Mutation | null)[],
+  pagesOnly: boolean,
+  idlessEvery: number,
+  scheduler: fc.Scheduler,
+): Promise<void> {
+  // Prepare
+  const idless = (id: number) => idlessEvery > 0 && id % idlessEvery === 0;
+  const list = new ShiftingList(initial, pageSize, plan, scheduler, { pagesOnly, idless });
+  const delivered: number[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+
+  // Act
+  const outcome = await scheduler
+    .waitFor(
+      pageEmployees(list, { pageSize, concurrency }, async (employees) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        delivered.push(...employees.map(idOf));
+        await scheduler.schedule(Promise.resolve(), 'onPage');
+        inFlight--;
+      }),
+    )
+    .then(
+      (summary) => ({ summary, error: undefined }),
+      (error: unknown) => ({ summary: undefined, error }),
+    );
+
+  // Assess
+  const counts = occurrences(delivered);
+  expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
+  const ever = new Set(list.snapshots.flat());
+  expect(delivered.filter((id) => !ever.has(id))).toEqual([]);
+  expect(maxInFlight).toBeLessThanOrEqual(1);
+  const { summary, error } = outcome;
+  if (!summary) {
+    expect(error).toBeInstanceOf(PagingError);
+    expect((error as PagingError).code).toBe('list_unstable');
+    expect(list.passes().filter((pass) => !pass.moved)).toEqual([]);
+    return;
+  }
+  const [first = [], ...rest] = list.snapshots;
+  const throughout = first.filter((id) => rest.every((snapshot) => snapshot.includes(id)));
+  expect(throughout.filter((id) => !counts.has(id))).toEqual([]);
+  expect(summary.employees).toBe(delivered.length);
+  // A replacement behind every page read needs no second pass; a moved total always gets one (without
+  // total_elements a move within the last page cannot be seen, and the planned pages reach it anyway).
+  if (!pagesOnly && list.snapshots.some((snapshot) => snapshot.length !== first.length)) expect(summary.totalMoved).toBe(true);
+}
+
+/** A scheduler for a replay: with one page in flight at a time, the order it releases them in cannot matter. */
+function replayScheduler(): fc.Scheduler {
+  const [scheduler] = fc.sample(fc.scheduler(), { numRuns: 1, seed: 1 });
+  if (!scheduler) throw new Error('fast-check produced no scheduler');
+  return scheduler;
 }
 
 describe('pageEmployees, property: over a list that shifts between pages', () => {
@@ -331,42 +413,27 @@ describe('pageEmployees, property: over a list that shifts between pages', () =>
         fc.boolean(),
         fc.constantFrom(0, 3, 7),
         fc.scheduler(),
-        async (initial, pageSize, concurrency, plan, pagesOnly, idlessEvery, scheduler) => {
-          // Prepare
-          const idless = (id: number) => idlessEvery > 0 && id % idlessEvery === 0;
-          const list = new ShiftingList(initial, pageSize, plan, scheduler, { pagesOnly, idless });
-          const delivered: number[] = [];
-          let inFlight = 0;
-          let maxInFlight = 0;
-
-          // Act
-          const summary = await scheduler.waitFor(
-            pageEmployees(list, { pageSize, concurrency }, async (employees) => {
-              inFlight++;
-              maxInFlight = Math.max(maxInFlight, inFlight);
-              delivered.push(...employees.map(idOf));
-              await scheduler.schedule(Promise.resolve(), 'onPage');
-              inFlight--;
-            }),
-          );
-
-          // Assess
-          const counts = occurrences(delivered);
-          expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
-          const [first = [], ...rest] = list.snapshots;
-          const throughout = first.filter((id) => rest.every((snapshot) => snapshot.includes(id)));
-          expect(throughout.filter((id) => !counts.has(id))).toEqual([]);
-          const ever = new Set(list.snapshots.flat());
-          expect(delivered.filter((id) => !ever.has(id))).toEqual([]);
-          expect(summary.employees).toBe(delivered.length);
-          expect(maxInFlight).toBeLessThanOrEqual(1);
-          // A replacement behind every page read needs no second pass; a moved total always gets one (without
-          // total_elements a move within the last page cannot be seen, and the planned pages reach it anyway).
-          if (!pagesOnly && list.snapshots.some((snapshot) => snapshot.length !== first.length)) expect(summary.totalMoved).toBe(true);
-        },
+        checkShiftingRun,
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('delivers an employee the list shifts past a page boundary during the re-read (seed -620386730)', async () => {
+    // Prepare: 8 employees in pages of 2; the first pass ends early at a short page (the list shrank), so the last two
+    // mutations land in the re-read, each moving one employee out of a page not yet read: employee 7 slips behind the
+    // re-read's page 2 while it is read
+    const plan: Mutation[] = [
+      { kind: 'add', at: [0] },
+      { kind: 'remove', at: [0] },
+      { kind: 'remove', at: [0] },
+      { kind: 'remove', at: [0, 8_123_704] },
+      { kind: 'replace', at: [0] },
+      { kind: 'replace', at: [0] },
+    ];
+
+    // Act, Assess
+    await checkShiftingRun(8, 2, 1, plan, false, 0, replayScheduler());
   });
 });
 
@@ -440,6 +507,33 @@ describe('pageEmployees, shifts the metadata alone cannot show', () => {
     // Assess
     expect(sorted(delivered)).toEqual(sorted([...ids, ...joiners]));
     expect(summary.totalMoved).toBe(true);
+  });
+
+  it('refuses a list that moves during every pass instead of handing on a list with someone missing', async () => {
+    // Prepare: 300 employees; before every page but a pass's first, the list's first employee leaves and one joins at
+    // the end, so each page after page 0 starts one employee late and the total never moves
+    let ids = Array.from({ length: 300 }, (_, i) => i + 1);
+    let nextId = 301;
+    const offsets: number[] = [];
+    const source: EmployeePageSource = {
+      async listEmployees(query: ListEmployeesQuery): Promise<EmployeesPage> {
+        offsets.push(query.offset);
+        if (query.offset > 0) ids = [...ids.slice(1), nextId++];
+        return pageOf(ids, query);
+      },
+    };
+    const delivered: number[] = [];
+
+    // Act
+    const outcome = await pageEmployees(source, { concurrency: 1 }, async (employees) => void delivered.push(...employees.map(idOf))).then(
+      () => 'resolved',
+      (error: unknown) => (error instanceof PagingError ? error.code : 'other error'),
+    );
+
+    // Assess: three passes of four pages (0, 99, 198, 297), then the run is refused; nobody was handed on twice
+    expect(outcome).toBe('list_unstable');
+    expect(offsets).toEqual([0, 99, 198, 297, 0, 99, 198, 297, 0, 99, 198, 297]);
+    expect(delivered.length).toBe(new Set(delivered).size);
   });
 
   it('needs no second pass for a list without total_elements that does not change', async () => {
