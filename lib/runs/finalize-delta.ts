@@ -92,8 +92,12 @@ export async function finalizeDelta(deps: FinalizeDeps, run: Run, markers: Messa
 
 /**
  * Webhook deletions are held like a full run's departures: this run's candidates together with the users delta runs
- * deactivated in the last hour, over the share of active users (counted with those back in, as the hour began) and at
- * least MIN_HELD_DEPARTURES, wait for an admin. Two delta runs finishing at the same instant each see only the other's
+ * deactivated in the last hour, and those held delta runs of the hour would deactivate, over the share of active users
+ * (counted with the deactivated back in, as the hour began) and at least MIN_HELD_DEPARTURES, wait for an admin. Held
+ * ones count so that a burst right after a hold is held too, not let through because the first part was only held (a
+ * person named by both counts twice: the error holds, never passes). Full runs' deactivations do not count: they have
+ * their own guard, over the whole list, and a daily reconciliation catching up on a backlog would otherwise hold the
+ * ordinary deletions of the hour after it. Two delta runs finishing at the same instant each see only the other's
  * finished part; the next one within the hour sees both.
  */
 async function guard(deps: FinalizeDeps, run: Run, candidates: StoredUser[]): Promise<Decision> {
@@ -102,17 +106,25 @@ async function guard(deps: FinalizeDeps, run: Run, candidates: StoredUser[]): Pr
   const recentRuns = await deps.runs.startedSince(run.tenantId, new Date(now - WEBHOOK_DEACTIVATION_WINDOW_MS - LONGEST_DELTA_RUN_MS), [
     'runId',
     'mode',
+    'status',
     'finishedAt',
     'deactivated',
+    'pendingDeactivations',
   ]);
-  const recent = recentRuns
-    .filter((r) => r.mode === 'delta' && r.runId !== run.runId && r.finishedAt !== undefined && r.finishedAt >= since)
-    .reduce((sum, r) => sum + (r.deactivated ?? 0), 0);
+  let recent = 0;
+  let pending = 0;
+  for (const r of recentRuns) {
+    if (r.mode !== 'delta' || r.runId === run.runId || r.finishedAt === undefined || r.finishedAt < since) continue;
+    // Waiting for an admin (or being approved): its users are still active, so they are not in the denominator's add-back.
+    if (r.status === 'held' || r.status === 'approving') pending += r.pendingDeactivations ?? 0;
+    else recent += r.deactivated ?? 0;
+  }
   const active = (await deps.users.listStored(run.tenantId)).filter((u) => u.active && typeof u.personioId === 'number').length;
-  const departures = recent + candidates.length;
+  const departures = recent + pending + candidates.length;
   const share = departures / Math.max(1, active + recent);
   if (departures >= MIN_HELD_DEPARTURES && share > deps.deactivationThreshold) {
-    const why = `together with the ${recent} user(s) deactivated through Personio's webhooks in the last hour, deletions in Personio reached more than the ${Math.round(deps.deactivationThreshold * 100)} % allowed`;
+    const held = pending > 0 ? ` and the ${pending} held for approval` : '';
+    const why = `together with the ${recent} user(s) deactivated through Personio's webhooks in the last hour${held}, deletions in Personio reached more than the ${Math.round(deps.deactivationThreshold * 100)} % allowed`;
     return { held: true, gone: candidates, findings: [heldFinding(candidates.length, active, why)] };
   }
   return { held: false, gone: candidates, findings: [] };
