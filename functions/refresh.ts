@@ -101,13 +101,18 @@ export const handler = async (event: SQSEvent, context: Pick<Context, 'getRemain
 /**
  * A change given back because the tenant's budget was busy comes back within seconds, not after the changes queue's
  * visibility timeout. Best effort, as the worker's retrySoon: if this fails, SQS still redelivers it after the timeout.
- * Each such delivery counts towards the queue's redrive limit; a budget busy for five deliveries in a row (2.5 minutes)
- * leaves it to the DLQ's redrive, and the daily reconciliation reads the employee anyway.
+ * Each such delivery counts towards the queue's redrive limit (5): a budget busy for five deliveries in a row (20 s of
+ * waiting and 30 s away each, about 4 minutes) sets the change aside in the DLQ; the daily reconciliation reads the
+ * employee anyway.
  */
 async function retrySoon(record: { messageId: string; receiptHandle: string }): Promise<void> {
   try {
     await sqs.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: config.changesQueueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: DEFERRED_VISIBILITY_SECONDS }),
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: config.changesQueueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: DEFERRED_VISIBILITY_SECONDS,
+      }),
     );
   } catch (error) {
     logger.debug('could not shorten the retry of a deferred change', { messageId: record.messageId, error: describeError(error) });

@@ -158,6 +158,8 @@ export class PersonioImportStack extends Stack {
     bindTable(refresh, tables.users, 'readWrite', envNames.usersTable);
     bindSecrets(refresh, secrets, 'read');
     bindQueueSender(refresh, importQueue, envNames.importQueueUrl);
+    // Changes given back while the tenant's Personio budget is busy come back in seconds, not after the visibility timeout.
+    bindQueueVisibility(refresh, changesQueue.queue, envNames.changesQueueUrl);
     setting(refresh, envNames.personioBaseUrl, config.personioBaseUrl);
     setting(refresh, envNames.personioAppId, config.personioAppId);
     setting(refresh, envNames.deactivationThreshold, config.deactivationThreshold);

@@ -629,6 +629,7 @@ describe('environment: every grant comes with the variable that names its resour
         [envNames.connectionsTable]: { Ref: lid(stack.tables.connections.table) },
         [envNames.runsTable]: { Ref: lid(stack.tables.runs.table) },
         [envNames.importQueueUrl]: { Ref: lid(stack.importQueue.queue) },
+        [envNames.changesQueueUrl]: { Ref: lid(stack.changesQueue.queue) },
         [envNames.secretPrefix]: config.secretPrefix,
         [envNames.personioBaseUrl]: config.personioBaseUrl,
         [envNames.personioAppId]: config.personioAppId,

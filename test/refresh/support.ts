@@ -4,10 +4,18 @@
  * waiting for a tenant's delta runs to be final once the worker has drained the import queue.
  */
 import { randomUUID } from 'node:crypto';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSBatchResponse } from 'aws-lambda';
+import { createDocumentClient } from '../../functions/shared/clients.js';
+import { CredentialsStore } from '../../lib/credentials/store.js';
+import { QueueSender } from '../../lib/queue/sender.js';
+import type { RefreshDeps } from '../../lib/refresh/refresh-tenant.js';
+import { RunStore, type RunStoreOptions } from '../../lib/runs/store.js';
+import { ConnectionStore } from '../../lib/tenants/connections.js';
+import { UserStore } from '../../lib/users/store.js';
 import { isFinalRunStatus, toReport, type Run, type RunReport } from '../../lib/runs/run.js';
 import type { ChangeMessage } from '../../lib/webhooks/change.js';
-import type { LocalEnvironment } from '../../local/runner/environment.js';
+import { type LocalEnvironment, localNames } from '../../local/runner/environment.js';
 import { lambdaContext, sqsEvent } from '../helpers/events.js';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -57,4 +65,26 @@ export async function latestDeltaReport(env: LocalEnvironment, tenantId: string,
   const latest = (await deltaRuns(env, tenantId)).at(-1);
   if (!latest) throw new Error(`tenant ${tenantId} has no delta run`);
   return finalReport(env, tenantId, latest.runId, timeoutMs);
+}
+
+/**
+ * What the refresh handler builds at module load, for calling lib/refresh directly: with a Personio `fetch` of the
+ * test's (faults at the HTTP edge) or a budget with other windows.
+ */
+export function refreshDeps(
+  env: LocalEnvironment,
+  personioUrl: string,
+  options: { fetch?: typeof globalThis.fetch; budget?: RunStoreOptions['budget'] } = {},
+): RefreshDeps {
+  const db = createDocumentClient();
+  return {
+    connections: new ConnectionStore(db, localNames.connectionsTable),
+    runs: new RunStore(db, localNames.runsTable, options.budget ? { budget: options.budget } : {}),
+    users: new UserStore(db, localNames.usersTable),
+    credentials: new CredentialsStore(new SecretsManagerClient({}), localNames.secretPrefix),
+    createSender: () => new QueueSender({ sqs: env.sqs, queueUrl: env.queueUrls.importQueueUrl }),
+    personio: { baseUrl: personioUrl, appId: 'DADO', ...(options.fetch ? { fetch: options.fetch } : {}) },
+    now: () => new Date(),
+    deactivationThreshold: 0.2,
+  };
 }
