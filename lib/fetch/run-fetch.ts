@@ -56,11 +56,13 @@ export type FetchOutcome =
 /** Time kept back from the deadline to close the run record after Personio paging stops. */
 const CLOSE_MARGIN_MS = 15_000;
 /**
- * How long a full fetch waits for the tenant's Personio budget (lib/personio/budget.ts) while a delta run holds it. Short
- * by construction: a delta run holds it only for its reads, at most one SQS batch of 100 employees (7 s at 15/s, up to a
- * minute when the window before it was full), and a waiting full fetch goes next.
+ * How long a full fetch waits for the tenant's Personio budget (lib/personio/budget.ts) while delta runs hold it. A
+ * delta run holds it only for its reads, at most one SQS batch of 100 employees (7 s at 15/s, up to a minute when the
+ * window before it was full), and a waiting full fetch goes next (priority), so the wait is normally seconds. Generous
+ * all the same: a full fetch that gives up fails its run, and with one reconciliation a day that costs a day, while the
+ * fetch has 15 minutes and needs only a few of them after the wait.
  */
-const BUDGET_WAIT_MS = 90_000;
+const BUDGET_WAIT_MS = 5 * 60_000;
 
 /**
  * One import's fetch: claims the tenant (one run at a time, until that run is final), opens a run, pages every
