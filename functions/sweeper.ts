@@ -61,7 +61,10 @@ export const handler = async (_event?: unknown, context?: Pick<Context, 'getRema
   countFailedRuns(metrics, 'stalled', outcome.settled.stalled);
   countRunOutcome(metrics, 'completed', outcome.settled.completed);
   countRunOutcome(metrics, 'held', outcome.settled.held);
-  metrics.addMetric(metricNames.runsStalled, MetricUnit.Count, outcome.settled.stalled);
+  countFailedRuns(metrics, 'stalled', outcome.settledDeltas.stalled, 'delta');
+  countRunOutcome(metrics, 'completed', outcome.settledDeltas.completed, 'delta');
+  countRunOutcome(metrics, 'held', outcome.settledDeltas.held, 'delta');
+  metrics.addMetric(metricNames.runsStalled, MetricUnit.Count, outcome.settled.stalled + outcome.settledDeltas.stalled);
   metrics.addMetric(metricNames.sweepTenantsFailed, MetricUnit.Count, outcome.failed);
   metrics.publishStoredMetrics();
   // Schedules that may still name a replaced fetch or role import nothing: fail the invocation (the sweeper's error alarm).

@@ -10,8 +10,10 @@ export interface SweepOutcome {
   failed: number;
   /** Which tenants, and the error's name (never its message: it could quote a stored value). */
   failures: { tenantId: string; error: string }[];
-  /** What the sweep did to runs: failed as stalled, or finished. */
+  /** What the sweep did to full runs: failed as stalled, or finished. */
   settled: Record<SettleOutcome, number>;
+  /** The same for delta runs (webhooks), counted apart: their outcomes have metrics of their own. */
+  settledDeltas: Record<SettleOutcome, number>;
 }
 
 /** Tenants settled at once: each costs a few small reads, and a stalled finalization a run's worth of writes. */
@@ -37,14 +39,16 @@ export async function sweepStalledRuns(deps: TenantLockDeps): Promise<SweepOutco
   });
   // Delta runs hold no tenant lock: they are found through their own registry, settled by the same rules (leases), and
   // leave the lock alone.
+  const settledDeltas: Record<SettleOutcome, number> = { stalled: 0, completed: 0, held: 0 };
+  const countDelta = (outcome: SettleOutcome) => void settledDeltas[outcome]++;
   await forEachLimited(await deps.runs.openDeltas.list(), CONCURRENCY, async ({ tenantId, runId }) => {
     try {
       const run = await deps.runs.get(tenantId, runId);
-      const settled = run ? await settleRun(deps, run, { onSettled: count }) : undefined;
+      const settled = run ? await settleRun(deps, run, { onSettled: countDelta }) : undefined;
       if (!settled || isFinalRunStatus(settled.status)) await deps.runs.openDeltas.retire(tenantId, runId, deps.now());
     } catch (error) {
       failures.push({ tenantId, error: errorName(error) });
     }
   });
-  return { tenants: tenants.length, failed: failures.length, failures, settled };
+  return { tenants: tenants.length, failed: failures.length, failures, settled, settledDeltas };
 }

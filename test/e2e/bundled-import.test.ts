@@ -104,7 +104,13 @@ describe('an import through the deployed bundles, each in a Node process of its 
     const outcome: SweepOutcome = await env.handlers.sweeper();
 
     // Assess: nothing stalled or failed; the tenant is free afterwards
-    expect(outcome).toEqual({ tenants: open, failed: 0, failures: [], settled: { stalled: 0, completed: 0, held: 0 } });
+    expect(outcome).toEqual({
+      tenants: open,
+      failed: 0,
+      failures: [],
+      settled: { stalled: 0, completed: 0, held: 0 },
+      settledDeltas: { stalled: 0, completed: 0, held: 0 },
+    });
     expect((await env.connections.get(TENANT))?.activeRunId).toBeUndefined();
   });
 
