@@ -121,13 +121,20 @@ export class Monitoring extends Construct {
       metric: shareAtLeast(failedRunsFor(stage, 'invalid_credentials', hour), all, { ratio, floor, period: hour, label: '401 runs (share and floor reached)' }),
       threshold: 1,
     });
+    // Any completed run, full or delta, shows the import path alive. With webhooks, a tenant's full run is daily: a
+    // heartbeat on full runs alone would page a stage whose few tenants reconcile more than 3 hours apart. Full runs
+    // failing are RunsFailing's (a share of full runs only); schedules that stop firing, ScheduleInvocationsDropped's.
     add('NoRunsCompleted', {
       severity: 'paging',
-      description: `No full import run completed in ${HEARTBEAT_WINDOW_HOURS} hours (delta runs from webhooks do not count): schedules gone, the fetch not running, every run failing or stuck, or metrics not arriving. Missing data counts as breaching. Fetches an operator paused count as alive, so pausing the stage does not page.`,
+      description: `No import run (full or delta) completed in ${HEARTBEAT_WINDOW_HOURS} hours: schedules gone, the fetch and the refresh not running, every run failing or stuck, or metrics not arriving. Missing data counts as breaching. Fetches an operator paused count as alive, so pausing the stage does not page.`,
       runbook: 'runbook-failing-runs',
       metric: new MathExpression({
-        expression: 'FILL(completed, 0) + FILL(paused, 0)',
-        usingMetrics: { completed, paused: pausedFetchesFor(stage, 'imports_paused', hour) },
+        expression: 'FILL(completed, 0) + FILL(deltaCompleted, 0) + FILL(paused, 0)',
+        usingMetrics: {
+          completed,
+          deltaCompleted: productMetric(stage, metricNames.deltaRunsCompleted, { period: hour }),
+          paused: pausedFetchesFor(stage, 'imports_paused', hour),
+        },
         period: hour,
         label: 'runs completed, or fetches paused by the operator',
       }),

@@ -224,11 +224,12 @@ describe('alarms for a fleet (a stage with its own destinations, ratio 0.2 and f
     expect(runsAlarm('CredentialsRefused', metricNames.runsFailedByReason, { part: 3, completed: 0 })).toBe(0);
   });
 
-  it('pages when no run completed for 3 hours, missing data included (the heartbeat), unless an operator paused the stage', () => {
+  it('pages when no run, full or delta, completed for 3 hours, missing data included (the heartbeat), unless an operator paused the stage', () => {
     // Prepare
     const alarm = s.alarm('NoRunsCompleted');
     const math = mathOf(alarm);
     const [completed] = idsOf(math, metricNames.runsCompleted);
+    const [deltaCompleted] = idsOf(math, metricNames.deltaRunsCompleted);
     const [paused] = idsOf(math, metricNames.fetchesPaused);
     const breaches = (values: Record<string, number>) => evaluate(math.expression, values) < alarm.Threshold;
 
@@ -246,6 +247,8 @@ describe('alarms for a fleet (a stage with its own destinations, ratio 0.2 and f
     expect(sorted(math.metrics[paused!]!.Metric.Dimensions)).toEqual(productDimensions('ops', { reason: 'imports_paused' }));
     expect(breaches({})).toBe(true);
     expect(breaches({ [completed!]: 1 })).toBe(false);
+    // A stage whose tenants reconcile daily is alive when webhooks keep delta runs completing.
+    expect(breaches({ [deltaCompleted!]: 1 })).toBe(false);
     expect(breaches({ [paused!]: 4 })).toBe(false);
   });
 
@@ -265,12 +268,12 @@ describe('alarms for a fleet (a stage with its own destinations, ratio 0.2 and f
     }
   });
 
-  it('judges full reconciliations only: the heartbeat and the run alarms read no delta run metric, so webhooks alone neither keep them green nor dilute them', () => {
+  it('judges full reconciliations only: the run alarms read no delta run metric, so webhooks neither dilute nor hide failing full runs', () => {
     // Prepare
     const deltaNames: string[] = [metricNames.deltaRuns, metricNames.deltaRunsCompleted, metricNames.deltaRunsFailed, metricNames.deltaRunsHeld];
 
     // Assess: no delta metric read by any of them
-    for (const id of ['NoRunsCompleted', 'RunsFailing', 'CredentialsRefused', 'RunsHeld']) {
+    for (const id of ['RunsFailing', 'CredentialsRefused', 'RunsHeld']) {
       const names = Object.values(mathOf(s.alarm(id)).metrics).map((m) => m.Metric.MetricName);
       expect(names, id).toContain(metricNames.runsCompleted);
       for (const name of deltaNames) expect(names, id).not.toContain(name);
