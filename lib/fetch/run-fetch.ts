@@ -4,7 +4,7 @@ import { projection } from '../mapping/mapping.js';
 import { BudgetError, type BudgetLease } from '../personio/budget.js';
 import { PersonioClient, type PersonioClientOptions } from '../personio/client.js';
 import { PersonioError } from '../personio/errors.js';
-import { pageEmployees } from '../personio/pager.js';
+import { PagingError, pageEmployees } from '../personio/pager.js';
 import { MessagePacker } from '../queue/packer.js';
 import type { QueueSender } from '../queue/sender.js';
 import { finalizeRun } from '../runs/finalize.js';
@@ -173,6 +173,12 @@ export async function runFetch(deps: FetchDeps, input: FetchInput, deadline: num
 }
 
 function describeFailure(error: unknown): Finding {
+  if (error instanceof PagingError) {
+    return {
+      code: 'personio_list_unstable',
+      message: `${error.message} Nobody was deactivated; the next scheduled import will read the list again.`,
+    };
+  }
   if (error instanceof PersonioError) {
     const advice: Partial<Record<PersonioError['code'], string>> = {
       invalid_credentials: ' Reconnect Personio with a valid Client ID and Secret.',

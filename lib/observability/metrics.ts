@@ -155,6 +155,8 @@ const reasonOfFailureCode: Readonly<Record<string, FailureReason>> = {
   personio_timeout: 'personio_timeout',
   personio_bad_response: 'personio_bad_response',
   personio_not_found: 'personio_bad_response',
+  // Personio's list kept moving under three passes: its data, not ours.
+  personio_list_unstable: 'personio_bad_response',
   credentials_missing: 'credentials_missing',
   credentials_unreadable: 'credentials_missing',
   run_stalled: 'stalled',
