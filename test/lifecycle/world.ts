@@ -6,7 +6,7 @@ import { createDocumentClient } from '../../functions/shared/clients.js';
 import { startPersonioSim, type PersonioSim } from '../../local/personio-sim/index.js';
 import { localNames, startLocalEnvironment, type LocalEnvironment } from '../../local/runner/environment.js';
 import { httpEvent, sqsEvent } from '../../local/runner/events.js';
-import { changeMessage } from '../../lib/webhooks/change.js';
+import { changeMessage, type HandledEvent } from '../../lib/webhooks/change.js';
 import type { Mapping } from '../../lib/mapping/mapping.js';
 import { injectDynamoFaults, type DynamoFaultRule, type DynamoFaults } from '../helpers/faulty-dynamodb.js';
 import { SimClock } from './clock.js';
@@ -344,14 +344,15 @@ export class Tenant {
 
   /**
    * Personio's webhooks for these employees reached the receiver, and the changes queue hands them to the refresh in
-   * one batch (the receiver itself is tested on its own: test/webhooks): one delta run re-reads them.
+   * one batch (the receiver itself is tested on its own: test/webhooks): one delta run re-reads them. The event matters:
+   * only a deletion lets a 404 deactivate.
    */
-  async refresh(personIds: readonly number[]): Promise<InvocationOutcome<unknown>> {
+  async refresh(changes: readonly { personId: number; event: HandledEvent }[]): Promise<InvocationOutcome<unknown>> {
     const now = new Date();
-    const records = personIds.map((personId, i) => ({
+    const records = changes.map(({ personId, event }, i) => ({
       MessageId: `change-${this.step}-${i}-${randomUUID()}`,
       ReceiptHandle: randomUUID(),
-      Body: JSON.stringify(changeMessage({ tenantId: this.id, event: 'person.updated', personId, occurredAt: now.toISOString() }, now)),
+      Body: JSON.stringify(changeMessage({ tenantId: this.id, event, personId, occurredAt: now.toISOString() }, now)),
       Attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(now.getTime()) },
     }));
     return this.world.invocations.start('refresh', (context) => this.world.env.handlers.refresh(sqsEvent(records), context) as Promise<unknown>).outcome;
