@@ -18,6 +18,11 @@ const failureReasons: Record<string, string> = {
   conflict: 'changed concurrently; the next import will retry them',
   not_storable: 'have a value that cannot be stored',
   employee_too_large: 'are too large to import (over the message size)',
+  // A delta run's re-read of one employee (webhooks); the daily reconciliation reads them again.
+  not_found: 'were not found in Personio when re-read (a change that named no deletion: nobody was deactivated; the next full import decides)',
+  unavailable: 'could not be re-read (Personio failed for them; the next change or the next full import brings them)',
+  timeout: 'could not be re-read in time (the next change or the next full import brings them)',
+  bad_response: 'came back from Personio unreadable when re-read (the next change or the next full import brings them)',
 };
 
 /** One finding per reason (and attribute), naming Personio ids and attributes, never values. */

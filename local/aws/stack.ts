@@ -83,8 +83,8 @@ export interface ProvisionedQueues {
 /** Matches what the deployed import queue uses: a message is retried 5 times before the DLQ. */
 export const IMPORT_QUEUE_MAX_RECEIVE_COUNT = 5;
 export const IMPORT_QUEUE_VISIBILITY_TIMEOUT_SECONDS = 60;
-/** The changes queue: a refresh that keeps failing (Personio down) is retried, then set aside in its DLQ. */
-export const CHANGES_QUEUE_MAX_RECEIVE_COUNT = 5;
+/** The changes queue, as deployed (infra/constructs/changes-queue.ts): retried, then set aside in its DLQ. */
+export const CHANGES_QUEUE_MAX_RECEIVE_COUNT = 20;
 export const CHANGES_QUEUE_VISIBILITY_TIMEOUT_SECONDS = 60;
 const TABLE_ACTIVE_TIMEOUT_MS = 30_000;
 

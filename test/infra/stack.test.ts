@@ -884,7 +884,7 @@ describe('changes queue', () => {
 
     // Assess
     expect(queue.Properties).toMatchObject({
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [lid(stack.changesQueue.deadLetterQueue), 'Arn'] }, maxReceiveCount: 5 },
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [lid(stack.changesQueue.deadLetterQueue), 'Arn'] }, maxReceiveCount: 20 },
       MessageRetentionPeriod: 4 * 24 * 3600,
     });
     const senders = statements.find((s) => s.Sid === 'OnlySendersAndRedriveSend')?.Condition?.['ArnNotEquals']?.['aws:PrincipalArn'];
