@@ -77,7 +77,9 @@ export class EmployeeUpsert {
       // A link without its user: a half-finished write from an older version; re-create the user.
       return this.writeUser(tenantId, userId, undefined, employee, managerUserId, source, 'created');
     }
-    if (current.syncedAt && current.syncedAt > source.fetchedAt) return { kind: 'unchanged', writes: 0 };
+    // Newer data is there (a later run wrote, or a delta run read, the employee): nothing to write. A user this run's
+    // own earlier delivery created (it died before recording its message) still counts as this run's creation.
+    if (current.syncedAt && current.syncedAt > source.fetchedAt) return { kind: classifyUnwritten(current, source), writes: 0 };
     return this.writeUser(tenantId, userId, current, employee, managerUserId, source, 'updated');
   }
 
