@@ -11,7 +11,7 @@ import { markdownTable, summary, targets, type ReportRow } from './report.js';
 import { startSimProcess } from './sim-process.js';
 import type { DynamoRequestCounts } from './dynamo-requests.js';
 import { measureMapping, measureWorker } from './worker-bench.js';
-import { measureWebhooks } from './webhook-bench.js';
+import type { WebhookFigures } from './webhook-bench.js';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
@@ -126,12 +126,16 @@ if (runs('memory')) {
   }
 }
 const workerFigures = runs('worker') ? await workerSection() : undefined;
-let webhookFigures: Awaited<ReturnType<typeof measureWebhooks>> | undefined;
+let webhookFigures: WebhookFigures | undefined;
 if (runs('webhooks')) {
   log(
     `webhooks: ${webhookChanges.toLocaleString('en-US')} changes at ${webhookRate}/s to a ${webhookEmployees.toLocaleString('en-US')}-employee tenant, delivered by the simulator to the local route (Personio's limits)`,
   );
-  webhookFigures = await measureWebhooks({ employees: webhookEmployees, changes: webhookChanges, ratePerSecond: webhookRate, log });
+  webhookFigures = await runTsxChild<WebhookFigures>(fileURLToPath(new URL('./webhook-process.ts', import.meta.url)), [
+    String(webhookEmployees),
+    String(webhookChanges),
+    String(webhookRate),
+  ]);
 }
 
 const finishedAt = new Date();
