@@ -1,7 +1,7 @@
 import type { StoredUser } from '../users/user.js';
 import { forEachLimited } from '../util/concurrency.js';
 import { deactivateAll, MIN_HELD_DEPARTURES, type Decision } from './deactivation.js';
-import type { FinalizeDeps } from './finalize.js';
+import { applyDeferred, type FinalizeDeps } from './finalize.js';
 import { failureFindings, heldFinding, idSample, problemFindings } from './findings.js';
 import type { Finding, Run } from './run.js';
 import { sumCounts, type MessageMarker } from './store.js';
@@ -67,16 +67,7 @@ export async function finalizeDelta(deps: FinalizeDeps, run: Run, markers: Messa
     });
   }
   // As for a full run: addresses held by a user this run might have found gone pass on now, or are a genuine conflict.
-  const deferred = markers.flatMap((m) => m.deferred);
-  if (deferred.length > 0) {
-    const late = await deps.users.upsertMany(tenantId, deferred, { runId, fetchedAt: run.startedAt, final: true, touch: true });
-    counts.created += late.created;
-    counts.updated += late.updated;
-    counts.unchanged += late.unchanged;
-    counts.failed += late.failures.length;
-    counts.dynamoWriteRequests += late.writeRequests;
-    findings.push(...failureFindings(late.failures), ...problemFindings(late.problems));
-  }
+  await applyDeferred(deps, run, markers, counts, findings);
   const status = decision.held ? 'held' : 'completed';
   await deps.runs.finish(tenantId, runId, {
     from: 'finalizing',

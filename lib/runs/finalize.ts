@@ -6,8 +6,8 @@ import { finalizeDelta } from './finalize-delta.js';
 import { duplicateAddressFindings, failureFindings, idSample, problemFindings } from './findings.js';
 import { leaseUntil, runLeases } from './lease.js';
 import { retireSupersededRuns } from './retention.js';
-import type { Finding } from './run.js';
-import { sumCounts, type RunStore } from './store.js';
+import type { Finding, Run } from './run.js';
+import { sumCounts, type MessageMarker, type RunStore } from './store.js';
 
 /** Writes in flight while finishing a run: enough to finish 20,000 users well inside the worker's timeout. */
 const WRITE_CONCURRENCY = 16;
@@ -91,16 +91,7 @@ export async function finalizeRun(
   }
   // Employees whose address was held by a user the run might find gone: now every leaver is known (and deactivated,
   // unless the run is held), so the address passes to them or is a genuine conflict.
-  const deferred = markers.flatMap((m) => m.deferred);
-  if (deferred.length > 0) {
-    const late = await deps.users.upsertMany(tenantId, deferred, { runId, fetchedAt: run.startedAt, final: true });
-    counts.created += late.created;
-    counts.updated += late.updated;
-    counts.unchanged += late.unchanged;
-    counts.failed += late.failures.length;
-    counts.dynamoWriteRequests += late.writeRequests;
-    findings.push(...failureFindings(late.failures), ...problemFindings(late.problems));
-  }
+  await applyDeferred(deps, run, markers, counts, findings);
   const status = decision.held ? 'held' : 'completed';
   const finished = await deps.runs.finish(tenantId, runId, {
     from: 'finalizing',
@@ -135,4 +126,28 @@ async function linkManagers(deps: FinalizeDeps, tenantId: string, users: StoredU
       message: `${broken.length} user(s) have a supervisor who is not among the imported users (Personio ids ${idSample(broken)}).`,
     });
   }
+}
+
+/**
+ * Writes the employees a run's messages deferred (their address was held by a user the run might find gone), once the
+ * run has decided who is gone, adding their outcomes to the run's counts and findings. A delta run's writes touch what
+ * they read (lib/users/employee-upsert.ts).
+ */
+export async function applyDeferred(
+  deps: Pick<FinalizeDeps, 'users'>,
+  run: Run,
+  markers: MessageMarker[],
+  counts: ReturnType<typeof sumCounts>,
+  findings: Finding[],
+): Promise<void> {
+  const deferred = markers.flatMap((m) => m.deferred);
+  if (deferred.length === 0) return;
+  const source = { runId: run.runId, fetchedAt: run.startedAt, final: true, ...(run.mode === 'delta' ? { touch: true } : {}) };
+  const late = await deps.users.upsertMany(run.tenantId, deferred, source);
+  counts.created += late.created;
+  counts.updated += late.updated;
+  counts.unchanged += late.unchanged;
+  counts.failed += late.failures.length;
+  counts.dynamoWriteRequests += late.writeRequests;
+  findings.push(...failureFindings(late.failures), ...problemFindings(late.problems));
 }
