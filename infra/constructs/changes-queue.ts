@@ -4,7 +4,7 @@ import type { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type CfnQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { acknowledge } from '../nag.js';
+import { deadLetterQueue } from './common.js';
 import { deny, exceptFor, exceptForLater } from './fences.js';
 import { deadLetterActions, VISIBILITY_TIMEOUT_FACTOR } from './import-queue.js';
 import { Keys } from './keys.js';
@@ -41,16 +41,11 @@ export class ChangesQueue extends Construct {
   constructor(scope: Construct, id: string, props: ChangesQueueProps) {
     super(scope, id);
     this.key = props.key;
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.KMS,
-      encryptionMasterKey: props.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetterQueue,
-      'Serverless-SQSRedrivePolicy',
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'DeadLetterQueue',
       "This is the changes queue's dead-letter queue: a redrive policy on it would only move failures further out of sight. Redrive it to the changes queue after a fix; the daily reconciliation covers what is left.",
+      props.key,
     );
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.KMS,

@@ -6,6 +6,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag.js';
+import { deadLetterQueue } from './common.js';
 import { Keys } from './keys.js';
 import { deny, exceptFor, exceptForLater } from './fences.js';
 
@@ -80,17 +81,12 @@ export class ImportQueue extends Construct {
     checkWorkerReservation(props.worker);
     this.key = props.key;
 
-    // Not common.ts's deadLetterQueue: this one holds employee records, so it takes the queue key, not SQS's own.
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.KMS,
-      encryptionMasterKey: props.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetterQueue,
-      'Serverless-SQSRedrivePolicy',
+    // It holds employee records, so it takes the queue key, not SQS's own.
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'DeadLetterQueue',
       "This is the import queue's dead-letter queue: a redrive policy on it would only move failures further out of sight. Its depth is alarmed; redrive it to the import queue after a fix.",
+      props.key,
     );
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.KMS,
