@@ -1,16 +1,12 @@
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { loadConfig } from '../lib/config.js';
-import { CredentialsStore } from '../lib/credentials/store.js';
 import { runFetch, type FetchOutcome } from '../lib/fetch/run-fetch.js';
-import { QueueSender } from '../lib/queue/sender.js';
-import { RunStore } from '../lib/runs/store.js';
 import { tenantIdSchema } from '../lib/tenants/tenant-id.js';
-import { ConnectionStore } from '../lib/tenants/connections.js';
 import { importMetrics } from '../lib/observability/metrics.js';
-import { UserStore } from '../lib/users/store.js';
 import { runIdSchema } from '../lib/runs/run.js';
-import { createSecretsClient, createSqsClient, createStoreClient } from './shared/clients.js';
+import { createSqsClient, createStoreClient } from './shared/clients.js';
+import { personioImportDeps } from './shared/personio-import.js';
 import { createLogger, describeError } from './shared/logger.js';
 import { countFailedRuns, countRunOutcome, createMetrics, failureReasonOf, metricNames, MetricUnit } from './shared/metrics.js';
 
@@ -23,25 +19,15 @@ const config = loadConfig([
   'personioBaseUrl',
   'personioAppId',
   'deactivationThreshold',
-  'stage',
   'runRetentionDays',
+  'stage',
   'pauseAfterCredentialFailures',
 ]);
 const db = createStoreClient();
 const sqs = createSqsClient();
 const logger = createLogger('personio-fetch');
 const metrics = createMetrics(config.stage);
-const deps = {
-  connections: new ConnectionStore(db, config.connectionsTable),
-  runs: new RunStore(db, config.runsTable, { retentionDays: config.runRetentionDays }),
-  users: new UserStore(db, config.usersTable),
-  credentials: new CredentialsStore(createSecretsClient(), config.secretPrefix),
-  createSender: () => new QueueSender({ sqs, queueUrl: config.importQueueUrl }),
-  personio: { baseUrl: config.personioBaseUrl, appId: config.personioAppId },
-  now: () => new Date(),
-  deactivationThreshold: config.deactivationThreshold,
-  pauseAfterCredentialFailures: config.pauseAfterCredentialFailures,
-};
+const deps = { ...personioImportDeps(config, db, sqs), pauseAfterCredentialFailures: config.pauseAfterCredentialFailures };
 
 // `runId` is set by connect's "import now", which answers the caller with it before the fetch starts.
 // `scheduledAt` is the schedule's firing time (Scheduler fills in <aws.scheduler.scheduled-time>): one firing, one run.

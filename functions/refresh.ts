@@ -2,14 +2,10 @@ import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { loadConfig } from '../lib/config.js';
-import { CredentialsStore } from '../lib/credentials/store.js';
 import { type ChangeSkipReason, importMetrics } from '../lib/observability/metrics.js';
-import { QueueSender } from '../lib/queue/sender.js';
 import { refreshBatch } from '../lib/refresh/batch.js';
-import { RunStore } from '../lib/runs/store.js';
-import { ConnectionStore } from '../lib/tenants/connections.js';
-import { UserStore } from '../lib/users/store.js';
-import { createSecretsClient, createSqsClient, createStoreClient } from './shared/clients.js';
+import { createSqsClient, createStoreClient } from './shared/clients.js';
+import { personioImportDeps } from './shared/personio-import.js';
 import { createLogger, describeError } from './shared/logger.js';
 import { countFailedRuns, countRunOutcome, createMetrics, failureReasonOf, metricNames, MetricUnit } from './shared/metrics.js';
 
@@ -18,14 +14,14 @@ const config = loadConfig([
   'connectionsTable',
   'runsTable',
   'importQueueUrl',
-  // Its own queue: changes given back while the tenant's budget is busy come back in seconds, not after the timeout.
-  'changesQueueUrl',
   'secretPrefix',
   'personioBaseUrl',
   'personioAppId',
   'deactivationThreshold',
-  'stage',
   'runRetentionDays',
+  // Its own queue: changes given back while the tenant's budget is busy come back in seconds, not after the timeout.
+  'changesQueueUrl',
+  'stage',
   // Read by every function that may finish a run (the worker too), though a delta run counts no credential failure.
   'pauseAfterCredentialFailures',
 ]);
@@ -33,16 +29,7 @@ const db = createStoreClient();
 const sqs = createSqsClient();
 const logger = createLogger('personio-refresh');
 const metrics = createMetrics(config.stage);
-const deps = {
-  connections: new ConnectionStore(db, config.connectionsTable),
-  runs: new RunStore(db, config.runsTable, { retentionDays: config.runRetentionDays }),
-  users: new UserStore(db, config.usersTable),
-  credentials: new CredentialsStore(createSecretsClient(), config.secretPrefix),
-  createSender: () => new QueueSender({ sqs, queueUrl: config.importQueueUrl }),
-  personio: { baseUrl: config.personioBaseUrl, appId: config.personioAppId },
-  now: () => new Date(),
-  deactivationThreshold: config.deactivationThreshold,
-};
+const deps = personioImportDeps(config, db, sqs);
 
 // Bodies are parsed per record in lib/refresh/batch.ts (a malformed one fails alone); this is the event's own shape.
 const eventSchema = z.object({ Records: z.array(z.object({ messageId: z.string(), receiptHandle: z.string(), body: z.string() })) });
