@@ -1,7 +1,7 @@
 import type { StoredUser } from '../users/user.js';
 import { forEachLimited } from '../util/concurrency.js';
-import { deactivateAll, MIN_HELD_DEPARTURES, type Decision } from './deactivation.js';
-import { applyDeferred, type FinalizeDeps } from './finalize.js';
+import { MIN_HELD_DEPARTURES, type Decision } from './deactivation.js';
+import { applyDeferred, holdOrDeactivate, type FinalizeDeps } from './finalize.js';
 import { failureFindings, heldFinding, idSample, problemFindings } from './findings.js';
 import type { Finding, Run } from './run.js';
 import { sumCounts, type MessageMarker } from './store.js';
@@ -43,22 +43,7 @@ export async function finalizeDelta(deps: FinalizeDeps, run: Run, markers: Messa
   const decision: Decision = candidates.length === 0 ? { held: false, gone: [], findings: [] } : await guard(deps, run, candidates);
   findings.push(...decision.findings);
 
-  let deactivated = earlier;
-  if (decision.held) {
-    await deps.runs.savePending(
-      tenantId,
-      runId,
-      decision.gone.map((u) => ({ userId: u.userId, contentHash: u.contentHash })),
-    );
-  } else {
-    deactivated += await deactivateAll(deps, run, decision.gone);
-    const skipped = decision.gone.length - (deactivated - earlier);
-    if (skipped > 0)
-      findings.push({
-        code: 'deactivation_skipped',
-        message: `${skipped} user(s) deleted in Personio were left active: a newer import wrote them after this run began.`,
-      });
-  }
+  const deactivated = earlier + (await holdOrDeactivate(deps, run, decision, findings, 'deleted in Personio'));
   if (deactivated > 0) {
     const ids = [...goneUsers.filter((u) => !u.active && u.deactivatedInRun === runId), ...(decision.held ? [] : decision.gone)].map((u) => u.personioId);
     findings.push({

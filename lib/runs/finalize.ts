@@ -1,7 +1,7 @@
 import { forEachLimited } from '../util/concurrency.js';
 import type { UserStore } from '../users/store.js';
 import type { StoredUser } from '../users/user.js';
-import { deactivateAll, decideDeactivations } from './deactivation.js';
+import { deactivateAll, decideDeactivations, type Decision } from './deactivation.js';
 import { finalizeDelta } from './finalize-delta.js';
 import { duplicateAddressFindings, failureFindings, idSample, problemFindings } from './findings.js';
 import { leaseUntil, runLeases } from './lease.js';
@@ -71,24 +71,9 @@ export async function finalizeRun(
 
   const decision = decideDeactivations(deps, run, users, markers, fetchFailures);
   findings.push(...decision.findings);
-  let deactivated = 0;
-  if (decision.held) {
-    await deps.runs.savePending(
-      tenantId,
-      runId,
-      decision.gone.map((u) => ({ userId: u.userId, contentHash: u.contentHash })),
-    );
-  } else {
-    // A completion taken over from a worker that died after deactivating some: those count as this run's too.
-    const earlier = users.filter((u) => !u.active && u.deactivatedInRun === runId).length;
-    deactivated = (await deactivateAll(deps, run, decision.gone)) + earlier;
-    const skipped = decision.gone.length - (deactivated - earlier);
-    if (skipped > 0)
-      findings.push({
-        code: 'deactivation_skipped',
-        message: `${skipped} user(s) missing from Personio were left active: a newer import wrote them after this run began.`,
-      });
-  }
+  // A completion taken over from a worker that died after deactivating some: those count as this run's too.
+  const earlier = decision.held ? 0 : users.filter((u) => !u.active && u.deactivatedInRun === runId).length;
+  const deactivated = (await holdOrDeactivate(deps, run, decision, findings, 'missing from Personio')) + earlier;
   // Employees whose address was held by a user the run might find gone: now every leaver is known (and deactivated,
   // unless the run is held), so the address passes to them or is a genuine conflict.
   await applyDeferred(deps, run, markers, counts, findings);
@@ -150,4 +135,28 @@ export async function applyDeferred(
   counts.failed += late.failures.length;
   counts.dynamoWriteRequests += late.writeRequests;
   findings.push(...failureFindings(late.failures), ...problemFindings(late.problems));
+}
+
+/**
+ * Applies a run's decision: a held run stores its exact pending list (approval applies it later); otherwise the users
+ * are deactivated, each under the write's condition, and those a newer import wrote meanwhile are reported as skipped.
+ * Returns how many this call deactivated.
+ */
+export async function holdOrDeactivate(deps: FinalizeDeps, run: Run, decision: Decision, findings: Finding[], why: string): Promise<number> {
+  if (decision.held) {
+    await deps.runs.savePending(
+      run.tenantId,
+      run.runId,
+      decision.gone.map((u) => ({ userId: u.userId, contentHash: u.contentHash })),
+    );
+    return 0;
+  }
+  const deactivated = await deactivateAll(deps, run, decision.gone);
+  const skipped = decision.gone.length - deactivated;
+  if (skipped > 0)
+    findings.push({
+      code: 'deactivation_skipped',
+      message: `${skipped} user(s) ${why} were left active: a newer import wrote them after this run began.`,
+    });
+  return deactivated;
 }
