@@ -65,7 +65,8 @@ describe('npm run serve', () => {
   it('serves the connect API on the local stack: connect, status, import now, run report; stops on SIGTERM', async () => {
     // Prepare
     const port = await findFreePort();
-    const served = serve(['--port', String(port), '--employees', '15']);
+    // The webhook route's port too: the default (port + 1) may be another test's.
+    const served = serve(['--port', String(port), '--webhook-port', String(await findFreePort()), '--employees', '15']);
     started.push(served);
     await ready(served, `API listening on http://127.0.0.1:${port}\n`);
     const api = `http://127.0.0.1:${port}`;
@@ -137,7 +138,11 @@ describe('npm run serve', () => {
     try {
       const port = await findFreePort();
       // Variables exported for npm start must not leak into serve against another Personio.
-      const served = serve(['--port', String(port), '--personio-url', personio.url], { ...cleanEnv(), PERSONIO_CLIENT_ID: 'x', PERSONIO_CLIENT_SECRET: 'y' });
+      const served = serve(['--port', String(port), '--webhook-port', String(await findFreePort()), '--personio-url', personio.url], {
+        ...cleanEnv(),
+        PERSONIO_CLIENT_ID: 'x',
+        PERSONIO_CLIENT_SECRET: 'y',
+      });
       started.push(served);
       await ready(served, `API listening on http://127.0.0.1:${port}\n`);
       const api = `http://127.0.0.1:${port}`;
@@ -173,7 +178,7 @@ describe('npm run serve', () => {
     // Prepare
     const port = await findFreePort();
     const credential = { PERSONIO_CLIENT_ID: 'env-client', PERSONIO_CLIENT_SECRET: 'env-secret-93b2d0' };
-    const served = serve(['--port', String(port), '--employees', '5'], { ...cleanEnv(), ...credential });
+    const served = serve(['--port', String(port), '--webhook-port', String(await findFreePort()), '--employees', '5'], { ...cleanEnv(), ...credential });
     started.push(served);
     await ready(served, `API listening on http://127.0.0.1:${port}\n`);
     const api = `http://127.0.0.1:${port}`;
